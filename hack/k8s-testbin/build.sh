@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, etcd (and helm) from the Go module proxy and caches them by version.
+#
+#   hack/k8s-testbin/build.sh            build what is missing, print the bin directory
+#
+# k8s.io/kubernetes cannot be `go install`ed: its go.mod maps the staging modules with
+# `replace ./staging/...`, which only applies in the main module. So we build from small
+# wrapper modules (committed under hack/k8s-testbin/*/) that require the release and replace
+# every staging module with its published twin v0.X.Y.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck disable=SC1091
+source "$here/versions.env"
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: Go is not installed; install Go >= 1.25 (https://go.dev/doc/install, or Debian's golang-1.2x) and retry" >&2
+  exit 1
+fi
+
+cache=${TOKENWARDEN_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tokenwarden/k8s-testbin}
+bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
+mkdir -p "$bin"
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
+
+log() { printf '[k8s-testbin] %s\n' "$*" >&2; }
+
+build_apiserver() {
+  [ -x "$bin/kube-apiserver" ] && return 0
+  local dir="$here/apiserver"
+  local staging=${KUBE_VERSION/v1./v0.}
+  if ! grep -q "k8s.io/kubernetes $KUBE_VERSION" "$dir/go.mod" 2>/dev/null; then
+    log "generating wrapper module for k8s.io/kubernetes $KUBE_VERSION"
+    mkdir -p "$dir"
+    local modfile
+    modfile=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    {
+      echo "module tokenwarden.dev/k8s-testbin/apiserver"
+      echo
+      echo "go 1.25.0"
+      echo
+      grep '^godebug' "$modfile" || true
+      echo
+      echo "require k8s.io/kubernetes $KUBE_VERSION"
+      echo
+      echo "replace ("
+      grep -E '^\s+k8s.io/[a-z0-9-]+ => ./staging/' "$modfile" | awk -v v="$staging" '{print "\t" $1 " => " $1 " " v}'
+      echo ")"
+    } >"$dir/go.mod"
+    cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+GO
+    (cd "$dir" && go mod tidy >&2)
+  fi
+  log "building kube-apiserver $KUBE_VERSION (cold: 10-25 minutes)"
+  local major minor
+  major=$(echo "$KUBE_VERSION" | sed -E 's/^v([0-9]+)\..*/\1/')
+  minor=$(echo "$KUBE_VERSION" | sed -E 's/^v[0-9]+\.([0-9]+)\..*/\1/')
+  (cd "$dir" && go build -trimpath -ldflags "-s -w \
+      -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+      -X k8s.io/component-base/version.gitMajor=$major \
+      -X k8s.io/component-base/version.gitMinor=$minor \
+      -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION" \
+      -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  mv "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
+}
+
+build_etcd() {
+  [ -x "$bin/etcd" ] && return 0
+  local dir="$here/etcd"
+  if ! grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$dir/go.mod" 2>/dev/null; then
+    log "generating wrapper module for etcd $ETCD_VERSION"
+    mkdir -p "$dir"
+    cat >"$dir/go.mod" <<MOD
+module tokenwarden.dev/k8s-testbin/etcd
+
+go 1.25.0
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+MOD
+    cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+GO
+    (cd "$dir" && go mod tidy >&2)
+  fi
+  log "building etcd $ETCD_VERSION"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$bin/etcd.tmp" "$bin/etcd"
+}
+
+build_helm() {
+  [ -x "$bin/helm" ] && return 0
+  local dir="$here/helm"
+  if ! grep -q "helm.sh/helm/v3 $HELM_VERSION" "$dir/go.mod" 2>/dev/null; then
+    log "generating wrapper module for helm $HELM_VERSION"
+    mkdir -p "$dir"
+    cat >"$dir/go.mod" <<MOD
+module tokenwarden.dev/k8s-testbin/helm
+
+go 1.25.0
+
+require helm.sh/helm/v3 $HELM_VERSION
+MOD
+    cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "helm.sh/helm/v3/cmd/helm"
+GO
+    (cd "$dir" && go mod tidy >&2)
+  fi
+  log "building helm $HELM_VERSION"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/helm.tmp" helm.sh/helm/v3/cmd/helm)
+  mv "$bin/helm.tmp" "$bin/helm"
+}
+
+what=${1:-all}
+case "$what" in
+  all) build_etcd; build_apiserver; build_helm ;;
+  etcd) build_etcd ;;
+  kube-apiserver) build_apiserver ;;
+  helm) build_helm ;;
+  *) echo "usage: $0 [all|etcd|kube-apiserver|helm]" >&2; exit 2 ;;
+esac
+echo "$bin"

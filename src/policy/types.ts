@@ -1,0 +1,195 @@
+/**
+ * Shapes of the tokenwarden.dev/v1alpha1 API as they arrive (after validation) and as the
+ * request path uses them (after compilation). Validation: validate.ts; compilation: compile.ts.
+ */
+import type { JWK } from 'jose';
+
+export const API_GROUP = 'tokenwarden.dev';
+export const API_VERSION = 'tokenwarden.dev/v1alpha1';
+
+/** Asymmetric JOSE algorithms only: `none` and HS* are never accepted anywhere. */
+export const ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+export const DEFAULT_ALGORITHMS: readonly Algorithm[] = ['RS256', 'ES256'];
+
+export type Mode = 'Enforce' | 'Audit';
+export type RuleAction = 'Allow' | 'Authenticate' | 'Deny';
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export interface IssuerSpec {
+  issuer: string;
+  audiences: string[];
+  jwksUri?: string;
+  discovery?: boolean;
+  jwks?: { keys: JWK[] };
+  algorithms?: Algorithm[];
+}
+
+export interface ExpirySpec {
+  requireExp?: boolean;
+  clockSkewSeconds?: number;
+  maxTokenAgeSeconds?: number;
+  maxLifetimeSeconds?: number;
+}
+
+export interface RuleSpec {
+  name: string;
+  paths: string[];
+  methods?: string[];
+  action: RuleAction;
+  requiredScopes?: string[];
+  requiredClaims?: Record<string, string>;
+}
+
+export interface ForwardClaimSpec {
+  claim: string;
+  header: string;
+}
+
+export interface TokenPolicySpec {
+  selector?: LabelSelector;
+  targetPort?: number;
+  mode?: Mode;
+  issuers: IssuerSpec[];
+  expiry?: ExpirySpec;
+  reuse?: { maxUses?: number };
+  rules?: RuleSpec[];
+  forwardClaims?: ForwardClaimSpec[];
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface TokenPolicyStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  matchedPods?: number;
+  syncedSidecars?: number;
+  revocations?: number;
+}
+
+export interface TokenPolicy {
+  apiVersion: typeof API_VERSION;
+  kind: 'TokenPolicy';
+  metadata: ObjectMeta;
+  spec: TokenPolicySpec;
+  status?: TokenPolicyStatus;
+}
+
+export interface RevocationEntry {
+  jti?: string;
+  tokenSha256?: string;
+  subject?: string;
+  issuer?: string;
+  issuedBefore?: string;
+}
+
+export interface TokenRevocationSpec {
+  policyName?: string;
+  reason?: string;
+  expiresAt?: string;
+  tokens: RevocationEntry[];
+}
+
+export interface TokenRevocation {
+  apiVersion: typeof API_VERSION;
+  kind: 'TokenRevocation';
+  metadata: ObjectMeta;
+  spec: TokenRevocationSpec;
+}
+
+/** A validation failure, with the path of the offending field: `spec.issuers[1].jwksUri`. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+// ---- compiled form: what the request path runs ---------------------------------------------
+
+export type KeySourceSpec =
+  | { kind: 'jwksUri'; uri: string }
+  | { kind: 'discovery'; issuer: string }
+  | { kind: 'inline'; keys: JWK[] };
+
+export interface CompiledIssuer {
+  readonly issuer: string;
+  readonly audiences: ReadonlySet<string>;
+  readonly algorithms: ReadonlySet<Algorithm>;
+  readonly keySource: KeySourceSpec;
+}
+
+export interface CompiledExpiry {
+  readonly requireExp: boolean;
+  readonly clockSkewSeconds: number;
+  readonly maxTokenAgeSeconds: number | undefined;
+  readonly maxLifetimeSeconds: number | undefined;
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  /** Exact normalised paths. */
+  readonly exact: ReadonlySet<string>;
+  /** Prefixes from `/x/*` patterns, kept with their trailing slash (`/x/`); `/x/*` also matches `/x`. */
+  readonly prefixes: readonly string[];
+  /** Upper-case methods; undefined matches every method. */
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly action: RuleAction;
+  readonly requiredScopes: readonly string[];
+  readonly requiredClaims: readonly (readonly [claim: string, value: string])[];
+}
+
+export interface CompiledForwardClaim {
+  readonly claim: string;
+  /** Lower-case header name. */
+  readonly header: string;
+}
+
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly namespace: string;
+  readonly generation: number;
+  readonly mode: Mode;
+  readonly targetPort: number | undefined;
+  /** Keyed by exact `iss`. */
+  readonly issuers: ReadonlyMap<string, CompiledIssuer>;
+  readonly expiry: CompiledExpiry;
+  /** 0: unlimited. */
+  readonly maxUses: number;
+  readonly rules: readonly CompiledRule[];
+  readonly forwardClaims: readonly CompiledForwardClaim[];
+  /** Stable hash of the spec, so a reload that changed nothing can be recognised. */
+  readonly specHash: string;
+}
