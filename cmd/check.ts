@@ -1,0 +1,120 @@
+/**
+ * `tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]`: the decision the
+ * sidecar would make, with every reason. Exit 0 allow, 1 deny, 2 usage or policy error.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { KeyStore } from '../src/keys/store.js';
+import { compilePolicy } from '../src/policy/compile.js';
+import { parsePolicyDocuments } from '../src/policy/load.js';
+import { formatFieldErrors } from '../src/policy/validate.js';
+import { explainRequest, type Explained } from '../src/sidecar/explain.js';
+import { ConfigState } from '../src/sidecar/state.js';
+import { TokenVerifier } from '../src/token/verify.js';
+
+const USAGE = `usage: tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]
+
+Decides one token against a policy file, exactly as the sidecar would, and prints the
+decision and every reason (not only the first). Reuse is not counted.
+Pass --token - to read the token from standard input (keeps it out of shell history).
+
+flags:
+  --policy FILE   policy file (TokenPolicy + TokenRevocation documents)
+  --token TOKEN   the bearer token, or - for stdin
+  --path P        request path (default /)
+  --method M      request method (default GET)
+  -h, --help      this text
+
+exit codes: 0 allow, 1 deny, 2 usage or policy error
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        policy: { type: 'string' },
+        token: { type: 'string' },
+        path: { type: 'string', default: '/' },
+        method: { type: 'string', default: 'GET' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return usageError(`${(err as Error).message}; run 'tokenwarden check --help'`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.policy) return usageError('--policy FILE is required');
+  if (!values.token) return usageError('--token TOKEN is required (or --token - to read it from stdin)');
+  const token = values.token === '-' ? (await readStdin()).trim() : values.token;
+
+  let text: string;
+  try {
+    text = await readFile(values.policy, 'utf8');
+  } catch (err) {
+    return usageError(`cannot read ${values.policy}: ${(err as Error).message}`);
+  }
+  const parsed = parsePolicyDocuments(text, { standalone: true });
+  if (!parsed.ok) return usageError(`${values.policy} is not a valid policy file:\n${formatFieldErrors(parsed.errors)}`);
+  const policy = compilePolicy(parsed.value.policy);
+  const revocations = parsed.value.revocations.map((r) =>
+    r.metadata.namespace === undefined ? { ...r, metadata: { ...r.metadata, namespace: policy.namespace } } : r,
+  );
+  const active = new ConfigState().apply(policy, revocations, Date.now());
+
+  const keys = new KeyStore({ retryIntervalMs: 60_000 });
+  try {
+    await keys.sync(policy.issuers.values());
+    const result = await explainRequest(
+      active,
+      new TokenVerifier(keys),
+      { token, path: values.path, method: values.method },
+      Date.now() / 1000,
+    );
+    process.stdout.write(render(result, policy.name, keys.status()));
+    return result.decision === 'allow' ? 0 : 1;
+  } finally {
+    keys.close();
+  }
+}
+
+function render(r: Explained, policy: string, issuers: ReturnType<KeyStore['status']>): string {
+  const lines = [`decision: ${r.decision.toUpperCase()}${r.decision === 'deny' && r.mode === 'Audit' ? ' (Audit mode: would be forwarded)' : ''}`];
+  lines.push(`policy:   ${policy} (mode ${r.mode})`);
+  lines.push(`request:  ${r.path} → rule ${r.rule ? `${r.rule.name} (${r.rule.action})` : '(none: Authenticate)'}`);
+  if (r.token) {
+    const t = r.token;
+    const when = (v: unknown): string => (typeof v === 'number' ? `${new Date(v * 1000).toISOString()}` : 'absent');
+    lines.push(`token:    fingerprint ${t.fingerprint ?? '?'}, iss ${fmt(t.iss)}, sub ${fmt(t.sub)}, jti ${fmt(t.jti)}`);
+    lines.push(`          iat ${when(t.iat)}, exp ${when(t.exp)}`);
+  }
+  for (const i of issuers.filter((s) => !s.ready)) {
+    lines.push(`keys:     ${i.issuer}: not fetched${i.lastError ? ` (${i.lastError})` : ''}`);
+  }
+  if (r.reasons.length === 0) lines.push('reasons:  none: every check passed');
+  else {
+    lines.push('reasons:');
+    for (const reason of r.reasons) lines.push(`  - ${reason.reason}: ${reason.description}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function fmt(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'absent' : JSON.stringify(v);
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`tokenwarden check: ${message}\n`);
+  return 2;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

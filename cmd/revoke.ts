@@ -1,0 +1,114 @@
+/** `tokenwarden revoke`: flags → one TokenRevocation; prints its name. Exit 0 created, 1 failed, 2 usage. */
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseArgs } from 'node:util';
+import {
+  createRevocation,
+  describeRevokeError,
+  revokeRequestProblem,
+  type RevokeMatch,
+  type RevokeRequest,
+} from '../src/operator/revoke.js';
+
+export const REVOKE_USAGE = `usage: tokenwarden revoke --namespace NS (--jti J | --token T | --subject S [--issuer I] [--issued-before TIME]) [flags]
+
+Creates a TokenRevocation (named revoke-XXXXX) in the current kubeconfig context and prints its
+name. --token stores only the SHA-256 of the token's signed part, never the token.
+
+flags:
+  --namespace NS            namespace of the protected app (required)
+  --jti J                   revoke the token with this jti
+  --token T                 revoke this token (only its hash is stored)
+  --subject S               revoke every token of this subject ...
+  --issuer I                ... from this issuer only
+  --issued-before TIME      ... issued before this RFC 3339 time
+  --policy NAME             apply to this TokenPolicy only (default: every policy in the namespace)
+  --reason R                why, for the record
+  --expires-at TIME         RFC 3339; after it the revocation may be garbage-collected
+  --kubeconfig FILE         kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
+  -h, --help                this text
+`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): RevokeRequest & { kubeconfig?: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        jti: { type: 'string' },
+        token: { type: 'string' },
+        subject: { type: 'string' },
+        issuer: { type: 'string' },
+        'issued-before': { type: 'string' },
+        policy: { type: 'string' },
+        reason: { type: 'string' },
+        'expires-at': { type: 'string' },
+        kubeconfig: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; run 'tokenwarden revoke --help'`);
+  }
+  const { namespace, jti, token, subject, issuer } = values;
+  if (namespace === undefined) throw new UsageError('--namespace is required');
+  const given = [jti, token, subject].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new UsageError('give exactly one of --jti, --token or --subject');
+  if (subject === undefined && (issuer !== undefined || values['issued-before'] !== undefined)) {
+    throw new UsageError('--issuer and --issued-before only narrow --subject: add --subject');
+  }
+  let match: RevokeMatch;
+  if (jti !== undefined) match = { jti };
+  else if (token !== undefined) match = { token };
+  else match = { subject: subject as string, issuer, issuedBefore: values['issued-before'] };
+  const request: RevokeRequest & { kubeconfig?: string } = {
+    namespace,
+    match,
+    policyName: values.policy,
+    reason: values.reason,
+    expiresAt: values['expires-at'],
+    kubeconfig: values.kubeconfig,
+  };
+  const problem = revokeRequestProblem(request);
+  if (problem !== undefined) throw new UsageError(problem);
+  return request;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(REVOKE_USAGE);
+    return 0;
+  }
+  let request;
+  try {
+    request = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`tokenwarden revoke: ${err.message}\n`);
+    return 2;
+  }
+  const kc = new KubeConfig();
+  try {
+    if (request.kubeconfig === undefined) kc.loadFromDefault();
+    else kc.loadFromFile(request.kubeconfig);
+    if (kc.getCurrentCluster() === null) throw new Error('it names no current cluster');
+  } catch (err) {
+    const where = request.kubeconfig ?? 'the default kubeconfig';
+    process.stderr.write(
+      `tokenwarden revoke: cannot load ${where}: ${(err as Error).message}; pass --kubeconfig FILE\n`,
+    );
+    return 2;
+  }
+  try {
+    const name = await createRevocation(kc, request);
+    process.stdout.write(`${name}\n`);
+    return 0;
+  } catch (err) {
+    const server = kc.getCurrentCluster()?.server ?? '(no server)';
+    process.stderr.write(`tokenwarden revoke: ${describeRevokeError(err, request.namespace, server)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `tokenwarden operator` configuration: flags and environment → one frozen, typed config,
+ * validated once at start-up. The only place the operator reads `process.env`.
+ *
+ * Environment (a flag wins over its variable):
+ *   POD_NAME, POD_NAMESPACE   downward API: lease holder identity and default lease namespace
+ *   TOKENWARDEN_LOG_LEVEL     default for --log-level
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { ConfigError, parseListen, type ListenAddress } from './listen.js';
+
+export { ConfigError } from './listen.js';
+
+export interface OperatorConfig {
+  /** undefined: `KubeConfig.loadFromDefault()` ($KUBECONFIG, ~/.kube/config, or in-cluster). */
+  readonly kubeconfig: string | undefined;
+  readonly metricsListen: ListenAddress;
+  readonly leaseNamespace: string;
+  readonly leaseName: string;
+  readonly leaseDurationSeconds: number;
+  /** Every policy and revocation is re-queued this often, whatever the watches said. */
+  readonly resyncSeconds: number;
+  readonly logLevel: string;
+  /** Lease holder identity: the pod name in a cluster, hostname_pid elsewhere. */
+  readonly identity: string;
+  /** How long SIGTERM waits for in-flight reconciles before giving up on them. */
+  readonly shutdownTimeoutSeconds: number;
+}
+
+/** Flag values as `node:util` parseArgs returns them (strings, or absent). */
+export interface OperatorFlags {
+  kubeconfig?: string;
+  'metrics-listen'?: string;
+  'lease-namespace'?: string;
+  'lease-name'?: string;
+  'lease-duration'?: string;
+  resync?: string;
+  'log-level'?: string;
+  'shutdown-timeout'?: string;
+}
+
+export const DEFAULT_METRICS_LISTEN = '0.0.0.0:15091';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function seconds(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`--${flag} "${value}" must be a number of seconds between ${min} and ${max}`);
+  }
+  return n;
+}
+
+function defaultLeaseNamespace(env: NodeJS.ProcessEnv): string {
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  if (existsSync(IN_CLUSTER_NAMESPACE_FILE)) return readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim();
+  return 'default';
+}
+
+export function loadOperatorConfig(
+  flags: OperatorFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): OperatorConfig {
+  const logLevel = flags['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const leaseDurationSeconds = seconds('lease-duration', flags['lease-duration'], 15, 1, 300);
+  const leaseName = flags['lease-name'] ?? 'tokenwarden-operator';
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName)) {
+    throw new ConfigError(`--lease-name "${leaseName}" must be a DNS subdomain name`);
+  }
+  const leaseNamespace = flags['lease-namespace'] ?? defaultLeaseNamespace(env);
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(leaseNamespace)) {
+    throw new ConfigError(`--lease-namespace "${leaseNamespace}" must be a namespace name`);
+  }
+  return Object.freeze({
+    kubeconfig: flags.kubeconfig,
+    metricsListen: Object.freeze(
+      parseListen('metrics-listen', flags['metrics-listen'] ?? DEFAULT_METRICS_LISTEN),
+    ),
+    leaseNamespace,
+    leaseName,
+    leaseDurationSeconds,
+    resyncSeconds: seconds('resync', flags.resync, 300, 1, 86400),
+    logLevel,
+    identity: env.POD_NAME ?? `${hostname()}_${process.pid}`,
+    shutdownTimeoutSeconds: seconds('shutdown-timeout', flags['shutdown-timeout'], 10, 0, 300),
+  });
+}

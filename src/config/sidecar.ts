@@ -1,0 +1,101 @@
+/**
+ * `tokenwarden sidecar` flags → one frozen, typed config. The only place the sidecar reads
+ * its command line and environment.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, parseListen, type ListenAddress } from './listen.js';
+
+export interface SidecarConfig {
+  readonly policyFile: string;
+  readonly upstream: URL;
+  readonly listen: ListenAddress;
+  readonly adminListen: ListenAddress;
+  readonly logLevel: string;
+  readonly cacheSize: number;
+  readonly maxHeaderBytes: number;
+}
+
+export const SIDECAR_USAGE = `usage: tokenwarden sidecar --policy FILE --upstream URL [flags]
+
+Runs the enforcing reverse proxy in front of one app. FILE holds YAML documents: one
+TokenPolicy and any number of TokenRevocation; it is watched and an edit takes effect within
+one second (an invalid edit keeps the last good policy).
+
+flags:
+  --policy FILE            policy file (required)
+  --upstream URL           the app, e.g. http://127.0.0.1:8080 (required)
+  --listen HOST:PORT       proxy listener (default 0.0.0.0:15080, env TOKENWARDEN_LISTEN)
+  --admin-listen HOST:PORT /healthz /readyz /metrics /status (default 0.0.0.0:15090)
+  --log-level LEVEL        trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
+  --cache-size N           verified-token cache entries (default 10000)
+  --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
+  --control-plane URL      in-cluster mode, fed by the operator (not in this release)
+  -h, --help               this text
+`;
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export type ParsedSidecar = { help: true } | { help: false; config: SidecarConfig };
+
+export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedSidecar {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        policy: { type: 'string' },
+        upstream: { type: 'string' },
+        listen: { type: 'string' },
+        'admin-listen': { type: 'string' },
+        'log-level': { type: 'string' },
+        'cache-size': { type: 'string' },
+        'max-header-bytes': { type: 'string' },
+        'control-plane': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; run 'tokenwarden sidecar --help'`);
+  }
+  if (values.help) return { help: true };
+  if (values['control-plane'] !== undefined) {
+    throw new ConfigError(
+      '--control-plane: in-cluster mode is not part of this release; run standalone with --policy FILE --upstream URL',
+    );
+  }
+  if (!values.policy) throw new ConfigError('--policy FILE is required (a YAML file with one TokenPolicy)');
+  if (!values.upstream) throw new ConfigError('--upstream URL is required (the app, e.g. http://127.0.0.1:8080)');
+  let upstream: URL;
+  try {
+    upstream = new URL(values.upstream);
+  } catch {
+    throw new ConfigError(`--upstream: "${values.upstream}" is not a URL; expected e.g. http://127.0.0.1:8080`);
+  }
+  if (upstream.protocol !== 'http:' || upstream.pathname !== '/' || upstream.search || upstream.username) {
+    throw new ConfigError(`--upstream: expected http://HOST:PORT with no path, got "${values.upstream}"`);
+  }
+  const logLevel = values['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
+  return {
+    help: false,
+    config: Object.freeze({
+      policyFile: values.policy,
+      upstream,
+      listen: parseListen('listen', values.listen ?? env.TOKENWARDEN_LISTEN ?? '0.0.0.0:15080'),
+      adminListen: parseListen('admin-listen', values['admin-listen'] ?? env.TOKENWARDEN_ADMIN_LISTEN ?? '0.0.0.0:15090'),
+      logLevel,
+      cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
+      maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
+    }),
+  };
+}
+
+export function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(`--${flag}: expected a positive integer, got "${value}"`);
+  }
+  return n;
+}

@@ -1,0 +1,109 @@
+/**
+ * Every metric the operator exports, registered on one injected Registry (never the global one).
+ * Labels come from closed sets only: a resource kind, a result, a readiness — never a policy
+ * name, a namespace or an issuer, so a cluster with thousands of policies stays cheap to scrape.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { RefreshResult } from '../keys/types.js';
+
+/** Kinds of queue keys the operator reconciles. */
+export type ReconcileKind = 'TokenPolicy' | 'TokenRevocation';
+/** `success`: done; `requeue`: done but wants another look later; `error`: failed, backed off. */
+export type ReconcileResultLabel = 'success' | 'requeue' | 'error';
+export type Readiness = 'true' | 'false' | 'unknown';
+export type FetchResult = RefreshResult;
+export type WatchedResource = 'tokenpolicies' | 'tokenrevocations' | 'pods';
+
+export interface OperatorMetrics {
+  readonly registry: Registry;
+  readonly reconcileTotal: Counter<'kind' | 'result'>;
+  readonly reconcileDuration: Histogram<'kind' | 'result'>;
+  readonly queueDepth: Gauge;
+  readonly policies: Gauge<'ready'>;
+  readonly jwksFetches: Counter<'result'>;
+  readonly leader: Gauge;
+  readonly connectedSidecars: Gauge;
+  readonly propagation: Histogram;
+  readonly informerRestarts: Counter<'resource'>;
+  readonly statusWrites: Counter<'kind'>;
+  readonly revocationsCollected: Counter;
+}
+
+export function createOperatorMetrics(registry: Registry): OperatorMetrics {
+  collectDefaultMetrics({ register: registry, prefix: 'tokenwarden_operator_process_' });
+  const m: OperatorMetrics = {
+    registry,
+    reconcileTotal: new Counter({
+      name: 'tokenwarden_operator_reconcile_total',
+      help: 'Reconciles by kind and result (success, requeue, error).',
+      labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: 'tokenwarden_operator_reconcile_duration_seconds',
+      help: 'Time spent in one reconcile, by kind and result.',
+      labelNames: ['kind', 'result'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'tokenwarden_operator_queue_depth',
+      help: 'Keys waiting in the work queue (delayed keys excluded).',
+      registers: [registry],
+    }),
+    policies: new Gauge({
+      name: 'tokenwarden_operator_policies',
+      help: 'TokenPolicies known to the operator, by readiness (true, false, unknown).',
+      labelNames: ['ready'] as const,
+      registers: [registry],
+    }),
+    jwksFetches: new Counter({
+      name: 'tokenwarden_operator_jwks_fetch_total',
+      help: 'JWKS and OIDC discovery fetches made by the operator, by result (success, not_modified, failure).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'tokenwarden_operator_leader',
+      help: '1 while this replica holds the leader Lease (writes status, collects revocations).',
+      registers: [registry],
+    }),
+    connectedSidecars: new Gauge({
+      name: 'tokenwarden_operator_connected_sidecars',
+      help: 'Sidecars currently connected to this replica for configuration.',
+      registers: [registry],
+    }),
+    propagation: new Histogram({
+      name: 'tokenwarden_propagation_seconds',
+      help: "Time from a revocation's creation to the last matching sidecar's acknowledgement.",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    informerRestarts: new Counter({
+      name: 'tokenwarden_operator_informer_restarts_total',
+      help: 'Watches restarted after an error, by resource.',
+      labelNames: ['resource'] as const,
+      registers: [registry],
+    }),
+    statusWrites: new Counter({
+      name: 'tokenwarden_operator_status_writes_total',
+      help: 'Status subresource patches sent (only when the status changed), by kind.',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    revocationsCollected: new Counter({
+      name: 'tokenwarden_operator_revocations_collected_total',
+      help: 'TokenRevocations deleted by the leader after their expiresAt.',
+      registers: [registry],
+    }),
+  };
+  m.connectedSidecars.set(0);
+  m.leader.set(0);
+  m.queueDepth.set(0);
+  return m;
+}
+
+/** Sets the per-readiness policy gauge from a full count (all three series always present). */
+export function setPolicyReadiness(m: OperatorMetrics, counts: Record<Readiness, number>): void {
+  for (const ready of ['true', 'false', 'unknown'] as const) m.policies.set({ ready }, counts[ready]);
+}

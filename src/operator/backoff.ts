@@ -1,0 +1,25 @@
+/**
+ * Exponential backoff, shared by the work queue (per key), the informers (per watch) and the
+ * leader elector. Pure: the random source is passed in so tests can pin it.
+ */
+
+export interface Backoff {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+/** Delay before attempt number `failures` (1 = after the first failure): base·2^(n−1), capped. */
+export function backoffDelay(failures: number, b: Backoff): number {
+  if (failures <= 0) return 0;
+  // 2^30 already exceeds any sane cap; bounding the exponent keeps the arithmetic finite.
+  const exp = Math.min(failures - 1, 30);
+  return Math.min(b.maxMs, b.baseMs * 2 ** exp);
+}
+
+/**
+ * Adds up to `fraction` of random jitter so replicas that lost the same watch at the same
+ * moment do not all come back at the same moment.
+ */
+export function withJitter(ms: number, fraction = 0.2, random: () => number = Math.random): number {
+  return Math.round(ms * (1 + fraction * random()));
+}

@@ -1,0 +1,141 @@
+/**
+ * Key-based work queue in the controller-runtime mould: it holds keys, not events. A key added
+ * while already queued is queued once; a key added while being processed is queued again only
+ * when the worker calls `done`, so one key is never reconciled by two workers at once. Failed
+ * keys come back after a per-key exponential backoff; `forget` resets it after a success.
+ */
+import { backoffDelay, type Backoff } from './backoff.js';
+
+export interface QueueOptions {
+  readonly backoff?: Backoff;
+  /** Called whenever the number of ready keys changes (the depth gauge). */
+  readonly onDepth?: (depth: number) => void;
+}
+
+export const DEFAULT_QUEUE_BACKOFF: Backoff = { baseMs: 500, maxMs: 5 * 60_000 };
+
+export class WorkQueue {
+  private readonly ready: string[] = [];
+  /** Keys that need a reconcile: queued, or re-added while being processed. */
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly failureCounts = new Map<string, number>();
+  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: ((key: string | undefined) => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly backoff: Backoff;
+  private readonly onDepth: (depth: number) => void;
+  private shuttingDown = false;
+
+  constructor(opts: QueueOptions = {}) {
+    this.backoff = opts.backoff ?? DEFAULT_QUEUE_BACKOFF;
+    this.onDepth = opts.onDepth ?? (() => undefined);
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (this.processing.has(key)) return; // re-queued by done()
+    this.push(key);
+  }
+
+  /** Adds the key after `ms`; of several pending delays for one key the earliest wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const pending = this.delayed.get(key);
+    if (pending !== undefined) {
+      if (pending.at <= at) return;
+      clearTimeout(pending.timer);
+    }
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.delayed.set(key, { at, timer });
+  }
+
+  /** Re-queues a failed key after its backoff; returns the delay chosen. */
+  addRateLimited(key: string): number {
+    const failures = (this.failureCounts.get(key) ?? 0) + 1;
+    this.failureCounts.set(key, failures);
+    const delay = backoffDelay(failures, this.backoff);
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** Resets the key's backoff (after a successful reconcile). */
+  forget(key: string): void {
+    this.failureCounts.delete(key);
+  }
+
+  failures(key: string): number {
+    return this.failureCounts.get(key) ?? 0;
+  }
+
+  /** Next key to process, or undefined once the queue is shut down. Pair with `done(key)`. */
+  get(): Promise<string | undefined> {
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    const key = this.ready.shift();
+    if (key !== undefined) return Promise.resolve(this.take(key));
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
+    if (this.processing.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  /** Ready keys (not counting delayed ones or those being processed). */
+  len(): number {
+    return this.ready.length;
+  }
+
+  isProcessing(key: string): boolean {
+    return this.processing.has(key);
+  }
+
+  /** Stops handing out keys and drops delayed ones; in-flight keys may still finish. */
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
+    this.waiters.splice(0).forEach((w) => w(undefined));
+  }
+
+  /** Shuts down and waits up to `timeoutMs` for in-flight keys; false if some were still running. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.shutDown();
+    if (this.processing.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([idle, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private push(key: string): void {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      waiter(this.take(key));
+      return;
+    }
+    this.ready.push(key);
+    this.onDepth(this.ready.length);
+  }
+
+  private take(key: string): string {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    this.onDepth(this.ready.length);
+    return key;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * TokenRevocation reconcile, level-based: validate the object as it is now, collect it if it is
+ * past `expiresAt` (leader only, gc.ts decides), otherwise keep `status.entries` (the Entries
+ * printer column) and a Ready condition current, and come back at the expiry instant.
+ */
+import type { CustomObjectsApi, ObjectCache } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from '../log/logger.js';
+import type { OperatorMetrics } from '../metrics/operator.js';
+import type { Condition } from '../policy/types.js';
+import { validateRevocation } from '../policy/validate.js';
+import { READY, findCondition, readyTransitionEvent, setCondition } from './conditions.js';
+import { collectRevocation, gcDecision } from './gc.js';
+import type { RawObject } from './informers.js';
+import type { ReconcileResult } from './reconcile.js';
+import type { StatusWriter } from './status.js';
+
+export interface RevocationStatus {
+  observedGeneration?: number;
+  entries?: number;
+  conditions?: Condition[];
+}
+
+export interface RevocationReconcilerDeps {
+  readonly revocations: ObjectCache<RawObject>;
+  readonly custom: CustomObjectsApi;
+  readonly writer: StatusWriter;
+  readonly log: Logger;
+  readonly metrics?: OperatorMetrics;
+  readonly now?: () => number;
+}
+
+/** The status a revocation should have; pure. */
+export function desiredRevocationStatus(
+  current: RevocationStatus | undefined,
+  generation: number,
+  entries: number,
+  ready: { status: 'True' | 'False'; reason: 'Accepted' | 'InvalidSpec'; message: string },
+  now: Date,
+): RevocationStatus {
+  return {
+    observedGeneration: generation,
+    entries,
+    conditions: setCondition(
+      current?.conditions,
+      { type: READY, ...ready, observedGeneration: generation },
+      now,
+    ),
+  };
+}
+
+export function revocationStatusChanged(
+  current: RevocationStatus | undefined,
+  desired: RevocationStatus,
+): boolean {
+  const view = (s: RevocationStatus | undefined): unknown => ({
+    observedGeneration: s?.observedGeneration,
+    entries: s?.entries,
+    conditions: s?.conditions ?? [],
+  });
+  return !isDeepStrictEqual(view(current), view(desired));
+}
+
+export class RevocationReconciler {
+  private readonly now: () => number;
+
+  constructor(private readonly d: RevocationReconcilerDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const obj = this.d.revocations.get(name, namespace);
+    if (obj === undefined) return {};
+    const nowMs = this.now();
+    const validated = validateRevocation(obj);
+    const spec = validated.ok ? validated.value.spec : undefined;
+    const gc = gcDecision(spec?.expiresAt, nowMs);
+    if (gc.action === 'delete') {
+      if (!this.d.writer.isLeader()) return {};
+      const result = await collectRevocation(this.d.custom, { namespace, name, uid: obj.metadata?.uid });
+      if (result === 'deleted') {
+        this.d.metrics?.revocationsCollected.inc();
+        this.d.log.info({ namespace, name, expiresAt: spec?.expiresAt }, 'expired revocation collected');
+      }
+      return {};
+    }
+    const ready = validated.ok
+      ? {
+          status: 'True' as const,
+          reason: 'Accepted' as const,
+          message: `${validated.value.spec.tokens.length} entries, applied to ${
+            validated.value.spec.policyName === undefined
+              ? 'every policy in the namespace'
+              : `policy ${validated.value.spec.policyName}`
+          }`,
+        }
+      : {
+          status: 'False' as const,
+          reason: 'InvalidSpec' as const,
+          message: validated.errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+        };
+    const tokens = (obj.spec as { tokens?: unknown } | undefined)?.tokens;
+    const entries = Array.isArray(tokens) ? tokens.length : 0;
+    const current = obj.status as RevocationStatus | undefined;
+    const desired = desiredRevocationStatus(
+      current,
+      obj.metadata?.generation ?? 0,
+      entries,
+      ready,
+      new Date(nowMs),
+    );
+    const changed = revocationStatusChanged(current, desired);
+    const outcome = await this.d.writer.writeStatus('TokenRevocation', obj, desired, changed);
+    if (outcome === 'written') {
+      const next = findCondition(desired.conditions, READY);
+      const event = next && readyTransitionEvent(findCondition(current?.conditions, READY), next);
+      // A valid revocation being accepted is routine; only a refused one is worth an Event.
+      if (event !== undefined && event.type === 'Warning')
+        await this.d.writer.event('TokenRevocation', obj, event);
+    }
+    return gc.recheckInMs === undefined ? {} : { requeueAfterMs: gc.recheckInMs };
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * What a verified token must also carry for the matched rule (requiredScopes, requiredClaims),
+ * and which of its claims are forwarded to the app. Pure; runs per request, so the passing path
+ * allocates nothing.
+ */
+import type { JWTPayload } from 'jose';
+import type { CompiledPolicy, CompiledRule } from './types.js';
+
+export type RuleFailure = {
+  ok: false;
+  reason: 'insufficient_scope' | 'missing_claim';
+  description: string;
+  /** Every scope the rule requires, space separated: the WWW-Authenticate `scope` parameter. */
+  scope?: string;
+};
+export type RuleCheck = { ok: true } | RuleFailure;
+
+const OK: RuleCheck = Object.freeze({ ok: true });
+
+/** Is `scope` one of the space-separated tokens of `list`? Scans without splitting. */
+function listHas(list: string, scope: string): boolean {
+  let from = 0;
+  for (;;) {
+    const at = list.indexOf(scope, from);
+    if (at < 0) return false;
+    const end = at + scope.length;
+    if (
+      (at === 0 || list.charCodeAt(at - 1) === 0x20) &&
+      (end === list.length || list.charCodeAt(end) === 0x20)
+    ) {
+      return true;
+    }
+    from = at + 1;
+  }
+}
+
+function claim(claims: JWTPayload, name: string): unknown {
+  return Object.hasOwn(claims, name) ? claims[name] : undefined;
+}
+
+/** Scopes come from `scope` (RFC 8693: space separated) or `scp` (a list, or space separated). */
+function hasScope(claims: JWTPayload, scope: string): boolean {
+  const s = claim(claims, 'scope');
+  if (typeof s === 'string' && listHas(s, scope)) return true;
+  const scp = claim(claims, 'scp');
+  if (Array.isArray(scp)) return scp.includes(scope);
+  return typeof scp === 'string' && listHas(scp, scope);
+}
+
+/** String equal; numbers and booleans compare by their JSON text (`true`, `42`), as YAML would write them. */
+function scalarEquals(v: unknown, expected: string): boolean {
+  if (typeof v === 'string') return v === expected;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v) === expected;
+  return false;
+}
+
+function hasClaimValue(claims: JWTPayload, name: string, expected: string): boolean {
+  const v = claim(claims, name);
+  if (Array.isArray(v)) return v.some((x) => scalarEquals(x, expected));
+  return scalarEquals(v, expected);
+}
+
+/** Text from the policy, made safe for an RFC 6750 error_description (no `"`, `\`, controls). */
+function quoteSafe(s: string): string {
+  return s.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
+}
+
+function scopeFailure(rule: CompiledRule, scope: string): RuleFailure {
+  const description = `the token lacks the required scope ${quoteSafe(scope)}`;
+  return { ok: false, reason: 'insufficient_scope', description, scope: rule.requiredScopes.join(' ') };
+}
+
+function claimFailure(name: string): RuleFailure {
+  const description = `the token's ${quoteSafe(name)} claim is missing or does not have the required value`;
+  return { ok: false, reason: 'missing_claim', description };
+}
+
+/** The first unmet requirement of `rule` (scopes before claims), or ok. */
+export function evaluateRule(rule: CompiledRule, claims: JWTPayload): RuleCheck {
+  const scopes = rule.requiredScopes;
+  for (let i = 0; i < scopes.length; i++) {
+    const scope = scopes[i] as string;
+    if (!hasScope(claims, scope)) return scopeFailure(rule, scope);
+  }
+  const required = rule.requiredClaims;
+  for (let i = 0; i < required.length; i++) {
+    const [name, value] = required[i] as readonly [string, string];
+    if (!hasClaimValue(claims, name, value)) return claimFailure(name);
+  }
+  return OK;
+}
+
+/** Every unmet requirement of `rule`, for `tokenwarden check`; empty when the rule is satisfied. */
+export function explainRule(rule: CompiledRule, claims: JWTPayload): RuleFailure[] {
+  const failures: RuleFailure[] = [];
+  for (const scope of rule.requiredScopes)
+    if (!hasScope(claims, scope)) failures.push(scopeFailure(rule, scope));
+  for (const [name, value] of rule.requiredClaims) {
+    if (!hasClaimValue(claims, name, value)) failures.push(claimFailure(name));
+  }
+  return failures;
+}
+
+/**
+ * Printable ASCII only. CR/LF would split the header (response splitting towards the app); other
+ * controls and non-ASCII are refused by Node or mangled as latin1: the app gets no header rather
+ * than a wrong one.
+ */
+function isSafeHeaderValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function headerValue(v: unknown): string | undefined {
+  if (typeof v === 'string') return isSafeHeaderValue(v) ? v : undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+    const joined = v.join(',');
+    return isSafeHeaderValue(joined) ? joined : undefined;
+  }
+  return undefined; // objects, null, mixed lists: no faithful one-line form
+}
+
+/**
+ * `[lower-case header, value]` for each forwarded claim the token carries in a forwardable
+ * form. The proxy must still strip incoming copies of every configured header, including
+ * those not returned here, or a client could supply its own `X-Auth-Subject`.
+ */
+export function forwardedHeaders(
+  policy: CompiledPolicy,
+  claims: JWTPayload,
+): [lowerHeader: string, value: string][] {
+  const out: [string, string][] = [];
+  for (const f of policy.forwardClaims) {
+    const value = headerValue(claim(claims, f.claim));
+    if (value !== undefined) out.push([f.header, value]);
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+/**
+ * Reuse counting for `spec.reuse.maxUses`: how many times each token (by key, normally its
+ * `iss` and `jti`) has been presented. Memory is bounded two ways:
+ *  - an entry lives until its token's `expSeconds`; pass the instant after which the token is
+ *    refused anyway (`exp` + clock skew), or a count reset early would let the token be used
+ *    again inside the skew window. Expired entries go lazily (on their next use) and in
+ *    `sweep(nowSeconds)`, which the owner calls periodically: no timers live in here.
+ *  - a hard cap on entries. When the table is full even after a sweep, `use` returns Infinity
+ *    and the caller refuses the token: forgetting counts to make room would let a token beyond
+ *    its limit through, so a full table fails closed (and is visible in metrics) instead.
+ */
+
+export interface ReuseCounterOptions {
+  /** Most entries kept at once; default 1,000,000 (some hundred MB at worst). */
+  maxEntries?: number;
+}
+
+export const DEFAULT_MAX_REUSE_ENTRIES = 1_000_000;
+
+interface Entry {
+  count: number;
+  expSeconds: number;
+}
+
+/** `iss` + `jti` as one key (a `jti` is unique only per issuer); length-prefixed, so injective. */
+export function reuseKey(iss: string, jti: string): string {
+  return `${iss.length}:${iss}${jti}`;
+}
+
+export class ReuseCounter {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  /** When a full table was last swept: at most one full sweep a second, however busy. */
+  private lastFullSweep = -Infinity;
+
+  constructor(opts: ReuseCounterOptions = {}) {
+    this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_REUSE_ENTRIES;
+    if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) {
+      throw new RangeError(`ReuseCounter: maxEntries must be a positive integer, got ${this.maxEntries}`);
+    }
+  }
+
+  /**
+   * Records one use of `key` and returns the count including it (1 on first use), or Infinity
+   * when the table is full (refuse the token). `expSeconds` may be Infinity for a token without
+   * `exp`; its entry then leaves only through `clear`.
+   */
+  use(key: string, expSeconds: number, nowSeconds: number): number {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      if (entry.expSeconds > nowSeconds) return ++entry.count;
+      // Expired: the token is refused elsewhere; if it got here anyway, its count starts again.
+      entry.count = 1;
+      entry.expSeconds = expSeconds;
+      return 1;
+    }
+    if (this.entries.size >= this.maxEntries) {
+      if (nowSeconds - this.lastFullSweep >= 1) {
+        this.lastFullSweep = nowSeconds;
+        this.sweep(nowSeconds);
+      }
+      if (this.entries.size >= this.maxEntries) return Infinity;
+    }
+    this.entries.set(key, { count: 1, expSeconds });
+    return 1;
+  }
+
+  /** Drops every entry whose token has expired; returns how many went. */
+  sweep(nowSeconds: number): number {
+    let removed = 0;
+    for (const [key, entry] of this.entries) {
+      if (entry.expSeconds <= nowSeconds) {
+        this.entries.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Entries currently held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.lastFullSweep = -Infinity;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Standalone mode: the policy file is the source. Each new content is parsed, validated and
+ * compiled; only a fully valid file replaces the enforced configuration. A bad edit keeps the
+ * last good policy, says why on stderr (the log) and flips tokenwarden_config_valid to 0.
+ */
+import type { Logger } from '../log/logger.js';
+import type { SidecarMetrics } from '../metrics/sidecar.js';
+import { compilePolicy } from '../policy/compile.js';
+import { parsePolicyDocuments } from '../policy/load.js';
+import { formatFieldErrors } from '../policy/validate.js';
+import { FileSource } from './file-source.js';
+import type { ConfigState } from './state.js';
+
+export interface StandaloneOptions {
+  path: string;
+  state: ConfigState;
+  metrics: SidecarMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+export function startPolicyFile(opts: StandaloneOptions): FileSource {
+  const { state, metrics, log } = opts;
+  const now = opts.now ?? Date.now;
+  const refuse = (why: string): void => {
+    metrics.configValid.set(0);
+    metrics.configReloadErrors.inc({ source: 'file' });
+    const keeping = state.active ? `keeping generation ${state.active.generation}` : 'no policy enforced yet';
+    log.error({ file: opts.path, errors: why }, `policy file refused; ${keeping}`);
+  };
+  return new FileSource({
+    path: opts.path,
+    onReadError: (err) => refuse(`cannot read ${opts.path}: ${err.message}`),
+    onContent: (text) => {
+      const parsed = parsePolicyDocuments(text, { standalone: true });
+      if (!parsed.ok) return refuse(formatFieldErrors(parsed.errors));
+      let compiled;
+      try {
+        compiled = compilePolicy(parsed.value.policy);
+      } catch (err) {
+        return refuse((err as Error).message);
+      }
+      // In a file, a revocation without a namespace belongs with the file's policy.
+      const revocations = parsed.value.revocations.map((r) =>
+        r.metadata.namespace === undefined ? { ...r, metadata: { ...r.metadata, namespace: compiled.namespace } } : r,
+      );
+      const active = state.apply(compiled, revocations, now());
+      metrics.configValid.set(1);
+      log.info(
+        {
+          file: opts.path,
+          policy: compiled.name,
+          generation: active.generation,
+          revocations: active.revocations.size,
+          rules: compiled.rules.length,
+        },
+        'policy applied',
+      );
+    },
+  });
+}

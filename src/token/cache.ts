@@ -1,0 +1,97 @@
+/**
+ * Verified-token cache: keeps signature work off the hot path. Bounded LRU on a Map (a Map
+ * iterates in insertion order, so delete + set on a hit moves an entry to the young end and the
+ * first key is always the least recently used): no linked list, no allocation on a hit.
+ *
+ * Keyed by `wholeTokenSha256`, signature INCLUDED. Keyed by the signed part alone, a token with a
+ * forged signature would hit the entry of the genuine token verified earlier and be accepted
+ * without any signature check: anyone who had seen a token once could replay its header and
+ * payload with garbage in place of the signature for as long as the entry lived.
+ *
+ * Only signature and claim verification is cached. Revocation and reuse are checked on every
+ * request, hit or miss, by the caller.
+ *
+ * Invariants:
+ * - an entry is never returned at or after its `cacheUntil` (exp, or the instant the token
+ *   becomes too old), nor, for a token without either, after `maxTtlSeconds`;
+ * - nothing verified under one policy or one key set is returned under another (`sync`).
+ */
+import type { CompiledPolicy } from '../policy/types.js';
+import type { Verified } from './verify.js';
+
+export const DEFAULT_MAX_ENTRIES = 10_000;
+export const DEFAULT_MAX_TTL_SECONDS = 60;
+
+export interface VerifiedTokenCacheOptions {
+  readonly maxEntries?: number;
+  /** Lifetime of an entry whose token has no exp (and no age limit). */
+  readonly maxTtlSeconds?: number;
+}
+
+interface Entry {
+  readonly value: Verified;
+  /** Epoch seconds: the entry is dead from this instant on. */
+  readonly notAfter: number;
+}
+
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly maxTtlSeconds: number;
+  private policy: CompiledPolicy | undefined;
+  private specHash: string | undefined;
+  private keysVersion = Number.NaN;
+
+  constructor(options: VerifiedTokenCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.maxTtlSeconds = options.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
+    if (!(this.maxEntries >= 1) || !(this.maxTtlSeconds > 0)) {
+      throw new Error('VerifiedTokenCache: maxEntries must be ≥ 1 and maxTtlSeconds > 0');
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Call before get/set on every request with the policy and key version in force: the cache
+   * empties itself when either changed (a removed issuer, audience or key must stop accepting
+   * tokens at once). Cheap when nothing changed: one identity and one number comparison.
+   */
+  sync(policy: CompiledPolicy, keysVersion: number): void {
+    if (policy === this.policy && keysVersion === this.keysVersion) return;
+    // A reload that recompiled the same spec keeps the cache; anything else clears it.
+    if (policy.specHash !== this.specHash || keysVersion !== this.keysVersion) this.clear();
+    this.policy = policy;
+    this.specHash = policy.specHash;
+    this.keysVersion = keysVersion;
+  }
+
+  /** The verified result for this whole-token hash, if still alive at `nowSeconds`. */
+  get(wholeTokenSha256: string, nowSeconds: number): Verified | undefined {
+    const entry = this.entries.get(wholeTokenSha256);
+    if (entry === undefined) return undefined;
+    this.entries.delete(wholeTokenSha256);
+    if (nowSeconds >= entry.notAfter) return undefined;
+    this.entries.set(wholeTokenSha256, entry); // now the most recently used
+    return entry.value;
+  }
+
+  set(wholeTokenSha256: string, value: Verified, nowSeconds: number): void {
+    const notAfter = value.cacheUntil ?? nowSeconds + this.maxTtlSeconds;
+    if (nowSeconds >= notAfter) return;
+    if (!this.entries.delete(wholeTokenSha256) && this.entries.size >= this.maxEntries) {
+      // The first key in insertion order is the least recently used.
+      for (const oldest of this.entries.keys()) {
+        this.entries.delete(oldest);
+        break;
+      }
+    }
+    this.entries.set(wholeTokenSha256, { value, notAfter });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

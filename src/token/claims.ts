@@ -1,0 +1,165 @@
+/**
+ * Registered-claim checks (iss, aud, exp, nbf, iat, age, lifetime): pure functions of the
+ * payload, the compiled policy and `nowSeconds`, in the jose manner (`currentDate` passed in).
+ * Each check is one small function returning a failure or undefined, so the request path can
+ * stop at the first failure (`checkClaims`) and the CLI can list them all (`explainClaims`)
+ * from the same code.
+ */
+import type { JWTPayload } from 'jose';
+import type { CompiledExpiry, CompiledIssuer, CompiledPolicy } from '../policy/types.js';
+import type { DenyReason } from './reasons.js';
+
+export interface ClaimFailure {
+  readonly reason: DenyReason;
+  readonly description: string;
+}
+
+type ClaimCheck = (
+  payload: JWTPayload,
+  issuer: CompiledIssuer | undefined,
+  expiry: CompiledExpiry,
+  now: number,
+) => ClaimFailure | undefined;
+
+const fail = (reason: DenyReason, description: string): ClaimFailure => ({ reason, description });
+
+/** A NumericDate (RFC 7519 §2): absent → undefined, present but not a finite number → null. */
+function numericDate(payload: JWTPayload, claim: 'exp' | 'nbf' | 'iat'): number | undefined | null {
+  const v: unknown = payload[claim];
+  if (v === undefined) return undefined;
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Seconds since the epoch as RFC 3339, or the bare number when out of Date's range. */
+function at(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString();
+}
+
+/** Why the policy has no issuer for this payload (exported: verify.ts asks before the key lookup). */
+export function unknownIssuer(p: JWTPayload): ClaimFailure {
+  if (p.iss === undefined) return fail('wrong_issuer', 'the token has no iss claim');
+  if (typeof p.iss !== 'string') return fail('malformed', 'the iss claim is not a string');
+  return fail('wrong_issuer', 'the token issuer is not one this policy trusts');
+}
+
+const checkIssuer: ClaimCheck = (p, issuer) => (issuer === undefined ? unknownIssuer(p) : undefined);
+
+const checkAudience: ClaimCheck = (p, issuer) => {
+  if (issuer === undefined) return undefined; // audiences are per issuer: nothing to compare
+  const aud: unknown = p.aud;
+  if (aud === undefined) return fail('wrong_audience', 'the token has no aud claim');
+  if (typeof aud === 'string') {
+    if (issuer.audiences.has(aud)) return undefined;
+  } else if (Array.isArray(aud)) {
+    for (const a of aud) if (typeof a === 'string' && issuer.audiences.has(a)) return undefined;
+  } else {
+    return fail('malformed', 'the aud claim is neither a string nor an array');
+  }
+  return fail('wrong_audience', `the token audience is not one of: ${[...issuer.audiences].join(', ')}`);
+};
+
+const checkExp: ClaimCheck = (p, _i, expiry, now) => {
+  const exp = numericDate(p, 'exp');
+  if (exp === null) return fail('malformed', 'the exp claim is not a number');
+  if (exp === undefined) {
+    return expiry.requireExp
+      ? fail('malformed', 'the token has no exp claim and this policy requires one')
+      : undefined;
+  }
+  // RFC 7519 §4.1.4: not accepted ON or after exp; the skew extends that instant.
+  if (now >= exp + expiry.clockSkewSeconds) {
+    return fail('expired', `the token expired at ${at(exp)} (clock skew ${expiry.clockSkewSeconds}s)`);
+  }
+  return undefined;
+};
+
+const checkNbf: ClaimCheck = (p, _i, expiry, now) => {
+  const nbf = numericDate(p, 'nbf');
+  if (nbf === null) return fail('malformed', 'the nbf claim is not a number');
+  if (nbf !== undefined && now + expiry.clockSkewSeconds < nbf) {
+    return fail(
+      'not_yet_valid',
+      `the token is not valid before ${at(nbf)} (clock skew ${expiry.clockSkewSeconds}s)`,
+    );
+  }
+  return undefined;
+};
+
+const checkIat: ClaimCheck = (p, _i, expiry, now) => {
+  const iat = numericDate(p, 'iat');
+  if (iat === null) return fail('malformed', 'the iat claim is not a number');
+  if (iat !== undefined && now + expiry.clockSkewSeconds < iat) {
+    return fail('not_yet_valid', `the token was issued in the future, at ${at(iat)}`);
+  }
+  return undefined;
+};
+
+const checkAge: ClaimCheck = (p, _i, expiry, now) => {
+  const max = expiry.maxTokenAgeSeconds;
+  if (max === undefined) return undefined;
+  const iat = numericDate(p, 'iat');
+  if (iat === null) return undefined; // already reported by checkIat
+  if (iat === undefined)
+    return fail('malformed', 'the token has no iat claim and this policy limits token age');
+  if (now - iat > max) return fail('too_old', `the token was issued at ${at(iat)}, more than ${max}s ago`);
+  return undefined;
+};
+
+const checkLifetime: ClaimCheck = (p, _i, expiry) => {
+  const max = expiry.maxLifetimeSeconds;
+  if (max === undefined) return undefined;
+  const exp = numericDate(p, 'exp');
+  const iat = numericDate(p, 'iat');
+  if (exp === null || iat === null) return undefined; // already reported
+  if (exp === undefined || iat === undefined) {
+    return fail('malformed', 'the token lacks exp or iat and this policy limits token lifetime');
+  }
+  if (exp - iat > max) return fail('lifetime_too_long', `the token lifetime is ${exp - iat}s, above ${max}s`);
+  return undefined;
+};
+
+/** In the order the request path reports them: who issued it, for whom, then time. */
+const CHECKS: readonly ClaimCheck[] = [
+  checkIssuer,
+  checkAudience,
+  checkExp,
+  checkNbf,
+  checkIat,
+  checkAge,
+  checkLifetime,
+];
+
+/** The policy's issuer for `payload.iss`, by exact match. */
+export function issuerOf(payload: JWTPayload, policy: CompiledPolicy): CompiledIssuer | undefined {
+  return typeof payload.iss === 'string' ? policy.issuers.get(payload.iss) : undefined;
+}
+
+/** The first failed check, or undefined when every claim passes. Hot path: allocates on failure only. */
+export function checkClaims(
+  payload: JWTPayload,
+  policy: CompiledPolicy,
+  nowSeconds: number,
+): ClaimFailure | undefined {
+  const issuer = issuerOf(payload, policy);
+  for (const check of CHECKS) {
+    const failure = check(payload, issuer, policy.expiry, nowSeconds);
+    if (failure !== undefined) return failure;
+  }
+  return undefined;
+}
+
+/** Every failed check, for `tokenwarden check`: empty when every claim passes. */
+export function explainClaims(
+  payload: JWTPayload,
+  policy: CompiledPolicy,
+  nowSeconds: number,
+): ClaimFailure[] {
+  const issuer = issuerOf(payload, policy);
+  const failures: ClaimFailure[] = [];
+  for (const check of CHECKS) {
+    const failure = check(payload, issuer, policy.expiry, nowSeconds);
+    if (failure !== undefined) failures.push(failure);
+  }
+  return failures;
+}

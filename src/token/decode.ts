@@ -1,0 +1,118 @@
+/**
+ * Cheap decoding of a compact JWS before any key lookup or signature work (Envoy's order: every
+ * local check first, so garbage costs a few string scans and never a fetch or an RSA verify).
+ * The result is UNVERIFIED: verify.ts trusts nothing in it until the signature has been checked,
+ * and uses it before that only to choose the algorithm, the issuer and the key.
+ *
+ * Header parameters that name a key (`jku`, `jwk`, `x5u`, `x5c`, `x5t`) are ignored on purpose:
+ * a key only ever comes from the policy's key source, never from the token it is meant to check.
+ */
+import type { JWTPayload } from 'jose';
+import type { Check } from './reasons.js';
+
+/** Tokens above this size are refused before decoding; real access tokens are 1–4 KiB. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
+export interface TokenHeader {
+  readonly alg: string;
+  readonly kid?: string;
+  readonly typ?: string;
+  readonly [parameter: string]: unknown;
+}
+
+export interface Decoded {
+  readonly header: TokenHeader;
+  /** Unverified until verify.ts says otherwise. */
+  readonly payload: JWTPayload;
+  /** base64url header `.` base64url payload: the bytes the signature covers. */
+  readonly signedPart: string;
+}
+
+/** base64url alphabet value of each ASCII code, or -1. */
+const B64URL = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  .split('')
+  .forEach((c, i) => (B64URL[c.charCodeAt(0)] = i));
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function malformed(description: string): Check<never> {
+  return { ok: false, reason: 'malformed', description };
+}
+
+export function decodeToken(token: string): Check<Decoded> {
+  if (token.length > MAX_TOKEN_LENGTH) {
+    return malformed(`the token is longer than ${MAX_TOKEN_LENGTH} characters`);
+  }
+  const dot1 = token.indexOf('.');
+  const dot2 = dot1 === -1 ? -1 : token.indexOf('.', dot1 + 1);
+  if (dot2 === -1 || token.indexOf('.', dot2 + 1) !== -1) {
+    return malformed('the token is not a compact JWS of three dot-separated parts');
+  }
+  if (dot1 === 0 || dot2 === dot1 + 1 || dot2 === token.length - 1) {
+    return malformed('the token has an empty part (an unsigned token has an empty signature)');
+  }
+  for (const [name, from, to] of [
+    ['header', 0, dot1],
+    ['payload', dot1 + 1, dot2],
+    ['signature', dot2 + 1, token.length],
+  ] as const) {
+    if (!isStrictBase64url(token, from, to)) return malformed(`the token ${name} is not base64url`);
+  }
+  const header = parseObject(token.slice(0, dot1));
+  if (header === undefined) return malformed('the token header is not a JSON object');
+  const payload = parseObject(token.slice(dot1 + 1, dot2));
+  if (payload === undefined) return malformed('the token payload is not a JSON object');
+
+  if (typeof header.alg !== 'string' || header.alg === '') {
+    return malformed('the token header has no alg');
+  }
+  if (header.kid !== undefined && typeof header.kid !== 'string') {
+    return malformed('the token header kid is not a string');
+  }
+  // RFC 7515 §4.1.11: a verifier that does not understand an extension listed in `crit` must
+  // refuse the token. We implement none, so any `crit` is a refusal.
+  if (header.crit !== undefined) return malformed('the token header has crit extensions, none is supported');
+  // RFC 7797 unencoded payloads change what the signature covers (and need `crit` anyway).
+  if (header.b64 !== undefined)
+    return malformed('the token header has b64, unencoded payloads are not supported');
+
+  return {
+    ok: true,
+    value: { header: header as TokenHeader, payload, signedPart: token.slice(0, dot2) },
+  };
+}
+
+/**
+ * Strict base64url over token[from, to): alphabet only, no padding, a length a base64 encoder
+ * can produce, and zero trailing bits. The last rule makes the encoding canonical: without it
+ * `…A` and `…B` could decode to the same bytes, a free second spelling of the same token.
+ */
+function isStrictBase64url(token: string, from: number, to: number): boolean {
+  const len = to - from;
+  if (len % 4 === 1) return false;
+  let last = 0;
+  for (let i = from; i < to; i++) {
+    const c = token.charCodeAt(i);
+    const v = c < 128 ? (B64URL[c] ?? -1) : -1;
+    if (v < 0) return false;
+    last = v;
+  }
+  const rem = len % 4;
+  // 2 chars carry 12 bits for 8 → low 4 bits unused; 3 chars carry 18 for 16 → low 2 unused.
+  if (rem === 2) return (last & 0x0f) === 0;
+  if (rem === 3) return (last & 0x03) === 0;
+  return true;
+}
+
+/** base64url → UTF-8 (strict) → JSON → plain object, or undefined. */
+function parseObject(part: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(Buffer.from(part, 'base64url')));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}

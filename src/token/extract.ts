@@ -1,0 +1,133 @@
+/**
+ * Extractor (Envoy's role name): finds the one bearer token of a request, or says why the request
+ * is malformed. Runs on every request, so it is a single pass over the header with charCodeAt:
+ * no regular expression, hence no backtracking to exploit, and no allocation besides the slice
+ * that is the token.
+ *
+ * Syntax (RFC 6750 §2.1): `Bearer` (any case) SP b64token, b64token = 1*( ALPHA / DIGIT /
+ * "-" / "." / "_" / "~" / "+" / "/" ) *"=". RFC 7235 allows several SP after the scheme; we
+ * accept exactly one, which is what every client sends, and refuse the rest as malformed
+ * rather than guess.
+ */
+
+export type Extracted =
+  { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'malformed'; description: string };
+
+const NONE: Extracted = Object.freeze({ kind: 'none' });
+
+const SCHEME = 'bearer';
+const SP = 0x20;
+const HTAB = 0x09;
+const EQUALS = 0x3d;
+
+/** Character class of b64token before its `=` padding, as a 128-entry lookup table. */
+const B64TOKEN = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/') {
+  B64TOKEN[c.charCodeAt(0)] = 1;
+}
+
+function malformed(description: string): Extracted {
+  return { kind: 'malformed', description };
+}
+
+/**
+ * @param authorization the Authorization header(s) as the HTTP layer saw them: a string[]
+ *   carries every occurrence (node:http keeps only the first, so the proxy must pass the raw
+ *   ones for the duplicate check to mean anything).
+ * @param rawQuery the query string of the request target, with or without its leading `?`.
+ */
+export function extractToken(authorization: string | string[] | undefined, rawQuery: string): Extracted {
+  let header: string | undefined;
+  if (Array.isArray(authorization)) {
+    // "If a request has several tokens, all must be valid" (Envoy) would need a verdict per
+    // token; RFC 6750 simply forbids more than one method, so two headers are refused whole.
+    if (authorization.length > 1) return malformed('more than one Authorization header');
+    header = authorization[0];
+  } else {
+    header = authorization;
+  }
+  const inQuery = hasAccessTokenParam(rawQuery);
+  const fromHeader = header === undefined || header === '' ? NONE : parseAuthorization(header);
+  if (inQuery) {
+    if (fromHeader.kind === 'token') {
+      return malformed('a token in both the Authorization header and the access_token query parameter');
+    }
+    // URIs end up in access logs, browser history and Referer headers: a token there is
+    // already leaked, so it is refused rather than used (RFC 6750 §2.3 is a MAY).
+    return malformed(
+      'tokens in the access_token query parameter are not accepted; use the Authorization header',
+    );
+  }
+  return fromHeader;
+}
+
+/** `Bearer <b64token>` → token; another scheme (Basic, Negotiate, …) → none; broken Bearer → malformed. */
+function parseAuthorization(header: string): Extracted {
+  const len = header.length;
+  // The scheme ends at the first whitespace (or the end of the header).
+  let i = 0;
+  while (i < len && header.charCodeAt(i) !== SP && header.charCodeAt(i) !== HTAB) i++;
+  if (i !== SCHEME.length || !isBearer(header)) {
+    // Not our scheme: the request carries no bearer token. Whether Basic credentials are
+    // acceptable is a rule's business (an Allow rule), not the extractor's.
+    return NONE;
+  }
+  if (i === len) return malformed('the Bearer scheme without a token');
+  if (header.charCodeAt(i) === HTAB) return malformed('a tab after Bearer; the separator is one space');
+  const start = i + 1;
+  if (start === len) return malformed('the Bearer scheme without a token');
+  let j = start;
+  while (j < len) {
+    const c = header.charCodeAt(j);
+    if (c >= 128 || B64TOKEN[c] !== 1) break;
+    j++;
+  }
+  if (j === start) {
+    return malformed(
+      header.charCodeAt(start) === SP || header.charCodeAt(start) === HTAB
+        ? 'more than one space after Bearer'
+        : 'the bearer token contains a character outside the b64token syntax',
+    );
+  }
+  while (j < len && header.charCodeAt(j) === EQUALS) j++;
+  if (j !== len) return malformed('the bearer token contains a character outside the b64token syntax');
+  return { kind: 'token', token: header.slice(start) };
+}
+
+/** Case-insensitive "bearer" over the first six characters, without lowercasing a copy. */
+function isBearer(header: string): boolean {
+  for (let k = 0; k < SCHEME.length; k++) {
+    // ASCII letters only: OR-ing 0x20 lowercases A–Z and leaves a–z alone.
+    if ((header.charCodeAt(k) | 0x20) !== SCHEME.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+const PARAM = 'access_token';
+
+/** Whether the query has an `access_token` parameter, by name, percent-encoded or not. */
+function hasAccessTokenParam(rawQuery: string): boolean {
+  // Fast exit for the common case: no parameter can decode to access_token without an
+  // `access` substring or a percent escape.
+  if (!rawQuery.includes('access') && !rawQuery.includes('%')) return false;
+  let start = rawQuery.charCodeAt(0) === 0x3f /* ? */ ? 1 : 0;
+  const len = rawQuery.length;
+  while (start <= len) {
+    let end = rawQuery.indexOf('&', start);
+    if (end === -1) end = len;
+    let nameEnd = rawQuery.indexOf('=', start);
+    if (nameEnd === -1 || nameEnd > end) nameEnd = end;
+    const name = rawQuery.slice(start, nameEnd);
+    if (name === PARAM || (name.includes('%') && safeDecode(name) === PARAM)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,25 @@
+/** Objects for the operator tests: a valid TokenPolicy as the API server would hand it over. */
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Loose = any;
+
+export async function publicJwk(kid = 'k1'): Promise<JWK> {
+  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+  return { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+}
+
+export function policyObject(issuers: Loose[], name = 'orders-api', namespace = 'shop'): Loose {
+  return {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenPolicy',
+    metadata: { name, namespace, generation: 4, resourceVersion: '17', uid: 'u-1', managedFields: [] },
+    spec: {
+      selector: { matchLabels: { app: 'orders' } },
+      targetPort: 8080,
+      issuers,
+      rules: [{ name: 'health', paths: ['/healthz'], action: 'Allow' }],
+    },
+    status: { observedGeneration: 3 },
+  };
+}

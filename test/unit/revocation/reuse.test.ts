@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ReuseCounter, reuseKey } from '../../../src/revocation/reuse.js';
+
+const NOW = 1_800_000_000;
+const EXP = NOW + 300;
+
+describe('ReuseCounter', () => {
+  it('counts uses per key', () => {
+    const c = new ReuseCounter();
+    expect([
+      c.use('a', EXP, NOW),
+      c.use('a', EXP, NOW),
+      c.use('b', EXP, NOW),
+      c.use('a', EXP, NOW + 1),
+    ]).toEqual([1, 2, 1, 3]);
+    expect(c.size).toBe(2);
+  });
+
+  it('starts over for a key whose token has expired', () => {
+    const c = new ReuseCounter();
+    c.use('a', EXP, NOW);
+    c.use('a', EXP, NOW);
+    expect(c.use('a', EXP + 600, EXP)).toBe(1);
+    expect(c.use('a', EXP + 600, EXP + 1)).toBe(2);
+  });
+
+  it('sweeps expired entries only', () => {
+    const c = new ReuseCounter();
+    c.use('short', NOW + 10, NOW);
+    c.use('long', NOW + 1000, NOW);
+    c.use('forever', Infinity, NOW);
+    expect(c.sweep(NOW + 10)).toBe(1);
+    expect(c.size).toBe(2);
+    expect(c.use('long', NOW + 1000, NOW + 11)).toBe(2);
+  });
+
+  it('refuses (Infinity) a new key when full, rather than forgetting counts', () => {
+    const c = new ReuseCounter({ maxEntries: 2 });
+    c.use('a', EXP, NOW);
+    c.use('b', EXP, NOW);
+    expect(c.use('c', EXP, NOW)).toBe(Infinity);
+    expect(c.size).toBe(2);
+    // Known keys keep counting while full.
+    expect(c.use('a', EXP, NOW)).toBe(2);
+  });
+
+  it('makes room by sweeping when full', () => {
+    const c = new ReuseCounter({ maxEntries: 2 });
+    c.use('a', NOW + 5, NOW);
+    c.use('b', EXP, NOW);
+    expect(c.use('c', EXP, NOW + 5)).toBe(1);
+    expect(c.size).toBe(2);
+  });
+
+  it('sweeps a full table at most once a second', () => {
+    const c = new ReuseCounter({ maxEntries: 1 });
+    c.use('a', NOW + 1.5, NOW);
+    expect(c.use('b', EXP, NOW + 1)).toBe(Infinity); // swept, nothing expired yet
+    expect(c.use('b', EXP, NOW + 1.6)).toBe(Infinity); // `a` expired, but no second sweep yet
+    expect(c.use('b', EXP, NOW + 2)).toBe(1);
+  });
+
+  it('clears', () => {
+    const c = new ReuseCounter({ maxEntries: 1 });
+    c.use('a', EXP, NOW);
+    c.clear();
+    expect(c.size).toBe(0);
+    expect(c.use('b', EXP, NOW)).toBe(1);
+  });
+
+  it.each([0, -1, 1.5, NaN])('refuses maxEntries %s', (maxEntries) => {
+    expect(() => new ReuseCounter({ maxEntries })).toThrow(RangeError);
+  });
+});
+
+describe('reuseKey', () => {
+  it('keeps issuer and jti apart', () => {
+    expect(reuseKey('https://a/', 'x')).not.toBe(reuseKey('https://a/x', ''));
+    expect(reuseKey('i', 'j')).toBe(reuseKey('i', 'j'));
+  });
+});

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { VerifiedTokenCache } from '../../../src/token/cache.js';
+import { wholeTokenSha256 } from '../../../src/token/hash.js';
+import type { Verified } from '../../../src/token/verify.js';
+import { NOW, issuer, policy } from './fixtures.js';
+
+const pol = policy([issuer({ kind: 'inline', keys: [] })]);
+
+function verified(fields: Partial<Verified> = {}): Verified {
+  return {
+    ok: true,
+    claims: { sub: 'user-42' },
+    header: { alg: 'RS256' },
+    tokenSha256: 'a'.repeat(64),
+    fingerprint: 'a'.repeat(12),
+    exp: NOW + 600,
+    cacheUntil: NOW + 600,
+    ...fields,
+  };
+}
+
+describe('VerifiedTokenCache lifetime', () => {
+  const cases = [
+    { name: 'returns an entry before its cacheUntil', cacheUntil: NOW + 10, at: NOW + 9, hit: true },
+    {
+      name: 'never returns an entry at its cacheUntil (exp)',
+      cacheUntil: NOW + 10,
+      at: NOW + 10,
+      hit: false,
+    },
+    { name: 'never returns an entry after its cacheUntil', cacheUntil: NOW + 10, at: NOW + 11, hit: false },
+    { name: 'gives an entry without cacheUntil the max TTL', cacheUntil: undefined, at: NOW + 59, hit: true },
+    {
+      name: 'drops an entry without cacheUntil at the max TTL',
+      cacheUntil: undefined,
+      at: NOW + 60,
+      hit: false,
+    },
+  ];
+
+  it.each(cases)('$name', ({ cacheUntil, at, hit }) => {
+    const cache = new VerifiedTokenCache({ maxTtlSeconds: 60 });
+    cache.sync(pol, 0);
+    const value = verified({ cacheUntil, exp: cacheUntil });
+    cache.set('k', value, NOW);
+    expect(cache.get('k', at)).toBe(hit ? value : undefined);
+  });
+
+  it('does not store an entry that is already dead', () => {
+    const cache = new VerifiedTokenCache();
+    cache.set('k', verified({ cacheUntil: NOW }), NOW);
+    expect(cache.size).toBe(0);
+  });
+
+  it('forgets an entry once it has been found dead', () => {
+    const cache = new VerifiedTokenCache();
+    cache.set('k', verified({ cacheUntil: NOW + 1 }), NOW);
+    cache.get('k', NOW + 1);
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('VerifiedTokenCache keying', () => {
+  it('a forged signature on a cached token misses: the key covers the signature', () => {
+    const cache = new VerifiedTokenCache();
+    const genuine = 'aGVhZGVy.cGF5bG9hZA.Z2VudWluZQ';
+    const forged = 'aGVhZGVy.cGF5bG9hZA.Zm9yZ2Vk';
+    cache.set(wholeTokenSha256(genuine), verified(), NOW);
+    expect(cache.get(wholeTokenSha256(genuine), NOW)).toBeDefined();
+    expect(cache.get(wholeTokenSha256(forged), NOW)).toBeUndefined();
+  });
+});
+
+describe('VerifiedTokenCache bound', () => {
+  it('evicts the least recently used entry when full', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 3 });
+    for (const k of ['a', 'b', 'c']) cache.set(k, verified(), NOW);
+    cache.get('a', NOW); // a is now the most recently used: b is the oldest
+    cache.set('d', verified(), NOW);
+    expect(cache.size).toBe(3);
+    expect(cache.get('b', NOW)).toBeUndefined();
+    for (const k of ['a', 'c', 'd']) expect(cache.get(k, NOW)).toBeDefined();
+  });
+
+  it('replacing an entry does not evict another', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 2 });
+    cache.set('a', verified(), NOW);
+    cache.set('b', verified(), NOW);
+    const newer = verified({ fingerprint: 'b'.repeat(12) });
+    cache.set('a', newer, NOW);
+    expect(cache.size).toBe(2);
+    expect(cache.get('a', NOW)).toBe(newer);
+    expect(cache.get('b', NOW)).toBeDefined();
+  });
+
+  it('holds 10,000 entries by default', () => {
+    const cache = new VerifiedTokenCache();
+    for (let i = 0; i < 10_005; i++) cache.set(String(i), verified(), NOW);
+    expect(cache.size).toBe(10_000);
+    expect(cache.get('0', NOW)).toBeUndefined();
+    expect(cache.get('10004', NOW)).toBeDefined();
+  });
+
+  it('refuses a nonsensical configuration', () => {
+    expect(() => new VerifiedTokenCache({ maxEntries: 0 })).toThrow('maxEntries');
+    expect(() => new VerifiedTokenCache({ maxTtlSeconds: Number.NaN })).toThrow('maxTtlSeconds');
+  });
+});
+
+describe('VerifiedTokenCache.sync', () => {
+  const cases = [
+    { name: 'keeps entries for the same policy and key version', policy: () => pol, keys: 0, kept: true },
+    {
+      name: 'keeps entries across a recompile of the same spec',
+      policy: () => policy([...pol.issuers.values()]),
+      keys: 0,
+      kept: true,
+    },
+    {
+      name: 'clears entries when the policy spec changes',
+      policy: () => policy([...pol.issuers.values()], {}, 'spec-2'),
+      keys: 0,
+      kept: false,
+    },
+    { name: 'clears entries when the keys change', policy: () => pol, keys: 1, kept: false },
+  ];
+
+  it.each(cases)('$name', ({ policy: next, keys, kept }) => {
+    const cache = new VerifiedTokenCache();
+    cache.sync(pol, 0);
+    cache.set('k', verified(), NOW);
+    cache.sync(next(), keys);
+    expect(cache.get('k', NOW) !== undefined).toBe(kept);
+  });
+});
