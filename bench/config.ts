@@ -33,6 +33,8 @@ export interface BenchConfig {
   keepTmp: boolean;
   /** Seconds to wait for a target to answer its first authenticated request. */
   startTimeoutSeconds: number;
+  /** Extra node flags for both Node proxies (pass-through and sidecar), e.g. the image's NODE_OPTIONS. */
+  nodeFlags: readonly string[];
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bench
     jsonOut: env.BENCH_JSON || undefined,
     keepTmp: env.BENCH_KEEP_TMP === '1',
     startTimeoutSeconds: int(env, 'BENCH_START_TIMEOUT', 30, 1, 600),
+    nodeFlags: (env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== ''),
   };
   if (config.wrkThreads > config.connections) {
     throw new Error(

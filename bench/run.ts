@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   console.log(
     `plan: ${config.rounds} round(s) × ${config.scenarios.length} scenario(s) × ${config.targets.length} target(s), ` +
       `${config.warmupSeconds} s warm-up + ${config.durationSeconds} s measured, ${config.connections} connections, ` +
-      `proxy on CPU ${config.proxyCpu}, wrk and app on CPU ${config.loadCpu}; at most ~${Math.ceil(planned / 60)} min`,
+      `proxy on CPU ${config.proxyCpu}, wrk and app on CPU ${config.loadCpu}; at most ~${Math.ceil(planned / 60)} min` +
+      (config.nodeFlags.length > 0 ? `; node flags: ${config.nodeFlags.join(' ')}` : ''),
   );
 
   const dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bench-'));
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
       appPort: app.port,
       proxyCpu: config.proxyCpu,
       timeoutMs,
+      nodeFlags: config.nodeFlags,
     });
     if (started.ok) targets.push(started.target);
     else unavailable.set(name, started.status);

@@ -43,6 +43,8 @@ export interface StartContext {
   appPort: number;
   proxyCpu: number;
   timeoutMs: number;
+  /** Extra node flags, the same for both Node proxies so the floor stays comparable. */
+  nodeFlags: readonly string[];
 }
 
 const NODE_ENV = { ...process.env, NODE_ENV: 'production' };
@@ -69,7 +71,7 @@ async function launch(name: TargetName, ctx: StartContext): Promise<Target | str
     case 'direct':
       throw new Error('the app is started by startApp');
     case 'passthrough': {
-      const args = [join(BENCH_DIST, 'passthrough.js'), String(port), upstream];
+      const args = [...ctx.nodeFlags, join(BENCH_DIST, 'passthrough.js'), String(port), upstream];
       return {
         name,
         port,
@@ -104,6 +106,7 @@ async function launch(name: TargetName, ctx: StartContext): Promise<Target | str
       if (!existsSync(SIDECAR_ENTRY)) return 'not built';
       const adminPort = await freePort();
       const args = [
+        ...ctx.nodeFlags,
         SIDECAR_ENTRY,
         'sidecar',
         '--policy',

@@ -12,20 +12,43 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC1091
 source "$here/versions.env"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: Go is not installed; install Go >= 1.25 (https://go.dev/doc/install, or Debian's golang-1.2x) and retry" >&2
-  exit 1
-fi
-
 cache=${TOKENWARDEN_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tokenwarden/k8s-testbin}
 bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
 mkdir -p "$bin"
+# One build per cache directory at a time: a concurrent caller (two test runs on a cold cache)
+# waits here, then finds the binaries built instead of racing on the same .tmp outputs.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$bin/.lock"
+  flock 9
+fi
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
 log() { printf '[k8s-testbin] %s\n' "$*" >&2; }
 
+# Go is needed only to build: cached binaries work without it.
+require_go() {
+  local found=none
+  if command -v go >/dev/null 2>&1; then
+    found=$(go env GOVERSION 2>/dev/null || echo unknown)
+    local major minor
+    major=$(echo "$found" | sed -nE 's/^go([0-9]+)\.([0-9]+).*/\1/p')
+    minor=$(echo "$found" | sed -nE 's/^go([0-9]+)\.([0-9]+).*/\2/p')
+    if [ -n "$major" ] && { [ "$major" -gt 1 ] || [ "$minor" -ge 25 ]; }; then return 0; fi
+  fi
+  cat >&2 <<MSG
+error: building kube-apiserver $KUBE_VERSION, etcd $ETCD_VERSION and helm $HELM_VERSION for the
+integration tests (once; cached in $bin) needs Go >= 1.25 on PATH; found: $found.
+Install Go 1.25 or newer (Debian/Ubuntu's golang packages are older) and re-run:
+  curl -fsSLO https://go.dev/dl/go1.25.0.linux-amd64.tar.gz   # or any newer release from https://go.dev/dl/
+  rm -rf /usr/local/go && tar -C /usr/local -xzf go1.25.0.linux-amd64.tar.gz
+  export PATH=/usr/local/go/bin:\$PATH
+MSG
+  exit 1
+}
+
 build_apiserver() {
   [ -x "$bin/kube-apiserver" ] && return 0
+  require_go
   local dir="$here/apiserver"
   local staging=${KUBE_VERSION/v1./v0.}
   if ! grep -q "k8s.io/kubernetes $KUBE_VERSION" "$dir/go.mod" 2>/dev/null; then
@@ -70,6 +93,7 @@ GO
 
 build_etcd() {
   [ -x "$bin/etcd" ] && return 0
+  require_go
   local dir="$here/etcd"
   if ! grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$dir/go.mod" 2>/dev/null; then
     log "generating wrapper module for etcd $ETCD_VERSION"
@@ -97,6 +121,7 @@ GO
 
 build_helm() {
   [ -x "$bin/helm" ] && return 0
+  require_go
   local dir="$here/helm"
   if ! grep -q "helm.sh/helm/v3 $HELM_VERSION" "$dir/go.mod" 2>/dev/null; then
     log "generating wrapper module for helm $HELM_VERSION"

@@ -128,10 +128,11 @@ export class Controller {
         if (r.requeueAfterMs !== undefined) this.d.queue.addAfter(key, r.requeueAfterMs);
       }
     } catch (err) {
-      label = 'error';
       const status = apiStatus(err);
       const delayMs = this.d.queue.addRateLimited(key);
-      // 409: the object changed under us; the newer version is reconciled next. Not worth a warning.
+      // 409: computed from a cached object older than the stored one (our own last write, say);
+      // the newer version is reconciled next. Expected, so neither an error nor a warning.
+      label = status === 409 ? 'requeue' : 'error';
       const level = status === 409 ? 'debug' : 'warn';
       this.d.log[level]({ kind, namespace, name, status, err: apiMessage(err), delayMs }, 'reconcile failed');
     }

@@ -43,7 +43,7 @@ export interface PolicyReconcilerDeps {
 
 function rawSelector(obj: RawObject): LabelSelector | undefined {
   const sel = (obj.spec as { selector?: unknown } | undefined)?.selector;
-  return typeof sel === 'object' && sel !== null ? (sel) : undefined;
+  return typeof sel === 'object' && sel !== null ? sel : undefined;
 }
 
 export class PolicyReconciler {

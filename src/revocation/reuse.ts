@@ -1,10 +1,11 @@
 /**
- * Reuse counting for `spec.reuse.maxUses`: how many times each token (by key, normally its
- * `iss` and `jti`) has been presented. Memory is bounded two ways:
- *  - an entry lives until its token's `expSeconds`; pass the instant after which the token is
- *    refused anyway (`exp` + clock skew), or a count reset early would let the token be used
- *    again inside the skew window. Expired entries go lazily (on their next use) and in
- *    `sweep(nowSeconds)`, which the owner calls periodically: no timers live in here.
+ * Reuse counting for `spec.reuse.maxUses`: how many times each token (by key, normally
+ * `reuseKey(iss, jti)`) has been presented. Memory is bounded two ways:
+ *  - an entry lives until its token's `expSeconds` plus `retainAfterExpSeconds` (default 300,
+ *    the largest `clockSkewSeconds` a policy may set): a token is still accepted within the clock
+ *    skew past its `exp`, and a count forgotten at `exp` would let it be used again in that
+ *    window. Expired entries go lazily (on their next use) and in `sweep(nowSeconds)`, which the
+ *    owner calls periodically: no timers live in here.
  *  - a hard cap on entries. When the table is full even after a sweep, `use` returns Infinity
  *    and the caller refuses the token: forgetting counts to make room would let a token beyond
  *    its limit through, so a full table fails closed (and is visible in metrics) instead.
@@ -13,13 +14,17 @@
 export interface ReuseCounterOptions {
   /** Most entries kept at once; default 1,000,000 (some hundred MB at worst). */
   maxEntries?: number;
+  /** How long past `expSeconds` an entry is kept; default 300 (the maximum clock skew). */
+  retainAfterExpSeconds?: number;
 }
 
 export const DEFAULT_MAX_REUSE_ENTRIES = 1_000_000;
+export const DEFAULT_RETAIN_AFTER_EXP_SECONDS = 300;
 
 interface Entry {
   count: number;
-  expSeconds: number;
+  /** When the entry may go: the token's exp plus the retention margin. */
+  untilSeconds: number;
 }
 
 /** `iss` + `jti` as one key (a `jti` is unique only per issuer); length-prefixed, so injective. */
@@ -30,6 +35,7 @@ export function reuseKey(iss: string, jti: string): string {
 export class ReuseCounter {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly retainSeconds: number;
   /** When a full table was last swept: at most one full sweep a second, however busy. */
   private lastFullSweep = -Infinity;
 
@@ -37,6 +43,10 @@ export class ReuseCounter {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_REUSE_ENTRIES;
     if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) {
       throw new RangeError(`ReuseCounter: maxEntries must be a positive integer, got ${this.maxEntries}`);
+    }
+    this.retainSeconds = opts.retainAfterExpSeconds ?? DEFAULT_RETAIN_AFTER_EXP_SECONDS;
+    if (!(this.retainSeconds >= 0)) {
+      throw new RangeError(`ReuseCounter: retainAfterExpSeconds must be ≥ 0, got ${this.retainSeconds}`);
     }
   }
 
@@ -46,12 +56,13 @@ export class ReuseCounter {
    * `exp`; its entry then leaves only through `clear`.
    */
   use(key: string, expSeconds: number, nowSeconds: number): number {
+    const untilSeconds = expSeconds + this.retainSeconds;
     const entry = this.entries.get(key);
     if (entry !== undefined) {
-      if (entry.expSeconds > nowSeconds) return ++entry.count;
-      // Expired: the token is refused elsewhere; if it got here anyway, its count starts again.
+      if (entry.untilSeconds > nowSeconds) return ++entry.count;
+      // Long expired: the token is refused elsewhere; if it got here anyway, it starts again.
       entry.count = 1;
-      entry.expSeconds = expSeconds;
+      entry.untilSeconds = untilSeconds;
       return 1;
     }
     if (this.entries.size >= this.maxEntries) {
@@ -61,15 +72,15 @@ export class ReuseCounter {
       }
       if (this.entries.size >= this.maxEntries) return Infinity;
     }
-    this.entries.set(key, { count: 1, expSeconds });
+    this.entries.set(key, { count: 1, untilSeconds });
     return 1;
   }
 
-  /** Drops every entry whose token has expired; returns how many went. */
+  /** Drops every entry past its token's exp plus the retention margin; returns how many went. */
   sweep(nowSeconds: number): number {
     let removed = 0;
     for (const [key, entry] of this.entries) {
-      if (entry.expSeconds <= nowSeconds) {
+      if (entry.untilSeconds <= nowSeconds) {
         this.entries.delete(key);
         removed++;
       }

@@ -4,7 +4,9 @@
  * every request, cache hit or not, in O(1) per entry kind (jti, tokenSha256, subject).
  *
  * Which revocations apply (decided in `build`, in one place for file and cluster):
- *  - same namespace as the policy (an absent namespace is `default`, as kubectl has it);
+ *  - same namespace as the policy. Only a standalone file can hold a revocation without a
+ *    namespace (the API server always sets one); it applies to the file's policy, whatever that
+ *    policy's namespace: a revocation written next to a policy is never silently ignored;
  *  - `spec.policyName` absent (every policy of the namespace) or equal to the policy's name;
  *  - not past `spec.expiresAt`: after it the object may be garbage-collected, so its entries
  *    stop applying here too, and the sidecar and the cluster agree. Set `expiresAt` no earlier
@@ -29,8 +31,6 @@ interface SubjectEntry {
   /** Seconds since the epoch; undefined: every token of the subject. */
   readonly issuedBefore: number | undefined;
 }
-
-const DEFAULT_NAMESPACE = 'default';
 
 /** A subject entry matches a token of that subject when its narrowing fields, if any, agree. */
 function subjectEntryMatches(entry: SubjectEntry, iss: string, iat: number | undefined): boolean {
@@ -63,7 +63,7 @@ export class RevocationSet {
   ): RevocationSet {
     const set = new RevocationSet();
     for (const r of revocations) {
-      if ((r.metadata.namespace ?? DEFAULT_NAMESPACE) !== policy.namespace) continue;
+      if (r.metadata.namespace !== undefined && r.metadata.namespace !== policy.namespace) continue;
       if (r.spec.policyName !== undefined && r.spec.policyName !== policy.name) continue;
       const expiresAt = r.spec.expiresAt === undefined ? undefined : parseRfc3339Seconds(r.spec.expiresAt);
       // An unparsable expiresAt cannot pass validation; if one arrives anyway, keep the entries.

@@ -17,16 +17,20 @@ export interface StandaloneOptions {
   metrics: SidecarMetrics;
   log: Logger;
   now?: () => number;
+  /** Where the one-line refusal goes besides the log (stderr by default). */
+  stderr?: (line: string) => void;
 }
 
 export function startPolicyFile(opts: StandaloneOptions): FileSource {
   const { state, metrics, log } = opts;
   const now = opts.now ?? Date.now;
+  const stderr = opts.stderr ?? ((line: string) => process.stderr.write(line));
   const refuse = (why: string): void => {
     metrics.configValid.set(0);
     metrics.configReloadErrors.inc({ source: 'file' });
     const keeping = state.active ? `keeping generation ${state.active.generation}` : 'no policy enforced yet';
     log.error({ file: opts.path, errors: why }, `policy file refused; ${keeping}`);
+    stderr(`tokenwarden sidecar: ${opts.path} refused (${keeping}): ${why.replace(/\n/g, '; ')}\n`);
   };
   return new FileSource({
     path: opts.path,

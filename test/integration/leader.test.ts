@@ -82,14 +82,31 @@ describe('leader election', () => {
 
     const jwk = await publicJwk();
     await createPolicy(kc, ns, policyBody('before', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await waitForPolicy(kc, ns, 'before', 'Ready (written by the leader)', (p) => readyOf(p)?.status === 'True');
+    await waitForPolicy(
+      kc,
+      ns,
+      'before',
+      'Ready (written by the leader)',
+      (p) => readyOf(p).status === 'True',
+    );
 
     leader.killNow(); // kill -9: no release, the lease has to expire
     const killedAt = Date.now();
     await leader.exited;
     await createPolicy(kc, ns, policyBody('after', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await waitFor('the follower to take the lease', async () => holderPid(await lease()) === follower.pid, 15_000);
-    await waitForPolicy(kc, ns, 'after', 'Ready (written by the new leader)', (p) => readyOf(p)?.status === 'True', 15_000);
+    await waitFor(
+      'the follower to take the lease',
+      async () => holderPid(await lease()) === follower.pid,
+      15_000,
+    );
+    await waitForPolicy(
+      kc,
+      ns,
+      'after',
+      'Ready (written by the new leader)',
+      (p) => readyOf(p).status === 'True',
+      15_000,
+    );
     const tookMs = Date.now() - killedAt;
     // Expiry is measured from the follower's last observation of a renewal: one lease duration,
     // plus a retry period and the time to reconcile.
@@ -106,10 +123,17 @@ describe('leader election', () => {
 
     const next = startProcess(3);
     const startedAt = Date.now();
-    await waitFor('the new replica to take the released lease', async () => holderPid(await lease()) === next.pid);
+    await waitFor(
+      'the new replica to take the released lease',
+      async () => holderPid(await lease()) === next.pid,
+    );
     // A released lease is taken without waiting for it to expire (beyond start-up time).
     expect(Date.now() - startedAt).toBeLessThan(LEASE_SECONDS * 1000 + 5000);
-    await createPolicy(kc, ns, policyBody('third', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }));
-    await waitForPolicy(kc, ns, 'third', 'Ready', (p) => readyOf(p)?.status === 'True');
+    await createPolicy(
+      kc,
+      ns,
+      policyBody('third', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    );
+    await waitForPolicy(kc, ns, 'third', 'Ready', (p) => readyOf(p).status === 'True');
   });
 });

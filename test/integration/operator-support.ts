@@ -17,7 +17,7 @@ import { runOperator, type OperatorHandle } from '../../src/operator/run.js';
 import { REPO_ROOT } from './harness/control-plane.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Obj = any;
+export type Obj = Record<string, any>;
 
 export const GROUP = { group: 'tokenwarden.dev', version: 'v1alpha1' } as const;
 export const POLICIES = { ...GROUP, plural: 'tokenpolicies' } as const;
@@ -54,7 +54,11 @@ export async function startOperator(
 }
 
 /** Polls `probe` until it returns something other than undefined/false, or fails with `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -65,7 +69,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
     }
     await sleep(100);
   }
@@ -78,7 +84,11 @@ export async function publicJwk(): Promise<JWK> {
   return { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
 }
 
-export function policyBody(name: string, issuer: Obj, selector: Obj = { matchLabels: { app: 'orders' } }): Obj {
+export function policyBody(
+  name: string,
+  issuer: Obj,
+  selector: Obj = { matchLabels: { app: 'orders' } },
+): Obj {
   return {
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',
@@ -92,15 +102,16 @@ export function custom(kc: KubeConfig): CustomObjectsApi {
 }
 
 export async function createPolicy(kc: KubeConfig, namespace: string, body: Obj): Promise<Obj> {
-  return custom(kc).createNamespacedCustomObject({ ...POLICIES, namespace, body });
+  return (await custom(kc).createNamespacedCustomObject({ ...POLICIES, namespace, body })) as Obj;
 }
 
 export async function getPolicy(kc: KubeConfig, namespace: string, name: string): Promise<Obj> {
-  return custom(kc).getNamespacedCustomObject({ ...POLICIES, namespace, name });
+  return (await custom(kc).getNamespacedCustomObject({ ...POLICIES, namespace, name })) as Obj;
 }
 
-export function readyOf(obj: Obj): Obj | undefined {
-  return (obj?.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready');
+export function readyOf(obj: Obj): Obj {
+  const conditions = (obj?.status?.conditions ?? []) as Obj[];
+  return conditions.find((c) => c.type === 'Ready') ?? {};
 }
 
 /** Waits until the policy's status satisfies `pred` and returns the policy. */
@@ -112,10 +123,14 @@ export function waitForPolicy(
   pred: (p: Obj) => boolean,
   timeoutMs?: number,
 ): Promise<Obj> {
-  return waitFor(`${namespace}/${name}: ${what}`, async () => {
-    const p = await getPolicy(kc, namespace, name);
-    return pred(p) ? p : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${namespace}/${name}: ${what}`,
+    async () => {
+      const p = await getPolicy(kc, namespace, name);
+      return pred(p) ? p : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export async function eventsFor(kc: KubeConfig, namespace: string, name: string): Promise<CoreV1Event[]> {
@@ -126,10 +141,18 @@ export async function eventsFor(kc: KubeConfig, namespace: string, name: string)
   return list.items;
 }
 
-export async function createPod(kc: KubeConfig, namespace: string, name: string, labels: Record<string, string>): Promise<void> {
+export async function createPod(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+): Promise<void> {
   await kc.makeApiClient(CoreV1Api).createNamespacedPod({
     namespace,
-    body: { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } },
+    body: {
+      metadata: { name, labels },
+      spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+    },
   });
 }
 
@@ -163,7 +186,7 @@ export function impersonating(admin: KubeConfig, user: string): KubeConfig {
 
 /** Writes a kubeconfig file (optionally impersonating `user`) and returns its path or text. */
 export function writeKubeconfig(admin: KubeConfig, user: string | undefined, asText = false): string {
-  const cfg = JSON.parse(admin.exportConfig()) as Obj;
+  const cfg: Obj = JSON.parse(admin.exportConfig());
   const current = cfg['current-context'];
   const ctx = cfg.contexts.find((c: Obj) => c.name === current);
   const u = cfg.users.find((x: Obj) => x.name === ctx.context.user);
@@ -177,7 +200,11 @@ export function writeKubeconfig(admin: KubeConfig, user: string | undefined, asT
 }
 
 /** Reads a counter or gauge sample from a registry. */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) return 0;
   const { values } = await metric.get();

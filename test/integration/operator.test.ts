@@ -40,11 +40,11 @@ afterEach(async () => {
 });
 
 async function revocation(ns: string, body: Obj): Promise<Obj> {
-  return custom(kc).createNamespacedCustomObject({
+  return (await custom(kc).createNamespacedCustomObject({
     ...REVOCATIONS,
     namespace: ns,
     body: { apiVersion: 'tokenwarden.dev/v1alpha1', kind: 'TokenRevocation', ...body },
-  });
+  })) as Obj;
 }
 
 describe('operator reconcile', () => {
@@ -53,9 +53,13 @@ describe('operator reconcile', () => {
     const registry = new Registry();
     operator = await startOperator(kc, ns, {}, registry);
     const jwk = await publicJwk();
-    await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://auth.example.com/', jwks: { keys: [jwk] } }));
+    await createPolicy(
+      kc,
+      ns,
+      policyBody('orders', { issuer: 'https://auth.example.com/', jwks: { keys: [jwk] } }),
+    );
 
-    const p = await waitForPolicy(kc, ns, 'orders', 'Ready=True', (x) => readyOf(x)?.status === 'True');
+    const p = await waitForPolicy(kc, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
     expect(readyOf(p)).toMatchObject({ reason: 'Compiled', observedGeneration: 1 });
     expect(readyOf(p).message).toContain('compiled generation 1');
     expect(p.status.observedGeneration).toBe(1);
@@ -68,16 +72,27 @@ describe('operator reconcile', () => {
     expect(events.map((e) => [e.type, e.reason])).toEqual([['Normal', 'Compiled']]);
 
     // A new generation is observed.
-    await custom(kc).patchNamespacedCustomObject(
-      { group: 'tokenwarden.dev', version: 'v1alpha1', plural: 'tokenpolicies', namespace: ns, name: 'orders', body: [
-        { op: 'replace', path: '/spec/targetPort', value: 9090 },
-      ] },
+    await custom(kc).patchNamespacedCustomObject({
+      group: 'tokenwarden.dev',
+      version: 'v1alpha1',
+      plural: 'tokenpolicies',
+      namespace: ns,
+      name: 'orders',
+      body: [{ op: 'replace', path: '/spec/targetPort', value: 9090 }],
+    });
+    const p2 = await waitForPolicy(
+      kc,
+      ns,
+      'orders',
+      'observedGeneration 2',
+      (x) => x.status?.observedGeneration === 2,
     );
-    const p2 = await waitForPolicy(kc, ns, 'orders', 'observedGeneration 2', (x) => x.status?.observedGeneration === 2);
     expect(readyOf(p2)).toMatchObject({ status: 'True', observedGeneration: 2 });
     // Still Ready: no second event (events on transitions only).
     expect((await eventsFor(kc, ns, 'orders')).length).toBe(1);
-    expect(await metricValue(registry, 'tokenwarden_operator_policies', { ready: 'true' })).toBeGreaterThanOrEqual(1);
+    expect(
+      await metricValue(registry, 'tokenwarden_operator_policies', { ready: 'true' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('reports KeysUnavailable naming the issuer, then Ready once the keys can be had; no hot loop', async () => {
@@ -87,11 +102,19 @@ describe('operator reconcile', () => {
     const issuer = 'http://127.0.0.1:1/';
     await createPolicy(kc, ns, policyBody('orders', { issuer, discovery: true }));
 
-    const bad = await waitForPolicy(kc, ns, 'orders', 'KeysUnavailable', (x) => readyOf(x)?.reason === 'KeysUnavailable');
+    const bad = await waitForPolicy(
+      kc,
+      ns,
+      'orders',
+      'KeysUnavailable',
+      (x) => readyOf(x).reason === 'KeysUnavailable',
+    );
     expect(readyOf(bad).status).toBe('False');
     expect(readyOf(bad).message).toContain(`issuer ${issuer}`);
     expect(readyOf(bad).message).toContain('127.0.0.1:1/.well-known/openid-configuration');
-    expect(await metricValue(registry, 'tokenwarden_operator_jwks_fetch_total', { result: 'failure' })).toBeGreaterThan(0);
+    expect(
+      await metricValue(registry, 'tokenwarden_operator_jwks_fetch_total', { result: 'failure' }),
+    ).toBeGreaterThan(0);
 
     // Retries back off and write nothing while nothing changes.
     const rv = bad.metadata.resourceVersion;
@@ -107,11 +130,19 @@ describe('operator reconcile', () => {
         ...{ group: 'tokenwarden.dev', version: 'v1alpha1', plural: 'tokenpolicies' },
         namespace: ns,
         name: 'orders',
-        body: [{ op: 'replace', path: '/spec/issuers/0', value: { issuer, audiences: ['orders-api'], jwksUri: jwks.url } }],
+        body: [
+          {
+            op: 'replace',
+            path: '/spec/issuers/0',
+            value: { issuer, audiences: ['orders-api'], jwksUri: jwks.url },
+          },
+        ],
       });
-      const good = await waitForPolicy(kc, ns, 'orders', 'Ready=True', (x) => readyOf(x)?.status === 'True');
+      const good = await waitForPolicy(kc, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
       expect(readyOf(good)).toMatchObject({ reason: 'Compiled', observedGeneration: 2 });
-      expect(await metricValue(registry, 'tokenwarden_operator_jwks_fetch_total', { result: 'success' })).toBeGreaterThan(0);
+      expect(
+        await metricValue(registry, 'tokenwarden_operator_jwks_fetch_total', { result: 'success' }),
+      ).toBeGreaterThan(0);
       // Steady state: resyncs (every 2 s here) find nothing to write.
       await sleep(500);
       const settled = (await getPolicy(kc, ns, 'orders')).metadata.resourceVersion;
@@ -130,7 +161,11 @@ describe('operator reconcile', () => {
       matchLabels: { app: 'orders' },
       matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['canary'] }],
     };
-    await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }, selector));
+    await createPolicy(
+      kc,
+      ns,
+      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }, selector),
+    );
     await createPod(kc, ns, 'orders-1', { app: 'orders' });
     await createPod(kc, ns, 'orders-2', { app: 'orders', track: 'stable' });
     await createPod(kc, ns, 'orders-canary', { app: 'orders', track: 'canary' });
@@ -143,7 +178,13 @@ describe('operator reconcile', () => {
       name: 'billing-1',
       body: [{ op: 'replace', path: '/metadata/labels/app', value: 'orders' }],
     });
-    await waitForPolicy(kc, ns, 'orders', 'matchedPods 3 after a relabel', (x) => x.status?.matchedPods === 3);
+    await waitForPolicy(
+      kc,
+      ns,
+      'orders',
+      'matchedPods 3 after a relabel',
+      (x) => x.status?.matchedPods === 3,
+    );
     await core.deleteNamespacedPod({ namespace: ns, name: 'orders-1', gracePeriodSeconds: 0 });
     await waitForPolicy(kc, ns, 'orders', 'matchedPods 2 after a delete', (x) => x.status?.matchedPods === 2);
   });
@@ -154,25 +195,43 @@ describe('operator reconcile', () => {
     operator = await startOperator(kc, ns, {}, registry);
     const jwk = await publicJwk();
     await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await createPolicy(kc, ns, policyBody('billing', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
+    await createPolicy(
+      kc,
+      ns,
+      policyBody('billing', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }),
+    );
 
-    await revocation(ns, { metadata: { name: 'for-orders' }, spec: { policyName: 'orders', tokens: [{ jti: 'a' }, { jti: 'b' }] } });
+    await revocation(ns, {
+      metadata: { name: 'for-orders' },
+      spec: { policyName: 'orders', tokens: [{ jti: 'a' }, { jti: 'b' }] },
+    });
     const expiresAt = new Date(Date.now() + 4000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await revocation(ns, { metadata: { name: 'everyone' }, spec: { expiresAt, tokens: [{ subject: 'user-42' }] } });
+    await revocation(ns, {
+      metadata: { name: 'everyone' },
+      spec: { expiresAt, tokens: [{ subject: 'user-42' }] },
+    });
 
     await waitForPolicy(kc, ns, 'orders', 'revocations 3', (x) => x.status?.revocations === 3);
     await waitForPolicy(kc, ns, 'billing', 'revocations 1', (x) => x.status?.revocations === 1);
     const rev = await waitFor('status.entries on the revocation', async () => {
-      const r = await custom(kc).getNamespacedCustomObject({ ...REVOCATIONS, namespace: ns, name: 'for-orders' });
-      return r.status?.entries === 2 ? r : undefined;
+      const r = await custom(kc).getNamespacedCustomObject({
+        ...REVOCATIONS,
+        namespace: ns,
+        name: 'for-orders',
+      });
+      return r.status?.entries === 2 ? (r as Obj) : undefined;
     });
     expect(readyOf(rev)).toMatchObject({ status: 'True', reason: 'Accepted' });
 
     // Past expiresAt the leader deletes it, and the counts drop.
-    await waitFor('the expired revocation to be deleted', async () => {
-      const list = await custom(kc).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
-      return list.items.every((r: Obj) => r.metadata.name !== 'everyone');
-    }, 15_000);
+    await waitFor(
+      'the expired revocation to be deleted',
+      async () => {
+        const list = await custom(kc).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
+        return Boolean(list.items.every((r: Obj) => r.metadata.name !== 'everyone'));
+      },
+      15_000,
+    );
     await waitForPolicy(kc, ns, 'orders', 'revocations 2', (x) => x.status?.revocations === 2);
     await waitForPolicy(kc, ns, 'billing', 'revocations 0', (x) => x.status?.revocations === 0);
     expect(await metricValue(registry, 'tokenwarden_operator_revocations_collected_total')).toBe(1);
@@ -183,7 +242,7 @@ describe('operator reconcile', () => {
     operator = await startOperator(kc, ns);
     const jwk = await publicJwk();
     await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await waitForPolicy(kc, ns, 'orders', 'Ready', (x) => readyOf(x)?.status === 'True');
+    await waitForPolicy(kc, ns, 'orders', 'Ready', (x) => readyOf(x).status === 'True');
     await operator.stop();
     operator = undefined;
 
@@ -209,7 +268,7 @@ describe('operator reconcile', () => {
       (x) => x.status?.observedGeneration === 2 && x.status?.matchedPods === 1 && x.status?.revocations === 1,
     );
     expect(readyOf(orders).status).toBe('True');
-    const late = await waitForPolicy(kc, ns, 'late', 'Ready', (x) => readyOf(x)?.status === 'True');
+    const late = await waitForPolicy(kc, ns, 'late', 'Ready', (x) => readyOf(x).status === 'True');
     expect(late.status).toMatchObject({ observedGeneration: 1, matchedPods: 1, revocations: 1 });
   });
 });

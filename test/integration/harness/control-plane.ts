@@ -30,7 +30,7 @@ import {
   type CertificateAuthority,
   type IssuedCert,
 } from './pki.js';
-import { ManagedProcess, removeNow } from './processes.js';
+import { ManagedProcess, onProcessEnd, removeNow } from './processes.js';
 
 export type { CertificateAuthority, IssuedCert } from './pki.js';
 
@@ -103,13 +103,6 @@ async function startOnce(
 ): Promise<ControlPlane> {
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 120_000);
-  const dir = await mkdtemp(join(tmpdir(), 'tokenwarden-cp-'));
-  // etcd's data lives in RAM when /dev/shm exists: with --unsafe-no-fsync the tests never wait for a disk.
-  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const etcdData = await mkdtemp(join(shm, 'tokenwarden-etcd-'));
-  const certDir = join(dir, 'pki');
-  await mkdir(certDir);
-
   const ca = await createCertificateAuthority();
   const [serving, admin] = await Promise.all([
     issueServingCertFrom(ca, ['127.0.0.1', 'localhost', '::1']),
@@ -119,6 +112,13 @@ async function startOnce(
   const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const saKey = sa.privateKey.export({ type: 'sec1', format: 'pem' });
   const saPub = sa.publicKey.export({ type: 'spki', format: 'pem' });
+
+  const dir = await mkdtemp(join(tmpdir(), 'tokenwarden-cp-'));
+  // etcd's data lives in RAM when /dev/shm exists: with --unsafe-no-fsync the tests never wait for a disk.
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const etcdData = await mkdtemp(join(shm, 'tokenwarden-etcd-'));
+  const certDir = join(dir, 'pki');
+  await mkdir(certDir);
   const files = {
     ca: join(certDir, 'ca.crt'),
     cert: join(certDir, 'apiserver.crt'),
@@ -137,15 +137,20 @@ async function startOnce(
   const [clientPort, peerPort, securePort] = await freePorts(3);
   const processes: ManagedProcess[] = [];
   let stopped = false;
-  const cleanupOnExit = (): void => removeNow(etcdData);
-  process.on('exit', cleanupOnExit);
+  // On exit or a signal: etcd's data (RAM) and our files go. Only a SIGKILL leaves the small
+  // temp dir with the logs behind; the watchdog still removes etcd's data then.
+  const cleanupOnExit = (): void => {
+    removeNow(etcdData);
+    if (process.env.TOKENWARDEN_KEEP_TESTENV !== '1') removeNow(dir);
+  };
+  const unregisterCleanup = onProcessEnd(cleanupOnExit);
 
   const stop = async (keepFiles = process.env.TOKENWARDEN_KEEP_TESTENV === '1'): Promise<void> => {
     if (stopped) return;
     stopped = true;
     // API server first, so it does not spend its grace period retrying a vanished etcd.
     for (const p of [...processes].reverse()) await p.stop();
-    process.removeListener('exit', cleanupOnExit);
+    unregisterCleanup();
     await rm(etcdData, { recursive: true, force: true });
     if (keepFiles) log(`kept ${dir}`);
     else await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  *
  * Three layers, because no single one covers every way the Node process can end:
  * - stop(): SIGTERM, then SIGKILL after a grace period (the normal path);
- * - 'exit' / SIGINT / SIGTERM / SIGHUP handlers: SIGKILL every child still alive, synchronously;
+ * - 'exit' / SIGINT / SIGTERM / SIGHUP handlers: SIGKILL every child still alive and run the
+ *   onProcessEnd hooks (scratch directories), synchronously;
  * - a detached watchdog shell per child that polls our pid and kills the child (and removes its
  *   scratch directory) when we are gone, even after a SIGKILL that runs no handler at all.
  */
@@ -11,21 +12,31 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 
 const live = new Set<ManagedProcess>();
+const endHooks = new Set<() => void>();
 let handlersInstalled = false;
 
-function killAllNow(): void {
+/** Synchronous: kill every child still alive, then run the registered hooks. */
+function processEnding(): void {
   for (const p of live) p.killNow();
+  for (const hook of endHooks) {
+    try {
+      hook();
+    } catch {
+      /* best effort: the process is ending */
+    }
+  }
 }
 
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  process.on('exit', killAllNow);
+  process.on('exit', processEnding);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
-      killAllNow();
+      processEnding();
       // Our listener replaced the default "die on signal": when nobody else listens, restore it
-      // and re-raise so the process still ends the way the signal asked.
+      // and re-raise so the process still ends the way the signal asked. ('exit' does not fire
+      // then, which is why the cleanup runs here too.)
       if (process.listenerCount(signal) === 1) {
         process.removeListener(signal, onSignal);
         process.kill(process.pid, signal);
@@ -33,6 +44,16 @@ function installHandlers(): void {
     };
     process.on(signal, onSignal);
   }
+}
+
+/**
+ * Runs `hook` synchronously when the process exits or gets SIGINT/SIGTERM/SIGHUP, after the
+ * children are killed. Returns a function that unregisters it.
+ */
+export function onProcessEnd(hook: () => void): () => void {
+  installHandlers();
+  endHooks.add(hook);
+  return () => endHooks.delete(hook);
 }
 
 const WATCHDOG = `
@@ -54,6 +75,9 @@ export interface ManagedProcessOptions {
   bin: string;
   args: string[];
   logPath: string;
+  /** Environment of the child; default: ours. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** Removed by the watchdog if the test process dies without cleaning up (e.g. etcd's data dir). */
   scratchDir?: string;
 }
@@ -74,7 +98,12 @@ export class ManagedProcess {
     this.logPath = opts.logPath;
     const fd = openSync(opts.logPath, 'a');
     try {
-      this.child = spawn(opts.bin, opts.args, { stdio: ['ignore', fd, fd], detached: false });
+      this.child = spawn(opts.bin, opts.args, {
+        stdio: ['ignore', fd, fd],
+        detached: false,
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      });
     } finally {
       closeSync(fd);
     }

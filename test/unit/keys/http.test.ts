@@ -28,7 +28,11 @@ describe('keySourceUrlProblem', () => {
 
 describe('getJson', () => {
   let server: TestServer;
-  const opts: HttpOptions = { fetch: (i, init) => globalThis.fetch(i, init), timeoutMs: 300, maxBytes: 1024 };
+  const opts: HttpOptions = {
+    fetch: (i, init) => globalThis.fetch(i, init),
+    timeoutMs: 5_000,
+    maxBytes: 1024,
+  };
 
   beforeAll(async () => {
     server = await startServer();
@@ -40,14 +44,14 @@ describe('getJson', () => {
     );
     server.routes.set('/big', () => ({ body: 'x'.repeat(2048) }));
     server.routes.set('/big-chunked', () => ({ body: `"${'x'.repeat(200_000)}"`, chunked: true }));
-    server.routes.set('/slow', () => ({ body: {}, delayMs: 1000 }));
+    server.routes.set('/slow', () => ({ body: {}, delayMs: 2_000 }));
     server.routes.set('/500', () => ({ status: 500, body: {} }));
     server.routes.set('/html', () => ({ body: '<html>' }));
     server.routes.set('/redirect', () => ({ status: 302, headers: { location: '/ok' } }));
   });
   afterAll(() => server.close());
 
-  const cases: { name: string; path: string; etag?: string; want: unknown }[] = [
+  const cases: { name: string; path: string; etag?: string; timeoutMs?: number; want: unknown }[] = [
     {
       name: 'returns the JSON body and its etag',
       path: '/ok',
@@ -72,6 +76,7 @@ describe('getJson', () => {
     {
       name: 'times out',
       path: '/slow',
+      timeoutMs: 300,
       want: { ok: false, error: expect.stringContaining('timed out after 300ms') },
     },
     {
@@ -91,8 +96,9 @@ describe('getJson', () => {
     },
   ];
 
-  it.each(cases)('$name', async ({ path, etag, want }) => {
-    expect(await getJson(`${server.origin}${path}`, opts, etag)).toEqual(want);
+  it.each(cases)('$name', async ({ path, etag, timeoutMs, want }) => {
+    const o = timeoutMs === undefined ? opts : { ...opts, timeoutMs };
+    expect(await getJson(`${server.origin}${path}`, o, etag)).toEqual(want);
   });
 
   it('never fetches a URL that breaks the https rule', async () => {

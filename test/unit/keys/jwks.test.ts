@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildKeySet, fitProblem, matchKey, MAX_KEYS, type KeySet } from '../../../src/keys/jwks.js';
 import type { Algorithm } from '../../../src/policy/types.js';
-import { ecKey, edKey, rsaKey, type TestKey } from '../token/fixtures.js';
+import { KEYGEN_TIMEOUT_MS, ecKey, edKey, rsaKey, type TestKey } from '../token/fixtures.js';
 
 let rsa: TestKey;
 let ec: TestKey;
@@ -12,7 +12,7 @@ beforeAll(() => {
   rsa = rsaKey('rsa-1');
   ec = ecKey('ec-1');
   ed = edKey('ed-1');
-});
+}, KEYGEN_TIMEOUT_MS);
 
 async function kids(keys: unknown[]): Promise<(string | undefined)[]> {
   const built = await buildKeySet({ keys });
@@ -95,7 +95,7 @@ describe('matchKey', () => {
     if (!built.ok || !built2.ok) throw new Error('fixture');
     set = built.set;
     twoRsa = built2.set;
-  });
+  }, KEYGEN_TIMEOUT_MS);
 
   const cases: { name: string; kid: string | undefined; alg: Algorithm; kind: string; two?: boolean }[] = [
     { name: 'finds a key by kid and fitting alg', kid: 'rsa-1', alg: 'RS256', kind: 'found' },

@@ -3,7 +3,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyStoreOptions, RefreshResult } from '../../../src/keys/types.js';
 import type { CompiledIssuer } from '../../../src/policy/types.js';
-import { ISSUER, ecKey, issuer, rsaKey, type TestKey } from '../token/fixtures.js';
+import { ISSUER, KEYGEN_TIMEOUT_MS, ecKey, issuer, rsaKey, type TestKey } from '../token/fixtures.js';
 import { startServer, type TestServer } from './server.js';
 
 let k1: TestKey;
@@ -14,7 +14,7 @@ beforeAll(() => {
   k1 = rsaKey('k1');
   k2 = rsaKey('k2');
   ec = ecKey('ec-1');
-});
+}, KEYGEN_TIMEOUT_MS);
 
 let server: TestServer;
 let jwks: { keys: JWK[] };
@@ -186,7 +186,7 @@ describe('KeyStore with a jwksUri', () => {
     const s = newStore({ refreshIntervalMs: 60_000, retryIntervalMs: 30 });
     await s.sync([jwksIssuer()]);
     server.routes.set('/jwks.json', () => ({ body: jwks }));
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 300));
     expect(s.ready).toBe(true);
   });
 

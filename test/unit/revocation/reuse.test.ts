@@ -3,21 +3,33 @@ import { ReuseCounter, reuseKey } from '../../../src/revocation/reuse.js';
 
 const NOW = 1_800_000_000;
 const EXP = NOW + 300;
+/** No retention past exp, so expiry tests read plainly. */
+const exact = (maxEntries?: number) => new ReuseCounter({ maxEntries, retainAfterExpSeconds: 0 });
 
 describe('ReuseCounter', () => {
   it('counts uses per key', () => {
     const c = new ReuseCounter();
-    expect([
+    const counts = [
       c.use('a', EXP, NOW),
       c.use('a', EXP, NOW),
       c.use('b', EXP, NOW),
       c.use('a', EXP, NOW + 1),
-    ]).toEqual([1, 2, 1, 3]);
+    ];
+    expect(counts).toEqual([1, 2, 1, 3]);
     expect(c.size).toBe(2);
   });
 
-  it('starts over for a key whose token has expired', () => {
+  it('keeps counting within the clock-skew window past exp, by default', () => {
     const c = new ReuseCounter();
+    c.use('a', EXP, NOW);
+    expect(c.use('a', EXP, EXP + 30)).toBe(2);
+    expect(c.use('a', EXP, EXP + 299)).toBe(3);
+    expect(c.sweep(EXP + 299)).toBe(0);
+    expect(c.sweep(EXP + 300)).toBe(1);
+  });
+
+  it('starts over for a key whose entry has expired', () => {
+    const c = exact();
     c.use('a', EXP, NOW);
     c.use('a', EXP, NOW);
     expect(c.use('a', EXP + 600, EXP)).toBe(1);
@@ -25,7 +37,7 @@ describe('ReuseCounter', () => {
   });
 
   it('sweeps expired entries only', () => {
-    const c = new ReuseCounter();
+    const c = exact();
     c.use('short', NOW + 10, NOW);
     c.use('long', NOW + 1000, NOW);
     c.use('forever', Infinity, NOW);
@@ -35,7 +47,7 @@ describe('ReuseCounter', () => {
   });
 
   it('refuses (Infinity) a new key when full, rather than forgetting counts', () => {
-    const c = new ReuseCounter({ maxEntries: 2 });
+    const c = exact(2);
     c.use('a', EXP, NOW);
     c.use('b', EXP, NOW);
     expect(c.use('c', EXP, NOW)).toBe(Infinity);
@@ -45,7 +57,7 @@ describe('ReuseCounter', () => {
   });
 
   it('makes room by sweeping when full', () => {
-    const c = new ReuseCounter({ maxEntries: 2 });
+    const c = exact(2);
     c.use('a', NOW + 5, NOW);
     c.use('b', EXP, NOW);
     expect(c.use('c', EXP, NOW + 5)).toBe(1);
@@ -53,7 +65,7 @@ describe('ReuseCounter', () => {
   });
 
   it('sweeps a full table at most once a second', () => {
-    const c = new ReuseCounter({ maxEntries: 1 });
+    const c = exact(1);
     c.use('a', NOW + 1.5, NOW);
     expect(c.use('b', EXP, NOW + 1)).toBe(Infinity); // swept, nothing expired yet
     expect(c.use('b', EXP, NOW + 1.6)).toBe(Infinity); // `a` expired, but no second sweep yet
@@ -61,7 +73,7 @@ describe('ReuseCounter', () => {
   });
 
   it('clears', () => {
-    const c = new ReuseCounter({ maxEntries: 1 });
+    const c = exact(1);
     c.use('a', EXP, NOW);
     c.clear();
     expect(c.size).toBe(0);
@@ -70,6 +82,10 @@ describe('ReuseCounter', () => {
 
   it.each([0, -1, 1.5, NaN])('refuses maxEntries %s', (maxEntries) => {
     expect(() => new ReuseCounter({ maxEntries })).toThrow(RangeError);
+  });
+
+  it.each([-1, NaN])('refuses retainAfterExpSeconds %s', (retainAfterExpSeconds) => {
+    expect(() => new ReuseCounter({ retainAfterExpSeconds })).toThrow(RangeError);
   });
 });
 

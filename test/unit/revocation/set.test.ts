@@ -114,11 +114,13 @@ describe('RevocationSet.build keeps', () => {
     expect(set.size).toBe(kept ? 1 : 0);
   });
 
-  it('reads an absent namespace as default', () => {
+  it("applies a revocation without a namespace (a standalone file's) to the policy, whatever its namespace", () => {
     const r = revocation('r', [{ jti: 'x' }]);
     delete r.metadata.namespace;
-    const set = RevocationSet.build([r], { name: 'p', namespace: 'default' }, NOW);
-    expect(set.match(token({ jti: 'x' }))).toBe('r');
+    expect(RevocationSet.build([r], POLICY, NOW).match(token({ jti: 'x' }))).toBe('r');
+    expect(
+      RevocationSet.build([r], { name: 'p', namespace: 'default' }, NOW).match(token({ jti: 'x' })),
+    ).toBe('r');
   });
 
   it('reports the earliest expiry of what it kept, to rebuild then', () => {

@@ -13,6 +13,9 @@ import type {
   KeySourceSpec,
 } from '../../../src/policy/types.js';
 
+/** For hooks that generate RSA keys: seconds of CPU when many test workers share a machine. */
+export const KEYGEN_TIMEOUT_MS = 60_000;
+
 /** A fixed "now" for every test: 2027-01-15T08:00:00Z. */
 export const NOW = 1_800_000_000;
 

@@ -11,6 +11,7 @@ import type { CompiledPolicy } from '../../../src/policy/types.js';
 import { startServer, type TestServer } from '../keys/server.js';
 import {
   AUDIENCE,
+  KEYGEN_TIMEOUT_MS,
   NOW,
   b64url,
   claims,
@@ -60,7 +61,7 @@ beforeAll(async () => {
   ]);
   await store.sync(pol.issuers.values());
   verifier = new TokenVerifier(store);
-});
+}, KEYGEN_TIMEOUT_MS);
 
 afterAll(async () => {
   store.close();

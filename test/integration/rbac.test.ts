@@ -1,0 +1,162 @@
+/**
+ * The chart's RBAC is exactly enough: the operator, running as a ServiceAccount bound to the
+ * ClusterRole rules of charts/tokenwarden/files/clusterrole-rules.yaml (and the lease Role of
+ * lease-role-rules.yaml), reconciles a policy, records Events and collects an expired
+ * revocation; with `patch` on tokenpolicies/status taken away, it cannot write policy status.
+ * Requests impersonate `system:serviceaccount:NS:NAME` (kubeconfig `as:`), so the API server's
+ * RBAC authorizer decides every one of them.
+ */
+import {
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type V1PolicyRule,
+} from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { parse } from 'yaml';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { OperatorHandle } from '../../src/operator/run.js';
+import { REPO_ROOT } from './harness/control-plane.js';
+import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
+import {
+  REVOCATIONS,
+  createPolicy,
+  custom,
+  eventsFor,
+  getPolicy,
+  impersonating,
+  metricValue,
+  policyBody,
+  publicJwk,
+  readyOf,
+  sleep,
+  startOperator,
+  suffix,
+  waitFor,
+  waitForPolicy,
+  type Obj,
+} from './operator-support.js';
+
+const FILES = join(REPO_ROOT, 'charts/tokenwarden/files');
+const clusterRules = parse(readFileSync(join(FILES, 'clusterrole-rules.yaml'), 'utf8')) as V1PolicyRule[];
+const leaseRules = parse(readFileSync(join(FILES, 'lease-role-rules.yaml'), 'utf8')) as V1PolicyRule[];
+
+let admin: KubeConfig;
+let operator: OperatorHandle | undefined;
+
+beforeAll(() => {
+  admin = loadKubeConfig();
+});
+
+afterEach(async () => {
+  await operator?.stop();
+  operator = undefined;
+});
+
+/** A ServiceAccount bound to `rules` cluster-wide and to the lease rules in its namespace. */
+async function serviceAccountWith(rules: V1PolicyRule[]): Promise<{ ns: string; user: string }> {
+  const ns = await freshNamespace(admin, 'rbac-op');
+  const name = 'tokenwarden-operator';
+  const role = `tw-test-operator-${suffix()}`;
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await admin
+    .makeApiClient(CoreV1Api)
+    .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+  const subjects = [{ kind: 'ServiceAccount', name, namespace: ns }];
+  await rbac.createClusterRole({ body: { metadata: { name: role }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: role },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects,
+    },
+  });
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: { metadata: { name: 'leader' }, rules: leaseRules },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata: { name: 'leader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'leader' },
+      subjects,
+    },
+  });
+  return { ns, user: `system:serviceaccount:${ns}:${name}` };
+}
+
+describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () => {
+  it('is enough to reconcile, record Events and collect expired revocations', async () => {
+    const { ns: saNs, user } = await serviceAccountWith(clusterRules);
+    const registry = new Registry();
+    operator = await startOperator(impersonating(admin, user), saNs, {}, registry);
+    await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
+    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
+
+    const ns = await freshNamespace(admin, 'rbac-app');
+    await createPolicy(
+      admin,
+      ns,
+      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    );
+    const expiresAt = new Date(Date.now() + 3000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await custom(admin).createNamespacedCustomObject({
+      ...REVOCATIONS,
+      namespace: ns,
+      body: {
+        apiVersion: 'tokenwarden.dev/v1alpha1',
+        kind: 'TokenRevocation',
+        metadata: { name: 'short' },
+        spec: { expiresAt, tokens: [{ jti: 'x' }] },
+      },
+    });
+
+    const p = await waitForPolicy(admin, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
+    expect(p.status.observedGeneration).toBe(1);
+    await waitFor('a Compiled Event', async () =>
+      (await eventsFor(admin, ns, 'orders')).some((e) => e.reason === 'Compiled'),
+    );
+    await waitFor('the expired revocation to be collected', async () => {
+      const list = await custom(admin).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
+      return list.items.length === 0;
+    });
+    expect(
+      await metricValue(registry, 'tokenwarden_operator_reconcile_total', {
+        kind: 'TokenPolicy',
+        result: 'error',
+      }),
+    ).toBe(0);
+  });
+
+  it('fails to write policy status without patch on tokenpolicies/status', async () => {
+    const withoutPolicyStatus = clusterRules.map((r) => ({
+      ...r,
+      resources: (r.resources ?? []).filter((res) => res !== 'tokenpolicies/status'),
+    }));
+    expect(JSON.stringify(withoutPolicyStatus)).not.toContain('tokenpolicies/status');
+    const { ns: saNs, user } = await serviceAccountWith(withoutPolicyStatus);
+    const registry = new Registry();
+    operator = await startOperator(impersonating(admin, user), saNs, {}, registry);
+    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
+
+    const ns = await freshNamespace(admin, 'rbac-denied');
+    await createPolicy(
+      admin,
+      ns,
+      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    );
+    await waitFor('a failed (403) policy reconcile', async () => {
+      const errors = await metricValue(registry, 'tokenwarden_operator_reconcile_total', {
+        kind: 'TokenPolicy',
+        result: 'error',
+      });
+      return errors > 0;
+    });
+    await sleep(2000);
+    const p: Obj = await getPolicy(admin, ns, 'orders');
+    expect(p.status).toBeUndefined();
+  });
+});
