@@ -1,6 +1,6 @@
 /** `tokenwarden operator`: flags → config → running operator; SIGTERM/SIGINT stop it gracefully, exit 0. */
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
+import { KubeconfigError, loadKubeconfig } from '../src/operator/kubeconfig.js';
 import { ConfigError, loadOperatorConfig, type OperatorFlags } from '../src/config/operator.js';
 import { createLogger } from '../src/log/logger.js';
 import { runOperator } from '../src/operator/run.js';
@@ -62,16 +62,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tokenwarden operator: ${err.message}\n`);
     return 2;
   }
-  const kc = new KubeConfig();
+  let kc;
   try {
-    if (config.kubeconfig === undefined) kc.loadFromDefault();
-    else kc.loadFromFile(config.kubeconfig);
-    if (kc.getCurrentCluster() === null) throw new Error('it names no current cluster');
+    kc = loadKubeconfig(config.kubeconfig);
   } catch (err) {
-    const where = config.kubeconfig ?? 'the default kubeconfig';
-    process.stderr.write(
-      `tokenwarden operator: cannot load ${where}: ${(err as Error).message}; pass --kubeconfig FILE\n`,
-    );
+    if (!(err instanceof KubeconfigError)) throw err;
+    process.stderr.write(`tokenwarden operator: ${err.message}\n`);
     return 2;
   }
   const log = createLogger('tokenwarden-operator', { level: config.logLevel });

@@ -1,6 +1,6 @@
 /** `tokenwarden revoke`: flags → one TokenRevocation; prints its name. Exit 0 created, 1 failed, 2 usage. */
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
+import { KubeconfigError, loadKubeconfig } from '../src/operator/kubeconfig.js';
 import {
   createRevocation,
   describeRevokeError,
@@ -90,16 +90,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tokenwarden revoke: ${err.message}\n`);
     return 2;
   }
-  const kc = new KubeConfig();
+  let kc;
   try {
-    if (request.kubeconfig === undefined) kc.loadFromDefault();
-    else kc.loadFromFile(request.kubeconfig);
-    if (kc.getCurrentCluster() === null) throw new Error('it names no current cluster');
+    kc = loadKubeconfig(request.kubeconfig);
   } catch (err) {
-    const where = request.kubeconfig ?? 'the default kubeconfig';
-    process.stderr.write(
-      `tokenwarden revoke: cannot load ${where}: ${(err as Error).message}; pass --kubeconfig FILE\n`,
-    );
+    if (!(err instanceof KubeconfigError)) throw err;
+    process.stderr.write(`tokenwarden revoke: ${err.message}\n`);
     return 2;
   }
   try {

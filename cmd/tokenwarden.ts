@@ -3,18 +3,15 @@
  * `tokenwarden` entry point: picks the subcommand and hands it argv. Each subcommand module
  * parses its own flags and returns an exit code; no decisions are made here.
  */
-import { main as sidecar } from './sidecar.js';
-import { main as check } from './check.js';
-import { main as operator } from './operator.js';
-import { main as revoke } from './revoke.js';
-
 type Subcommand = (argv: string[]) => Promise<number>;
 
-const SUBCOMMANDS: Record<string, { run: Subcommand; summary: string }> = {
-  sidecar: { run: sidecar, summary: 'run the enforcing reverse proxy in front of an app' },
-  check: { run: check, summary: 'decide one token against a policy file and print every reason' },
-  operator: { run: operator, summary: 'run the Kubernetes operator' },
-  revoke: { run: revoke, summary: 'create a TokenRevocation in the current cluster' },
+// Loaded on demand: the sidecar must not pay (in start-up time and RSS) for the Kubernetes
+// client the operator needs, and the other way round.
+const SUBCOMMANDS: Record<string, { load: () => Promise<{ main: Subcommand }>; summary: string }> = {
+  sidecar: { load: () => import('./sidecar.js'), summary: 'run the enforcing reverse proxy in front of an app' },
+  check: { load: () => import('./check.js'), summary: 'decide one token against a policy file and print every reason' },
+  operator: { load: () => import('./operator.js'), summary: 'run the Kubernetes operator' },
+  revoke: { load: () => import('./revoke.js'), summary: 'create a TokenRevocation in the current cluster' },
 };
 
 function usage(): string {
@@ -33,7 +30,8 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`tokenwarden: unknown command "${name}"; run 'tokenwarden --help' for the list\n`);
     return 2;
   }
-  return sub.run(rest);
+  const { main } = await sub.load();
+  return main(rest);
 }
 
 run(process.argv.slice(2)).then(

@@ -1,10 +1,12 @@
 /**
- * Forwarding to the app over a keep-alive undici Pool, streaming both ways: the request body is
- * piped from the client, the response body is written straight into the client response
- * (`pool.stream` with the ServerResponse as the sink, no intermediate Readable).
+ * Forwarding to the app over a keep-alive undici Pool, streaming both ways. This is the measured
+ * hot path, so it uses undici's low-level `dispatch` with a handler that writes straight into
+ * the client's ServerResponse (no intermediate Readable, no `finished()` listeners): the
+ * response body flows chunk by chunk with backpressure (pause the app when the client is slow),
+ * the request body is piped from the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { badGatewayBody } from './challenge.js';
 import { downstreamHeaders, type OutgoingHeaders } from './headers.js';
 
@@ -17,6 +19,7 @@ export interface UpstreamOptions {
 }
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
+export type UpstreamErrorHandler = (kind: UpstreamErrorKind, err: Error) => void;
 
 export class Upstream {
   readonly #pool: Pool;
@@ -33,45 +36,87 @@ export class Upstream {
 
   /**
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
-   * answers 502 (or ends a response already started) and is reported through `onError`.
+   * answers 502 (or cuts a response already started) and is reported through `onError`.
    */
-  forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    headers: OutgoingHeaders,
-    onError: (kind: UpstreamErrorKind, err: Error) => void,
-  ): void {
-    const method = req.method ?? 'GET';
+  forward(req: IncomingMessage, res: ServerResponse, path: string, headers: OutgoingHeaders, onError: UpstreamErrorHandler): void {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    this.#pool.stream(
+    this.#pool.dispatch(
       {
         path,
-        method,
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers,
         body: hasBody ? req : null,
         // The client decides about retries; a non-idempotent request must not be sent twice.
         idempotent: false,
       },
-      ({ statusCode, headers: upstream }) => {
-        res.writeHead(statusCode, downstreamHeaders(upstream));
-        return res;
-      },
-      (err) => {
-        if (!err) return;
-        onError(classify(err), err);
-        if (!res.headersSent) {
-          res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-          res.end(badGatewayBody());
-        } else {
-          res.destroy(err);
-        }
-      },
+      new ProxyHandler(res, onError),
     );
   }
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+}
+
+class ProxyHandler implements Dispatcher.DispatchHandler {
+  // Private (#) fields only: undici probes handlers for legacy method names such as `onError`.
+  readonly #res: ServerResponse;
+  readonly #report: UpstreamErrorHandler;
+  #controller: Dispatcher.DispatchController | undefined;
+  #done = false;
+
+  constructor(res: ServerResponse, report: UpstreamErrorHandler) {
+    this.#res = res;
+    this.#report = report;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // The client went away before the app finished: stop reading from the app.
+    this.#res.once('close', this.#onClientClose);
+  }
+
+  #onClientClose = (): void => {
+    if (!this.#done) this.#controller?.abort(new Error('client closed the connection'));
+  };
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: node answers 100-continue itself
+    this.#res.writeHead(statusCode, downstreamHeaders(headers));
+    this.#controller = controller;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#done = true;
+    this.#res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#done = true;
+    if (this.#res.destroyed) return; // the client left first; nothing to answer
+    this.#report(classify(err), err);
+    if (!this.#res.headersSent) {
+      const body = badGatewayBody();
+      this.#res.writeHead(502, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'content-length': String(Buffer.byteLength(body)),
+      });
+      this.#res.end(body);
+    } else {
+      this.#res.destroy(err);
+    }
   }
 }
 

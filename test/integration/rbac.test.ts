@@ -8,15 +8,18 @@
  */
 import {
   CoreV1Api,
+  KubernetesObjectApi,
   RbacAuthorizationV1Api,
   type KubeConfig,
+  type KubernetesObject,
   type V1PolicyRule,
 } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { parse } from 'yaml';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { OperatorHandle } from '../../src/operator/run.js';
 import { REPO_ROOT } from './harness/control-plane.js';
 import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
@@ -159,4 +162,42 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
     const p: Obj = await getPolicy(admin, ns, 'orders');
     expect(p.status).toBeUndefined();
   });
+});
+
+describe('the chart', () => {
+  const helm = join(inject('testbinDir'), 'helm');
+
+  it.skipIf(!existsSync(helm))(
+    'installs the very rules of files/, and every object it renders is accepted (dry run)',
+    async () => {
+      const ns = await freshNamespace(admin, 'chart');
+      const rendered = execFileSync(
+        helm,
+        ['template', 'tw', join(REPO_ROOT, 'charts/tokenwarden'), '-n', ns, '--kube-version', '1.35.0'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      const objects = parseAllDocuments(rendered)
+        .map((d): unknown => d.toJS() as unknown)
+        .filter((o): o is Obj => typeof o === 'object' && o !== null);
+      const byKind = (kind: string): Obj[] => objects.filter((o) => o.kind === kind);
+      expect(byKind('ClusterRole').map((r): unknown => r.rules)).toEqual([clusterRules]);
+      expect(byKind('Role').map((r): unknown => r.rules)).toEqual([leaseRules]);
+      const deployment = byKind('Deployment')[0]!;
+      expect(deployment.spec.replicas).toBe(2);
+      const container = deployment.spec.template.spec.containers[0];
+      expect(container.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+      expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+      expect(container.args).toContain('operator');
+
+      const api = KubernetesObjectApi.makeApiClient(admin);
+      for (const obj of objects) {
+        await api.create(obj, undefined, 'All');
+      }
+    },
+  );
 });
