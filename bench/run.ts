@@ -156,8 +156,10 @@ async function main(): Promise<void> {
     'The "app direct" row measures the app process itself; the other rows measure only the proxy.\n',
   );
   console.log(resultsTable(cells, config.targets, config.scenarios, unavailable));
-  console.log('\nSidecar vs HAProxy (targets from the performance issue; RSS must stay under 100 MiB):\n');
-  console.log(ratiosTable(cells, config.scenarios, unavailable));
+  console.log(
+    '\nSidecar vs HAProxy: median of the per-round ratios (min–max); targets from the performance issue:\n',
+  );
+  console.log(ratiosTable(runs, cells, config.scenarios, unavailable));
   if (config.jsonOut !== undefined) {
     writeFileSync(
       config.jsonOut,

@@ -60,10 +60,13 @@ export async function main(argv: string[]): Promise<number> {
     return usageError(`cannot read ${values.policy}: ${(err as Error).message}`);
   }
   const parsed = parsePolicyDocuments(text, { standalone: true });
-  if (!parsed.ok) return usageError(`${values.policy} is not a valid policy file:\n${formatFieldErrors(parsed.errors)}`);
+  if (!parsed.ok)
+    return usageError(`${values.policy} is not a valid policy file:\n${formatFieldErrors(parsed.errors)}`);
   const policy = compilePolicy(parsed.value.policy);
   const revocations = parsed.value.revocations.map((r) =>
-    r.metadata.namespace === undefined ? { ...r, metadata: { ...r.metadata, namespace: policy.namespace } } : r,
+    r.metadata.namespace === undefined
+      ? { ...r, metadata: { ...r.metadata, namespace: policy.namespace } }
+      : r,
   );
   const active = new ConfigState().apply(policy, revocations, Date.now());
 
@@ -84,13 +87,20 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function render(r: Explained, policy: string, issuers: ReturnType<KeyStore['status']>): string {
-  const lines = [`decision: ${r.decision.toUpperCase()}${r.decision === 'deny' && r.mode === 'Audit' ? ' (Audit mode: would be forwarded)' : ''}`];
+  const lines = [
+    `decision: ${r.decision.toUpperCase()}${r.decision === 'deny' && r.mode === 'Audit' ? ' (Audit mode: would be forwarded)' : ''}`,
+  ];
   lines.push(`policy:   ${policy} (mode ${r.mode})`);
-  lines.push(`request:  ${r.path} → rule ${r.rule ? `${r.rule.name} (${r.rule.action})` : '(none: Authenticate)'}`);
+  lines.push(
+    `request:  ${r.path} → rule ${r.rule ? `${r.rule.name} (${r.rule.action})` : '(none: Authenticate)'}`,
+  );
   if (r.token) {
     const t = r.token;
-    const when = (v: unknown): string => (typeof v === 'number' ? `${new Date(v * 1000).toISOString()}` : 'absent');
-    lines.push(`token:    fingerprint ${t.fingerprint ?? '?'}, iss ${fmt(t.iss)}, sub ${fmt(t.sub)}, jti ${fmt(t.jti)}`);
+    const when = (v: unknown): string =>
+      typeof v === 'number' ? `${new Date(v * 1000).toISOString()}` : 'absent';
+    lines.push(
+      `token:    fingerprint ${t.fingerprint ?? '?'}, iss ${fmt(t.iss)}, sub ${fmt(t.sub)}, jti ${fmt(t.jti)}`,
+    );
     lines.push(`          iat ${when(t.iat)}, exp ${when(t.exp)}`);
   }
   for (const i of issuers.filter((s) => !s.ready)) {

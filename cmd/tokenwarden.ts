@@ -8,8 +8,14 @@ type Subcommand = (argv: string[]) => Promise<number>;
 // Loaded on demand: the sidecar must not pay (in start-up time and RSS) for the Kubernetes
 // client the operator needs, and the other way round.
 const SUBCOMMANDS: Record<string, { load: () => Promise<{ main: Subcommand }>; summary: string }> = {
-  sidecar: { load: () => import('./sidecar.js'), summary: 'run the enforcing reverse proxy in front of an app' },
-  check: { load: () => import('./check.js'), summary: 'decide one token against a policy file and print every reason' },
+  sidecar: {
+    load: () => import('./sidecar.js'),
+    summary: 'run the enforcing reverse proxy in front of an app',
+  },
+  check: {
+    load: () => import('./check.js'),
+    summary: 'decide one token against a policy file and print every reason',
+  },
   operator: { load: () => import('./operator.js'), summary: 'run the Kubernetes operator' },
   revoke: { load: () => import('./revoke.js'), summary: 'create a TokenRevocation in the current cluster' },
 };

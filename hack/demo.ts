@@ -21,7 +21,9 @@ const cli = join(here, '..', 'cmd', 'tokenwarden.js');
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 function listen(server: http.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -49,7 +51,9 @@ async function main(): Promise<void> {
     // 1. The sample app: echoes who the sidecar says the caller is.
     const app = http.createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ app: 'orders', path: req.url, subject: req.headers['x-auth-subject'] ?? null }));
+      res.end(
+        JSON.stringify({ app: 'orders', path: req.url, subject: req.headers['x-auth-subject'] ?? null }),
+      );
     });
     servers.push(app);
     const appPort = await listen(app);
@@ -98,8 +102,18 @@ spec:
     const [proxyPort, adminPort] = [await freePort(), await freePort()];
     const sidecar = spawn(
       process.execPath,
-      [cli, 'sidecar', '--policy', policyFile, '--upstream', `http://127.0.0.1:${appPort}`,
-        '--listen', `127.0.0.1:${proxyPort}`, '--admin-listen', `127.0.0.1:${adminPort}`],
+      [
+        cli,
+        'sidecar',
+        '--policy',
+        policyFile,
+        '--upstream',
+        `http://127.0.0.1:${appPort}`,
+        '--listen',
+        `127.0.0.1:${proxyPort}`,
+        '--admin-listen',
+        `127.0.0.1:${adminPort}`,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     children.push(sidecar);
@@ -115,12 +129,16 @@ spec:
       });
       const body = await res.text();
       const challenge = res.headers.get('www-authenticate');
-      console.log(`${bold(label)}\n  → ${res.status} ${body}${challenge ? `\n  WWW-Authenticate: ${challenge}` : ''}`);
+      console.log(
+        `${bold(label)}\n  → ${res.status} ${body}${challenge ? `\n  WWW-Authenticate: ${challenge}` : ''}`,
+      );
       return res.status;
     };
     const metric = async (reason: string): Promise<void> => {
       const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('tokenwarden_requests_total{') && l.includes(`reason="${reason}"`));
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('tokenwarden_requests_total{') && l.includes(`reason="${reason}"`));
       console.log(`  metrics: ${line ?? '(none)'}\n`);
     };
 
@@ -139,7 +157,9 @@ spec:
     console.log(bold(`3. appended a TokenRevocation for jti ${jti} to the policy file`));
     let status = 200;
     while (status === 200 && Date.now() - edited < 5000) {
-      const res = await fetch(`http://127.0.0.1:${proxyPort}/orders/42`, { headers: { authorization: `Bearer ${valid}` } });
+      const res = await fetch(`http://127.0.0.1:${proxyPort}/orders/42`, {
+        headers: { authorization: `Bearer ${valid}` },
+      });
       await res.arrayBuffer();
       status = res.status;
       if (status === 200) await new Promise((r) => setTimeout(r, 20));

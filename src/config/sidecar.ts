@@ -66,25 +66,32 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     );
   }
   if (!values.policy) throw new ConfigError('--policy FILE is required (a YAML file with one TokenPolicy)');
-  if (!values.upstream) throw new ConfigError('--upstream URL is required (the app, e.g. http://127.0.0.1:8080)');
+  if (!values.upstream)
+    throw new ConfigError('--upstream URL is required (the app, e.g. http://127.0.0.1:8080)');
   let upstream: URL;
   try {
     upstream = new URL(values.upstream);
   } catch {
-    throw new ConfigError(`--upstream: "${values.upstream}" is not a URL; expected e.g. http://127.0.0.1:8080`);
+    throw new ConfigError(
+      `--upstream: "${values.upstream}" is not a URL; expected e.g. http://127.0.0.1:8080`,
+    );
   }
   if (upstream.protocol !== 'http:' || upstream.pathname !== '/' || upstream.search || upstream.username) {
     throw new ConfigError(`--upstream: expected http://HOST:PORT with no path, got "${values.upstream}"`);
   }
   const logLevel = values['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
+  if (!LOG_LEVELS.has(logLevel))
+    throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
   return {
     help: false,
     config: Object.freeze({
       policyFile: values.policy,
       upstream,
       listen: parseListen('listen', values.listen ?? env.TOKENWARDEN_LISTEN ?? '0.0.0.0:15080'),
-      adminListen: parseListen('admin-listen', values['admin-listen'] ?? env.TOKENWARDEN_ADMIN_LISTEN ?? '0.0.0.0:15090'),
+      adminListen: parseListen(
+        'admin-listen',
+        values['admin-listen'] ?? env.TOKENWARDEN_ADMIN_LISTEN ?? '0.0.0.0:15090',
+      ),
       logLevel,
       cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),

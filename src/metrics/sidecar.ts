@@ -42,7 +42,9 @@ export function createSidecarMetrics(registry: Registry): SidecarMetrics {
     authDuration: new Histogram({
       name: 'tokenwarden_auth_duration_seconds',
       help: 'Time spent deciding a request, upstream excluded.',
-      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+      buckets: [
+        0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1,
+      ],
       registers: [registry],
     }),
     remainingLifetime: new Histogram({

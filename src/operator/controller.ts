@@ -19,6 +19,7 @@ import type { WorkQueue } from './queue.js';
 import type { PolicyReconciler, ReconcileResult } from './reconcile.js';
 import type { RevocationReconciler } from './reconcile-revocation.js';
 import type { RevocationIndex } from './revocations.js';
+import { isLivePod, type PodView } from './selector.js';
 
 export interface ControllerDeps {
   readonly informers: Informers;
@@ -46,13 +47,14 @@ function nsName(obj: { metadata?: { namespace?: string; name?: string } }): [str
 
 export class Controller {
   private workers: Promise<void>[] = [];
+  /** What matching looks at, per pod: a status update that changes none of it changes no count. */
+  private readonly podShapes = new Map<string, string>();
 
   constructor(private readonly d: ControllerDeps) {
     const { informers } = d;
     informers.policies.onEvent((_, obj) => d.queue.add(queueKey('TokenPolicy', ...nsName(obj))));
     informers.revocations.onEvent((event, obj) => this.onRevocation(event === 'delete', obj));
-    // A pod's labels or phase changed: the policies of its namespace may count it differently.
-    informers.pods.onEvent((_, pod) => this.enqueuePolicies(pod.metadata?.namespace ?? '', undefined));
+    informers.pods.onEvent((event, pod) => this.onPod(event === 'delete', pod));
   }
 
   /** Starts the workers; call once the informers have synced. */
@@ -89,6 +91,20 @@ export class Controller {
     // Both the policy it used to name and the one it names now may count it differently.
     for (const rev of [old, next])
       if (rev !== undefined) this.enqueuePolicies(namespace, rev.spec.policyName);
+  }
+
+  private onPod(deleted: boolean, pod: PodView & { metadata?: { namespace?: string; name?: string } }): void {
+    const [namespace, name] = nsName(pod);
+    const key = `${namespace}/${name}`;
+    if (deleted) {
+      this.podShapes.delete(key);
+    } else {
+      const shape = JSON.stringify([pod.metadata?.labels ?? {}, isLivePod(pod)]);
+      if (this.podShapes.get(key) === shape) return;
+      this.podShapes.set(key, shape);
+    }
+    // The policies of its namespace may count it differently now.
+    this.enqueuePolicies(namespace, undefined);
   }
 
   /** The named policy, or every policy of the namespace when `policyName` is undefined. */

@@ -12,7 +12,8 @@ export interface QueueOptions {
   readonly onDepth?: (depth: number) => void;
 }
 
-export const DEFAULT_QUEUE_BACKOFF: Backoff = { baseMs: 500, maxMs: 5 * 60_000 };
+/** Capped at a minute: a policy waiting for its identity provider is looked at least that often. */
+export const DEFAULT_QUEUE_BACKOFF: Backoff = { baseMs: 500, maxMs: 60_000 };
 
 export class WorkQueue {
   private readonly ready: string[] = [];

@@ -31,26 +31,45 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export async function decideReady(obj: unknown, ensureKeys: EnsureKeys): Promise<ReadyDecision> {
+/** The spec half of the decision: validated and compiled, or why not. Pure and synchronous. */
+export type SpecCheck =
+  | { readonly ok: true; readonly policy: TokenPolicy; readonly compiled: CompiledPolicy }
+  | { readonly ok: false; readonly ready: ReadyState; readonly policy?: TokenPolicy };
+
+export function checkSpec(obj: unknown): SpecCheck {
   const validated = validatePolicy(obj, { standalone: false });
   if (!validated.ok) {
     const message = validated.errors.map((e) =>
       clip(e.field === '' ? e.message : `${e.field}: ${e.message}`),
     );
-    return { ready: { status: 'False', reason: 'InvalidSpec', message: message.join('; ') } };
+    return { ok: false, ready: { status: 'False', reason: 'InvalidSpec', message: message.join('; ') } };
   }
   const policy = validated.value;
-  let compiled: CompiledPolicy;
   try {
-    compiled = compilePolicy(policy);
+    return { ok: true, policy, compiled: compilePolicy(policy) };
   } catch (err) {
     // Validation should have caught it; say so rather than hide a gap between the two.
     const why = err instanceof Error ? err.message : String(err);
     return {
+      ok: false,
       ready: { status: 'False', reason: 'InvalidSpec', message: `spec does not compile: ${clip(why)}` },
       policy,
     };
   }
+}
+
+/**
+ * The whole decision. `spec` may be passed in when the caller already checked this generation
+ * of the spec (validation and compilation depend on nothing else); only the keys are looked at
+ * again, since they may come and go on their own.
+ */
+export async function decideReady(
+  obj: unknown,
+  ensureKeys: EnsureKeys,
+  spec: SpecCheck = checkSpec(obj),
+): Promise<ReadyDecision> {
+  if (!spec.ok) return { ready: spec.ready, ...(spec.policy === undefined ? {} : { policy: spec.policy }) };
+  const { policy, compiled } = spec;
   const issuers = [...compiled.issuers.values()];
   const problems = await ensureKeys(issuers);
   if (problems.length > 0) {

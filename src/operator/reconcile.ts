@@ -18,7 +18,7 @@ import {
 import type { RawObject } from './informers.js';
 import { objectKey } from './k8s.js';
 import type { SharedKeys } from './keys.js';
-import { decideReady } from './readiness.js';
+import { checkSpec, decideReady, type SpecCheck } from './readiness.js';
 import type { RevocationIndex } from './revocations.js';
 import { countMatchedPods, type PodView } from './selector.js';
 import type { StatusWriter } from './status.js';
@@ -51,6 +51,8 @@ export class PolicyReconciler {
   readonly compiled = new Map<string, CompiledPolicy>();
   /** Readiness of every known policy, for the tokenwarden_operator_policies gauge. */
   readonly readiness = new Map<string, Readiness>();
+  /** The spec check of the generation last seen, per policy: pods churning do not recompile. */
+  private readonly specs = new Map<string, { stamp: string; spec: SpecCheck }>();
   private readonly now: () => number;
 
   constructor(private readonly d: PolicyReconcilerDeps) {
@@ -64,10 +66,15 @@ export class PolicyReconciler {
       // Deleted: nothing to write; forget what was derived from it.
       this.compiled.delete(key);
       this.readiness.delete(key);
+      this.specs.delete(key);
       this.d.keys.forget(key);
       return {};
     }
-    const decision = await decideReady(obj, (issuers) => this.d.keys.ensure(key, issuers));
+    const decision = await decideReady(
+      obj,
+      (issuers) => this.d.keys.ensure(key, issuers),
+      this.specCheck(key, obj),
+    );
     if (decision.ready.status === 'True' && decision.compiled) this.compiled.set(key, decision.compiled);
     else this.compiled.delete(key);
     this.readiness.set(key, decision.ready.status === 'True' ? 'true' : 'false');
@@ -102,6 +109,17 @@ export class PolicyReconciler {
     }
     // Keys may come back by themselves (the store retries); until then keep looking, backed off.
     return decision.ready.reason === 'KeysUnavailable' ? { retry: true } : {};
+  }
+
+  private specCheck(key: string, obj: RawObject): SpecCheck {
+    // generation moves with every spec change (and only then); uid tells a re-created object apart.
+    const stamp = `${obj.metadata?.uid ?? ''}/${obj.metadata?.generation ?? ''}`;
+    const cached = this.specs.get(key);
+    if (cached !== undefined && cached.stamp === stamp && obj.metadata?.generation !== undefined)
+      return cached.spec;
+    const spec = checkSpec(obj);
+    this.specs.set(key, { stamp, spec });
+    return spec;
   }
 
   counts(): Record<Readiness, number> {

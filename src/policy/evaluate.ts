@@ -70,9 +70,13 @@ function scopeFailure(rule: CompiledRule, scope: string): RuleFailure {
   return { ok: false, reason: 'insufficient_scope', description, scope: rule.requiredScopes.join(' ') };
 }
 
-function claimFailure(name: string): RuleFailure {
+function claimFailure(rule: CompiledRule, name: string): RuleFailure {
   const description = `the token's ${quoteSafe(name)} claim is missing or does not have the required value`;
-  return { ok: false, reason: 'missing_claim', description };
+  // DESIGN.md: a missing scope or claim answers insufficient_scope with scope="…" when the rule
+  // names scopes, so the client learns what a sufficient token looks like.
+  const failure: RuleFailure = { ok: false, reason: 'missing_claim', description };
+  if (rule.requiredScopes.length > 0) failure.scope = rule.requiredScopes.join(' ');
+  return failure;
 }
 
 /** The first unmet requirement of `rule` (scopes before claims), or ok. */
@@ -85,7 +89,7 @@ export function evaluateRule(rule: CompiledRule, claims: JWTPayload): RuleCheck 
   const required = rule.requiredClaims;
   for (let i = 0; i < required.length; i++) {
     const [name, value] = required[i] as readonly [string, string];
-    if (!hasClaimValue(claims, name, value)) return claimFailure(name);
+    if (!hasClaimValue(claims, name, value)) return claimFailure(rule, name);
   }
   return OK;
 }
@@ -96,7 +100,7 @@ export function explainRule(rule: CompiledRule, claims: JWTPayload): RuleFailure
   for (const scope of rule.requiredScopes)
     if (!hasScope(claims, scope)) failures.push(scopeFailure(rule, scope));
   for (const [name, value] of rule.requiredClaims) {
-    if (!hasClaimValue(claims, name, value)) failures.push(claimFailure(name));
+    if (!hasClaimValue(claims, name, value)) failures.push(claimFailure(rule, name));
   }
   return failures;
 }

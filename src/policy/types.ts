@@ -38,7 +38,11 @@ export interface ObjectMeta {
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+  matchExpressions?: {
+    key: string;
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    values?: string[];
+  }[];
 }
 
 export interface IssuerSpec {
@@ -140,9 +144,7 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 // ---- compiled form: what the request path runs ---------------------------------------------
 
 export type KeySourceSpec =
-  | { kind: 'jwksUri'; uri: string }
-  | { kind: 'discovery'; issuer: string }
-  | { kind: 'inline'; keys: JWK[] };
+  { kind: 'jwksUri'; uri: string } | { kind: 'discovery'; issuer: string } | { kind: 'inline'; keys: JWK[] };
 
 export interface CompiledIssuer {
   readonly issuer: string;

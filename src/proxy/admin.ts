@@ -16,13 +16,13 @@ export interface AdminStatus {
 
 export function createAdminServer(registry: Registry, status: () => AdminStatus): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const s = status();
     if (!s.ready) return reply.code(503).send({ status: 'not ready', reason: s.notReadyReason });
     return { status: 'ready' };
   });
-  app.get('/status', async () => status().snapshot());
+  app.get('/status', (_req, reply) => reply.send(status().snapshot()));
   app.get('/metrics', async (_req, reply) => {
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);

@@ -38,12 +38,19 @@ export class Upstream {
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
    * answers 502 (or cuts a response already started) and is reported through `onError`.
    */
-  forward(req: IncomingMessage, res: ServerResponse, path: string, headers: OutgoingHeaders, onError: UpstreamErrorHandler): void {
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    headers: OutgoingHeaders,
+    onError: UpstreamErrorHandler,
+  ): void {
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     this.#pool.dispatch(
       {
         path,
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        method: req.method ?? 'GET',
         headers,
         body: hasBody ? req : null,
         // The client decides about retries; a non-idempotent request must not be sent twice.

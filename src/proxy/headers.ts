@@ -5,6 +5,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const HOP_BY_HOP = new Set([
+  // Not hop-by-hop, but answered by node itself (100-continue) and refused by undici.
+  'expect',
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -32,7 +34,10 @@ export function upstreamHeaders(
 ): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const connection = incoming.connection;
-  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : undefined;
+  const named =
+    connection && connection !== 'keep-alive' && connection !== 'close'
+      ? connectionTokens(connection)
+      : undefined;
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || stripped.has(name) || named?.has(name)) continue;
     const value = incoming[name];
@@ -40,7 +45,10 @@ export function upstreamHeaders(
   }
   for (const [name, value] of claimHeaders) out[name] = value;
   const xff = incoming['x-forwarded-for'];
-  if (clientAddress !== undefined) out['x-forwarded-for'] = xff ? `${xff}, ${clientAddress}` : clientAddress;
+  if (clientAddress !== undefined) {
+    const prior = Array.isArray(xff) ? xff.join(', ') : xff;
+    out['x-forwarded-for'] = prior ? `${prior}, ${clientAddress}` : clientAddress;
+  }
   out['x-forwarded-proto'] = 'http';
   return out;
 }
@@ -58,7 +66,10 @@ function connectionTokens(value: string): Set<string> {
 export function downstreamHeaders(incoming: Record<string, string | string[] | undefined>): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const connection = incoming.connection;
-  const named = typeof connection === 'string' ? connectionTokens(connection) : undefined;
+  const named =
+    connection === undefined
+      ? undefined
+      : connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
     const value = incoming[name];
@@ -72,10 +83,14 @@ export function downstreamHeaders(incoming: Record<string, string | string[] | u
  * §6.3): Content-Length together with Transfer-Encoding, or Content-Length values that differ.
  * Returns a description when the request must be refused.
  */
-export function smugglingShape(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): string | undefined {
+export function smugglingShape(
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+): string | undefined {
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
-    if (headers['content-length'] !== undefined) return 'both Content-Length and Transfer-Encoding are present';
+    if (headers['content-length'] !== undefined)
+      return 'both Content-Length and Transfer-Encoding are present';
     if (te.trim().toLowerCase() !== 'chunked') return 'only Transfer-Encoding: chunked is accepted';
   }
   if (headers['content-length'] === undefined) return undefined;

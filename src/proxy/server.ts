@@ -64,7 +64,13 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     );
   };
 
-  const apply = (req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, started: bigint): void => {
+  const apply = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    facts: RequestFacts,
+    d: Decision,
+    started: bigint,
+  ): void => {
     metrics.authDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (d.kind === 'unavailable') {
       refuse(res, unavailableChallenge());
@@ -87,18 +93,40 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       if (d.exp !== undefined) metrics.remainingLifetime.observe(Math.max(0, d.exp - now));
       if (d.iat !== undefined) metrics.tokenAge.observe(Math.max(0, now - d.iat));
       if (log.isLevelEnabled('debug')) {
-        log.debug({ policy, rule: d.rule, method: facts.method, path: facts.path, fingerprint: d.token?.fingerprint, sub: d.token?.sub }, 'request allowed');
+        log.debug(
+          {
+            policy,
+            rule: d.rule,
+            method: facts.method,
+            path: facts.path,
+            fingerprint: d.token?.fingerprint,
+            sub: d.token?.sub,
+          },
+          'request allowed',
+        );
       }
     }
-    const headers = upstreamHeaders(req.headers, engine.strippedHeaders(), d.headers, facts.client);
+    const headers = upstreamHeaders(req.headers, d.strip, d.headers, facts.client);
     upstream.forward(req, res, facts.target, headers, (kind, err) => {
       metrics.upstreamErrors.inc({ kind });
       log.warn({ kind, err: err.message, method: facts.method, path: facts.path }, 'upstream failed');
     });
   };
 
-  const badRequest = (res: ServerResponse, facts: RequestFacts, description: string, started: bigint): void => {
-    const reject: Reject = { kind: 'reject', stage: 'request', reason: 'malformed', description, rule: undefined, token: undefined };
+  const badRequest = (
+    res: ServerResponse,
+    facts: RequestFacts,
+    description: string,
+    started: bigint,
+  ): void => {
+    const reject: Reject = {
+      kind: 'reject',
+      stage: 'request',
+      reason: 'malformed',
+      description,
+      rule: undefined,
+      token: undefined,
+    };
     metrics.authDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.countRequest(engine.policyName(), 'deny', 'malformed');
     logDenial(reject, facts);
@@ -107,6 +135,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();
+    // Draining for shutdown: answer, then close the connection instead of keeping it alive.
+    if (!server.listening) res.shouldKeepAlive = false;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
@@ -156,7 +186,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   return server;
@@ -179,6 +210,9 @@ function internalError(res: ServerResponse, log: Logger, err: unknown): void {
     return;
   }
   const body = JSON.stringify({ error: 'server_error', error_description: 'internal error' });
-  res.writeHead(500, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  res.writeHead(500, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+  });
   res.end(body);
 }

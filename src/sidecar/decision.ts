@@ -22,6 +22,11 @@ export interface Forward {
   /** For audit_deny: why it would have been refused. */
   description?: string;
   rule: string | undefined;
+  /**
+   * Lower-case names of the headers only the sidecar may set (forwardClaims of the config this
+   * decision was made with): removed from what the client sent, on every path.
+   */
+  strip: ReadonlySet<string>;
   /** Lower-case header → value, set from verified claims. */
   headers: readonly (readonly [string, string])[];
   token: TokenInfo | undefined;

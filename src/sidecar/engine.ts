@@ -60,10 +60,6 @@ export class Engine {
     return this.#d.state.active?.policy.name ?? '';
   }
 
-  strippedHeaders(): ReadonlySet<string> {
-    return this.#d.state.active?.strippedHeaders ?? EMPTY;
-  }
-
   decide(f: RequestFacts): Decision | Promise<Decision> {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#d.state.active;
@@ -71,10 +67,25 @@ export class Engine {
     const policy = active.policy;
     const rule = matchRule(policy.rules, f.path, f.method);
     if (rule?.action === 'Deny') {
-      return this.#refuse(active, 'rule', 'denied_by_rule', `rule ${rule.name} denies this request`, rule, undefined);
+      return this.#refuse(
+        active,
+        'rule',
+        'denied_by_rule',
+        `rule ${rule.name} denies this request`,
+        rule,
+        undefined,
+      );
     }
     if (rule?.action === 'Allow') {
-      return { kind: 'forward', decision: 'allow', reason: 'public', rule: rule.name, headers: NO_HEADERS, token: undefined };
+      return {
+        kind: 'forward',
+        decision: 'allow',
+        reason: 'public',
+        rule: rule.name,
+        strip: active.strippedHeaders,
+        headers: NO_HEADERS,
+        token: undefined,
+      };
     }
     const extracted = extractToken(
       f.authorizationCount > 1 ? [f.authorization ?? '', f.authorization ?? ''] : f.authorization,
@@ -97,7 +108,12 @@ export class Engine {
     return this.#d.verifier.verify(token, policy, nowMs / 1000).then((result) => {
       if (!result.ok) {
         const info: TokenInfo | undefined = result.fingerprint
-          ? { fingerprint: result.fingerprint, sub: str(result.claims?.sub), jti: str(result.claims?.jti), iss: str(result.claims?.iss) }
+          ? {
+              fingerprint: result.fingerprint,
+              sub: str(result.claims?.sub),
+              jti: str(result.claims?.jti),
+              iss: str(result.claims?.iss),
+            }
           : undefined;
         return this.#refuse(active, 'token', result.reason, result.description, rule, info);
       }
@@ -112,7 +128,12 @@ export class Engine {
   }
 
   /** Checks that depend on state that changes without the token changing: run on every request. */
-  #afterVerify(active: ActiveConfig, rule: CompiledRule | undefined, v: Verified, nowSeconds: number): Decision {
+  #afterVerify(
+    active: ActiveConfig,
+    rule: CompiledRule | undefined,
+    v: Verified,
+    nowSeconds: number,
+  ): Decision {
     const claims = v.claims;
     // iss is a verified string (the issuer lookup needs it); the others are optional.
     const iss = claims.iss as string;
@@ -127,12 +148,22 @@ export class Engine {
     const maxUses = active.policy.maxUses;
     if (maxUses > 0) {
       if (jti === undefined) {
-        return this.#refuse(active, 'token', 'malformed', 'reuse.maxUses is set and the token has no jti', rule, info);
+        return this.#refuse(
+          active,
+          'token',
+          'malformed',
+          'reuse.maxUses is set and the token has no jti',
+          rule,
+          info,
+        );
       }
       // Keyed by issuer too: two issuers may mint the same jti.
       const uses = this.#d.reuse.use(reuseKey(iss, jti), v.exp ?? Infinity, nowSeconds);
       if (uses > maxUses) {
-        const why = uses === Infinity ? 'the reuse table is full (refusing rather than forgetting uses)' : `use ${uses} of at most ${maxUses}`;
+        const why =
+          uses === Infinity
+            ? 'the reuse table is full (refusing rather than forgetting uses)'
+            : `use ${uses} of at most ${maxUses}`;
         return this.#refuse(active, 'token', 'reused', why, rule, info);
       }
     }
@@ -144,8 +175,20 @@ export class Engine {
         return r;
       }
     }
-    const headers = active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
-    return { kind: 'forward', decision: 'allow', reason: 'ok', rule: rule?.name, headers, token: info, exp: v.exp, iat };
+    const headers =
+      active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
+    const strip = active.strippedHeaders;
+    return {
+      kind: 'forward',
+      decision: 'allow',
+      reason: 'ok',
+      rule: rule?.name,
+      strip,
+      headers,
+      token: info,
+      exp: v.exp,
+      iat,
+    };
   }
 
   /** Enforce: a refusal. Audit: the same verdict, forwarded and counted as audit_deny. */
@@ -158,13 +201,21 @@ export class Engine {
     token: TokenInfo | undefined,
   ): Reject | Forward {
     if (active.policy.mode === 'Audit') {
-      return { kind: 'forward', decision: 'audit_deny', reason, description, rule: rule?.name, headers: NO_HEADERS, token };
+      const strip = active.strippedHeaders;
+      return {
+        kind: 'forward',
+        decision: 'audit_deny',
+        reason,
+        description,
+        rule: rule?.name,
+        strip,
+        headers: NO_HEADERS,
+        token,
+      };
     }
     return { kind: 'reject', stage, reason, description, rule: rule?.name, token };
   }
 }
-
-const EMPTY: ReadonlySet<string> = new Set();
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;

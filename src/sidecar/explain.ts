@@ -24,7 +24,9 @@ export interface Explained {
   rule: { name: string; action: string } | undefined;
   path: string;
   reasons: { reason: DenyReason; description: string }[];
-  token: { fingerprint?: string; iss?: unknown; sub?: unknown; jti?: unknown; exp?: unknown; iat?: unknown } | undefined;
+  token:
+    | { fingerprint?: string; iss?: unknown; sub?: unknown; jti?: unknown; exp?: unknown; iat?: unknown }
+    | undefined;
 }
 
 export async function explainRequest(
@@ -64,12 +66,14 @@ export async function explainRequest(
       iss: typeof claims.iss === 'string' ? claims.iss : '',
       iat: typeof claims.iat === 'number' ? claims.iat : undefined,
     });
-    if (revokedBy !== undefined) reasons.push({ reason: 'revoked', description: `revoked by TokenRevocation ${revokedBy}` });
+    if (revokedBy !== undefined)
+      reasons.push({ reason: 'revoked', description: `revoked by TokenRevocation ${revokedBy}` });
     if (policy.maxUses > 0 && typeof claims.jti !== 'string') {
       reasons.push({ reason: 'malformed', description: 'reuse.maxUses is set and the token has no jti' });
     }
     if (rule !== undefined && rule.action === 'Authenticate') {
-      for (const f of explainRule(rule, claims)) reasons.push({ reason: f.reason, description: f.description });
+      for (const f of explainRule(rule, claims))
+        reasons.push({ reason: f.reason, description: f.description });
     }
   }
   return {

@@ -59,7 +59,12 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   }, 5_000);
   sweeper.unref();
 
-  const file = startPolicyFile({ path: config.policyFile, state, metrics, log: log.child({ component: 'policy-file' }) });
+  const file = startPolicyFile({
+    path: config.policyFile,
+    state,
+    metrics,
+    log: log.child({ component: 'policy-file' }),
+  });
   await file.start();
 
   const upstream = new Upstream({ url: config.upstream.origin });
@@ -76,7 +81,10 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     const notReadyReason = !active
       ? 'no valid policy loaded'
       : !keys.ready
-        ? `keys not fetched yet for ${issuers.filter((i) => !i.ready).map((i) => i.issuer).join(', ')}`
+        ? `keys not fetched yet for ${issuers
+            .filter((i) => !i.ready)
+            .map((i) => i.issuer)
+            .join(', ')}`
         : undefined;
     return {
       ready: notReadyReason === undefined,
@@ -98,7 +106,10 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   await listen(proxy, config.listen.host, config.listen.port);
   await admin.listen({ host: config.adminListen.host, port: config.adminListen.port });
   const adminAddress = admin.server.address() as AddressInfo;
-  log.info({ listen: proxy.address(), admin: adminAddress, upstream: config.upstream.origin }, 'sidecar started');
+  log.info(
+    { listen: proxy.address(), admin: adminAddress, upstream: config.upstream.origin },
+    'sidecar started',
+  );
 
   return {
     proxyAddress: proxy.address() as AddressInfo,
@@ -107,11 +118,14 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
       file.stop();
       clearInterval(sweeper);
       keys.close();
-      // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
+      // Stop accepting, let in-flight requests finish (their responses say `connection: close`),
+      // closing each keep-alive socket as soon as it goes idle; cut what is left after 10 s.
       const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
-      proxy.closeIdleConnections();
+      const idle = setInterval(() => proxy.closeIdleConnections(), 50);
       const timer = setTimeout(() => proxy.closeAllConnections(), 10_000);
+      proxy.closeIdleConnections();
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
       await admin.close();
       await upstream.close();

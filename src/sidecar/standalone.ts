@@ -46,7 +46,9 @@ export function startPolicyFile(opts: StandaloneOptions): FileSource {
       }
       // In a file, a revocation without a namespace belongs with the file's policy.
       const revocations = parsed.value.revocations.map((r) =>
-        r.metadata.namespace === undefined ? { ...r, metadata: { ...r.metadata, namespace: compiled.namespace } } : r,
+        r.metadata.namespace === undefined
+          ? { ...r, metadata: { ...r.metadata, namespace: compiled.namespace } }
+          : r,
       );
       const active = state.apply(compiled, revocations, now());
       metrics.configValid.set(1);

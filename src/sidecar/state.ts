@@ -36,7 +36,11 @@ export class ConfigState {
     const previous = this.#active;
     const next: ActiveConfig = {
       policy,
-      revocations: RevocationSet.build([...revocations], { name: policy.name, namespace: policy.namespace }, nowMs / 1000),
+      revocations: RevocationSet.build(
+        [...revocations],
+        { name: policy.name, namespace: policy.namespace },
+        nowMs / 1000,
+      ),
       generation: ++this.#generation,
       appliedAt: nowMs,
       strippedHeaders: new Set(policy.forwardClaims.map((f) => f.header)),

@@ -6,11 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
-import { CASE_EXPIRY, CASE_MAX_USES, CASE_RULES, REVOKED_JTI, denyCases, type Answer } from './support/cases.js';
+import {
+  CASE_EXPIRY,
+  CASE_MAX_USES,
+  CASE_RULES,
+  REVOKED_JTI,
+  denyCases,
+  type Answer,
+} from './support/cases.js';
 import { rawGet, send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
-import { tokenLeaks } from './support/ledger.js';
-import { metric, requestsDelta } from './support/metrics.js';
+import { identities, tokenLeaks } from './support/ledger.js';
+import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc, policyFile, revocationDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
@@ -66,7 +73,9 @@ describe('Audit mode forwards what Enforce would refuse, and counts it', () => {
     const { value: record } = await waitFor('the audit log record', () =>
       sidecar
         .records()
-        .find((r) => r.msg === 'token would be rejected (audit)' && r.path === c.path && r.reason === c.reason),
+        .find(
+          (r) => r.msg === 'token would be rejected (audit)' && r.path === c.path && r.reason === c.reason,
+        ),
     );
     expect(record).toMatchObject({ decision: 'audit_deny', policy: POLICY_NAME });
   });
@@ -74,14 +83,19 @@ describe('Audit mode forwards what Enforce would refuse, and counts it', () => {
   it('a refused-in-audit request does not carry claim headers from an unverified token', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await issuer.token({ sub: 'user-expired-audit', iat: now - 600, exp: now - 60 });
-    await send(sidecar.proxyUrl, '/orders/audit-claims', { token, headers: { 'x-auth-subject': 'user-forged' } });
+    await send(sidecar.proxyUrl, '/orders/audit-claims', {
+      token,
+      headers: { 'x-auth-subject': 'user-forged' },
+    });
     const got = app.receivedFor('/orders/audit-claims')[0]!;
     expect(got.headers['x-auth-subject']).toBeUndefined();
   });
 
   it('a valid token is still counted allow/ok', async () => {
     const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      expect((await send(sidecar.proxyUrl, '/orders/audit-ok', { token: await issuer.token() })).status).toBe(200);
+      expect((await send(sidecar.proxyUrl, '/orders/audit-ok', { token: await issuer.token() })).status).toBe(
+        200,
+      );
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/allow/ok`]: 1 });
   });
@@ -91,6 +105,11 @@ describe('Audit mode forwards what Enforce would refuse, and counts it', () => {
       expect((await rawGet(sidecar.proxyPort, '/orders%2Faudit')).status).toBe(400);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/malformed`]: 1 });
+  });
+
+  it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
+    const { subs, jtis } = identities();
+    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

@@ -3,7 +3,7 @@
  * every reason, the token read from stdin), and `tokenwarden sidecar` draining on SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,6 @@ import { logFile, tokenLeaks } from './support/ledger.js';
 import { policyDoc, policyFile, revocationDoc } from './support/policy.js';
 import { CLI, assertBuilt, startSidecar, stopAllSidecars, waitReady } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
-import { appendFileSync } from 'node:fs';
 
 let issuer: Issuer;
 let app: App;
@@ -61,7 +60,9 @@ function cli(args: string[], stdin?: string, timeoutMs = 30_000): Promise<Run> {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    const ledger = logFile(`cli-${args[0] ?? 'none'}-${Date.now()}-${Math.random().toString(16).slice(2, 6)}`);
+    const ledger = logFile(
+      `cli-${args[0] ?? 'none'}-${Date.now()}-${Math.random().toString(16).slice(2, 6)}`,
+    );
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
       appendFileSync(ledger, s);
@@ -85,7 +86,17 @@ function cli(args: string[], stdin?: string, timeoutMs = 30_000): Promise<Run> {
 describe('tokenwarden check', () => {
   it('a token the policy accepts exits 0 and prints "decision: ALLOW", never the token', async () => {
     const token = await issuer.token({ sub: 'user-cli', scope: 'orders:admin' });
-    const run = await cli(['check', '--policy', goodPolicy, '--token', token, '--path', '/admin/users', '--method', 'get']);
+    const run = await cli([
+      'check',
+      '--policy',
+      goodPolicy,
+      '--token',
+      token,
+      '--path',
+      '/admin/users',
+      '--method',
+      'get',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('decision: ALLOW');
     expect(run.stdout).toContain('reasons:  none: every check passed');
@@ -138,34 +149,48 @@ describe('tokenwarden check', () => {
 });
 
 describe('tokenwarden sidecar and SIGTERM', () => {
-  it('SIGTERM lets a request in flight finish with 200, then the process exits 0', async () => {
-    const sidecar = await startSidecar({ name: 'cli-sigterm', upstream: app.url, policyYaml: policyDoc(issuer) });
+  it('SIGTERM lets a request in flight finish with 200, then the process exits 0 promptly', async () => {
+    const sidecar = await startSidecar({
+      name: 'cli-sigterm',
+      upstream: app.url,
+      policyYaml: policyDoc(issuer),
+    });
     await waitReady(sidecar);
     const inFlight = send(sidecar.proxyUrl, '/slow?ms=1200', { token: await issuer.token() });
     await waitFor('the app to receive the slow request', () => app.receivedFor('/slow').length > 0, 5_000);
-    const signalled = Date.now();
     sidecar.process.kill('SIGTERM');
     const res = await inFlight;
+    const answered = Date.now();
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ url: '/slow?ms=1200' });
     const exit = await Promise.race([
       sidecar.exited,
       new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
     ]);
-    const ms = Date.now() - signalled;
-    console.log(`exited ${ms} ms after SIGTERM`);
+    const ms = Date.now() - answered;
+    console.log(`exited ${ms} ms after the in-flight response was complete`);
     expect(exit).toEqual({ code: 0, signal: null });
     await sidecar.stop();
     await expect(send(sidecar.proxyUrl, '/orders/after-exit', { timeoutMs: 2_000 })).rejects.toThrow();
+    // Draining is done once the last response is: the keep-alive connection it came on must
+    // not hold the process for the 10 s force-close timer.
+    expect(ms).toBeLessThan(3_000);
   });
 
   it('SIGTERM with only idle keep-alive connections exits 0 within a few seconds', async () => {
-    const sidecar = await startSidecar({ name: 'cli-sigterm-idle', upstream: app.url, policyYaml: policyDoc(issuer) });
+    const sidecar = await startSidecar({
+      name: 'cli-sigterm-idle',
+      upstream: app.url,
+      policyYaml: policyDoc(issuer),
+    });
     await waitReady(sidecar);
     expect((await send(sidecar.proxyUrl, '/orders/idle', { token: await issuer.token() })).status).toBe(200);
     const signalled = Date.now();
     sidecar.process.kill('SIGTERM');
-    const exit = await Promise.race([sidecar.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    const exit = await Promise.race([
+      sidecar.exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
+    ]);
     console.log(`exited ${Date.now() - signalled} ms after SIGTERM (idle)`);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalled).toBeLessThan(5_000);

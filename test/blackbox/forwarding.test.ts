@@ -7,12 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunkedBody, startApp, type App } from './support/app.js';
+import { bigBody, chunkedBody, startApp, type App } from './support/app.js';
 import { REALM } from './support/cases.js';
 import { raw, rawGet, send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
-import { tokenLeaks } from './support/ledger.js';
-import { requestsDelta } from './support/metrics.js';
+import { identities, tokenLeaks } from './support/ledger.js';
+import { leakyLabels, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
@@ -133,18 +133,21 @@ describe('request smuggling shapes and hostile heads', () => {
     { name: 'UTF-8 bytes', bytes: [0xc3, 0xa9, 0x41] },
     { name: 'a lone 0xFF byte', bytes: [0x41, 0xff, 0x42] },
     { name: 'bytes inside a real token', bytes: [0x65, 0x79, 0x80, 0x4a] },
-  ])('non-ASCII in Authorization ($name) is refused as invalid_request without a crash', async ({ bytes }) => {
-    const head = Buffer.concat([
-      Buffer.from('GET /orders/non-ascii HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer '),
-      Buffer.from(bytes),
-      Buffer.from('\r\nconnection: close\r\n\r\n'),
-    ]);
-    const res = await raw(sidecar.proxyPort, head);
-    expect([400, 401]).toContain(res.status);
-    expect(res.header('www-authenticate') ?? '').toMatch(/^Bearer realm="tokenwarden"/);
-    expect(app.receivedFor('/orders/non-ascii')).toHaveLength(0);
-    await stillServing();
-  });
+  ])(
+    'non-ASCII in Authorization ($name) is refused as invalid_request without a crash',
+    async ({ bytes }) => {
+      const head = Buffer.concat([
+        Buffer.from('GET /orders/non-ascii HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer '),
+        Buffer.from(bytes),
+        Buffer.from('\r\nconnection: close\r\n\r\n'),
+      ]);
+      const res = await raw(sidecar.proxyPort, head);
+      expect([400, 401]).toContain(res.status);
+      expect(res.header('www-authenticate') ?? '').toMatch(/^Bearer realm="tokenwarden"/);
+      expect(app.receivedFor('/orders/non-ascii')).toHaveLength(0);
+      await stillServing();
+    },
+  );
 
   it('an Upgrade (WebSocket) request is answered 501 and never forwarded', async () => {
     const res = await raw(
@@ -188,7 +191,10 @@ describe('headers the app receives', () => {
 
   it('a client copy of a claim header is removed when the token lacks that claim', async () => {
     const token = await issuer.token({ scope: undefined });
-    await send(sidecar.proxyUrl, '/orders/no-scope-claim', { token, headers: { 'x-auth-scope': 'orders:admin' } });
+    await send(sidecar.proxyUrl, '/orders/no-scope-claim', {
+      token,
+      headers: { 'x-auth-scope': 'orders:admin' },
+    });
     const got = app.receivedFor('/orders/no-scope-claim')[0]!;
     expect(got.headers['x-auth-scope']).toBeUndefined();
     expect(got.headers['x-auth-subject']).toBe('user-alice');
@@ -225,7 +231,16 @@ describe('headers the app receives', () => {
     );
     expect(res.status).toBe(200);
     const got = app.receivedFor('/orders/hop')[0]!;
-    for (const name of ['x-hop-secret', 'x-other-hop', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-connection']) {
+    for (const name of [
+      'x-hop-secret',
+      'x-other-hop',
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'proxy-authorization',
+      'proxy-connection',
+    ]) {
       expect(got.headers[name], name).toBeUndefined();
     }
     expect(got.headers['x-end-to-end']).toBe('kept');
@@ -236,6 +251,15 @@ describe('headers the app receives', () => {
     expect(res.status).toBe(200);
     expect(res.headers['x-app-private']).toBeUndefined();
     expect(res.headers['content-type']).toBe('application/json');
+  });
+
+  it('headers named by two Connection lines of the app response do not reach the client', async () => {
+    const res = await rawGet(sidecar.proxyPort, '/two-connection', [
+      `authorization: Bearer ${await issuer.token()}`,
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.header('x-private-a')).toBeUndefined();
+    expect(res.header('x-private-b')).toBeUndefined();
   });
 
   it('X-Forwarded-For gets the client address appended and X-Forwarded-Proto is set by the sidecar', async () => {
@@ -269,7 +293,7 @@ describe('bodies', () => {
   });
 
   it('a 5 MiB chunked POST body arrives intact', async () => {
-    async function* chunks(): AsyncGenerator<Buffer> {
+    function* chunks(): Generator<Buffer> {
       for (let i = 0; i < big.length; i += 256 * 1024) yield big.subarray(i, i + 256 * 1024);
     }
     const res = await send(sidecar.proxyUrl, '/orders/upload-chunked', {
@@ -282,7 +306,9 @@ describe('bodies', () => {
   });
 
   it('a chunked response arrives intact, still chunked', async () => {
-    const res = await rawGet(sidecar.proxyPort, '/chunked', [`authorization: Bearer ${await issuer.token()}`]);
+    const res = await rawGet(sidecar.proxyPort, '/chunked', [
+      `authorization: Bearer ${await issuer.token()}`,
+    ]);
     expect(res.status).toBe(200);
     expect(res.header('x-app')).toBe('chunked');
     expect(res.header('transfer-encoding')).toBe('chunked');
@@ -321,6 +347,104 @@ describe('bodies', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it('an 8 MiB response reaches a client that stops reading for a while, intact (backpressure)', async () => {
+    const bytes = 8 * 1024 * 1024;
+    const token = await issuer.token();
+    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let paused = false;
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        total += chunk.length;
+        if (!paused && total > 256 * 1024) {
+          paused = true;
+          socket.pause();
+          setTimeout(() => socket.resume(), 500);
+        }
+      });
+      socket.on('end', () => resolve());
+      socket.on('error', reject);
+    });
+    socket.write(
+      request([
+        `GET /big?bytes=${bytes} HTTP/1.1`,
+        'host: 127.0.0.1',
+        `authorization: Bearer ${token}`,
+        'connection: close',
+      ]),
+    );
+    await Promise.race([
+      done,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('download timed out')), 20_000)),
+    ]);
+    socket.destroy();
+    const raw = Buffer.concat(chunks);
+    const headEnd = raw.indexOf('\r\n\r\n');
+    expect(raw.subarray(0, headEnd).toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+    const body = dechunked(raw.subarray(headEnd + 4));
+    expect(body.length).toBe(bytes);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(
+      createHash('sha256').update(bigBody(bytes)).digest('hex'),
+    );
+  });
+
+  it('a client that hangs up in the middle of a response does not disturb the sidecar', async () => {
+    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got > 64 * 1024) socket.destroy();
+    });
+    socket.on('error', () => undefined);
+    socket.write(
+      request([
+        'GET /big?bytes=16777216 HTTP/1.1',
+        'host: 127.0.0.1',
+        `authorization: Bearer ${await issuer.token()}`,
+      ]),
+    );
+    await waitFor('the client to hang up', () => socket.destroyed, 5_000);
+    await stillServing();
+    expect(sidecar.logs()).not.toContain('internal error');
+  });
+
+  it('a client that hangs up in the middle of an upload does not disturb the sidecar', async () => {
+    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(
+      request(
+        [
+          'POST /orders/abandoned HTTP/1.1',
+          'host: 127.0.0.1',
+          `authorization: Bearer ${await issuer.token()}`,
+          `content-length: ${1024 * 1024}`,
+        ],
+        'x'.repeat(16 * 1024),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    await stillServing();
+    expect(app.receivedFor('/orders/abandoned').every((r) => r.bodyLength < 1024 * 1024)).toBe(true);
+  });
+
+  it('a HEAD request is forwarded and answered without a body', async () => {
+    const res = await raw(
+      sidecar.proxyPort,
+      request([
+        'HEAD /orders/head HTTP/1.1',
+        'host: 127.0.0.1',
+        `authorization: Bearer ${await issuer.token()}`,
+        'connection: close',
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(0);
+    expect(app.receivedFor('/orders/head')[0]?.method).toBe('HEAD');
+  });
+
   it('a POST with Expect: 100-continue is forwarded and its body arrives intact', async () => {
     const body = 'x'.repeat(2048);
     const res = await raw(
@@ -344,6 +468,21 @@ describe('bodies', () => {
   });
 });
 
+/** A chunked body decoded (the sidecar re-frames the app's chunks its own way). */
+function dechunked(buf: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < 1_000_000; i++) {
+    const lineEnd = buf.indexOf('\r\n', at);
+    if (lineEnd === -1) break;
+    const size = parseInt(buf.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!(size > 0)) break;
+    out.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(out);
+}
+
 describe('the app going away', () => {
   it('an app that is down answers 502 JSON, and the sidecar serves again once the app is back', async () => {
     const token = await issuer.token();
@@ -352,7 +491,10 @@ describe('the app going away', () => {
       const down = await send(sidecar.proxyUrl, '/orders/while-down', { token });
       expect(down.status).toBe(502);
       expect(down.headers['content-type']).toBe('application/json');
-      expect(down.json()).toEqual({ error: 'bad_gateway', error_description: 'the application did not answer' });
+      expect(down.json()).toEqual({
+        error: 'bad_gateway',
+        error_description: 'the application did not answer',
+      });
     } finally {
       await app.start();
     }
@@ -362,6 +504,11 @@ describe('the app going away', () => {
       5_000,
     );
     expect(elapsedMs).toBeLessThan(5_000);
+  });
+
+  it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
+    const { subs, jtis } = identities();
+    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

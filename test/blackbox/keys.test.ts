@@ -8,8 +8,8 @@ import { startApp, type App } from './support/app.js';
 import { REALM } from './support/cases.js';
 import { send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
-import { tokenLeaks } from './support/ledger.js';
-import { metric, requestsDelta } from './support/metrics.js';
+import { identities, tokenLeaks } from './support/ledger.js';
+import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep } from './support/wait.js';
@@ -50,12 +50,20 @@ describe('readiness and key fetching', () => {
     sidecar = await startSidecar({ name: 'keys', upstream: app.url, policyYaml: policyDoc(issuer) });
     const early = await fetch(`${sidecar.adminUrl}/readyz`);
     expect(early.status).toBe(503);
-    expect(await early.json()).toEqual({ status: 'not ready', reason: `keys not fetched yet for ${issuer.url}` });
+    expect(await early.json()).toEqual({
+      status: 'not ready',
+      reason: `keys not fetched yet for ${issuer.url}`,
+    });
     issuer.setDelay(0);
     const ms = await waitReady(sidecar, 10_000);
     console.log(`ready ${ms} ms after the sidecar started listening`);
     expect((await send(sidecar.proxyUrl, '/orders/ready', { token: await issuer.token() })).status).toBe(200);
-    expect(await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', { issuer: issuer.url, result: 'success' })).toBeGreaterThanOrEqual(1);
+    expect(
+      await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
+        issuer: issuer.url,
+        result: 'success',
+      }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('/healthz answers 200 (liveness does not depend on keys)', async () => {
@@ -69,14 +77,29 @@ describe('key rotation', () => {
     issuer.publish('rsa-2');
     await pastCooldown();
     const fetches = issuer.jwksRequests();
-    const refreshes = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', { issuer: issuer.url, result: 'success' });
-    const tokens = await Promise.all(Array.from({ length: 8 }, (_, i) => issuer.token({ sub: `user-rotated-${i}` }, { kid: 'rsa-2' })));
-    const statuses = await Promise.all(tokens.map(async (token) => (await send(sidecar.proxyUrl, '/orders/rotated', { token })).status));
+    const refreshes = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
+      issuer: issuer.url,
+      result: 'success',
+    });
+    const tokens = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => issuer.token({ sub: `user-rotated-${i}` }, { kid: 'rsa-2' })),
+    );
+    const statuses = await Promise.all(
+      tokens.map(async (token) => (await send(sidecar.proxyUrl, '/orders/rotated', { token })).status),
+    );
     expect(statuses).toEqual(tokens.map(() => 200));
     expect(issuer.jwksRequests() - fetches).toBe(1);
-    expect(await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', { issuer: issuer.url, result: 'success' })).toBe(refreshes + 1);
+    expect(
+      await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
+        issuer: issuer.url,
+        result: 'success',
+      }),
+    ).toBe(refreshes + 1);
     // Known now: no further fetch for the same kid.
-    expect((await send(sidecar.proxyUrl, '/orders/rotated', { token: await issuer.token({}, { kid: 'rsa-2' }) })).status).toBe(200);
+    expect(
+      (await send(sidecar.proxyUrl, '/orders/rotated', { token: await issuer.token({}, { kid: 'rsa-2' }) }))
+        .status,
+    ).toBe(200);
     expect(issuer.jwksRequests() - fetches).toBe(1);
   });
 
@@ -102,7 +125,9 @@ describe('key source outage', () => {
     await issuer.takeDown();
     try {
       for (const kid of ['rsa-1', 'ec-1', 'rsa-2']) {
-        const res = await send(sidecar.proxyUrl, '/orders/outage', { token: await issuer.token({ sub: `user-outage-${kid}` }, { kid }) });
+        const res = await send(sidecar.proxyUrl, '/orders/outage', {
+          token: await issuer.token({ sub: `user-outage-${kid}` }, { kid }),
+        });
         expect(res.status, kid).toBe(200);
       }
       expect((await fetch(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
@@ -117,16 +142,26 @@ describe('key source outage', () => {
     await pastCooldown();
     await issuer.takeDown();
     try {
-      const failures = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', { issuer: issuer.url, result: 'failure' });
+      const failures = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
+        issuer: issuer.url,
+        result: 'failure',
+      });
       let res: Awaited<ReturnType<typeof send>> | undefined;
       const moved = await requestsDelta(sidecar.adminUrl, async () => {
-        res = await send(sidecar.proxyUrl, '/orders/outage-new-kid', { token: await issuer.token({}, { kid: 'rsa-3' }) });
+        res = await send(sidecar.proxyUrl, '/orders/outage-new-kid', {
+          token: await issuer.token({}, { kid: 'rsa-3' }),
+        });
       });
       unseenAttemptAt = Date.now();
       expect(moved).toEqual({ [`${POLICY_NAME}/deny/unknown_key`]: 1 });
       expect(res?.status).toBe(401);
       expect(res?.headers['www-authenticate']).toBe(invalidToken('the token was signed by an unknown key'));
-      expect(await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', { issuer: issuer.url, result: 'failure' })).toBe(failures + 1);
+      expect(
+        await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
+          issuer: issuer.url,
+          result: 'failure',
+        }),
+      ).toBe(failures + 1);
       expect(app.receivedFor('/orders/outage-new-kid')).toHaveLength(0);
     } finally {
       await issuer.bringUp();
@@ -135,8 +170,15 @@ describe('key source outage', () => {
 
   it('once the JWKS server is back, the new kid is accepted on its next refetch', async () => {
     await pastCooldown();
-    const res = await send(sidecar.proxyUrl, '/orders/after-outage', { token: await issuer.token({}, { kid: 'rsa-3' }) });
+    const res = await send(sidecar.proxyUrl, '/orders/after-outage', {
+      token: await issuer.token({}, { kid: 'rsa-3' }),
+    });
     expect(res.status).toBe(200);
+  });
+
+  it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
+    const { subs, jtis } = identities();
+    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

@@ -8,10 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
 import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
-import { tokenLeaks } from './support/ledger.js';
-import { metric, requestsDelta } from './support/metrics.js';
-import { POLICY_NAME, policyDoc, type PolicyOptions } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, writeAtomically, type Sidecar } from './support/sidecar.js';
+import { identities, tokenLeaks } from './support/ledger.js';
+import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
+import { POLICY_NAME, policyDoc, type RuleDoc } from './support/policy.js';
+import {
+  startSidecar,
+  stopAllSidecars,
+  waitReady,
+  writeAtomically,
+  type Sidecar,
+} from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
 
 /** DESIGN.md promises one second; the tests allow five so a slow machine does not fail them. */
@@ -22,12 +28,16 @@ let app: App;
 let sidecar: Sidecar;
 const measured: string[] = [];
 
-const RULES: PolicyOptions['rules'] = [{ name: 'orders', paths: ['/orders/*', '/slow'], action: 'Authenticate' }];
+const RULES: RuleDoc[] = [{ name: 'orders', paths: ['/orders/*', '/slow'], action: 'Authenticate' }];
 
 beforeAll(async () => {
   issuer = await startIssuer();
   app = await startApp();
-  sidecar = await startSidecar({ name: 'reload', upstream: app.url, policyYaml: policyDoc(issuer, { rules: RULES }) });
+  sidecar = await startSidecar({
+    name: 'reload',
+    upstream: app.url,
+    policyYaml: policyDoc(issuer, { rules: RULES }),
+  });
   await waitReady(sidecar);
 });
 
@@ -42,7 +52,12 @@ const gauge = (name: string): Promise<number> => metric(sidecar.adminUrl, name);
 
 /** Polls a request until its status is `status`; returns the milliseconds since `since`. */
 async function untilStatus(path: string, token: string, status: number, since: number): Promise<number> {
-  await waitFor(`${path} to answer ${status}`, async () => (await send(sidecar.proxyUrl, path, { token })).status === status, BOUND_MS, 10);
+  await waitFor(
+    `${path} to answer ${status}`,
+    async () => (await send(sidecar.proxyUrl, path, { token })).status === status,
+    BOUND_MS,
+    10,
+  );
   return Date.now() - since;
 }
 
@@ -69,7 +84,7 @@ describe('a valid edit of the policy file', () => {
     const edited = Date.now();
     sidecar.writePolicy(
       policyDoc(issuer, {
-        rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES!],
+        rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES],
         audiences: [AUDIENCE, 'billing-api'],
       }),
     );
@@ -82,7 +97,7 @@ describe('a valid edit of the policy file', () => {
   it('the same content saved again is not a new generation', async () => {
     const generation = await gauge('tokenwarden_config_generation');
     const same = policyDoc(issuer, {
-      rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES!],
+      rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES],
       audiences: [AUDIENCE, 'billing-api'],
     });
     sidecar.writePolicy(same);
@@ -97,9 +112,13 @@ describe('a valid edit of the policy file', () => {
     await waitFor('the app to receive the slow request', () => app.receivedFor('/slow').length > 0, BOUND_MS);
     const generation = await gauge('tokenwarden_config_generation');
     sidecar.writePolicy(
-      policyDoc(issuer, { rules: [{ name: 'slow-now-denied', paths: ['/slow'], action: 'Deny' }, ...RULES!] }),
+      policyDoc(issuer, { rules: [{ name: 'slow-now-denied', paths: ['/slow'], action: 'Deny' }, ...RULES] }),
     );
-    await waitFor('the new generation', async () => (await gauge('tokenwarden_config_generation')) > generation, BOUND_MS);
+    await waitFor(
+      'the new generation',
+      async () => (await gauge('tokenwarden_config_generation')) > generation,
+      BOUND_MS,
+    );
     expect((await send(sidecar.proxyUrl, '/slow?ms=0', { token })).status).toBe(403);
     const res = await inFlight;
     expect(res.status).toBe(200);
@@ -123,7 +142,11 @@ describe('a valid edit of the policy file', () => {
     await new Promise((r) => setTimeout(r, 150));
     const generation = await gauge('tokenwarden_config_generation');
     sidecar.writePolicy(policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 10 } }));
-    await waitFor('the new generation', async () => (await gauge('tokenwarden_config_generation')) > generation, BOUND_MS);
+    await waitFor(
+      'the new generation',
+      async () => (await gauge('tokenwarden_config_generation')) > generation,
+      BOUND_MS,
+    );
     await new Promise((r) => setTimeout(r, 150));
     stop = true;
     await load;
@@ -142,7 +165,8 @@ describe('an invalid edit', () => {
     },
     {
       name: 'a plain-http key source to a non-loopback host',
-      text: () => policyDoc(issuer, { rules: RULES }).replace(issuer.jwksUri, 'http://keys.example.com/jwks.json'),
+      text: () =>
+        policyDoc(issuer, { rules: RULES }).replace(issuer.jwksUri, 'http://keys.example.com/jwks.json'),
       field: 'documents[0].spec.issuers[0].jwksUri',
     },
     {
@@ -164,7 +188,11 @@ describe('an invalid edit', () => {
       const errors = await gauge('tokenwarden_config_reload_errors_total');
       const logged = sidecar.logs().length;
       sidecar.writePolicy(text());
-      await waitFor('the reload error to be counted', async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors, BOUND_MS);
+      await waitFor(
+        'the reload error to be counted',
+        async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
+        BOUND_MS,
+      );
       expect(await gauge('tokenwarden_config_reload_errors_total')).toBe(errors + 1);
       expect(await gauge('tokenwarden_config_valid')).toBe(0);
       expect(await gauge('tokenwarden_config_generation')).toBe(generation);
@@ -178,7 +206,9 @@ describe('an invalid edit', () => {
       expect(line).toContain(field);
       expect(line).toContain(`keeping generation ${generation}`);
       // Still enforcing the last good policy: a good token passes, no token does not.
-      expect((await send(sidecar.proxyUrl, '/orders/still', { token: await issuer.token() })).status).toBe(200);
+      expect((await send(sidecar.proxyUrl, '/orders/still', { token: await issuer.token() })).status).toBe(
+        200,
+      );
       expect((await send(sidecar.proxyUrl, '/orders/still')).status).toBe(401);
     },
   );
@@ -187,7 +217,11 @@ describe('an invalid edit', () => {
     const errors = await gauge('tokenwarden_config_reload_errors_total');
     const before = sidecar.stderr().length;
     sidecar.writePolicy(policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 901 } }));
-    await waitFor('the reload error', async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors, BOUND_MS);
+    await waitFor(
+      'the reload error',
+      async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
+      BOUND_MS,
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(sidecar.stderr().slice(before)).toContain('spec.expiry.clockSkewSeconds');
   });
@@ -195,9 +229,15 @@ describe('an invalid edit', () => {
   it('a deleted policy file keeps the last good policy and counts a reload error', async () => {
     const errors = await gauge('tokenwarden_config_reload_errors_total');
     rmSync(sidecar.policyFile);
-    await waitFor('the reload error', async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors, BOUND_MS);
+    await waitFor(
+      'the reload error',
+      async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
+      BOUND_MS,
+    );
     expect(await gauge('tokenwarden_config_valid')).toBe(0);
-    expect((await send(sidecar.proxyUrl, '/orders/deleted', { token: await issuer.token() })).status).toBe(200);
+    expect((await send(sidecar.proxyUrl, '/orders/deleted', { token: await issuer.token() })).status).toBe(
+      200,
+    );
     expect((await send(sidecar.proxyUrl, '/orders/deleted')).status).toBe(401);
   });
 
@@ -205,12 +245,18 @@ describe('an invalid edit', () => {
     const generation = await gauge('tokenwarden_config_generation');
     const edited = Date.now();
     writeFileSync(sidecar.policyFile, policyDoc(issuer, { rules: RULES, audiences: ['fixed-api'] }));
-    await waitFor('the fixed policy', async () => (await gauge('tokenwarden_config_generation')) > generation, BOUND_MS);
+    await waitFor(
+      'the fixed policy',
+      async () => (await gauge('tokenwarden_config_generation')) > generation,
+      BOUND_MS,
+    );
     measured.push(`fix after invalid edits: ${Date.now() - edited} ms`);
     expect(await gauge('tokenwarden_config_generation')).toBe(generation + 1);
     expect(await gauge('tokenwarden_config_valid')).toBe(1);
     const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      expect((await send(sidecar.proxyUrl, '/orders/fixed', { token: await issuer.token() })).status).toBe(401);
+      expect((await send(sidecar.proxyUrl, '/orders/fixed', { token: await issuer.token() })).status).toBe(
+        401,
+      );
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/wrong_audience`]: 1 });
   });
@@ -221,14 +267,20 @@ describe('a sidecar that has no valid policy', () => {
     const broken = await startSidecar({
       name: 'reload-no-policy',
       upstream: app.url,
-      policyYaml: policyDoc(issuer, { rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }], expiry: { clockSkewSeconds: -1 } }),
+      policyYaml: policyDoc(issuer, {
+        rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }],
+        expiry: { clockSkewSeconds: -1 },
+      }),
     });
     try {
       const token = await issuer.token();
       for (const path of ['/orders/x', '/open']) {
         const res = await send(broken.proxyUrl, path, { token });
         expect(res.status, path).toBe(503);
-        expect(res.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'no token policy is loaded yet' });
+        expect(res.json()).toEqual({
+          error: 'temporarily_unavailable',
+          error_description: 'no token policy is loaded yet',
+        });
       }
       expect(app.receivedFor('/open')).toHaveLength(0);
       const ready = await fetch(`${broken.adminUrl}/readyz`);
@@ -237,7 +289,10 @@ describe('a sidecar that has no valid policy', () => {
       expect(await metric(broken.adminUrl, 'tokenwarden_config_valid')).toBe(0);
       expect(broken.logs()).toContain('documents[0].spec.expiry.clockSkewSeconds');
 
-      writeAtomically(broken.policyFile, policyDoc(issuer, { rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }] }));
+      writeAtomically(
+        broken.policyFile,
+        policyDoc(issuer, { rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }] }),
+      );
       await waitReady(broken, BOUND_MS);
       expect((await send(broken.proxyUrl, '/orders/x', { token })).status).toBe(200);
       expect((await send(broken.proxyUrl, '/orders/x')).status).toBe(401);
@@ -246,6 +301,11 @@ describe('a sidecar that has no valid policy', () => {
     } finally {
       await broken.stop();
     }
+  });
+
+  it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
+    const { subs, jtis } = identities();
+    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

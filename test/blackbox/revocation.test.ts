@@ -9,8 +9,8 @@ import { REALM } from './support/cases.js';
 import { malleate, signedPartSha256 } from './support/forge.js';
 import { send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
-import { tokenLeaks } from './support/ledger.js';
-import { metric, requestsDelta } from './support/metrics.js';
+import { identities, tokenLeaks } from './support/ledger.js';
+import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import {
   POLICY_NAME,
   policyDoc,
@@ -57,7 +57,12 @@ async function status(path: string, token: string): Promise<number> {
 }
 
 /** Adds a revocation to the file and measures until `token` is refused as revoked. */
-async function revokeAndWait(name: string, entry: RevocationEntry, token: string, path: string): Promise<number> {
+async function revokeAndWait(
+  name: string,
+  entry: RevocationEntry,
+  token: string,
+  path: string,
+): Promise<number> {
   revocations.push(revocationDoc(name, [entry]));
   const edited = Date.now();
   rewrite();
@@ -72,10 +77,31 @@ async function revokeAndWait(name: string, entry: RevocationEntry, token: string
 
 describe('revocation by each matcher, added while the sidecar runs, of a token already cached', () => {
   const now = (): number => Math.floor(Date.now() / 1000);
-  const cases: { name: string; matcher: string; sub: string; entry: (token: string) => RevocationEntry; iat?: number }[] = [
-    { name: 'jti', matcher: 'jti', sub: 'user-rev-jti', entry: (t) => ({ jti: String(JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).jti) }) },
-    { name: 'tokenSha256 of the signed part', matcher: 'sha', sub: 'user-rev-sha', entry: (t) => ({ tokenSha256: signedPartSha256(t) }) },
-    { name: 'subject', matcher: 'subject', sub: 'user-rev-subject', entry: () => ({ subject: 'user-rev-subject' }) },
+  const cases: {
+    name: string;
+    matcher: string;
+    sub: string;
+    entry: (token: string) => RevocationEntry;
+    iat?: number;
+  }[] = [
+    {
+      name: 'jti',
+      matcher: 'jti',
+      sub: 'user-rev-jti',
+      entry: (t) => ({ jti: String(JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).jti) }),
+    },
+    {
+      name: 'tokenSha256 of the signed part',
+      matcher: 'sha',
+      sub: 'user-rev-sha',
+      entry: (t) => ({ tokenSha256: signedPartSha256(t) }),
+    },
+    {
+      name: 'subject',
+      matcher: 'subject',
+      sub: 'user-rev-subject',
+      entry: () => ({ subject: 'user-rev-subject' }),
+    },
     {
       name: 'subject and issuer',
       matcher: 'subject-issuer',
@@ -119,10 +145,18 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
 
   it('a token of a subject revoked for another issuer only is still accepted', async () => {
     const token = await issuer.token({ sub: 'user-other-issuer' });
-    revocations.push(revocationDoc('revoke-other-issuer', [{ subject: 'user-other-issuer', issuer: 'https://other.example/' }]));
+    revocations.push(
+      revocationDoc('revoke-other-issuer', [
+        { subject: 'user-other-issuer', issuer: 'https://other.example/' },
+      ]),
+    );
     const generation = await metric(sidecar.adminUrl, 'tokenwarden_config_generation');
     rewrite();
-    await waitFor('the edit', async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation, BOUND_MS);
+    await waitFor(
+      'the edit',
+      async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
+      BOUND_MS,
+    );
     expect(await status('/orders/other-issuer', token)).toBe(200);
   });
 
@@ -133,7 +167,12 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
     // Both signatures are genuine: the rewrite is a real way around a whole-token hash.
     expect(await status('/orders/malleable', token)).toBe(200);
     expect(await status('/orders/malleable-twin', twin)).toBe(200);
-    const ms = await revokeAndWait('revoke-es256', { tokenSha256: signedPartSha256(token) }, token, '/orders/malleable');
+    const ms = await revokeAndWait(
+      'revoke-es256',
+      { tokenSha256: signedPartSha256(token) },
+      token,
+      '/orders/malleable',
+    );
     measured.push(`ES256 tokenSha256: ${ms} ms`);
     const fresh = malleate(token); // same bytes as twin; sent again after the revocation
     const moved = await requestsDelta(sidecar.adminUrl, async () => {
@@ -147,7 +186,11 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
     await revokeAndWait('revoke-then-unrevoke', { subject: 'user-unrevoked' }, token, '/orders/unrevoke');
     revocations.pop();
     rewrite();
-    await waitFor('the revocation to be lifted', async () => (await status('/orders/unrevoke', token)) === 200, BOUND_MS);
+    await waitFor(
+      'the revocation to be lifted',
+      async () => (await status('/orders/unrevoke', token)) === 200,
+      BOUND_MS,
+    );
   });
 });
 
@@ -156,7 +199,11 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
     const generation = await metric(sidecar.adminUrl, 'tokenwarden_config_generation');
     policy = { maxUses: 2 };
     rewrite();
-    await waitFor('maxUses to apply', async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation, BOUND_MS);
+    await waitFor(
+      'maxUses to apply',
+      async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
+      BOUND_MS,
+    );
   });
 
   it('the third use of a token is refused 401 reused and counted in tokenwarden_token_reuse_total', async () => {
@@ -173,7 +220,9 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
     expect(res?.headers['www-authenticate']).toBe(
       `${REALM}, error="invalid_token", error_description="the token has been used too many times"`,
     );
-    expect(await metric(sidecar.adminUrl, 'tokenwarden_token_reuse_total', { policy: POLICY_NAME })).toBe(reuse + 1);
+    expect(await metric(sidecar.adminUrl, 'tokenwarden_token_reuse_total', { policy: POLICY_NAME })).toBe(
+      reuse + 1,
+    );
     expect(app.receivedFor('/orders/reuse')).toHaveLength(2);
   });
 
@@ -222,6 +271,11 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
       expect(await status('/orders/both', token)).toBe(401);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/revoked`]: 1 });
+  });
+
+  it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
+    const { subs, jtis } = identities();
+    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

@@ -4,7 +4,7 @@
  * status keeps being written; SIGTERM releases the lease and exits 0.
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   suffix,
   waitFor,
   waitForPolicy,
+  type Obj,
 } from './operator-support.js';
 
 const LEASE_SECONDS = 3;
@@ -61,6 +62,24 @@ function holderPid(l: V1Lease): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The metrics port a process logged at start-up ("operator starting", address.port). */
+async function metricsOf(p: ManagedProcess): Promise<string> {
+  const port = await waitFor(`${p.name} to log its metrics port`, () => {
+    const line = readFileSync(p.logPath, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"operator starting"'));
+    return Promise.resolve(
+      line === undefined ? undefined : ((JSON.parse(line) as Obj).address.port as number),
+    );
+  });
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 beforeAll(async () => {
   kc = loadKubeConfig();
   ns = await freshNamespace(kc, 'leader');
@@ -82,12 +101,23 @@ describe('leader election', () => {
 
     const jwk = await publicJwk();
     await createPolicy(kc, ns, policyBody('before', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await waitForPolicy(
-      kc,
-      ns,
-      'before',
-      'Ready (written by the leader)',
-      (p) => readyOf(p).status === 'True',
+    await waitForPolicy(kc, ns, 'before', 'Ready', (p) => readyOf(p).status === 'True');
+    // Both reconcile (the follower once it has synced); only the leader writes, as their own
+    // /metrics say.
+    const successes = 'tokenwarden_operator_reconcile_total{kind="TokenPolicy",result="success"}';
+    const followerMetrics = await waitFor('the follower to reconcile too', async () => {
+      const text = await metricsOf(follower);
+      return (sample(text, successes) ?? 0) > 0 ? text : undefined;
+    });
+    const leaderMetrics = await metricsOf(leader);
+    expect(sample(leaderMetrics, 'tokenwarden_operator_leader')).toBe(1);
+    expect(sample(followerMetrics, 'tokenwarden_operator_leader')).toBe(0);
+    expect(
+      sample(leaderMetrics, 'tokenwarden_operator_status_writes_total{kind="TokenPolicy"}'),
+    ).toBeGreaterThan(0);
+    // A labelled counter never incremented has no series at all.
+    expect(sample(followerMetrics, 'tokenwarden_operator_status_writes_total{kind="TokenPolicy"}') ?? 0).toBe(
+      0,
     );
 
     leader.killNow(); // kill -9: no release, the lease has to expire
@@ -99,6 +129,10 @@ describe('leader election', () => {
       async () => holderPid(await lease()) === follower.pid,
       15_000,
     );
+    // The follower counts one lease duration from the last renewal it observed, then takes
+    // over at its next retry (a seventh of the duration, plus jitter).
+    const takeoverMs = Date.now() - killedAt;
+    expect(takeoverMs).toBeLessThan(LEASE_SECONDS * 1000 + 3000);
     await waitForPolicy(
       kc,
       ns,
@@ -107,10 +141,7 @@ describe('leader election', () => {
       (p) => readyOf(p).status === 'True',
       15_000,
     );
-    const tookMs = Date.now() - killedAt;
-    // Expiry is measured from the follower's last observation of a renewal: one lease duration,
-    // plus a retry period and the time to reconcile.
-    expect(tookMs).toBeLessThan((LEASE_SECONDS + 3) * 1000);
+    expect(sample(await metricsOf(follower), 'tokenwarden_operator_leader')).toBe(1);
     expect((await lease()).spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
   });
 

@@ -11,7 +11,6 @@ import {
   KubernetesObjectApi,
   RbacAuthorizationV1Api,
   type KubeConfig,
-  type KubernetesObject,
   type V1PolicyRule,
 } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';

@@ -6,10 +6,12 @@
  *   /slow?ms=N      answers after N ms (default 1000): an in-flight request during a reload
  *   /chunked        answers a chunked body in several writes (content: `chunkedBody()`)
  *   /duplex         answers at once and echoes the request body as it arrives (streaming proof)
+ *   /two-connection answers with two Connection lines, each naming a private header
+ *   /big?bytes=N    answers N bytes of `bigBody(N)`, chunked, respecting backpressure
  *   anything else   echoes
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -46,6 +48,13 @@ export function chunkedBody(): Buffer {
   return buf;
 }
 
+/** What /big sends: `bytes` bytes, each depending on its position. */
+export function bigBody(bytes: number): Buffer {
+  const buf = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) buf[i] = (i * 7 + (i >> 12)) & 0xff;
+  return buf;
+}
+
 export async function startApp(): Promise<App> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
@@ -78,6 +87,40 @@ export async function startApp(): Promise<App> {
       if (url.pathname.startsWith('/slow')) {
         const ms = Number(url.searchParams.get('ms') ?? '1000');
         setTimeout(() => echo(res, got), ms);
+        return;
+      }
+      if (url.pathname === '/big') {
+        const body = bigBody(Number(url.searchParams.get('bytes') ?? '1048576'));
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let at = 0;
+        const pump = (): void => {
+          while (at < body.length) {
+            const chunk = body.subarray(at, at + 64 * 1024);
+            at += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      if (url.pathname === '/two-connection') {
+        res.writeHead(200, [
+          'connection',
+          'x-private-a',
+          'connection',
+          'x-private-b',
+          'x-private-a',
+          '1',
+          'x-private-b',
+          '2',
+          'content-length',
+          '2',
+        ]);
+        res.end('ok');
         return;
       }
       if (url.pathname === '/chunked') {
@@ -132,7 +175,7 @@ export async function startApp(): Promise<App> {
   };
 }
 
-function echo(res: import('node:http').ServerResponse, got: Received): void {
+function echo(res: ServerResponse, got: Received): void {
   const body = JSON.stringify({
     app: 'echo',
     method: got.method,

@@ -7,23 +7,29 @@
 import { hmacToken, noneWithSignature, pssToken, tamperedPayload, unsignedToken } from './forge.js';
 import { raw, send } from './http.js';
 import type { Issuer } from './issuer.js';
+import type { RuleDoc } from './policy.js';
 import type { Sidecar } from './sidecar.js';
 
 export const REALM = 'Bearer realm="tokenwarden"';
 
 /** The rules every case assumes (in this order; first match wins). */
-export const CASE_RULES = [
-  { name: 'health', paths: ['/healthz'], methods: ['GET'], action: 'Allow' as const },
-  { name: 'admin', paths: ['/admin', '/admin/*'], action: 'Deny' as const },
+export const CASE_RULES: RuleDoc[] = [
+  { name: 'health', paths: ['/healthz'], methods: ['GET'], action: 'Allow' },
+  { name: 'admin', paths: ['/admin', '/admin/*'], action: 'Deny' },
   {
     name: 'orders-admin',
     paths: ['/orders/admin/*'],
-    action: 'Authenticate' as const,
+    action: 'Authenticate',
     requiredScopes: ['orders:admin'],
     requiredClaims: { role: 'admin' },
   },
-  { name: 'reports', paths: ['/reports/*'], action: 'Authenticate' as const, requiredClaims: { department: 'finance' } },
-  { name: 'orders', paths: ['/orders/*'], action: 'Authenticate' as const },
+  {
+    name: 'reports',
+    paths: ['/reports/*'],
+    action: 'Authenticate',
+    requiredClaims: { department: 'finance' },
+  },
+  { name: 'orders', paths: ['/orders/*'], action: 'Authenticate' },
 ];
 
 /** Expiry limits the cases rely on. */
@@ -77,7 +83,13 @@ const withToken =
 /** A token that is reused across warm-ups and the request under test. */
 const reusedTokens = new WeakMap<Issuer, Promise<string>>();
 
-function invalid(name: string, reason: string, description: string, make: (issuer: Issuer) => Promise<string> | string, slug: string): DenyCase {
+function invalid(
+  name: string,
+  reason: string,
+  description: string,
+  make: (issuer: Issuer) => Promise<string> | string,
+  slug: string,
+): DenyCase {
   return {
     name,
     path: `/orders/${slug}`,
@@ -134,7 +146,9 @@ export function denyCases(): DenyCase[] {
       path: '/orders/header-and-query',
       reason: 'malformed',
       status: 400,
-      wwwAuthenticate: invalidRequest('a token in both the Authorization header and the access_token query parameter'),
+      wwwAuthenticate: invalidRequest(
+        'a token in both the Authorization header and the access_token query parameter',
+      ),
       error: 'invalid_request',
       description: 'a token in both the Authorization header and the access_token query parameter',
       async run(ctx) {
@@ -147,9 +161,12 @@ export function denyCases(): DenyCase[] {
       path: '/orders/query-only',
       reason: 'malformed',
       status: 400,
-      wwwAuthenticate: invalidRequest('tokens in the access_token query parameter are not accepted; use the Authorization header'),
+      wwwAuthenticate: invalidRequest(
+        'tokens in the access_token query parameter are not accepted; use the Authorization header',
+      ),
       error: 'invalid_request',
-      description: 'tokens in the access_token query parameter are not accepted; use the Authorization header',
+      description:
+        'tokens in the access_token query parameter are not accepted; use the Authorization header',
       async run(ctx) {
         return viaSend(ctx, {}, `?access_token=${await ctx.issuer.token()}`);
       },
@@ -203,7 +220,7 @@ export function denyCases(): DenyCase[] {
       'hs256-confusion',
     ),
     invalid(
-      'a PS256 token (asymmetric, but not in the issuer\'s algorithms) is a disallowed alg (401)',
+      "a PS256 token (asymmetric, but not in the issuer's algorithms) is a disallowed alg (401)",
       'alg_not_allowed',
       'the token algorithm is not allowed',
       (issuer) => pssToken(issuer.claims(), 'rsa-1', issuer.keys.get('rsa-1')!.privateKey),

@@ -25,7 +25,9 @@ export function unsignedToken(payload: Record<string, unknown>): string {
 
 /** `alg: none` with a (meaningless) signature part, so only the alg can refuse it. */
 export function noneWithSignature(payload: Record<string, unknown>, kid: string): string {
-  return keep(`${b64({ alg: 'none', kid, typ: 'JWT' })}.${b64(payload)}.${Buffer.from('x'.repeat(40)).toString('base64url')}`);
+  return keep(
+    `${b64({ alg: 'none', kid, typ: 'JWT' })}.${b64(payload)}.${Buffer.from('x'.repeat(40)).toString('base64url')}`,
+  );
 }
 
 /** HS256 over the payload with `secret` (the RSA public key PEM in the key-confusion attack). */
@@ -53,7 +55,9 @@ export function malleate(token: string): string {
 
 /** `tokenSha256` of the revocation API: SHA-256 hex of everything before the last `.`. */
 export function signedPartSha256(token: string): string {
-  return createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('hex');
+  return createHash('sha256')
+    .update(token.slice(0, token.lastIndexOf('.')))
+    .digest('hex');
 }
 
 /** The log fingerprint: the first 12 hex characters of `signedPartSha256`. */
@@ -62,13 +66,16 @@ export function fingerprint(token: string): string {
 }
 
 export function payloadOf(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
 }
 
 /** PS256 with the issuer's RSA key: a genuine signature under an alg the policy does not allow. */
 export function pssToken(payload: Record<string, unknown>, kid: string, privateKey: CryptoKey): string {
   const signed = `${b64({ alg: 'PS256', kid, typ: 'JWT' })}.${b64(payload)}`;
-  const key = KeyObject.from(privateKey as unknown as Parameters<typeof KeyObject.from>[0]);
+  const key = KeyObject.from(privateKey);
   const signature = sign('sha256', Buffer.from(signed), {
     key,
     padding: constants.RSA_PKCS1_PSS_PADDING,

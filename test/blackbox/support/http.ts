@@ -5,6 +5,7 @@
  * Every bearer token that goes out is recorded in the ledger.
  */
 import { connect } from 'node:net';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { recordToken } from './ledger.js';
 
@@ -22,7 +23,7 @@ export interface SendOptions {
   /** The whole Authorization value, for another scheme or spelling. */
   authorization?: string;
   headers?: Record<string, string>;
-  body?: string | Buffer | AsyncIterable<Buffer>;
+  body?: string | Buffer | Iterable<Buffer> | AsyncIterable<Buffer>;
   timeoutMs?: number;
 }
 
@@ -39,7 +40,10 @@ export async function send(baseUrl: string, path: string, opts: SendOptions = {}
   const res = await request(`${baseUrl}${path}`, {
     method: (opts.method ?? 'GET') as 'GET',
     headers,
-    body: opts.body,
+    body:
+      opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body)
+        ? opts.body
+        : Readable.from(opts.body),
     headersTimeout: opts.timeoutMs ?? 10_000,
     bodyTimeout: opts.timeoutMs ?? 10_000,
   });
@@ -83,10 +87,18 @@ export function raw(port: number, data: string | Buffer, timeoutMs = 5_000): Pro
       socket.destroy();
       if (err) return reject(err);
       const parsed = parseResponse(Buffer.concat(chunks));
-      if (parsed === undefined) reject(new Error(`no complete HTTP response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`));
+      if (parsed === undefined)
+        reject(
+          new Error(
+            `no complete HTTP response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`,
+          ),
+        );
       else resolve(parsed);
     };
-    const timer = setTimeout(() => finish(new Error(`raw request timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`raw request timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       if (parseResponse(Buffer.concat(chunks), true) !== undefined) finish();
@@ -160,5 +172,8 @@ function dechunk(buf: Buffer): Buffer | undefined {
 
 /** `GET path` with these extra header lines, closed after the response. */
 export function rawGet(port: number, path: string, headerLines: string[] = []): Promise<RawResponse> {
-  return raw(port, [`GET ${path} HTTP/1.1`, 'host: 127.0.0.1', ...headerLines, 'connection: close', '', ''].join('\r\n'));
+  return raw(
+    port,
+    [`GET ${path} HTTP/1.1`, 'host: 127.0.0.1', ...headerLines, 'connection: close', '', ''].join('\r\n'),
+  );
 }

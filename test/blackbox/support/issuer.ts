@@ -147,7 +147,7 @@ export async function startIssuer(): Promise<Issuer> {
       if (key === undefined) throw new Error(`issuer has no key ${kid}`);
       const header = { alg: key.alg, kid, typ: 'JWT', ...opts.header };
       const token = await new CompactSign(new TextEncoder().encode(JSON.stringify(defined(payload))))
-        .setProtectedHeader(header as { alg: string })
+        .setProtectedHeader(header)
         .sign(key.privateKey);
       recordToken(token);
       return token;

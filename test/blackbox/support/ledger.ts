@@ -4,11 +4,24 @@
  * `assertNoTokenInLogs` then checks all logs seen so far against all tokens seen so far: the
  * last file to run checks the whole suite.
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const RUN_DIR = join(tmpdir(), `tokenwarden-blackbox-${process.ppid}`);
+const PREFIX = 'tokenwarden-blackbox-';
+const RUN_DIR = join(tmpdir(), `${PREFIX}${process.ppid}`);
+
+// Ledgers of earlier runs: kept a few hours for a post-mortem, then removed.
+for (const name of readdirSync(tmpdir())) {
+  if (!name.startsWith(PREFIX) || join(tmpdir(), name) === RUN_DIR) continue;
+  try {
+    if (Date.now() - statSync(join(tmpdir(), name)).mtimeMs > 6 * 3600_000) {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  } catch {
+    // another run removed it first
+  }
+}
 const TOKENS = join(RUN_DIR, 'tokens.txt');
 const LOG_DIR = join(RUN_DIR, 'logs');
 mkdirSync(LOG_DIR, { recursive: true });
@@ -80,7 +93,10 @@ export function identities(): { subs: Set<string>; jtis: Set<string> } {
     const payload = token.split('.')[1];
     if (payload === undefined) continue;
     try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<
+        string,
+        unknown
+      >;
       if (typeof claims.sub === 'string') subs.add(claims.sub);
       if (typeof claims.jti === 'string') jtis.add(claims.jti);
     } catch {

@@ -25,7 +25,10 @@ export function parseMetrics(text: string): Sample[] {
     if (!m) continue;
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) {
-      labels[l[1] as string] = (l[2] as string).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      labels[l[1] as string] = (l[2] as string)
+        .replace(/\\n/g, '\n')
+        .replace(/\\"/g, '"')
+        .replace(/\\\\/g, '\\');
     }
     samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
@@ -33,7 +36,11 @@ export function parseMetrics(text: string): Sample[] {
 }
 
 /** Sum of the samples named `name` whose labels include every one of `labels` (0 when none). */
-export async function metric(adminUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metric(
+  adminUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   return sumOf(parseMetrics(await metricsText(adminUrl)), name, labels);
 }
 
@@ -57,7 +64,10 @@ export function familyNames(text: string): Set<string> {
  * Runs `fn` and returns how much `tokenwarden_requests_total{policy,decision,reason}` moved for
  * `policy/decision/reason` (only the ones that moved).
  */
-export async function requestsDelta(adminUrl: string, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+export async function requestsDelta(
+  adminUrl: string,
+  fn: () => Promise<unknown>,
+): Promise<Record<string, number>> {
   const key = (s: Sample): string => `${s.labels.policy}/${s.labels.decision}/${s.labels.reason}`;
   const count = async (): Promise<Map<string, number>> => {
     const m = new Map<string, number>();
@@ -72,4 +82,19 @@ export async function requestsDelta(adminUrl: string, fn: () => Promise<unknown>
   const moved: Record<string, number> = {};
   for (const [k, v] of after) if (v !== (before.get(k) ?? 0)) moved[k] = v - (before.get(k) ?? 0);
   return moved;
+}
+
+/**
+ * Label values of /metrics that hold one of `forbidden` (a sub, a jti, a path) or look like a
+ * compact JWS: `metric: value` for each, so an assertion failure says where.
+ */
+export async function leakyLabels(adminUrl: string, forbidden: readonly string[]): Promise<string[]> {
+  const leaks: string[] = [];
+  for (const s of parseMetrics(await metricsText(adminUrl))) {
+    for (const value of Object.values(s.labels)) {
+      if (/^[\w-]{8,}\.[\w-]{8,}\.[\w-]*$/.test(value)) leaks.push(`${s.name}: a token-like label`);
+      for (const f of forbidden) if (f.length > 1 && value.includes(f)) leaks.push(`${s.name}: ${f}`);
+    }
+  }
+  return leaks;
 }

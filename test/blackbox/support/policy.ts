@@ -53,9 +53,7 @@ export function policyDoc(issuer: Issuer, opts: PolicyOptions = {}): string {
 }
 
 export type RevocationEntry =
-  | { jti: string }
-  | { tokenSha256: string }
-  | { subject: string; issuer?: string; issuedBefore?: string };
+  { jti: string } | { tokenSha256: string } | { subject: string; issuer?: string; issuedBefore?: string };
 
 export function revocationDoc(name: string, tokens: RevocationEntry[], reason = 'black-box test'): string {
   return stringify({

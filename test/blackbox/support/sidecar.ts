@@ -4,7 +4,16 @@
  * free-port race), its stdout and stderr captured in memory and in the run's ledger.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +23,27 @@ import { waitFor } from './wait.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = join(REPO_ROOT, 'dist/cmd/tokenwarden.js');
 
+let staleChecked = false;
+
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' before the black-box tests`);
+  if (staleChecked) return;
+  staleChecked = true;
+  const built = statSync(CLI).mtimeMs;
+  const newer = ['src', 'cmd'].flatMap((d) => newerThan(join(REPO_ROOT, d), built)).slice(0, 3);
+  if (newer.length > 0)
+    console.warn(`dist/ is older than ${newer.join(', ')}…: run 'npm run build' to test the current code`);
+}
+
+function newerThan(dir: string, mtimeMs: number): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...newerThan(path, mtimeMs));
+    else if (entry.name.endsWith('.ts') && statSync(path).mtimeMs > mtimeMs)
+      out.push(path.slice(REPO_ROOT.length + 1));
+  }
+  return out;
 }
 
 export interface SidecarOptions {
@@ -99,7 +127,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     all += s;
     appendFileSync(ledger, s);
   });
-  const exited = new Promise<Exit>((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
+  const exited = new Promise<Exit>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit({ code, signal })),
+  );
   let exitedYet: Exit | undefined;
   void exited.then((e) => (exitedYet = e));
 
@@ -133,7 +163,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     ({ value: started } = await waitFor(
       'the sidecar to log "sidecar started"',
       () => {
-        if (exitedYet !== undefined) throw new Error(`sidecar exited early (${JSON.stringify(exitedYet)}): ${all}`);
+        if (exitedYet !== undefined)
+          throw new Error(`sidecar exited early (${JSON.stringify(exitedYet)}): ${all}`);
         return records().find((r) => r.msg === 'sidecar started') as typeof started | undefined;
       },
       15_000,
@@ -141,6 +172,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     ));
   } catch (e) {
     child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(e as Error).message}\n--- sidecar output ---\n${all}`);
   }
 
