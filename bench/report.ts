@@ -163,7 +163,7 @@ export function ratiosTable(
     const sidecar = cells.find((c) => c.target === 'sidecar' && c.scenario === scenario);
     const cpu = pairedRatios(runs, scenario, (r) => r.cpuUsPerRequest);
     const p99 = pairedRatios(runs, scenario, (r) => r.p99Ms);
-    if (sidecar === undefined || cpu.length === 0) {
+    if (missing !== undefined || sidecar === undefined || cpu.length === 0) {
       lines.push(row([scenario, '–', `≤ ${limit}×`, '–', '–', `pending (${pending})`]));
       continue;
     }

@@ -13,7 +13,7 @@ import type { BenchConfig, ScenarioName, TargetName } from './config.js';
 import { TOKEN_LIFETIME_SECONDS, writeMaterial } from './material.js';
 import type { Material } from './material.js';
 import { cpuMicros, sampleRss } from './procfs.js';
-import { killAll, stop } from './processes.js';
+import { exited, killAll, logTail, stop } from './processes.js';
 import { aggregate, ratiosTable, resultsTable } from './report.js';
 import type { RunResult } from './report.js';
 import { DESCRIPTIONS, startApp, startTarget } from './targets.js';
@@ -134,7 +134,21 @@ async function main(): Promise<void> {
   for (let round = 1; round <= config.rounds; round++) {
     for (const scenario of config.scenarios) {
       for (const target of targets) {
-        const run = await measure(config, target, scenario, round, material);
+        if (unavailable.has(target.name)) continue;
+        let run: RunResult;
+        try {
+          run = await measure(config, target, scenario, round, material);
+        } catch (error) {
+          // A proxy that dies under load is a result, not a reason to lose the other targets.
+          if (target === app || !exited(target.measured)) throw error;
+          const tail = logTail(target.measured, 5).replace(/\s+/g, ' ').slice(0, 300);
+          unavailable.set(
+            target.name,
+            `failed: exited under load (${scenario}, round ${round}; log: ${tail})`,
+          );
+          console.log(`${DESCRIPTIONS[target.name]}: ${unavailable.get(target.name)}`);
+          continue;
+        }
         runs.push(run);
         console.log(
           `round ${round} ${scenario.padEnd(10)} ${target.name.padEnd(14)} ${run.rps.toFixed(0).padStart(7)} req/s ` +
