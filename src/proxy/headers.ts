@@ -66,8 +66,9 @@ function connectionTokens(value: string): Set<string> {
 export function downstreamHeaders(incoming: Record<string, string | string[] | undefined>): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const connection = incoming.connection;
+  // `keep-alive` / `close` name no other header (the common case: skip the split).
   const named =
-    connection === undefined
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
       ? undefined
       : connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
   for (const name in incoming) {

@@ -104,8 +104,8 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   });
 
   await listen(proxy, config.listen.host, config.listen.port);
-  await admin.listen({ host: config.adminListen.host, port: config.adminListen.port });
-  const adminAddress = admin.server.address() as AddressInfo;
+  await listen(admin, config.adminListen.host, config.adminListen.port);
+  const adminAddress = admin.address() as AddressInfo;
   log.info(
     { listen: proxy.address(), admin: adminAddress, upstream: config.upstream.origin },
     'sidecar started',
@@ -127,7 +127,8 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
       await closed;
       clearInterval(idle);
       clearTimeout(timer);
-      await admin.close();
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
       await upstream.close();
     },
   };
