@@ -63,12 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!parsed.ok)
     return usageError(`${values.policy} is not a valid policy file:\n${formatFieldErrors(parsed.errors)}`);
   const policy = compilePolicy(parsed.value.policy);
-  const revocations = parsed.value.revocations.map((r) =>
-    r.metadata.namespace === undefined
-      ? { ...r, metadata: { ...r.metadata, namespace: policy.namespace } }
-      : r,
-  );
-  const active = new ConfigState().apply(policy, revocations, Date.now());
+  const active = new ConfigState().apply(policy, parsed.value.revocations, Date.now());
 
   const keys = new KeyStore({ retryIntervalMs: 60_000 });
   try {

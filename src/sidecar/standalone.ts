@@ -44,13 +44,8 @@ export function startPolicyFile(opts: StandaloneOptions): FileSource {
       } catch (err) {
         return refuse((err as Error).message);
       }
-      // In a file, a revocation without a namespace belongs with the file's policy.
-      const revocations = parsed.value.revocations.map((r) =>
-        r.metadata.namespace === undefined
-          ? { ...r, metadata: { ...r.metadata, namespace: compiled.namespace } }
-          : r,
-      );
-      const active = state.apply(compiled, revocations, now());
+      // A revocation without a namespace applies to the file's policy (RevocationSet.build).
+      const active = state.apply(compiled, parsed.value.revocations, now());
       metrics.configValid.set(1);
       log.info(
         {
