@@ -71,7 +71,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     d: Decision,
     started: bigint,
   ): void => {
-    metrics.authDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
     if (d.kind === 'unavailable') {
       refuse(res, unavailableChallenge());
       return;
@@ -90,8 +90,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       logDenial(d, facts);
     } else if (d.reason === 'ok') {
       const now = Date.now() / 1000;
-      if (d.exp !== undefined) metrics.remainingLifetime.observe(Math.max(0, d.exp - now));
-      if (d.iat !== undefined) metrics.tokenAge.observe(Math.max(0, now - d.iat));
+      if (d.exp !== undefined) metrics.remainingLifetime.record(Math.max(0, d.exp - now));
+      if (d.iat !== undefined) metrics.tokenAge.record(Math.max(0, now - d.iat));
       if (log.isLevelEnabled('debug')) {
         log.debug(
           {
@@ -127,7 +127,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       rule: undefined,
       token: undefined,
     };
-    metrics.authDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.countRequest(engine.policyName(), 'deny', 'malformed');
     logDenial(reject, facts);
     refuse(res, challengeFor(reject));

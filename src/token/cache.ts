@@ -1,7 +1,8 @@
 /**
- * Verified-token cache: keeps signature work off the hot path. Bounded LRU on a Map (a Map
- * iterates in insertion order, so delete + set on a hit moves an entry to the young end and the
- * first key is always the least recently used): no linked list, no allocation on a hit.
+ * Verified-token cache: keeps signature work off the hot path. Bounded, with CLOCK ("second
+ * chance") eviction over a Map's insertion order: a hit only sets a bit, so the hot path never
+ * mutates the Map (a delete + set per hit cost ~0.5 µs); eviction skips, and re-queues once,
+ * every entry used since it was last looked at. No linked list, no allocation on a hit.
  *
  * Keyed by `wholeTokenSha256`, signature INCLUDED. Keyed by the signed part alone, a token with a
  * forged signature would hit the entry of the genuine token verified earlier and be accepted
@@ -32,6 +33,8 @@ interface Entry {
   readonly value: Verified;
   /** Epoch seconds: the entry is dead from this instant on. */
   readonly notAfter: number;
+  /** Used since eviction last passed over it: it gets a second chance. */
+  used: boolean;
 }
 
 export class VerifiedTokenCache {
@@ -72,23 +75,32 @@ export class VerifiedTokenCache {
   get(wholeTokenSha256: string, nowSeconds: number): Verified | undefined {
     const entry = this.entries.get(wholeTokenSha256);
     if (entry === undefined) return undefined;
-    this.entries.delete(wholeTokenSha256);
-    if (nowSeconds >= entry.notAfter) return undefined;
-    this.entries.set(wholeTokenSha256, entry); // now the most recently used
+    if (nowSeconds >= entry.notAfter) {
+      this.entries.delete(wholeTokenSha256);
+      return undefined;
+    }
+    entry.used = true;
     return entry.value;
   }
 
   set(wholeTokenSha256: string, value: Verified, nowSeconds: number): void {
     const notAfter = value.cacheUntil ?? nowSeconds + this.maxTtlSeconds;
     if (nowSeconds >= notAfter) return;
-    if (!this.entries.delete(wholeTokenSha256) && this.entries.size >= this.maxEntries) {
-      // The first key in insertion order is the least recently used.
-      for (const oldest of this.entries.keys()) {
-        this.entries.delete(oldest);
-        break;
-      }
+    if (!this.entries.delete(wholeTokenSha256) && this.entries.size >= this.maxEntries) this.evictOne();
+    this.entries.set(wholeTokenSha256, { value, notAfter, used: false });
+  }
+
+  /**
+   * Oldest first; a used entry loses its bit and moves to the young end instead of leaving.
+   * Ends within size + 1 steps: after one lap every bit is clear.
+   */
+  private evictOne(): void {
+    for (const [key, entry] of this.entries) {
+      this.entries.delete(key);
+      if (!entry.used) return;
+      entry.used = false;
+      this.entries.set(key, entry);
     }
-    this.entries.set(wholeTokenSha256, { value, notAfter });
   }
 
   clear(): void {
