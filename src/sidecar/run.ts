@@ -53,6 +53,12 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
 
   const sweeper = setInterval(() => {
     reuse.sweep(Date.now() / 1000);
+    const expired = state.expireRevocations(Date.now());
+    if (expired)
+      log.info(
+        { generation: expired.generation, revocations: expired.revocations.size },
+        'expired revocations dropped',
+      );
     metrics.verifiedCacheSize.set(cache.size);
     const active = state.active;
     if (active) metrics.configStaleness.set((Date.now() - active.appliedAt) / 1000);

@@ -23,6 +23,8 @@ export class ConfigState {
   #active: ActiveConfig | undefined;
   #generation = 0;
   readonly #listeners: ConfigListener[] = [];
+  /** The revocation documents behind `active`, to rebuild the set when one of them expires. */
+  #revocations: readonly TokenRevocation[] = [];
 
   get active(): ActiveConfig | undefined {
     return this.#active;
@@ -46,7 +48,20 @@ export class ConfigState {
       strippedHeaders: new Set(policy.forwardClaims.map((f) => f.header)),
     };
     this.#active = next;
+    this.#revocations = revocations;
     for (const listener of this.#listeners) listener(next, previous);
     return next;
+  }
+
+  /**
+   * Lets revocations past their `expiresAt` go (a built set keeps them, erring towards refusing),
+   * so the enforced set and the `tokenwarden_revocations` gauge agree with the documents. Called
+   * periodically; a no-op until the earliest expiry has passed.
+   */
+  expireRevocations(nowMs: number): ActiveConfig | undefined {
+    const active = this.#active;
+    const next = active?.revocations.nextExpirySeconds;
+    if (active === undefined || next === undefined || nowMs / 1000 < next) return undefined;
+    return this.apply(active.policy, this.#revocations, nowMs);
   }
 }

@@ -142,3 +142,30 @@ describe('ConfigState', () => {
     expect(active.revocations.match({ ...identity, tokenSha256: 'a'.repeat(64) })).toBe('b');
   });
 });
+
+describe('ConfigState.expireRevocations', () => {
+  const expiresAt = new Date(NOW_MS + 60_000).toISOString();
+
+  it('keeps a revocation until its expiresAt, then drops it as a new generation', () => {
+    const state = new ConfigState();
+    const first = state.apply(
+      compilePolicy(policy()),
+      [revocation('short', [{ jti: 'j-1' }], { expiresAt }), revocation('long', [{ jti: 'j-2' }])],
+      NOW_MS,
+    );
+    expect(first.revocations.size).toBe(2);
+    expect(state.expireRevocations(NOW_MS + 59_000)).toBeUndefined();
+    expect(state.active).toBe(first);
+
+    const next = state.expireRevocations(NOW_MS + 60_000);
+    expect(next?.generation).toBe(first.generation + 1);
+    expect(next?.revocations.size).toBe(1);
+    expect(next?.revocations.match({ ...identity, jti: 'j-1' })).toBeUndefined();
+    expect(next?.revocations.match({ ...identity, jti: 'j-2' })).toBe('long');
+    expect(state.expireRevocations(NOW_MS + 120_000)).toBeUndefined();
+  });
+
+  it('does nothing before the first apply', () => {
+    expect(new ConfigState().expireRevocations(NOW_MS)).toBeUndefined();
+  });
+});
