@@ -427,8 +427,8 @@ describe('TokenVerifier.explain', () => {
   });
 });
 
-describe('TokenVerifier with a key jose refuses at verify time', () => {
-  it('maps a WebCrypto TypeError to bad_signature instead of throwing', async () => {
+describe('TokenVerifier with a key that must not verify anything', () => {
+  it('refuses a signature by an RSA key under 2048 bits as bad_signature instead of throwing', async () => {
     // A 1024-bit RSA key slipped past the key layer (a resolver that does not filter).
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const key = await webcrypto.subtle.importKey(

@@ -1,0 +1,98 @@
+/**
+ * JWS signature check with node:crypto, synchronously, on a KeyObject (ADR 0004).
+ *
+ * This is the verified-token cache's miss path, measured: jose's `compactVerify` goes through
+ * WebCrypto (a thread-pool hop and promise per call) and costs 2–4× the process CPU of
+ * `crypto.verify` on the same key (bench/README.md). Everything around the signature stays
+ * jose's or ours as before: keys are imported by jose (`importJWK`, in src/keys) for exactly
+ * one alg, the header and payload were decoded and checked by decode.ts (canonical base64url,
+ * no `crit`, no `b64`), the alg passed the allow-list. What is left is RFC 7518 §3, as a table.
+ */
+import { KeyObject, constants, verify } from 'node:crypto';
+import type { CryptoKey } from 'jose';
+import type { Algorithm } from '../policy/types.js';
+
+interface AlgParams {
+  /** Digest for crypto.verify; null for EdDSA (the curve fixes it). */
+  readonly hash: string | null;
+  /** The key a token of this alg may be checked with. */
+  readonly keyType: 'rsa' | 'ec' | 'okp';
+  readonly namedCurve?: string;
+  readonly padding?: number;
+  readonly saltLength?: number;
+  /** RFC 7518 §3.4: ECDSA signatures are R || S of fixed length, not DER. */
+  readonly dsaEncoding?: 'ieee-p1363';
+  /** Exact signature length in bytes where the alg fixes it. */
+  readonly length?: number;
+}
+
+const PSS = constants.RSA_PKCS1_PSS_PADDING;
+const PKCS1 = constants.RSA_PKCS1_PADDING;
+
+const PARAMS: Readonly<Record<Algorithm, AlgParams>> = {
+  RS256: { hash: 'sha256', keyType: 'rsa', padding: PKCS1 },
+  RS384: { hash: 'sha384', keyType: 'rsa', padding: PKCS1 },
+  RS512: { hash: 'sha512', keyType: 'rsa', padding: PKCS1 },
+  // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
+  PS256: { hash: 'sha256', keyType: 'rsa', padding: PSS, saltLength: 32 },
+  PS384: { hash: 'sha384', keyType: 'rsa', padding: PSS, saltLength: 48 },
+  PS512: { hash: 'sha512', keyType: 'rsa', padding: PSS, saltLength: 64 },
+  ES256: { hash: 'sha256', keyType: 'ec', namedCurve: 'prime256v1', dsaEncoding: 'ieee-p1363', length: 64 },
+  ES384: { hash: 'sha384', keyType: 'ec', namedCurve: 'secp384r1', dsaEncoding: 'ieee-p1363', length: 96 },
+  ES512: { hash: 'sha512', keyType: 'ec', namedCurve: 'secp521r1', dsaEncoding: 'ieee-p1363', length: 132 },
+  EdDSA: { hash: null, keyType: 'okp' },
+};
+
+/** jose's CryptoKeys, converted once (keys live as long as their key set). */
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObjectOf(key: CryptoKey): KeyObject {
+  let ko = keyObjects.get(key);
+  if (ko === undefined) {
+    ko = KeyObject.from(key);
+    keyObjects.set(key, ko);
+  }
+  return ko;
+}
+
+function keyFits(ko: KeyObject, p: AlgParams): boolean {
+  if (ko.type !== 'public') return false;
+  const type = ko.asymmetricKeyType;
+  switch (p.keyType) {
+    case 'rsa':
+      // RFC 7518 §3.3 and §3.5: 2048 bits or more (jose refuses smaller keys too).
+      return type === 'rsa' && (ko.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    case 'ec':
+      return type === 'ec' && ko.asymmetricKeyDetails?.namedCurve === p.namedCurve;
+    case 'okp':
+      return type === 'ed25519' || type === 'ed448';
+  }
+}
+
+/**
+ * Whether `signature` (base64url, as in the token) is a valid signature of `signedPart` by
+ * `key` under `alg`. Never throws: anything that is not a clean "valid" is false.
+ */
+export function signatureValid(
+  alg: Algorithm,
+  signedPart: string,
+  signature: string,
+  key: CryptoKey,
+): boolean {
+  const p = PARAMS[alg];
+  const ko = keyObjectOf(key);
+  // The key was imported for this alg; checking again keeps this function safe on its own.
+  if (!keyFits(ko, p)) return false;
+  const sig = Buffer.from(signature, 'base64url');
+  if (p.length !== undefined && sig.length !== p.length) return false;
+  try {
+    return verify(
+      p.hash,
+      Buffer.from(signedPart, 'latin1'),
+      { key: ko, padding: p.padding, saltLength: p.saltLength, dsaEncoding: p.dsaEncoding },
+      sig,
+    );
+  } catch {
+    return false;
+  }
+}
