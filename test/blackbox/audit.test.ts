@@ -6,19 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
-import {
-  CASE_EXPIRY,
-  CASE_MAX_USES,
-  CASE_RULES,
-  REVOKED_JTI,
-  denyCases,
-  type Answer,
-} from './support/cases.js';
+import { casePolicyYaml, denyCases, type Answer } from './support/cases.js';
 import { rawGet, send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
-import { POLICY_NAME, policyDoc, policyFile, revocationDoc } from './support/policy.js';
+import { POLICY_NAME } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
 
@@ -32,16 +25,7 @@ beforeAll(async () => {
   sidecar = await startSidecar({
     name: 'audit',
     upstream: app.url,
-    policyYaml: policyFile(
-      policyDoc(issuer, {
-        mode: 'Audit',
-        rules: CASE_RULES,
-        expiry: CASE_EXPIRY,
-        maxUses: CASE_MAX_USES,
-        forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
-      }),
-      revocationDoc('static-revocation', [{ jti: REVOKED_JTI }]),
-    ),
+    policyYaml: casePolicyYaml(issuer, 'Audit'),
   });
   await waitReady(sidecar);
 });

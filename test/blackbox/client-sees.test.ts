@@ -4,15 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
-import {
-  CASE_EXPIRY,
-  CASE_MAX_USES,
-  CASE_RULES,
-  REALM,
-  REVOKED_JTI,
-  denyCases,
-  type Answer,
-} from './support/cases.js';
+import { casePolicyYaml, REALM, denyCases, type Answer } from './support/cases.js';
 import { fingerprint } from './support/forge.js';
 import { rawGet, send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
@@ -25,7 +17,7 @@ import {
   parseMetrics,
   requestsDelta,
 } from './support/metrics.js';
-import { POLICY_NAME, policyDoc, policyFile, revocationDoc } from './support/policy.js';
+import { POLICY_NAME } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
 
@@ -41,15 +33,7 @@ beforeAll(async () => {
   sidecar = await startSidecar({
     name: 'client-sees',
     upstream: app.url,
-    policyYaml: policyFile(
-      policyDoc(issuer, {
-        rules: CASE_RULES,
-        expiry: CASE_EXPIRY,
-        maxUses: CASE_MAX_USES,
-        forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
-      }),
-      revocationDoc('static-revocation', [{ jti: REVOKED_JTI }]),
-    ),
+    policyYaml: casePolicyYaml(issuer, 'Enforce'),
   });
   await waitReady(sidecar);
 });

@@ -7,7 +7,7 @@
 import { hmacToken, noneWithSignature, pssToken, tamperedPayload, unsignedToken } from './forge.js';
 import { raw, send } from './http.js';
 import type { Issuer } from './issuer.js';
-import type { RuleDoc } from './policy.js';
+import { policyDoc, policyFile, revocationDoc, type RuleDoc } from './policy.js';
 import type { Sidecar } from './sidecar.js';
 
 export const REALM = 'Bearer realm="tokenwarden"';
@@ -37,6 +37,20 @@ export const CASE_EXPIRY = { clockSkewSeconds: 5, maxTokenAgeSeconds: 3600, maxL
 export const CASE_MAX_USES = 2;
 /** A jti revoked by the file's own TokenRevocation. */
 export const REVOKED_JTI = 'jti-revoked-in-file';
+
+/** The policy file every case of the table runs against; Audit mode changes nothing else. */
+export function casePolicyYaml(issuer: Issuer, mode: 'Enforce' | 'Audit'): string {
+  return policyFile(
+    policyDoc(issuer, {
+      mode,
+      rules: CASE_RULES,
+      expiry: CASE_EXPIRY,
+      maxUses: CASE_MAX_USES,
+      forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
+    }),
+    revocationDoc('static-revocation', [{ jti: REVOKED_JTI }]),
+  );
+}
 
 export interface Answer {
   status: number;
