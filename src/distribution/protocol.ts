@@ -1,0 +1,151 @@
+/**
+ * The operator → sidecar configuration stream: message shapes shared by both ends (NDJSON, one
+ * message per line). The contract is docs/contracts/in-cluster.md; the framing decision is ADR
+ * 0005. Pure: no I/O here.
+ *
+ * The receiving side never trusts a line: `parseServerMessage` checks the envelope and the
+ * sidecar validates `policy` and every revocation with the same validators as a policy file
+ * before compiling, so a stream can never install what a file could not.
+ */
+import type { JWK } from 'jose';
+import type { TokenPolicy, TokenRevocation } from '../policy/types.js';
+
+export const STREAM_PATH = '/v1/config';
+export const ACK_PATH = '/v1/ack';
+export const KEYS_REFRESH_PATH = '/v1/keys/refresh';
+export const STREAM_CONTENT_TYPE = 'application/x-ndjson';
+/** The audience of the projected ServiceAccount token a sidecar presents. */
+export const TOKEN_AUDIENCE = 'tokenwarden';
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+/** Silence after which either end declares the peer dead. */
+export const PEER_TIMEOUT_MS = 15_000;
+
+/** Everything a sidecar needs to enforce one policy; the unit a snapshot carries. */
+export interface StreamConfig {
+  policy: TokenPolicy;
+  /** Resolved public keys per issuer (`iss` value). */
+  keys: Record<string, { keys: JWK[] }>;
+  revocations: TokenRevocation[];
+}
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  session: string;
+  generation: number;
+  version: string;
+  config: StreamConfig;
+}
+
+export interface DeltaMessage {
+  type: 'delta';
+  session: string;
+  generation: number;
+  version: string;
+  /** The version this delta applies on top of. */
+  base: string;
+  policy?: TokenPolicy;
+  keys?: Record<string, { keys: JWK[] }>;
+  revocationsUpserted?: TokenRevocation[];
+  /** Names (in the policy's namespace) of revocations that no longer apply. */
+  revocationsRemoved?: string[];
+}
+
+export interface HeartbeatMessage {
+  type: 'heartbeat';
+  at: number;
+}
+
+export type ServerMessage = SnapshotMessage | DeltaMessage | HeartbeatMessage;
+
+export interface AckRequest {
+  session: string;
+  generation: number;
+  version: string;
+}
+
+export interface KeysRefreshRequest {
+  session: string;
+  issuer: string;
+  kid: string;
+}
+
+export type StreamRefusalReason =
+  'token_invalid' | 'not_a_pod_token' | 'pod_not_found' | 'no_policy' | 'not_ready' | 'session_gone';
+
+export interface StreamRefusal {
+  reason: StreamRefusalReason;
+  message: string;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isGeneration = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Checks one stream line's envelope. The policy and revocation bodies are validated by the
+ * caller with the policy validators (they need the field-path error messages).
+ */
+export function parseServerMessage(line: string): Parsed<ServerMessage> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, error: 'line is not JSON' };
+  }
+  if (!isObject(value)) return { ok: false, error: 'message is not an object' };
+  switch (value.type) {
+    case 'heartbeat':
+      return typeof value.at === 'number'
+        ? { ok: true, value: { type: 'heartbeat', at: value.at } }
+        : { ok: false, error: 'heartbeat.at: must be a number' };
+    case 'snapshot': {
+      const head = checkHead(value);
+      if (head) return { ok: false, error: `snapshot.${head}` };
+      const config = value.config;
+      if (!isObject(config)) return { ok: false, error: 'snapshot.config: must be an object' };
+      if (!isObject(config.policy)) return { ok: false, error: 'snapshot.config.policy: must be an object' };
+      if (!isKeyMap(config.keys))
+        return { ok: false, error: 'snapshot.config.keys: must map issuers to { keys: [...] }' };
+      if (!Array.isArray(config.revocations) || !config.revocations.every(isObject))
+        return { ok: false, error: 'snapshot.config.revocations: must be an array of objects' };
+      return { ok: true, value: value as unknown as SnapshotMessage };
+    }
+    case 'delta': {
+      const head = checkHead(value);
+      if (head) return { ok: false, error: `delta.${head}` };
+      if (!isNonEmptyString(value.base))
+        return { ok: false, error: 'delta.base: must be a non-empty string' };
+      if (value.policy !== undefined && !isObject(value.policy))
+        return { ok: false, error: 'delta.policy: must be an object' };
+      if (value.keys !== undefined && !isKeyMap(value.keys))
+        return { ok: false, error: 'delta.keys: must map issuers to { keys: [...] }' };
+      if (
+        value.revocationsUpserted !== undefined &&
+        (!Array.isArray(value.revocationsUpserted) || !value.revocationsUpserted.every(isObject))
+      )
+        return { ok: false, error: 'delta.revocationsUpserted: must be an array of objects' };
+      if (
+        value.revocationsRemoved !== undefined &&
+        (!Array.isArray(value.revocationsRemoved) || !value.revocationsRemoved.every(isNonEmptyString))
+      )
+        return { ok: false, error: 'delta.revocationsRemoved: must be an array of names' };
+      return { ok: true, value: value as unknown as DeltaMessage };
+    }
+    default:
+      return { ok: false, error: `type: unknown message type ${JSON.stringify(value.type)}` };
+  }
+}
+
+function checkHead(value: Record<string, unknown>): string | undefined {
+  if (!isNonEmptyString(value.session)) return 'session: must be a non-empty string';
+  if (!isGeneration(value.generation)) return 'generation: must be a non-negative integer';
+  if (!isNonEmptyString(value.version)) return 'version: must be a non-empty string';
+  return undefined;
+}
+
+function isKeyMap(v: unknown): v is Record<string, { keys: JWK[] }> {
+  return isObject(v) && Object.values(v).every((set) => isObject(set) && Array.isArray(set.keys));
+}
