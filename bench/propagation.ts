@@ -16,7 +16,7 @@
  *          [--real-sidecars K] [--json FILE] [--operator-arg ARG]...
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -33,7 +33,7 @@ import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
 import { ConfigState } from '../src/sidecar/state.js';
-import { startControlPlane, resolveBinDir } from '../test/integration/harness/control-plane.js';
+import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
 import { cpuMicros, rssBytes } from './procfs.js';
 import { freePort } from './processes.js';
@@ -235,6 +235,24 @@ function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
   return { child, output: () => out };
 }
 
+/** TOKENWARDEN_TESTBIN_DIR, else what hack/k8s-testbin/build.sh prints (building when not cached). */
+function testBinaries(): Promise<string> {
+  const fromEnv = process.env.TOKENWARDEN_TESTBIN_DIR;
+  if (fromEnv) return Promise.resolve(fromEnv);
+  return new Promise((ok, fail) => {
+    const child = execFile(
+      'bash',
+      [join(REPO, 'hack/k8s-testbin/build.sh'), 'all'],
+      { maxBuffer: 1 << 20 },
+      (err, stdout) =>
+        err
+          ? fail(new Error(`hack/k8s-testbin/build.sh failed: ${err.message}`))
+          : ok(stdout.trim().split('\n').pop() ?? ''),
+    );
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
 // ---- main ------------------------------------------------------------------------------------
 
 export interface PropagationResult {
@@ -273,7 +291,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    const binDir = await resolveBinDir(log);
+    const binDir = await testBinaries();
     const cp = await startControlPlane({ binDir, log });
     cleanups.push(() => cp.stop());
     const kc = cp.kubeConfig;
