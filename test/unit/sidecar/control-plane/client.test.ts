@@ -181,7 +181,7 @@ describe('StreamClient', () => {
       await until(() => h.state.active !== undefined);
       const before = h.state.active;
       const bad = { ...POLICY, spec: { ...POLICY.spec, issuers: [{ issuer: 'not a url', audiences: [] }] } };
-      h.server.setPolicy(bad as unknown as TokenPolicy);
+      h.server.setPolicy(bad);
       await new Promise((r) => setTimeout(r, 300));
       expect(h.state.active).toBe(before);
     } finally {
