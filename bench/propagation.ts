@@ -32,7 +32,7 @@ import { ACK_PATH, STREAM_PATH, parseServerMessage } from '../src/distribution/p
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
-import { ConfigState } from '../src/sidecar/state.js';
+import { ConfigState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
 import { cpuMicros, rssBytes } from './procfs.js';

@@ -23,7 +23,7 @@ import type { TokenPolicy, TokenRevocation } from '../src/policy/types.js';
 import { RevocationSet } from '../src/revocation/set.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { SnapshotWriter, loadSnapshot } from '../src/sidecar/control-plane/snapshot-file.js';
-import { ConfigState } from '../src/sidecar/state.js';
+import { ConfigState } from '../src/decide/state.js';
 
 const ISS = 'https://auth.example.com/';
 

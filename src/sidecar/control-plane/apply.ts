@@ -25,7 +25,7 @@ import {
   validateRevocation,
 } from '../../policy/validate.js';
 import { RevocationSet } from '../../revocation/set.js';
-import type { ActiveConfig, ConfigState } from '../state.js';
+import type { ActiveConfig, ConfigState } from '../../decide/state.js';
 
 type KeyMap = Record<string, { keys: JWK[] }>;
 

@@ -14,7 +14,7 @@ import type { ControlPlaneConfig } from '../../config/sidecar.js';
 import type { KeyStore } from '../../keys/store.js';
 import type { Logger } from '../../log/logger.js';
 import type { SidecarMetrics } from '../../metrics/sidecar.js';
-import type { ConfigState } from '../state.js';
+import type { ConfigState } from '../../decide/state.js';
 import { StreamApplier } from './apply.js';
 import type { BackoffOptions } from './backoff.js';
 import { StreamClient } from './client.js';

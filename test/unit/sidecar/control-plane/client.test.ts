@@ -12,7 +12,7 @@ import { createLogger } from '../../../../src/log/logger.js';
 import type { TokenPolicy } from '../../../../src/policy/types.js';
 import { StreamApplier } from '../../../../src/sidecar/control-plane/apply.js';
 import { StreamClient, type ReconnectReason } from '../../../../src/sidecar/control-plane/client.js';
-import { ConfigState } from '../../../../src/sidecar/state.js';
+import { ConfigState } from '../../../../src/decide/state.js';
 import { startStreamServer, type StreamServer } from '../../../support/stream-server.js';
 
 const POLICY: TokenPolicy = {
