@@ -42,6 +42,11 @@ function subjectEntryMatches(entry: SubjectEntry, iss: string, iat: number | und
   return true;
 }
 
+/** The entries `addEntry` counts: those with a matcher (all of them, after validation). */
+function hasMatcher(t: RevocationEntry): boolean {
+  return t.jti !== undefined || t.tokenSha256 !== undefined || t.subject !== undefined;
+}
+
 export class RevocationSet {
   /** Entry value → name of the revocation it came from. */
   private byJti = new Map<string, string>();
@@ -49,8 +54,6 @@ export class RevocationSet {
   private bySubject = new Map<string, SubjectEntry[]>();
   private entries = 0;
   private earliestExpiry: number | undefined;
-  /** Name → entries it added, for every revocation in force: what `update` takes away. */
-  private applied = new Map<string, number>();
   /**
    * jti / sha256 values named by more than one entry. Removing a revocation that holds one
    * cannot just delete the value (another revocation may still revoke it), so `update` rebuilds.
@@ -96,16 +99,13 @@ export class RevocationSet {
     next.bySubject = new Map(this.bySubject);
     next.entries = this.entries;
     next.earliestExpiry = this.earliestExpiry;
-    next.applied = new Map(this.applied);
     next.shared = new Set(this.shared);
     next.sources = new Map(this.sources);
     for (const name of gone) {
-      const count = next.applied.get(name);
-      if (count === undefined) continue; // never applied (another policy's, or expired)
-      if (!next.removeApplied(name, this.sources.get(name)))
-        return RevocationSet.build(all(), policy, nowSeconds);
-      next.entries -= count;
-      next.applied.delete(name);
+      const tokens = this.sources.get(name);
+      if (tokens === undefined) continue; // never applied (another policy's, or expired)
+      if (!next.removeApplied(name, tokens)) return RevocationSet.build(all(), policy, nowSeconds);
+      next.entries -= tokens.filter(hasMatcher).length;
     }
     for (const r of upserted) next.addIfApplies(r, policy, nowSeconds);
     return next;
@@ -156,7 +156,6 @@ export class RevocationSet {
     for (const entry of r.spec.tokens) if (this.addEntry(name, entry)) count++;
     this.entries += count;
     // Two documents of one name (possible in a file): the second's entries add to the first's.
-    this.applied.set(name, (this.applied.get(name) ?? 0) + count);
     const before = this.sources.get(name);
     this.sources.set(name, before === undefined ? r.spec.tokens : [...before, ...r.spec.tokens]);
   }

@@ -35,7 +35,7 @@ export interface HeldConfig {
   readonly policy: TokenPolicy;
   readonly compiled: CompiledPolicy;
   readonly keys: Readonly<KeyMap>;
-  /** By name (all in the policy's namespace); replaced, never mutated, on each apply. */
+  /** By name (all in the policy's namespace); updated in place by a delta, once it is certain to apply. */
   readonly revocations: ReadonlyMap<string, TokenRevocation>;
 }
 
@@ -158,9 +158,11 @@ export class StreamApplier {
         ? await KeyStore.prepare(effectiveKeys(policy, keys))
         : undefined;
 
-    // Only now is this delta certain to apply: a new map, the old one stays with `held`.
+    // Only now is this delta certain to apply (nothing below fails or waits): the documents
+    // are updated in place rather than copied (100k of them per delta would cost more than the
+    // set update itself); `held` is replaced in the same synchronous step.
     const removed = d.revocationsRemoved ?? [];
-    const revocations = new Map(held.revocations);
+    const revocations = held.revocations as Map<string, TokenRevocation>;
     for (const name of removed) revocations.delete(name);
     for (const r of upserts.value) revocations.set(r.metadata.name, r);
     const nowSeconds = this.#now() / 1000;
