@@ -73,6 +73,8 @@ export interface SnapshotFigures {
   apply_ms: number;
   /** parse + apply: the sidecar's cost to take a snapshot from the stream. */
   ms: number;
+  /** CPU time (user + system, all threads) of parse + apply: what a loaded machine does not inflate. */
+  cpu_ms: number;
   file_bytes: number;
   file_write_ms: number;
   file_load_ms: number;
@@ -99,6 +101,7 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
   const state = new ConfigState();
   const keys = new KeyStore();
   const applier = new StreamApplier({ state, keys });
+  const cpu0 = process.cpuUsage();
   let t0 = performance.now();
   const parsed = parseServerMessage(line);
   if (!parsed.ok || parsed.value.type !== 'snapshot') throw new Error('bench: snapshot did not parse');
@@ -106,6 +109,8 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
   t0 = performance.now();
   const applied = await applier.applySnapshot(parsed.value.version, parsed.value.config);
   const applyMs = ms(t0);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = Math.round((cpu.user + cpu.system) / 100) / 10;
   if (!applied.ok) throw new Error(`bench: snapshot refused: ${applied.error}`);
   const heapMb = Math.round(((process.memoryUsage().heapUsed - heapBefore) / 1048576) * 10) / 10;
 
@@ -153,6 +158,7 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
       parse_ms: parseMs,
       apply_ms: applyMs,
       ms: Math.round((parseMs + applyMs) * 10) / 10,
+      cpu_ms: cpuMs,
       file_bytes: loaded.bytes,
       file_write_ms: writeMs,
       file_load_ms: loadMs,
