@@ -2,11 +2,36 @@
  * `tokenwarden sidecar` flags → one frozen, typed config. The only place the sidecar reads
  * its command line and environment.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
 
+/** In-cluster mode: where the configuration comes from (docs/contracts/in-cluster.md). */
+export interface ControlPlaneConfig {
+  readonly url: URL;
+  /** PEM CA bundle the operator's certificate must chain to; undefined: the system roots. */
+  readonly caPem: string | undefined;
+  /** Where the CA came from, for the start-up log line. */
+  readonly caSource: 'file' | 'env' | 'system';
+  /** Projected ServiceAccount token, re-read on every connect (the kubelet rotates it). */
+  readonly tokenFile: string;
+  /** The snapshot lives here as snapshot.json. */
+  readonly stateDir: string;
+  /** Downward API, for logs and /status only: identity comes from the token. */
+  readonly podName: string | undefined;
+  readonly podNamespace: string | undefined;
+}
+
+/** Exactly one source: a policy file (standalone) or the operator (in-cluster). */
+export type ConfigSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'control-plane'; readonly controlPlane: ControlPlaneConfig };
+
+export const DEFAULT_TOKEN_FILE = '/var/run/secrets/tokenwarden/token';
+export const DEFAULT_STATE_DIR = '/var/lib/tokenwarden';
+
 export interface SidecarConfig {
-  readonly policyFile: string;
+  readonly source: ConfigSource;
   readonly upstream: URL;
   readonly listen: ListenAddress;
   readonly adminListen: ListenAddress;
@@ -16,20 +41,28 @@ export interface SidecarConfig {
 }
 
 export const SIDECAR_USAGE = `usage: tokenwarden sidecar --policy FILE --upstream URL [flags]
+       tokenwarden sidecar --control-plane URL --upstream URL [flags]
 
-Runs the enforcing reverse proxy in front of one app. FILE holds YAML documents: one
-TokenPolicy and any number of TokenRevocation; it is watched and an edit takes effect within
-one second (an invalid edit keeps the last good policy).
+Runs the enforcing reverse proxy in front of one app. Standalone, FILE holds YAML documents:
+one TokenPolicy and any number of TokenRevocation; it is watched and an edit takes effect
+within one second (an invalid edit keeps the last good policy). In-cluster, the operator at
+URL streams the policy, keys and revocations; the last applied state is kept in --state-dir
+and enforced while the operator is unreachable.
 
 flags:
-  --policy FILE            policy file (required)
+  --policy FILE            policy file (standalone)
+  --control-plane URL      the operator, e.g. https://tokenwarden.tokenwarden.svc:15443
+  --control-plane-ca FILE  CA bundle for the operator's certificate (else env
+                           TOKENWARDEN_CA_PEM, else the system roots)
+  --token-file FILE        projected ServiceAccount token, re-read on every connect
+                           (default ${DEFAULT_TOKEN_FILE})
+  --state-dir DIR          where snapshot.json is kept (default ${DEFAULT_STATE_DIR})
   --upstream URL           the app, e.g. http://127.0.0.1:8080 (required)
   --listen HOST:PORT       proxy listener (default 0.0.0.0:15080, env TOKENWARDEN_LISTEN)
   --admin-listen HOST:PORT /healthz /readyz /metrics /status (default 0.0.0.0:15090)
   --log-level LEVEL        trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
   --cache-size N           verified-token cache entries (default 10000)
   --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
-  --control-plane URL      in-cluster mode, fed by the operator (not in this release)
   -h, --help               this text
 `;
 
@@ -53,6 +86,9 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'cache-size': { type: 'string' },
         'max-header-bytes': { type: 'string' },
         'control-plane': { type: 'string' },
+        'control-plane-ca': { type: 'string' },
+        'token-file': { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -60,12 +96,12 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     throw new ConfigError(`${(err as Error).message}; run 'tokenwarden sidecar --help'`);
   }
   if (values.help) return { help: true };
-  if (values['control-plane'] !== undefined) {
+  if (values.policy !== undefined && values['control-plane'] !== undefined) {
     throw new ConfigError(
-      '--control-plane: in-cluster mode is not part of this release; run standalone with --policy FILE --upstream URL',
+      '--policy and --control-plane are mutually exclusive: a sidecar enforces a policy file (standalone) or what the operator streams (in-cluster), not both',
     );
   }
-  if (!values.policy) throw new ConfigError('--policy FILE is required (a YAML file with one TokenPolicy)');
+  const source = parseSource(values, env);
   if (!values.upstream)
     throw new ConfigError('--upstream URL is required (the app, e.g. http://127.0.0.1:8080)');
   let upstream: URL;
@@ -85,7 +121,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   return {
     help: false,
     config: Object.freeze({
-      policyFile: values.policy,
+      source,
       upstream,
       listen: parseListen('listen', values.listen ?? env.TOKENWARDEN_LISTEN ?? '0.0.0.0:15080'),
       adminListen: parseListen(
@@ -95,6 +131,73 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       logLevel,
       cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
+    }),
+  };
+}
+
+interface SourceFlags {
+  policy?: string;
+  'control-plane'?: string;
+  'control-plane-ca'?: string;
+  'token-file'?: string;
+  'state-dir'?: string;
+}
+
+function parseSource(values: SourceFlags, env: NodeJS.ProcessEnv): ConfigSource {
+  const cpOnly = (['control-plane-ca', 'token-file', 'state-dir'] as const).filter(
+    (f) => values[f] !== undefined,
+  );
+  if (values['control-plane'] === undefined) {
+    if (cpOnly.length > 0)
+      throw new ConfigError(`--${cpOnly[0] ?? ''} only applies with --control-plane URL (in-cluster mode)`);
+    if (!values.policy)
+      throw new ConfigError(
+        '--policy FILE (a YAML file with one TokenPolicy) or --control-plane URL (in-cluster) is required',
+      );
+    return { kind: 'file', path: values.policy };
+  }
+  const raw = values['control-plane'];
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `--control-plane: "${raw}" is not a URL; expected e.g. https://tokenwarden.tokenwarden.svc:15443`,
+    );
+  }
+  // The stream carries the policy and the bearer token: never in clear text.
+  if (url.protocol !== 'https:' || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`--control-plane: expected https://HOST[:PORT] with no query, got "${raw}"`);
+  }
+  let caPem: string | undefined;
+  let caSource: ControlPlaneConfig['caSource'] = 'system';
+  const caFile = values['control-plane-ca'];
+  if (caFile !== undefined) {
+    try {
+      caPem = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--control-plane-ca: cannot read ${caFile}: ${(err as Error).message}`);
+    }
+    caSource = 'file';
+  } else if (env.TOKENWARDEN_CA_PEM !== undefined && env.TOKENWARDEN_CA_PEM.trim() !== '') {
+    caPem = env.TOKENWARDEN_CA_PEM;
+    caSource = 'env';
+  }
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(
+      `${caSource === 'file' ? `--control-plane-ca ${caFile ?? ''}` : 'TOKENWARDEN_CA_PEM'}: holds no PEM certificate`,
+    );
+  }
+  return {
+    kind: 'control-plane',
+    controlPlane: Object.freeze({
+      url,
+      caPem,
+      caSource,
+      tokenFile: values['token-file'] ?? DEFAULT_TOKEN_FILE,
+      stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
+      podName: env.POD_NAME || undefined,
+      podNamespace: env.POD_NAMESPACE || undefined,
     }),
   };
 }

@@ -24,7 +24,7 @@ export class ConfigState {
   #generation = 0;
   readonly #listeners: ConfigListener[] = [];
   /** The revocation documents behind `active`, to rebuild the set when one of them expires. */
-  #revocations: readonly TokenRevocation[] = [];
+  #revocations: Iterable<TokenRevocation> = [];
 
   get active(): ActiveConfig | undefined {
     return this.#active;
@@ -34,15 +34,23 @@ export class ConfigState {
     this.#listeners.push(listener);
   }
 
-  apply(policy: CompiledPolicy, revocations: readonly TokenRevocation[], nowMs: number): ActiveConfig {
+  /**
+   * Swaps in a new configuration. `built`, when given, is the set of `revocations` already
+   * built for `policy` (the stream applies deltas incrementally, RevocationSet.update);
+   * `revocations` must be iterable again later (expiry rebuilds from it).
+   */
+  apply(
+    policy: CompiledPolicy,
+    revocations: Iterable<TokenRevocation>,
+    nowMs: number,
+    built?: RevocationSet,
+  ): ActiveConfig {
     const previous = this.#active;
     const next: ActiveConfig = {
       policy,
-      revocations: RevocationSet.build(
-        [...revocations],
-        { name: policy.name, namespace: policy.namespace },
-        nowMs / 1000,
-      ),
+      revocations:
+        built ??
+        RevocationSet.build(revocations, { name: policy.name, namespace: policy.namespace }, nowMs / 1000),
       generation: ++this.#generation,
       appliedAt: nowMs,
       strippedHeaders: new Set(policy.forwardClaims.map((f) => f.header)),

@@ -8,6 +8,11 @@
  *   one request a second at most;
  * - a failed load changes nothing: the keys already held keep working while the source is down;
  * - periodic refresh on an unref'd timer, sooner after a failure, stopped by close().
+ *
+ * Pushed keys (in-cluster): the operator fetches the JWKS and streams it; the sidecar never
+ * calls the identity provider. The set is installed whole (`install`), and an unknown kid asks
+ * the operator for a refresh (`onUnknownKid`, under the same cooldown) without waiting for it:
+ * the request fails closed with unknown_key and a retry after the push succeeds.
  */
 import type { Algorithm } from '../policy/types.js';
 import { EMPTY_KEY_SET, buildKeySet, importFor, matchKey, type KeySet, type Match } from './jwks.js';
@@ -23,6 +28,8 @@ export interface IssuerKeysDeps {
   readonly onRefresh: (result: RefreshResult, detail?: string) => void;
   /** The usable key set changed (not called for a refetch that found the same keys). */
   readonly onChange: () => void;
+  /** Pushed keys only: a token named a kid the set lacks; ask the pusher for a refresh. */
+  readonly onUnknownKid?: (kid: string | undefined) => void;
 }
 
 /** A kid quoted for a description, when it is a plain identifier; attacker text is not echoed. */
@@ -73,7 +80,12 @@ export class IssuerKeys {
 
   async resolve(kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {
     let match = matchKey(this.set, kid, alg);
-    if (match.kind === 'none') {
+    if (match.kind === 'none' && this.deps.onUnknownKid !== undefined) {
+      if (this.deps.now() - this.lastAttemptAt >= this.deps.cooldownMs) {
+        this.lastAttemptAt = this.deps.now();
+        this.deps.onUnknownKid(kid);
+      }
+    } else if (match.kind === 'none') {
       if (this.inflight !== undefined) {
         await this.inflight; // the first load at start-up, or a refetch someone else started
       } else if (this.loader.remote && this.deps.now() - this.lastAttemptAt >= this.deps.cooldownMs) {
@@ -87,6 +99,18 @@ export class IssuerKeys {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+  }
+
+  /**
+   * Pushed keys: replace the set with one built beforehand (buildKeySet is async; installing is
+   * not, so a caller can swap keys and policy in one tick and no request sees a mix).
+   */
+  install(set: KeySet): void {
+    const changed = set.id !== this.set.id;
+    this.set = set;
+    this.lastSuccessAt = this.deps.now();
+    this.lastError = undefined;
+    if (changed) this.deps.onChange();
   }
 
   private async toResolution(match: Match, kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {

@@ -8,7 +8,8 @@
 import type { JWK } from 'jose';
 import type { Algorithm, CompiledIssuer, KeySourceSpec } from '../policy/types.js';
 import { IssuerKeys } from './issuer-keys.js';
-import { makeLoader } from './source.js';
+import { buildKeySet, type KeySet } from './jwks.js';
+import { makeLoader, type SourceLoader } from './source.js';
 import type { IssuerKeyStatus, KeyResolution, KeyResolver, KeyStoreOptions, RefreshResult } from './types.js';
 
 export const DEFAULT_REFRESH_INTERVAL_MS = 5 * 60_000;
@@ -17,6 +18,16 @@ export const DEFAULT_UNKNOWN_KID_COOLDOWN_MS = 1_000;
 export const DEFAULT_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** Key sets built ahead of `install` (see KeyStore.prepare). */
+export type PreparedKeys = ReadonlyMap<string, KeySet>;
+
+/** A pushed issuer never loads: its keys arrive through `install`. */
+const PUSHED_LOADER: SourceLoader = {
+  remote: false,
+  load: () => Promise.resolve({ kind: 'failure', error: 'pushed keys are installed, not loaded' }),
+};
+const PUSHED_SOURCE_ID = 'pushed';
+
 /** One issuer, one key source: the source's identity, the same whatever the policy object. */
 function sourceId(source: KeySourceSpec): string {
   return JSON.stringify(source);
@@ -24,7 +35,8 @@ function sourceId(source: KeySourceSpec): string {
 
 export class KeyStore implements KeyResolver {
   private readonly issuers = new Map<string, IssuerKeys>();
-  private readonly opts: Required<Omit<KeyStoreOptions, 'onRefresh'>> & Pick<KeyStoreOptions, 'onRefresh'>;
+  private readonly opts: Required<Omit<KeyStoreOptions, 'onRefresh' | 'onUnknownKid'>> &
+    Pick<KeyStoreOptions, 'onRefresh' | 'onUnknownKid'>;
   private changes = 0;
   private closed = false;
 
@@ -39,6 +51,7 @@ export class KeyStore implements KeyResolver {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       onRefresh: options.onRefresh,
+      onUnknownKid: options.onUnknownKid,
     };
   }
 
@@ -81,6 +94,42 @@ export class KeyStore implements KeyResolver {
     return Promise.all(loads).then(() => undefined);
   }
 
+  /**
+   * Pushed keys, step 1 (async): the JWK sets as the operator sent them → usable key sets. A
+   * document that is not a JWK set becomes an empty set (its tokens fail closed: unknown_key).
+   */
+  static async prepare(keys: Readonly<Record<string, { keys: JWK[] }>>): Promise<PreparedKeys> {
+    const out = new Map<string, KeySet>();
+    for (const [issuer, doc] of Object.entries(keys)) {
+      const built = await buildKeySet(doc);
+      out.set(issuer, built.ok ? built.set : { entries: [], id: '[]' });
+    }
+    return out;
+  }
+
+  /**
+   * Pushed keys, step 2 (synchronous): serve exactly these issuers with these keys. Nothing is
+   * fetched; an unknown kid calls `onUnknownKid` (KeyStoreOptions) at most once per cooldown.
+   */
+  install(prepared: PreparedKeys): void {
+    if (this.closed) throw new Error('KeyStore.install() after close()');
+    for (const [issuer, keys] of this.issuers) {
+      if (!prepared.has(issuer) || keys.sourceId !== PUSHED_SOURCE_ID) {
+        keys.close();
+        this.issuers.delete(issuer);
+        this.changes++;
+      }
+    }
+    for (const [issuer, set] of prepared) {
+      let keys = this.issuers.get(issuer);
+      if (keys === undefined) {
+        keys = this.createPushed(issuer);
+        this.issuers.set(issuer, keys);
+      }
+      keys.install(set);
+    }
+  }
+
   resolve(issuer: string, kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {
     const keys = this.issuers.get(issuer);
     if (keys === undefined) {
@@ -113,6 +162,20 @@ export class KeyStore implements KeyResolver {
   close(): void {
     this.closed = true;
     for (const keys of this.issuers.values()) keys.close();
+  }
+
+  private createPushed(issuer: string): IssuerKeys {
+    const o = this.opts;
+    const onUnknownKid = o.onUnknownKid;
+    return new IssuerKeys(issuer, PUSHED_SOURCE_ID, PUSHED_LOADER, {
+      now: o.now,
+      refreshIntervalMs: o.refreshIntervalMs,
+      retryIntervalMs: o.retryIntervalMs,
+      cooldownMs: o.unknownKidCooldownMs,
+      onRefresh: () => undefined,
+      onChange: () => this.changes++,
+      onUnknownKid: (kid) => onUnknownKid?.(issuer, kid),
+    });
   }
 
   private create(issuer: string, source: KeySourceSpec): IssuerKeys {

@@ -61,4 +61,9 @@ export interface KeyStoreOptions {
    * keys); `detail` says why a failure failed, in one line that holds no secret.
    */
   readonly onRefresh?: (issuer: string, result: RefreshResult, detail?: string) => void;
+  /**
+   * Pushed keys (KeyStore.install): a token named a kid its issuer's pushed set lacks. Called at
+   * most once per issuer per `unknownKidCooldownMs`; the request itself fails closed meanwhile.
+   */
+  readonly onUnknownKid?: (issuer: string, kid: string | undefined) => void;
 }

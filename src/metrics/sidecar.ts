@@ -24,11 +24,26 @@ export interface SidecarMetrics {
   readonly tokenReuse: Counter<'policy'>;
   readonly upstreamErrors: Counter<'kind'>;
   readonly verifiedCacheSize: Gauge;
+  /** In-cluster mode only (docs/contracts/in-cluster.md). */
+  readonly controlPlaneConnected: Gauge;
+  readonly controlPlaneReconnects: Counter<'reason'>;
   /** tokenwarden_requests_total, counted without a label lookup per request. */
   countRequest(policy: string, decision: DecisionLabel, reason: Reason): void;
 }
 
-export function createSidecarMetrics(registry: Registry): SidecarMetrics {
+export interface SidecarMetricsOptions {
+  /**
+   * Read at scrape time for tokenwarden_config_staleness_seconds (so it is exact, not as old as
+   * the last sweep); undefined: nothing enforced yet, the gauge keeps its last value.
+   */
+  staleness?: () => number | undefined;
+}
+
+export function createSidecarMetrics(
+  registry: Registry,
+  options: SidecarMetricsOptions = {},
+): SidecarMetrics {
+  const staleness = options.staleness;
   collectDefaultMetrics({ register: registry, prefix: 'tokenwarden_process_' });
   const requests = new RequestCounter({
     name: 'tokenwarden_requests_total',
@@ -76,8 +91,12 @@ export function createSidecarMetrics(registry: Registry): SidecarMetrics {
     }),
     configStaleness: new Gauge({
       name: 'tokenwarden_config_staleness_seconds',
-      help: 'Seconds since the enforced configuration was last confirmed current by its source.',
+      help: 'Seconds since the enforced configuration was last confirmed current by its source (file: applied; control plane: last message or heartbeat on an in-sync stream).',
       registers: [registry],
+      collect() {
+        const v = staleness?.();
+        if (v !== undefined) this.set(v);
+      },
     }),
     configReloadErrors: new Counter({
       name: 'tokenwarden_config_reload_errors_total',
@@ -111,6 +130,17 @@ export function createSidecarMetrics(registry: Registry): SidecarMetrics {
     verifiedCacheSize: new Gauge({
       name: 'tokenwarden_verified_token_cache_entries',
       help: 'Entries in the verified-token cache.',
+      registers: [registry],
+    }),
+    controlPlaneConnected: new Gauge({
+      name: 'tokenwarden_control_plane_connected',
+      help: '1 while the config stream to the operator is open, else 0 (in-cluster mode).',
+      registers: [registry],
+    }),
+    controlPlaneReconnects: new Counter({
+      name: 'tokenwarden_control_plane_reconnects_total',
+      help: 'Config stream reconnections scheduled, by why the previous attempt ended.',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     countRequest(policy, decision, reason) {

@@ -1,5 +1,5 @@
 /**
- * Wiring of a standalone sidecar: state, key store, engine, proxy and admin listeners. Returns
+ * Wiring of a sidecar (standalone from a policy file, or in-cluster from the operator's stream): state, key store, engine, proxy and admin listeners. Returns
  * a handle whose `close()` drains in-flight requests before the process exits.
  */
 import type { Server } from 'node:http';
@@ -16,6 +16,7 @@ import { ReuseCounter } from '../revocation/reuse.js';
 import { VerifiedTokenCache } from '../token/cache.js';
 import { TokenVerifier } from '../token/verify.js';
 import { Engine } from '../decide/engine.js';
+import { ControlPlaneSource } from './control-plane/source.js';
 import { startPolicyFile } from './standalone.js';
 import { ConfigState } from '../decide/state.js';
 
@@ -27,15 +28,28 @@ export interface RunningSidecar {
 
 export async function runSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
   const registry = new Registry();
-  const metrics = createSidecarMetrics(registry);
+  const source = config.source;
+  // Late-bound: the control-plane source needs the metrics, the metrics read its staleness.
+  let controlPlane: ControlPlaneSource | undefined;
+  const state = new ConfigState();
+  const fileStaleness = (): number | undefined => {
+    const active = state.active;
+    return active ? (Date.now() - active.appliedAt) / 1000 : undefined;
+  };
+  const staleness = (): number | undefined => (controlPlane ? controlPlane.staleness() : fileStaleness());
+  const metrics = createSidecarMetrics(registry, { staleness });
   const keys = new KeyStore({
     onRefresh: (issuer, result, detail) => {
       metrics.jwksRefresh.inc({ issuer, result });
       if (result === 'failure') log.warn({ issuer, detail }, 'jwks refresh failed');
       else log.debug({ issuer, result }, 'jwks refreshed');
     },
+    // In-cluster the operator pushes keys (KeyStore.install) and refetches on request.
+    onUnknownKid:
+      source.kind === 'control-plane'
+        ? (issuer, kid) => controlPlane?.requestKeyRefresh(issuer, kid)
+        : undefined,
   });
-  const state = new ConfigState();
   const cache = new VerifiedTokenCache({ maxEntries: config.cacheSize });
   const reuse = new ReuseCounter();
   const engine = new Engine({ state, verifier: new TokenVerifier(keys), cache, reuse, keys });
@@ -46,9 +60,11 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     metrics.revocations.set(active.revocations.size);
     // The verified-token cache empties itself when the compiled spec or key set changes
     // (VerifiedTokenCache.sync, called by the engine on every request).
-    keys.sync(active.policy.issuers.values()).catch((err: unknown) => {
-      log.error({ err: (err as Error).message }, 'key sources could not be synced');
-    });
+    if (source.kind === 'file') {
+      keys.sync(active.policy.issuers.values()).catch((err: unknown) => {
+        log.error({ err: (err as Error).message }, 'key sources could not be synced');
+      });
+    }
   });
 
   const sweeper = setInterval(() => {
@@ -60,18 +76,31 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         'expired revocations dropped',
       );
     metrics.verifiedCacheSize.set(cache.size);
-    const active = state.active;
-    if (active) metrics.configStaleness.set((Date.now() - active.appliedAt) / 1000);
   }, 5_000);
   sweeper.unref();
 
-  const file = startPolicyFile({
-    path: config.policyFile,
-    state,
-    metrics,
-    log: log.child({ component: 'policy-file' }),
-  });
-  await file.start();
+  let stopSource: () => Promise<void>;
+  if (source.kind === 'file') {
+    const file = startPolicyFile({
+      path: source.path,
+      state,
+      metrics,
+      log: log.child({ component: 'policy-file' }),
+    });
+    await file.start();
+    stopSource = () => Promise.resolve(file.stop());
+  } else {
+    const cp = new ControlPlaneSource({
+      config: source.controlPlane,
+      state,
+      keys,
+      metrics,
+      log: log.child({ component: 'control-plane' }),
+    });
+    controlPlane = cp;
+    await cp.start();
+    stopSource = () => cp.stop();
+  }
 
   const upstream = new Upstream({ url: config.upstream.origin });
   const proxy = createProxyServer({
@@ -84,24 +113,39 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   const admin = createAdminServer(registry, () => {
     const active = state.active;
     const issuers = keys.status();
+    // In-cluster, keys arrive with the config: ready once any config is enforced, connected or
+    // not (an operator outage must not pull every pod out of its Service).
     const notReadyReason = !active
-      ? 'no valid policy loaded'
-      : !keys.ready
-        ? `keys not fetched yet for ${issuers
-            .filter((i) => !i.ready)
-            .map((i) => i.issuer)
-            .join(', ')}`
-        : undefined;
+      ? controlPlane
+        ? 'no config from the control plane yet (and no usable snapshot)'
+        : 'no valid policy loaded'
+      : controlPlane
+        ? undefined
+        : !keys.ready
+          ? `keys not fetched yet for ${issuers
+              .filter((i) => !i.ready)
+              .map((i) => i.issuer)
+              .join(', ')}`
+          : undefined;
     return {
       ready: notReadyReason === undefined,
       notReadyReason,
       snapshot: () => ({
-        source: { kind: 'file', path: config.policyFile },
+        source:
+          controlPlane?.status() ??
+          (source.kind === 'file' ? { kind: 'file', path: source.path } : { kind: source.kind }),
+        pod:
+          source.kind === 'control-plane'
+            ? {
+                name: source.controlPlane.podName ?? null,
+                namespace: source.controlPlane.podNamespace ?? null,
+              }
+            : undefined,
         policy: active?.policy.name ?? null,
         mode: active?.policy.mode ?? null,
         generation: active?.generation ?? 0,
         appliedAt: active ? new Date(active.appliedAt).toISOString() : null,
-        stalenessSeconds: active ? (Date.now() - active.appliedAt) / 1000 : null,
+        stalenessSeconds: staleness() ?? null,
         revocations: active?.revocations.size ?? 0,
         verifiedCacheEntries: cache.size,
         issuers,
@@ -121,7 +165,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     proxyAddress: proxy.address() as AddressInfo,
     adminAddress,
     async close() {
-      file.stop();
+      await stopSource();
       clearInterval(sweeper);
       keys.close();
       // Stop accepting, let in-flight requests finish (their responses say `connection: close`),

@@ -47,7 +47,10 @@ function newerThan(dir: string, mtimeMs: number): string[] {
 }
 
 export interface SidecarOptions {
-  policyYaml: string;
+  /** Standalone: the policy file's content. Leave out for in-cluster mode (args hold --control-plane). */
+  policyYaml?: string;
+  /** Extra environment (in-cluster: TOKENWARDEN_CA_PEM, POD_NAME…). */
+  env?: Record<string, string>;
   upstream: string;
   /** Extra command-line flags. */
   args?: string[];
@@ -93,15 +96,14 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   assertBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-'));
   const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, opts.policyYaml);
+  if (opts.policyYaml !== undefined) writeFileSync(policyFile, opts.policyYaml);
   const ledger = logFile(`${opts.name ?? 'sidecar'}-${seq++}`);
   const child = spawn(
     process.execPath,
     [
       CLI,
       'sidecar',
-      '--policy',
-      policyFile,
+      ...(opts.policyYaml !== undefined ? ['--policy', policyFile] : []),
       '--upstream',
       opts.upstream,
       '--listen',
@@ -110,7 +112,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       '127.0.0.1:0',
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, ...(opts.env ?? {}) } },
   );
   let all = '';
   let out = '';

@@ -1,0 +1,591 @@
+/**
+ * Propagation benchmark (issue 9): how long from a TokenRevocation written to the API server
+ * until the last sidecar acknowledged it.
+ *
+ *   real kube-apiserver + etcd (test/integration/harness) ─ CRDs, a TokenPolicy, N + K pods,
+ *   one pod-bound token each (TokenRequest API, audience tokenwarden)
+ *   one real operator process (dist/cmd/tokenwarden.js operator, --serve on 127.0.0.1)
+ *   N simulated stream clients in this process (NDJSON parse, ack per message and every 5 s)
+ *   K real sidecars (dist/cmd/tokenwarden.js sidecar --control-plane) in front of a tiny app
+ *
+ * R revocations are created at a steady rate; for each, latency = (last simulated client's ack
+ * that holds it) − (the moment the create request was sent). Real sidecars are measured from
+ * the same moment until a token with the revoked jti is refused (polled every 20 ms).
+ *
+ * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
+ *          [--real-sidecars K] [--json FILE] [--operator-arg ARG]...
+ */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { ACK_PATH, STREAM_PATH, parseServerMessage } from '../src/distribution/protocol.js';
+import { KeyStore } from '../src/keys/store.js';
+import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
+import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
+import { ConfigState } from '../src/decide/state.js';
+import { startControlPlane } from '../test/integration/harness/control-plane.js';
+import { applyCrds } from '../test/integration/harness/crds.js';
+import { cpuMicros, rssBytes } from './procfs.js';
+import { freePort } from './processes.js';
+
+/** dist/bench/propagation.js → the repository (crds/, hack/, dist/cmd). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(REPO, 'dist/cmd/tokenwarden.js');
+const OPERATOR_NS = 'tokenwarden-system';
+const ISSUER = 'https://issuer.bench.local/';
+const AUDIENCE = 'bench-api';
+const GROUP = { group: 'tokenwarden.dev', version: 'v1alpha1' } as const;
+
+const log = (m: string): void => void process.stderr.write(`[bench:propagation] ${m}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T, R>(items: readonly T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i] as T, i);
+      }
+    }),
+  );
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+// ---- simulated sidecars: the wire protocol only ---------------------------------------------
+
+interface SimClient {
+  /** Revocation name → epoch ms when the ack naming a version that holds it was sent. */
+  readonly acked: Map<string, number>;
+  snapshotAt: number | undefined;
+  close(): void;
+}
+
+function simClient(
+  base: URL,
+  caPem: string,
+  token: string,
+  agent: https.Agent,
+  onError: (e: string) => void,
+): SimClient {
+  const acked = new Map<string, number>();
+  const state: SimClient = { acked, snapshotAt: undefined, close: () => undefined };
+  let session: string | undefined;
+  let generation = 0;
+  let version = '';
+  const ack = (): void => {
+    if (session === undefined) return;
+    const body = JSON.stringify({ session, generation, version });
+    const req = https.request(new URL(ACK_PATH, base), {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => res.resume());
+    req.on('error', (e) => onError(`ack: ${e.message}`));
+    req.end(body);
+  };
+  const timer = setInterval(ack, 5_000);
+  const req = https.request(new URL(STREAM_PATH, base), {
+    method: 'GET',
+    ca: caPem,
+    agent: false,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+  });
+  req.on('response', (res) => {
+    if (res.statusCode !== 200) {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => onError(`stream refused ${res.statusCode}: ${body}`));
+      return;
+    }
+    const lines = new LineSplitter(256 * 1024 * 1024);
+    res.on('data', (chunk: Buffer) => {
+      const pushed = lines.push(chunk);
+      if (!pushed.ok) return onError(pushed.error);
+      for (const line of pushed.lines) {
+        const m = parseServerMessage(line);
+        if (!m.ok) return onError(m.error);
+        const msg = m.value;
+        if (msg.type === 'heartbeat') continue;
+        session = msg.session;
+        generation = msg.generation;
+        version = msg.version;
+        const now = Date.now();
+        if (msg.type === 'snapshot') {
+          state.snapshotAt ??= now;
+          for (const r of msg.config.revocations)
+            if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
+        } else {
+          for (const r of msg.revocationsUpserted ?? [])
+            if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
+        }
+        ack();
+      }
+    });
+    res.on('close', () => onError('stream closed'));
+  });
+  req.on('error', (e) => onError(`stream: ${e.message}`));
+  req.end();
+  state.close = () => {
+    clearInterval(timer);
+    req.destroy();
+  };
+  return state;
+}
+
+// ---- the cluster side ------------------------------------------------------------------------
+
+async function createPods(
+  kc: KubeConfig,
+  ns: string,
+  count: number,
+): Promise<{ name: string; uid: string }[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'bench' } } });
+  const names = Array.from({ length: count }, (_, i) => `bench-${i}`);
+  return pool(names, 16, async (name) => {
+    const pod = await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name, labels: { app: 'bench' } },
+        spec: {
+          serviceAccountName: 'bench',
+          containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+        },
+      },
+    });
+    return { name, uid: pod.metadata?.uid ?? '' };
+  });
+}
+
+async function podTokens(
+  kc: KubeConfig,
+  ns: string,
+  pods: { name: string; uid: string }[],
+): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return pool(pods, 16, async (p) => {
+    const tr = await core.createNamespacedServiceAccountToken({
+      name: 'bench',
+      namespace: ns,
+      body: {
+        spec: {
+          audiences: ['tokenwarden'],
+          expirationSeconds: 3600,
+          boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: p.name, uid: p.uid },
+        },
+      },
+    });
+    return tr.status?.token ?? '';
+  });
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  const keep = (s: Buffer): void => {
+    out = (out + s.toString()).slice(-200_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, output: () => out };
+}
+
+/** TOKENWARDEN_TESTBIN_DIR, else what hack/k8s-testbin/build.sh prints (building when not cached). */
+function testBinaries(): Promise<string> {
+  const fromEnv = process.env.TOKENWARDEN_TESTBIN_DIR;
+  if (fromEnv) return Promise.resolve(fromEnv);
+  return new Promise((ok, fail) => {
+    const child = execFile(
+      'bash',
+      [join(REPO, 'hack/k8s-testbin/build.sh'), 'all'],
+      { maxBuffer: 1 << 20 },
+      (err, stdout) =>
+        err
+          ? fail(new Error(`hack/k8s-testbin/build.sh failed: ${err.message}`))
+          : ok(stdout.trim().split('\n').pop() ?? ''),
+    );
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+export interface PropagationResult {
+  sidecars: number;
+  revocations: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  operator_cpu_s: number;
+  operator_rss_mb: number;
+  snapshot: { entries: number; bytes: number; ms: number };
+  real_sidecars: { count: number; p50_ms: number; p99_ms: number; max_ms: number };
+  operator_rss_per_sidecar_kb: number;
+  missed_acks: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sidecars: { type: 'string', default: '100' },
+      revocations: { type: 'string', default: '100' },
+      rate: { type: 'string', default: '10' },
+      'real-sidecars': { type: 'string', default: '2' },
+      json: { type: 'string' },
+      'operator-arg': { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const N = Number(values.sidecars);
+  const R = Number(values.revocations);
+  const rate = Number(values.rate);
+  const K = Number(values['real-sidecars']);
+  const work = mkdtempSync(join(tmpdir(), 'tokenwarden-bench-prop-'));
+  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    const binDir = await testBinaries();
+    const cp = await startControlPlane({ binDir, log });
+    cleanups.push(() => cp.stop());
+    const kc = cp.kubeConfig;
+    await applyCrds(kc, join(REPO, 'crds'));
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const ns = `bench-${randomBytes(3).toString('hex')}`;
+    for (const name of [ns, OPERATOR_NS]) await core.createNamespace({ body: { metadata: { name } } });
+
+    // The identity provider: one ES256 key, given inline (no egress needed anywhere).
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' };
+    await custom.createNamespacedCustomObject({
+      ...GROUP,
+      namespace: ns,
+      plural: 'tokenpolicies',
+      body: {
+        apiVersion: 'tokenwarden.dev/v1alpha1',
+        kind: 'TokenPolicy',
+        metadata: { name: 'bench' },
+        spec: {
+          selector: { matchLabels: { app: 'bench' } },
+          targetPort: 8080,
+          issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks: { keys: [jwk] }, algorithms: ['ES256'] }],
+        },
+      },
+    });
+    let t0 = Date.now();
+    const pods = await createPods(kc, ns, N + K);
+    const tokens = await podTokens(kc, ns, pods);
+    log(`${pods.length} pods and their tokens in ${Date.now() - t0} ms`);
+
+    // The operator, as shipped.
+    const servePort = await freePort();
+    const operator = spawnCli(
+      [
+        'operator',
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '--namespace',
+        OPERATOR_NS,
+        '--lease-namespace',
+        OPERATOR_NS,
+        '--serve',
+        `127.0.0.1:${servePort}`,
+        '--serving-ip',
+        '127.0.0.1',
+        '--metrics-listen',
+        `127.0.0.1:${await freePort()}`,
+        '--log-level',
+        'warn',
+        ...(values['operator-arg'] ?? []),
+      ],
+      { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS },
+    );
+    cleanups.push(() => void operator.child.kill('SIGKILL'));
+    const opPid = operator.child.pid as number;
+    const caPem = await until(
+      'the tokenwarden-serving Secret',
+      async () => {
+        if (operator.child.exitCode !== null) throw new Error(`operator exited: ${operator.output()}`);
+        const s = await core.readNamespacedSecret({ name: 'tokenwarden-serving', namespace: OPERATOR_NS });
+        const ca = s.data?.['ca.crt'];
+        return ca === undefined ? undefined : Buffer.from(ca, 'base64').toString('utf8');
+      },
+      60_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- operator output ---\n${operator.output()}`);
+    });
+    const base = new URL(`https://127.0.0.1:${servePort}`);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: caPem });
+    cleanups.push(() => agent.destroy());
+    // Wait until the server answers a stream at all (caches synced).
+    await until(
+      'the operator to serve streams',
+      () =>
+        new Promise<boolean | undefined>((ok) => {
+          const req = https.request(new URL(STREAM_PATH, base), {
+            ca: caPem,
+            agent: false,
+            headers: { authorization: `Bearer ${tokens[0]}` },
+          });
+          req.on('response', (res) => {
+            ok(res.statusCode === 200 ? true : undefined);
+            req.destroy();
+          });
+          req.on('error', () => ok(undefined));
+          req.end();
+        }),
+      60_000,
+    );
+    await sleep(1_000);
+    const rssIdle = rssBytes(opPid) ?? 0;
+
+    // N simulated sidecars.
+    const errors: string[] = [];
+    t0 = Date.now();
+    const clients = await pool(tokens.slice(0, N), 50, async (token) => {
+      const c = simClient(base, caPem, token, agent, (e) => {
+        if (errors.length < 20) errors.push(e);
+      });
+      await until('a snapshot', () => (c.snapshotAt !== undefined ? true : undefined), 60_000);
+      return c;
+    });
+    cleanups.push(() => clients.forEach((c) => c.close()));
+    log(`${N} simulated sidecars connected and holding a snapshot in ${Date.now() - t0} ms`);
+    await sleep(2_000);
+    const rssConnected = rssBytes(opPid) ?? 0;
+
+    // K real sidecars in front of a tiny app.
+    const app = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => void app.close());
+    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    const real: { proxy: string; spawned: Spawned }[] = [];
+    for (let i = 0; i < K; i++) {
+      const dir = join(work, `sidecar-${i}`);
+      const tokenFile = join(work, `token-${i}`);
+      writeFileSync(tokenFile, tokens[N + i] ?? '');
+      const [port, admin] = [await freePort(), await freePort()];
+      const s = spawnCli(
+        [
+          'sidecar',
+          '--control-plane',
+          base.origin,
+          '--upstream',
+          appUrl,
+          '--token-file',
+          tokenFile,
+          '--state-dir',
+          dir,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--admin-listen',
+          `127.0.0.1:${admin}`,
+          '--log-level',
+          'warn',
+        ],
+        { TOKENWARDEN_CA_PEM: caPem },
+      );
+      cleanups.push(() => void s.child.kill('SIGTERM'));
+      await until(
+        `real sidecar ${i} ready`,
+        async () => ((await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200 ? true : undefined),
+        60_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- sidecar output ---\n${s.output()}`);
+      });
+      real.push({ proxy: `http://127.0.0.1:${port}`, spawned: s });
+    }
+
+    // Tokens the revocations will name, signed up front.
+    const now = Math.floor(Date.now() / 1000);
+    const revokedTokens = await Promise.all(
+      Array.from({ length: R }, (_, i) =>
+        new SignJWT({ sub: `user-${i}`, jti: `bench-jti-${i}` })
+          .setProtectedHeader({ alg: 'ES256', kid: 'bench-1' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setIssuedAt(now)
+          .setExpirationTime(now + 3600)
+          .sign(privateKey),
+      ),
+    );
+
+    // R revocations at a steady rate.
+    const written: number[] = [];
+    const realLatencies: Promise<number>[] = [];
+    const cpuBefore = cpuMicros(opPid);
+    const started = Date.now();
+    for (let i = 0; i < R; i++) {
+      const due = started + (i * 1000) / rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+      written[i] = Date.now();
+      const create = custom.createNamespacedCustomObject({
+        ...GROUP,
+        namespace: ns,
+        plural: 'tokenrevocations',
+        body: {
+          apiVersion: 'tokenwarden.dev/v1alpha1',
+          kind: 'TokenRevocation',
+          metadata: { name: `bench-${i}` },
+          spec: { reason: 'bench', tokens: [{ jti: `bench-jti-${i}` }] },
+        },
+      });
+      for (const r of real) {
+        const at = written[i] as number;
+        const token = revokedTokens[i] as string;
+        realLatencies.push(
+          create.then(async () => {
+            for (;;) {
+              const res = await fetch(`${r.proxy}/`, { headers: { authorization: `Bearer ${token}` } });
+              await res.arrayBuffer();
+              if (res.status === 401) return Date.now() - at;
+              if (Date.now() - at > 30_000) return Infinity;
+              await sleep(20);
+            }
+          }),
+        );
+      }
+      await create;
+    }
+    // Wait for every simulated client to hold every revocation (or 30 s after the last write).
+    const last = Date.now();
+    while (Date.now() - last < 30_000) {
+      if (clients.every((c) => c.acked.size >= R)) break;
+      await sleep(50);
+    }
+    const cpuS = (cpuMicros(opPid) - cpuBefore) / 1e6;
+    const rssEnd = rssBytes(opPid) ?? 0;
+    let missed = 0;
+    const lastAck: number[] = [];
+    for (let i = 0; i < R; i++) {
+      let worst = 0;
+      for (const c of clients) {
+        const at = c.acked.get(`bench-${i}`);
+        if (at === undefined) missed++;
+        else worst = Math.max(worst, at - (written[i] as number));
+      }
+      lastAck.push(worst);
+    }
+    lastAck.sort((a, b) => a - b);
+    const realSorted = (await Promise.all(realLatencies)).sort((a, b) => a - b);
+
+    // A fresh connection's snapshot: operator build + transfer, then the sidecar's apply.
+    const snap = await new Promise<{ bytes: number; ms: number; entries: number }>((ok, fail) => {
+      const begin = performance.now();
+      const req = https.request(new URL(STREAM_PATH, base), {
+        ca: caPem,
+        agent: false,
+        headers: { authorization: `Bearer ${tokens[0]}` },
+      });
+      req.on('response', (res) => {
+        const lines = new LineSplitter(256 * 1024 * 1024);
+        res.on('data', (chunk: Buffer) => {
+          const pushed = lines.push(chunk);
+          const line = pushed.ok ? pushed.lines[0] : undefined;
+          if (line === undefined) return;
+          req.destroy();
+          const m = parseServerMessage(line);
+          if (!m.ok || m.value.type !== 'snapshot') return fail(new Error('no snapshot first'));
+          const keys = new KeyStore();
+          const applier = new StreamApplier({ state: new ConfigState(), keys });
+          void applier.applySnapshot(m.value.version, m.value.config).then((r) => {
+            keys.close();
+            if (!r.ok) return fail(new Error(r.error));
+            ok({
+              bytes: Buffer.byteLength(line) + 1,
+              ms: Math.round(performance.now() - begin),
+              entries: r.active.revocations.size,
+            });
+          });
+        });
+      });
+      req.on('error', fail);
+      req.end();
+    });
+
+    const result: PropagationResult = {
+      sidecars: N,
+      revocations: R,
+      p50_ms: percentile(lastAck, 50),
+      p99_ms: percentile(lastAck, 99),
+      max_ms: lastAck.at(-1) ?? NaN,
+      operator_cpu_s: Math.round(cpuS * 100) / 100,
+      operator_rss_mb: Math.round((rssEnd / 1048576) * 10) / 10,
+      snapshot: snap,
+      real_sidecars: {
+        count: K,
+        p50_ms: percentile(realSorted, 50),
+        p99_ms: percentile(realSorted, 99),
+        max_ms: realSorted.at(-1) ?? NaN,
+      },
+      operator_rss_per_sidecar_kb: N > 0 ? Math.round((rssConnected - rssIdle) / 1024 / N) : 0,
+      missed_acks: missed,
+    };
+    console.log(
+      [
+        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | operator RSS MB | RSS/sidecar KB | snapshot entries / bytes / ms | missed acks |`,
+        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|`,
+        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} |`,
+      ].join('\n'),
+    );
+    if (errors.length > 0) log(`client errors (first ${errors.length}): ${errors.join('; ')}`);
+    if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,374 @@
+/**
+ * In-cluster mode against the real process: `tokenwarden sidecar --control-plane URL` from
+ * dist/, fed by a real HTTPS config stream (test/support/stream-server.ts, a protocol peer of
+ * docs/contracts/in-cluster.md), in front of a real app, with real signed tokens. The stream
+ * server stands in for the operator; the real operator's side is tested in test/integration.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
+import { startStreamServer, type StreamServer } from '../support/stream-server.js';
+import { startApp, type App } from './support/app.js';
+import { send } from './support/http.js';
+import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
+import { recordToken, tokenLeaks } from './support/ledger.js';
+import { metric } from './support/metrics.js';
+import { CLI, startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { sleep, waitFor } from './support/wait.js';
+
+const BOUND_MS = 5_000;
+
+let issuer: Issuer;
+let app: App;
+let server: StreamServer;
+let dir: string;
+let tokenFile: string;
+let podToken: string;
+const measured: string[] = [];
+const sidecars: Sidecar[] = [];
+
+function policy(extra: Partial<TokenPolicy['spec']> = {}): TokenPolicy {
+  return {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenPolicy',
+    metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
+    spec: {
+      selector: { matchLabels: { app: 'orders' } },
+      targetPort: 8080,
+      mode: 'Enforce',
+      issuers: [
+        {
+          issuer: issuer.url,
+          audiences: [AUDIENCE],
+          jwksUri: issuer.jwksUri,
+          algorithms: ['RS256', 'ES256'],
+        },
+      ],
+      ...extra,
+    },
+  };
+}
+
+function revocation(name: string, jti: string): TokenRevocation {
+  return {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenRevocation',
+    metadata: { name, namespace: 'shop' },
+    spec: { reason: 'black-box test', tokens: [{ jti }] },
+  };
+}
+
+/** Public JWKs of the issuer's published keys: what the operator pushes. */
+function pushedKeys(): JWK[] {
+  return [...issuer.published].map((kid) => issuer.keys.get(kid)?.jwk ?? {});
+}
+
+function newPodToken(label: string): string {
+  // Opaque to the sidecar: it only presents it. Recorded so a leak into any log fails the suite.
+  const t = `pod-token-${label}-${Math.random().toString(36).slice(2)}-${'x'.repeat(40)}`;
+  recordToken(t);
+  server.allowToken(t);
+  return t;
+}
+
+async function startInCluster(
+  name: string,
+  stateDir: string,
+  env: Record<string, string> = {},
+): Promise<Sidecar> {
+  const s = await startSidecar({
+    name,
+    upstream: app.url,
+    args: ['--control-plane', server.url, '--token-file', tokenFile, '--state-dir', stateDir],
+    env: { TOKENWARDEN_CA_PEM: server.caPem, POD_NAME: `${name}-pod`, POD_NAMESPACE: 'shop', ...env },
+  });
+  sidecars.push(s);
+  return s;
+}
+
+const status = async (s: Sidecar, token?: string, path = '/orders'): Promise<number> =>
+  (await send(s.proxyUrl, path, token === undefined ? {} : { token })).status;
+
+async function statusPage(s: Sidecar): Promise<Record<string, unknown>> {
+  return (await (await fetch(`${s.adminUrl}/status`)).json()) as Record<string, unknown>;
+}
+
+async function until(what: string, fn: () => Promise<boolean> | boolean, ms = BOUND_MS): Promise<number> {
+  return (await waitFor(what, fn, ms, 10)).elapsedMs;
+}
+
+beforeAll(async () => {
+  issuer = await startIssuer();
+  app = await startApp();
+  dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-cp-'));
+  tokenFile = join(dir, 'token');
+  server = await startStreamServer({
+    policy: policy(),
+    keys: { [issuer.url]: { keys: pushedKeys() } },
+    heartbeatMs: 1_000,
+  });
+  podToken = newPodToken('a');
+  writeFileSync(tokenFile, `${podToken}\n`);
+});
+
+afterAll(async () => {
+  await stopAllSidecars();
+  await server?.close();
+  await app?.close();
+  await issuer?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (measured.length > 0) console.log(`[measured] ${measured.join('; ')}`);
+});
+
+describe('a sidecar fed by the control plane', () => {
+  let sidecar: Sidecar;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    stateDir = join(dir, 'state-main');
+    sidecar = await startInCluster('cp-main', stateDir);
+  });
+
+  it('enforces the policy it was streamed, with pushed keys and no request to the identity provider', async () => {
+    const jwksBefore = issuer.jwksRequests();
+    await until(
+      'the sidecar to be ready',
+      async () => (await fetch(`${sidecar.adminUrl}/readyz`)).status === 200,
+    );
+    expect(await status(sidecar)).toBe(401);
+    expect(await status(sidecar, await issuer.token())).toBe(200);
+    expect(await status(sidecar, await issuer.token({}, { kid: 'ec-1' }))).toBe(200);
+    expect(await status(sidecar, await issuer.token({ aud: 'someone-else' }))).toBe(401);
+    expect(issuer.jwksRequests()).toBe(jwksBefore);
+    // The token presented is the pod's projected token, read from --token-file.
+    expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${podToken}`);
+    await until('an ack of the current version', () => server.acks.some((a) => a.version === server.version));
+    const page = await statusPage(sidecar);
+    expect(page.source).toMatchObject({ kind: 'control-plane', connected: true, version: server.version });
+    expect(page.pod).toEqual({ name: 'cp-main-pod', namespace: 'shop' });
+    expect(await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')).toBe(1);
+    expect(await metric(sidecar.adminUrl, 'tokenwarden_config_staleness_seconds')).toBeLessThan(5);
+  });
+
+  it('refuses a token within the bound once a revocation delta arrives, and the ack names the new version', async () => {
+    const token = await issuer.token({ jti: 'jti-revoked-1' });
+    expect(await status(sidecar, token)).toBe(200);
+    const at = Date.now();
+    server.upsertRevocation(revocation('leak-1', 'jti-revoked-1'));
+    const ms = await until(
+      'the revocation to be enforced',
+      async () => (await status(sidecar, token)) === 401,
+    );
+    measured.push(`revocation delta → 401 in ${Date.now() - at} ms (polled every 10 ms; waited ${ms} ms)`);
+    const res = await send(sidecar.proxyUrl, '/orders', { token });
+    expect(res.text).toContain('the token has been revoked');
+    expect(await status(sidecar, await issuer.token())).toBe(200);
+    await until('an ack of the new version', () => server.acks.some((a) => a.version === server.version));
+  });
+
+  it('lets the token through again once the revocation is removed', async () => {
+    const token = await issuer.token({ jti: 'jti-revoked-1' });
+    server.removeRevocation('leak-1');
+    await until('the removal to be enforced', async () => (await status(sidecar, token)) === 200);
+  });
+
+  it('applies a policy edit (a Deny rule) streamed as a delta', async () => {
+    const token = await issuer.token();
+    expect(await status(sidecar, token, '/admin')).toBe(200);
+    server.setPolicy(policy({ rules: [{ name: 'no-admin', paths: ['/admin'], action: 'Deny' }] }));
+    await until('the Deny rule to apply', async () => (await status(sidecar, token, '/admin')) === 403);
+    expect(await status(sidecar, token, '/orders')).toBe(200);
+  });
+
+  it('asks the operator for a key refresh on an unknown kid, fails closed meanwhile, and accepts once keys are pushed', async () => {
+    await issuer.addKey('rsa-2', 'RS256');
+    issuer.publish('rsa-2');
+    const token = await issuer.token({}, { kid: 'rsa-2' });
+    const jwksBefore = issuer.jwksRequests();
+    const res = await send(sidecar.proxyUrl, '/orders', { token });
+    expect(res.status).toBe(401);
+    expect(res.text).toContain('the token was signed by an unknown key');
+    await until('a key refresh request', () => server.refreshRequests.some((r) => r.kid === 'rsa-2'));
+    const request = server.refreshRequests.find((r) => r.kid === 'rsa-2');
+    expect(request).toMatchObject({ issuer: issuer.url, kid: 'rsa-2' });
+    // Rate-limited per issuer: a burst of unknown-kid requests asks at most about once a second.
+    const t0 = Date.now();
+    for (let i = 0; i < 20; i++) await send(sidecar.proxyUrl, '/orders', { token });
+    const asked = server.refreshRequests.filter((r) => r.at >= t0).length;
+    expect(asked).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 1000) + 1);
+    // The operator refetched (here: the test) and pushes the keys.
+    server.setKeys(issuer.url, pushedKeys());
+    await until('the new key to be accepted', async () => (await status(sidecar, token)) === 200);
+    expect(issuer.jwksRequests()).toBe(jwksBefore);
+  });
+
+  it('keeps enforcing, revocations included, while the operator is gone; reconnects and applies what changed', async () => {
+    const revoked = await issuer.token({ jti: 'jti-revoked-2' });
+    server.upsertRevocation(revocation('leak-2', 'jti-revoked-2'));
+    await until('leak-2 to be enforced', async () => (await status(sidecar, revoked)) === 401);
+    const heldVersion = server.version;
+    await until('the snapshot to be written', () => {
+      try {
+        return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(heldVersion);
+      } catch {
+        return false;
+      }
+    });
+    const reconnectsBefore = await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total');
+    const connectsBefore = server.connects.length;
+
+    await server.kill();
+    await until(
+      'the sidecar to notice',
+      async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 0,
+    );
+    expect(await status(sidecar, revoked)).toBe(401);
+    expect(await status(sidecar, await issuer.token())).toBe(200);
+    expect(await status(sidecar)).toBe(401);
+    expect((await fetch(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
+    const page = await statusPage(sidecar);
+    expect(page.source).toMatchObject({ kind: 'control-plane', connected: false, version: heldVersion });
+    await sleep(1_500);
+    expect(await metric(sidecar.adminUrl, 'tokenwarden_config_staleness_seconds')).toBeGreaterThan(1);
+    expect(await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total')).toBeGreaterThan(
+      reconnectsBefore,
+    );
+
+    // Changed while the operator was away: served as a delta from the version the sidecar holds.
+    const later = await issuer.token({ jti: 'jti-revoked-3' });
+    expect(await status(sidecar, later)).toBe(200);
+    server.upsertRevocation(revocation('leak-3', 'jti-revoked-3'));
+    await server.restart();
+    const ms = await until(
+      'the reconnect and the delta',
+      async () => (await status(sidecar, later)) === 401,
+      40_000,
+    );
+    measured.push(`operator back → revocation made meanwhile enforced in ${ms} ms (backoff)`);
+    const reconnect = server.connects.slice(connectsBefore).find((c) => c.status === 200);
+    expect(reconnect).toMatchObject({ version: heldVersion, sent: 'delta' });
+    expect(await status(sidecar, revoked)).toBe(401);
+    await until(
+      'connected again',
+      async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 1,
+    );
+  });
+
+  it('re-reads the token file on every connect, and logs a refusal with its reason', async () => {
+    const fresh = newPodToken('rotated');
+    writeFileSync(tokenFile, fresh);
+    server.refuse({ status: 403, reason: 'pod_not_found', message: 'pod shop/cp-main-pod is gone' });
+    await server.kill();
+    await server.restart();
+    await until(
+      'the refusal to be logged',
+      () =>
+        sidecar
+          .records()
+          .some((r) => r.msg === 'control plane refused the stream' && r.reason === 'pod_not_found'),
+      40_000,
+    );
+    expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${fresh}`);
+    expect(await status(sidecar, await issuer.token())).toBe(200); // refused: still enforcing
+    expect(
+      await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total', { reason: 'refused' }),
+    ).toBeGreaterThan(0);
+    server.refuse(undefined);
+    await until(
+      'connected again',
+      async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 1,
+      40_000,
+    );
+  });
+
+  it('restarted while the operator is down, serves from its snapshot', async () => {
+    const revoked = await issuer.token({ jti: 'jti-revoked-2' });
+    const version = server.version;
+    await until('the snapshot to hold the current version', () =>
+      readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(version),
+    );
+    await sidecar.stop();
+    await server.kill();
+    const again = await startInCluster('cp-restarted', stateDir);
+    expect((await fetch(`${again.adminUrl}/readyz`)).status).toBe(200);
+    expect(await status(again, revoked)).toBe(401);
+    expect(await status(again, await issuer.token())).toBe(200);
+    expect(await status(again, await issuer.token({}, { kid: 'rsa-2' }))).toBe(200);
+    expect(again.records().find((r) => r.msg === 'snapshot loaded')).toMatchObject({ version });
+    expect(await statusPage(again)).toMatchObject({ source: { connected: false, version } });
+    await again.stop();
+    await server.restart();
+  });
+});
+
+describe('a sidecar with nothing to enforce', () => {
+  it('answers 503 on protected routes with no snapshot and no operator, and is not ready', async () => {
+    await server.kill();
+    try {
+      const s = await startInCluster('cp-empty', join(dir, 'state-empty'));
+      expect(await status(s, await issuer.token())).toBe(503);
+      expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
+      expect(s.records().some((r) => r.msg === 'control plane unreachable')).toBe(true);
+      await s.stop();
+    } finally {
+      await server.restart();
+    }
+  });
+
+  it('refuses a truncated snapshot whole, with a log line, and answers 503', async () => {
+    const stateDir = join(dir, 'state-truncated');
+    const s1 = await startInCluster('cp-writer', stateDir);
+    await until('the snapshot file', () => {
+      try {
+        return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').length > 0;
+      } catch {
+        return false;
+      }
+    });
+    await s1.stop();
+    const text = readFileSync(join(stateDir, 'snapshot.json'), 'utf8');
+    writeFileSync(join(stateDir, 'snapshot.json'), text.slice(0, Math.floor(text.length * 0.7)));
+    await server.kill();
+    try {
+      const s2 = await startInCluster('cp-truncated', stateDir);
+      const refused = s2.records().find((r) => r.msg?.toString().startsWith('snapshot refused'));
+      expect(refused).toMatchObject({ level: 'error', err: expect.stringMatching(/truncated or corrupt/) });
+      expect(await status(s2, await issuer.token())).toBe(503);
+      expect((await fetch(`${s2.adminUrl}/readyz`)).status).toBe(503);
+      await s2.stop();
+    } finally {
+      await server.restart();
+    }
+  });
+});
+
+describe('sidecar flags', () => {
+  it('refuses --policy together with --control-plane', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'sidecar',
+        '--policy',
+        'p.yaml',
+        '--control-plane',
+        'https://x:1',
+        '--upstream',
+        'http://127.0.0.1:1',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--policy and --control-plane are mutually exclusive');
+  });
+});
+
+describe('logs', () => {
+  it('never hold a pod token or a bearer token', () => {
+    expect(tokenLeaks().leaks).toEqual([]);
+  });
+});

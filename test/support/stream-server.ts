@@ -1,0 +1,307 @@
+/**
+ * A protocol peer for the sidecar's config stream: a real node:https server on 127.0.0.1 with
+ * a test CA, speaking the operator's side of docs/contracts/in-cluster.md with the types of
+ * src/distribution/protocol.ts (NDJSON, one message per line). Not a mock of our code: it holds
+ * a config, hashes it into versions, answers `?version=` with a delta when it still has that
+ * version (else a snapshot), sends heartbeats, takes acks and key-refresh requests by session,
+ * and refuses the way the contract says (401/403/404/503 with `{reason, message}`).
+ *
+ * What it does not do is Kubernetes: a token is "valid" when the test registered it
+ * (`allowToken`), standing in for the TokenReview and pod lookup of the real operator.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { JWK } from 'jose';
+import {
+  ACK_PATH,
+  HEARTBEAT_INTERVAL_MS,
+  KEYS_REFRESH_PATH,
+  STREAM_CONTENT_TYPE,
+  STREAM_PATH,
+  type AckRequest,
+  type DeltaMessage,
+  type KeysRefreshRequest,
+  type ServerMessage,
+  type StreamConfig,
+  type StreamRefusalReason,
+} from '../../src/distribution/protocol.js';
+import { canonicalJson } from '../../src/policy/compile.js';
+import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
+import { createCertificateAuthority, issueServingCertFrom } from '../integration/harness/pki.js';
+
+export interface Refusal {
+  status: 401 | 403 | 404 | 503;
+  reason: StreamRefusalReason;
+  message: string;
+}
+
+export interface StreamServerOptions {
+  policy: TokenPolicy;
+  keys?: Record<string, { keys: JWK[] }>;
+  revocations?: TokenRevocation[];
+  heartbeatMs?: number;
+  /** Reuse a port (a restarted "operator"); 0 picks one. */
+  port?: number;
+  /** Reuse a CA and certificate across restarts. */
+  tls?: { caPem: string; certPem: string; keyPem: string };
+}
+
+export interface Connect {
+  at: number;
+  authorization: string | undefined;
+  version: string | null;
+  /** 200, or the refusal status. */
+  status: number;
+  sent: 'snapshot' | 'delta' | undefined;
+}
+
+export interface Ack extends AckRequest {
+  at: number;
+}
+
+interface Session {
+  id: string;
+  res: ServerResponse;
+  generation: number;
+  lastAckAt: number;
+}
+
+export interface StreamServer {
+  readonly url: string;
+  readonly port: number;
+  readonly caPem: string;
+  readonly tls: { caPem: string; certPem: string; keyPem: string };
+  readonly version: string;
+  readonly connects: Connect[];
+  readonly acks: Ack[];
+  readonly refreshRequests: (KeysRefreshRequest & { at: number })[];
+  /** Open streams right now. */
+  sessions(): number;
+  allowToken(token: string): void;
+  /** Every stream request is refused this way until `refuse(undefined)`. */
+  refuse(refusal: Refusal | undefined): void;
+  setPolicy(policy: TokenPolicy): void;
+  setKeys(issuer: string, keys: JWK[]): void;
+  upsertRevocation(r: TokenRevocation): void;
+  removeRevocation(name: string): void;
+  /** Sends a raw line to every open stream (protocol violations on purpose). */
+  sendRaw(line: string): void;
+  /** Like a SIGKILLed operator: the listener and every connection gone at once. */
+  kill(): Promise<void>;
+  /** Listen again on the same port with the same certificate and state. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function versionOf(config: StreamConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 32);
+}
+
+const REVOCATION_KEY = (r: TokenRevocation): string => r.metadata.name;
+
+export async function startStreamServer(opts: StreamServerOptions): Promise<StreamServer> {
+  const tls = opts.tls ?? (await makeTls());
+  let policy = opts.policy;
+  let keys: Record<string, { keys: JWK[] }> = { ...(opts.keys ?? {}) };
+  const revocations = new Map<string, TokenRevocation>(
+    (opts.revocations ?? []).map((r) => [REVOCATION_KEY(r), r]),
+  );
+  const config = (): StreamConfig => ({ policy, keys, revocations: [...revocations.values()] });
+  /** Versions this "replica" can still send a delta from: version → config. */
+  const history = new Map<string, StreamConfig>();
+  let version = versionOf(config());
+  history.set(version, structuredClone(config()));
+  let generation = 0;
+  let refusal: Refusal | undefined;
+  const tokens = new Set<string>();
+  const sessions = new Map<string, Session>();
+  const connects: Connect[] = [];
+  const acks: Ack[] = [];
+  const refreshRequests: (KeysRefreshRequest & { at: number })[] = [];
+  const sockets = new Set<Socket>();
+
+  const write = (s: Session, msg: ServerMessage | string): void => {
+    s.res.write(`${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+  };
+
+  /** The delta from `base` to the current config. */
+  const deltaFrom = (base: string, s: Session): DeltaMessage => {
+    const old = history.get(base) as StreamConfig;
+    const now = config();
+    const d: DeltaMessage = { type: 'delta', session: s.id, generation: ++generation, version, base };
+    if (canonicalJson(old.policy) !== canonicalJson(now.policy)) d.policy = now.policy;
+    const changedKeys: Record<string, { keys: JWK[] }> = {};
+    for (const [iss, set] of Object.entries(now.keys))
+      if (canonicalJson(old.keys[iss]) !== canonicalJson(set)) changedKeys[iss] = set;
+    if (Object.keys(changedKeys).length > 0) d.keys = changedKeys;
+    const oldRevs = new Map(old.revocations.map((r) => [REVOCATION_KEY(r), r]));
+    const upserted = now.revocations.filter(
+      (r) => canonicalJson(oldRevs.get(REVOCATION_KEY(r))) !== canonicalJson(r),
+    );
+    const removed = [...oldRevs.keys()].filter((name) => !revocations.has(name));
+    if (upserted.length > 0) d.revocationsUpserted = upserted;
+    if (removed.length > 0) d.revocationsRemoved = removed;
+    return d;
+  };
+
+  const changed = (): void => {
+    const base = version;
+    version = versionOf(config());
+    if (version === base) return;
+    history.set(version, structuredClone(config()));
+    for (const s of sessions.values()) write(s, deltaFrom(base, s));
+  };
+
+  const refuseWith = (
+    res: ServerResponse,
+    r: { status: number; reason: StreamRefusalReason; message: string },
+  ): void => {
+    const body = JSON.stringify({ reason: r.reason, message: r.message });
+    res.writeHead(r.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  const readJson = async (req: IncomingMessage): Promise<Record<string, unknown> | undefined> => {
+    let text = '';
+    for await (const chunk of req) text += String(chunk);
+    try {
+      const v = JSON.parse(text) as unknown;
+      return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const onStream = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const authorization = req.headers.authorization;
+    const held = url.searchParams.get('version');
+    const connect: Connect = { at: Date.now(), authorization, version: held, status: 200, sent: undefined };
+    connects.push(connect);
+    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
+    const refused: Refusal | undefined =
+      refusal ??
+      (token === undefined || !tokens.has(token)
+        ? { status: 401, reason: 'token_invalid', message: 'the TokenReview did not authenticate the token' }
+        : undefined);
+    if (refused) {
+      connect.status = refused.status;
+      refuseWith(res, refused);
+      return;
+    }
+    res.writeHead(200, { 'content-type': STREAM_CONTENT_TYPE, 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const s: Session = { id: randomUUID(), res, generation: 0, lastAckAt: Date.now() };
+    sessions.set(s.id, s);
+    if (held !== null && history.has(held)) {
+      connect.sent = 'delta';
+      write(s, deltaFrom(held, s));
+    } else {
+      connect.sent = 'snapshot';
+      write(s, { type: 'snapshot', session: s.id, generation: ++generation, version, config: config() });
+    }
+    res.on('close', () => sessions.delete(s.id));
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    if (req.method === 'GET' && url.pathname === STREAM_PATH) return onStream(req, res, url);
+    if (req.method === 'POST' && (url.pathname === ACK_PATH || url.pathname === KEYS_REFRESH_PATH)) {
+      void readJson(req).then((body) => {
+        const s = typeof body?.session === 'string' ? sessions.get(body.session) : undefined;
+        if (s === undefined)
+          return refuseWith(res, { status: 410, reason: 'session_gone', message: 'no such session here' });
+        s.lastAckAt = Date.now();
+        if (url.pathname === ACK_PATH) acks.push({ ...(body as unknown as AckRequest), at: Date.now() });
+        else refreshRequests.push({ ...(body as unknown as KeysRefreshRequest), at: Date.now() });
+        res.writeHead(204);
+        res.end();
+      });
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  };
+
+  let server: https.Server;
+  let port = opts.port ?? 0;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const listen = async (): Promise<void> => {
+    server = https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler);
+    server.on('connection', (sock: Socket) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (server.address() as AddressInfo).port;
+    heartbeat = setInterval(() => {
+      for (const s of sessions.values()) write(s, { type: 'heartbeat', at: Date.now() });
+    }, opts.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
+  };
+
+  const kill = async (): Promise<void> => {
+    clearInterval(heartbeat);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const sock of sockets) sock.destroy();
+    sessions.clear();
+    await closed;
+  };
+
+  await listen();
+
+  return {
+    get url() {
+      return `https://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    caPem: tls.caPem,
+    tls,
+    get version() {
+      return version;
+    },
+    connects,
+    acks,
+    refreshRequests,
+    sessions: () => sessions.size,
+    allowToken: (t) => void tokens.add(t),
+    refuse: (r) => void (refusal = r),
+    setPolicy(p) {
+      policy = p;
+      changed();
+    },
+    setKeys(issuer, list) {
+      keys = { ...keys, [issuer]: { keys: list } };
+      changed();
+    },
+    upsertRevocation(r) {
+      revocations.set(REVOCATION_KEY(r), r);
+      changed();
+    },
+    removeRevocation(name) {
+      revocations.delete(name);
+      changed();
+    },
+    sendRaw(line) {
+      for (const s of sessions.values()) write(s, line);
+    },
+    kill,
+    restart: listen,
+    close: kill,
+  };
+}
+
+async function makeTls(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const ca = await createCertificateAuthority('tokenwarden-stream-test-ca');
+  const leaf = await issueServingCertFrom(ca, ['127.0.0.1', 'localhost']);
+  return { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
+}

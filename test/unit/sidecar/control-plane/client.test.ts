@@ -1,0 +1,191 @@
+/**
+ * The stream client in-process against the real HTTPS stream peer (test/support/stream-server.ts):
+ * the behaviours that need a misbehaving or slow peer, which the black-box suite cannot wait for.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyStore } from '../../../../src/keys/store.js';
+import { createLogger } from '../../../../src/log/logger.js';
+import type { TokenPolicy } from '../../../../src/policy/types.js';
+import { StreamApplier } from '../../../../src/sidecar/control-plane/apply.js';
+import { StreamClient, type ReconnectReason } from '../../../../src/sidecar/control-plane/client.js';
+import { ConfigState } from '../../../../src/decide/state.js';
+import { startStreamServer, type StreamServer } from '../../../support/stream-server.js';
+
+const POLICY: TokenPolicy = {
+  apiVersion: 'tokenwarden.dev/v1alpha1',
+  kind: 'TokenPolicy',
+  metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
+  spec: {
+    selector: { matchLabels: { app: 'orders' } },
+    targetPort: 8080,
+    issuers: [
+      {
+        issuer: 'https://auth.example.com/',
+        audiences: ['orders'],
+        jwksUri: 'https://auth.example.com/jwks',
+      },
+    ],
+  },
+};
+
+let dir: string;
+let tokenFile: string;
+let tls: StreamServer['tls'];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tokenwarden-client-'));
+  tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'pod-token-1');
+  const s = await startStreamServer({ policy: POLICY });
+  tls = s.tls;
+  await s.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Harness {
+  server: StreamServer;
+  client: StreamClient;
+  state: ConfigState;
+  reasons: ReconnectReason[];
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+async function harness(
+  opts: { heartbeatMs?: number; peerTimeoutMs?: number; maxLineBytes?: number } = {},
+): Promise<Harness> {
+  const server = await startStreamServer({ policy: POLICY, tls, heartbeatMs: opts.heartbeatMs ?? 60_000 });
+  server.allowToken('pod-token-1');
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n'))
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = createLogger('test', { level: 'debug', destination: sink });
+  const state = new ConfigState();
+  const keys = new KeyStore();
+  const reasons: ReconnectReason[] = [];
+  const client = new StreamClient({
+    url: new URL(server.url),
+    caPem: server.caPem,
+    tokenFile,
+    applier: new StreamApplier({ state, keys }),
+    log,
+    onApplied: () => undefined,
+    onRefused: () => undefined,
+    onConnectedChange: () => undefined,
+    onReconnect: (r) => reasons.push(r),
+    backoff: { baseMs: 50, capMs: 200, resetAfterMs: 10_000 },
+    peerTimeoutMs: opts.peerTimeoutMs,
+    maxLineBytes: opts.maxLineBytes,
+  });
+  client.start();
+  return {
+    server,
+    client,
+    state,
+    reasons,
+    logs,
+    async stop() {
+      await client.stop();
+      keys.close();
+      await server.close();
+    },
+  };
+}
+
+async function until(fn: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('StreamClient', () => {
+  it('drops a silent stream after the peer timeout and reconnects', async () => {
+    const h = await harness({ peerTimeoutMs: 300 });
+    try {
+      await until(() => h.state.active !== undefined);
+      await until(() => h.reasons.includes('heartbeat_timeout'));
+      await until(() => h.server.connects.length >= 2);
+      expect(h.server.connects[1]?.version).toBe(h.server.version);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('keeps a stream that heartbeats within the timeout', async () => {
+    const h = await harness({ peerTimeoutMs: 400, heartbeatMs: 100 });
+    try {
+      await until(() => h.state.active !== undefined);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(h.reasons).toEqual([]);
+      expect(h.server.connects).toHaveLength(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('on a delta for another base, keeps its config, reconnects and asks for a snapshot', async () => {
+    const h = await harness();
+    try {
+      await until(() => h.state.active !== undefined);
+      const generation = h.state.active?.generation;
+      h.server.sendRaw(
+        JSON.stringify({
+          type: 'delta',
+          session: 's',
+          generation: 99,
+          version: 'v-new',
+          base: 'v-unknown',
+          revocationsRemoved: ['x'],
+        }),
+      );
+      await until(() => h.reasons.includes('base_mismatch'));
+      await until(() => h.server.connects.length >= 2);
+      expect(h.server.connects[1]).toMatchObject({ version: null, sent: 'snapshot' });
+      await until(() => (h.state.active?.generation ?? 0) > (generation ?? 0));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('refuses an over-long line and a line that is not a message, reconnecting each time', async () => {
+    const h = await harness({ maxLineBytes: 64 * 1024 });
+    try {
+      await until(() => h.state.active !== undefined);
+      h.server.sendRaw('x'.repeat(70 * 1024));
+      await until(() => h.reasons.includes('line_too_long'));
+      await until(() => h.server.connects.length >= 2 && h.server.sessions() === 1);
+      h.server.sendRaw('{"type":"surprise"}');
+      await until(() => h.reasons.includes('bad_message'));
+      expect(
+        h.logs.some((l) => l.msg === 'stream message refused' && String(l.err).includes('surprise')),
+      ).toBe(true);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('keeps the old config when a snapshot does not validate', async () => {
+    const h = await harness();
+    try {
+      await until(() => h.state.active !== undefined);
+      const before = h.state.active;
+      const bad = { ...POLICY, spec: { ...POLICY.spec, issuers: [{ issuer: 'not a url', audiences: [] }] } };
+      h.server.setPolicy(bad);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(h.state.active).toBe(before);
+    } finally {
+      await h.stop();
+    }
+  });
+});
