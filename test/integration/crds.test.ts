@@ -147,6 +147,18 @@ const badCases: BadCase[] = [
   },
   { name: 'a targetPort of 0', kind: 'policy', mutate: (s) => (s.targetPort = 0), field: 'spec.targetPort' },
   {
+    name: 'the sidecar proxy port as targetPort',
+    kind: 'policy',
+    mutate: (s) => (s.targetPort = 15080),
+    field: 'spec.targetPort',
+  },
+  {
+    name: 'the sidecar admin port as targetPort',
+    kind: 'policy',
+    mutate: (s) => (s.targetPort = 15090),
+    field: 'spec.targetPort',
+  },
+  {
     name: 'a policy without selector',
     kind: 'policy',
     mutate: (s) => delete s.selector,
@@ -683,6 +695,7 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
         matchedPods: 4,
         syncedSidecars: 3,
         revocations: 2,
+        unprotectedPods: 1,
       };
       const patched = (await api.patchNamespacedCustomObjectStatus(
         { group, version, namespace: ns, plural: 'tokenpolicies', name, body: { status } },
