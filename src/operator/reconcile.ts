@@ -14,13 +14,14 @@ import {
   findCondition,
   readyTransitionEvent,
   statusChanged,
+  unprotectedPodsEvent,
 } from './conditions.js';
 import type { RawObject } from './informers.js';
 import { objectKey } from './k8s.js';
 import type { SharedKeys } from './keys.js';
 import { checkSpec, decideReady, type SpecCheck } from './readiness.js';
 import type { RevocationIndex } from './revocations.js';
-import { countMatchedPods, type PodView } from './selector.js';
+import { countMatchedPods, unprotectedPods, type PodView } from './selector.js';
 import type { StatusWriter } from './status.js';
 
 /** What the worker does with the key next. */
@@ -82,13 +83,16 @@ export class PolicyReconciler {
     const nowMs = this.now();
     const selector = decision.policy?.spec.selector ?? rawSelector(obj);
     const current = obj.status as TokenPolicyStatus | undefined;
+    const pods = this.d.pods.list(namespace);
+    const unprotected = unprotectedPods(selector, pods);
     const desired = desiredPolicyStatus(
       current,
       {
         generation: obj.metadata?.generation ?? 0,
         ready: decision.ready,
-        matchedPods: countMatchedPods(selector, this.d.pods.list(namespace)),
+        matchedPods: countMatchedPods(selector, pods),
         revocations: this.d.revocations.countEntries(namespace, name, nowMs),
+        unprotectedPods: unprotected,
       },
       new Date(nowMs),
     );
@@ -102,6 +106,8 @@ export class PolicyReconciler {
       const next = findCondition(desired.conditions, READY);
       const event = next && readyTransitionEvent(findCondition(current?.conditions, READY), next);
       if (event !== undefined) await this.d.writer.event('TokenPolicy', obj, event);
+      const warning = unprotectedPodsEvent(current?.unprotectedPods ?? 0, unprotected);
+      if (warning !== undefined) await this.d.writer.event('TokenPolicy', obj, warning);
       this.d.log.info(
         { namespace, name, generation: desired.observedGeneration, reason: decision.ready.reason },
         'policy status updated',

@@ -112,11 +112,19 @@ function allContainers(pod: V1Pod): V1Container[] {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 }
 
-export function hasSidecar(pod: V1Pod): boolean {
-  return allContainers(pod).some((c) => c.name === SIDECAR_NAME);
+/** The parts of a Pod the two questions below read (the operator's pod cache satisfies it). */
+export interface PodShape {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { initContainers?: { name: string }[]; containers?: { name: string }[] };
 }
 
-export function optedOut(pod: V1Pod): boolean {
+/** Whether the pod runs the sidecar: one answer for the webhook and for the unprotected count. */
+export function hasSidecar(pod: PodShape): boolean {
+  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return names.some((c) => c.name === SIDECAR_NAME);
+}
+
+export function optedOut(pod: PodShape): boolean {
   return pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'false';
 }
 
