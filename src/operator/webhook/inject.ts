@@ -80,6 +80,7 @@ export type InjectionReason =
   | 'opted_out'
   | 'sidecar_already_exists'
   | 'port_collision'
+  | 'host_network'
   | 'named_port_missing'
   | 'invalid_capture_mode';
 
@@ -137,6 +138,17 @@ export function injectSidecar(
   // Idempotent: a reinvocation (reinvocationPolicy: IfNeeded) or a re-submitted pod is left as is.
   if (hasSidecar(pod))
     return unchanged(pod, 'sidecar_already_exists', `container ${SIDECAR_NAME} is present`);
+
+  // The capture rules would land in the node's network namespace, and the sidecar's ports on the
+  // node's: never inject such a pod, and never let it start unprotected either.
+  if (pod.spec?.hostNetwork === true) {
+    return refused(
+      pod,
+      'host_network',
+      `a pod with hostNetwork: true cannot get the tokenwarden sidecar; opt it out with ${ANNOTATION_INJECT}: "false" ` +
+        'or leave it out of the policy selector',
+    );
+  }
 
   for (const c of allContainers(pod)) {
     for (const p of c.ports ?? []) {

@@ -180,6 +180,14 @@ describe('injectSidecar', () => {
     expect(report.message).toContain(String(port));
   });
 
+  it('refuses a hostNetwork pod (the rules would land in the node)', () => {
+    const pod = structuredClone(plain);
+    pod.spec!.hostNetwork = true;
+    const { report } = injectSidecar(pod, policy, settings);
+    expect(report.reason).toBe('host_network');
+    expect(report.outcome).toBe('refused');
+  });
+
   it('uses the default capture mode of the settings when the pod does not say', () => {
     const none: InjectionSettings = { ...settings, defaultCaptureMode: 'none' };
     const { report } = injectSidecar(readPod('named-ports'), policy, none);
