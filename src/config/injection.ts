@@ -4,14 +4,27 @@
  * (the CA changes when the certificate does).
  */
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
-import type { CaptureMode, InjectionSettings } from '../operator/webhook/inject.js';
 import { ConfigError } from './listen.js';
 
-export type InjectionFileConfig = Omit<InjectionSettings, 'caPem' | 'version'>;
+/** How client traffic reaches the sidecar: iptables redirect, or the sidecar takes the named port. */
+export type CaptureMode = 'iptables' | 'none';
+export const CAPTURE_MODES: readonly CaptureMode[] = ['iptables', 'none'];
+
+export interface InjectionFileConfig {
+  /** Image of the sidecar and the capture init container (one image). */
+  readonly image: string;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** https://tokenwarden.<operatorNs>.svc:15443 */
+  readonly controlPlaneUrl: string;
+  readonly logLevel: string;
+  readonly sidecarResources: V1ResourceRequirements;
+  readonly captureResources: V1ResourceRequirements;
+  /** Used when the pod has no `tokenwarden.dev/capture` annotation. */
+  readonly defaultCaptureMode: CaptureMode;
+}
 
 const PULL = ['Always', 'IfNotPresent', 'Never'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
-const CAPTURE: readonly CaptureMode[] = ['iptables', 'none'];
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
 
 function resources(field: string, v: unknown): V1ResourceRequirements {
@@ -62,7 +75,7 @@ export function parseInjectionConfig(text: string, source = 'injection config'):
     imagePullPolicy: oneOf('imagePullPolicy', PULL, 'IfNotPresent'),
     controlPlaneUrl,
     logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
-    defaultCaptureMode: oneOf('captureMode', CAPTURE, 'iptables'),
+    defaultCaptureMode: oneOf('captureMode', CAPTURE_MODES, 'iptables'),
     sidecarResources: resources('sidecarResources', raw.sidecarResources),
     captureResources: resources('captureResources', raw.captureResources),
   });

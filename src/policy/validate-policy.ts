@@ -20,6 +20,7 @@ import {
   readObject,
   rejectUnknown,
 } from './fields.js';
+import { ADMIN_PORT, PROXY_PORT } from '../core/injection.js';
 import { checkEnvelope } from './validate-meta.js';
 import { checkForwardClaims } from './validate-forward.js';
 import { checkIssuers } from './validate-issuers.js';
@@ -38,7 +39,7 @@ const SPEC_FIELDS = [
 ];
 const MODES: readonly Mode[] = ['Enforce', 'Audit'];
 /** The sidecar's proxy and admin ports inside an injected pod. */
-export const RESERVED_POD_PORTS: readonly number[] = [15080, 15090];
+const RESERVED_POD_PORTS: readonly number[] = [PROXY_PORT, ADMIN_PORT];
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
 function checkSelector(e: Errors, spec: Obj, standalone: boolean): void {

@@ -12,7 +12,7 @@ import {
   type KubeConfig,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { apiStatus } from '../k8s.js';
+import { apiStatus } from '../runtime/k8s.js';
 
 export type CaBundleSync = 'updated' | 'unchanged' | 'not_found';
 

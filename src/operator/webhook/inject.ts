@@ -13,29 +13,27 @@
  * sidecar declares the app's named port (pointing at 15080) and the app's port is renamed, so a
  * Service that targets the port by name reaches the sidecar. The app must then listen on loopback.
  */
-import type {
-  V1Container,
-  V1ContainerPort,
-  V1Pod,
-  V1ResourceRequirements,
-  V1Volume,
-} from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { CaptureMode, InjectionFileConfig } from '../../config/injection.js';
+import {
+  ADMIN_PORT,
+  ANNOTATION_CAPTURE,
+  ANNOTATION_INJECT,
+  ANNOTATION_INJECTED,
+  CAPTURE_NAME,
+  PROXY_PORT,
+  SIDECAR_NAME,
+  SIDECAR_UID,
+  hasSidecar,
+  optedOut,
+} from '../../core/injection.js';
 
-export const SIDECAR_NAME = 'tokenwarden-sidecar';
-export const CAPTURE_NAME = 'tokenwarden-capture';
-export const PROXY_PORT = 15080;
-export const ADMIN_PORT = 15090;
-/** The sidecar's UID and GID; the capture rules exempt this UID so the sidecar reaches the app. */
-export const SIDECAR_UID = 15080;
+export { CAPTURE_NAME, SIDECAR_NAME, hasSidecar, optedOut } from '../../core/injection.js';
+
 export const TOKEN_AUDIENCE = 'tokenwarden';
 export const TOKEN_DIR = '/var/run/secrets/tokenwarden';
 export const TOKEN_FILE = `${TOKEN_DIR}/token`;
 export const STATE_DIR = '/var/lib/tokenwarden';
-
-export const ANNOTATION_INJECT = 'tokenwarden.dev/inject';
-export const ANNOTATION_CAPTURE = 'tokenwarden.dev/capture';
-export const ANNOTATION_INJECTED = 'tokenwarden.dev/injected';
-export const NAMESPACE_LABEL = 'tokenwarden.dev/injection';
 
 const TOKEN_VOLUME = 'tokenwarden-token';
 const STATE_VOLUME = 'tokenwarden-state';
@@ -45,22 +43,10 @@ const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
   [ADMIN_PORT, 'admin'],
 ]);
 
-export type CaptureMode = 'iptables' | 'none';
-
-/** Operator-wide injection settings (chart values → --injection-config, plus the serving CA). */
-export interface InjectionSettings {
-  /** Image of the sidecar and the capture init container (one image). */
-  readonly image: string;
-  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  /** https://tokenwarden.<operatorNs>.svc:15443 */
-  readonly controlPlaneUrl: string;
+/** Operator-wide injection settings: the chart's --injection-config, plus the serving CA. */
+export interface InjectionSettings extends InjectionFileConfig {
   /** PEM of the CA that signs the operator's serving certificate (TOKENWARDEN_CA_PEM). */
   readonly caPem: string;
-  readonly logLevel: string;
-  readonly sidecarResources: V1ResourceRequirements;
-  readonly captureResources: V1ResourceRequirements;
-  /** Used when the pod has no `tokenwarden.dev/capture` annotation. */
-  readonly defaultCaptureMode: CaptureMode;
   /** Stamped as `tokenwarden.dev/injected`. */
   readonly version: string;
 }
@@ -111,22 +97,6 @@ const refused = (pod: V1Pod, reason: InjectionReason, message: string): Injectio
 
 function allContainers(pod: V1Pod): V1Container[] {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-}
-
-/** The parts of a Pod the two questions below read (the operator's pod cache satisfies it). */
-export interface PodShape {
-  metadata?: { annotations?: Record<string, string> };
-  spec?: { initContainers?: { name: string }[]; containers?: { name: string }[] };
-}
-
-/** Whether the pod runs the sidecar: one answer for the webhook and for the unprotected count. */
-export function hasSidecar(pod: PodShape): boolean {
-  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  return names.some((c) => c.name === SIDECAR_NAME);
-}
-
-export function optedOut(pod: PodShape): boolean {
-  return pod.metadata?.annotations?.[ANNOTATION_INJECT] === 'false';
 }
 
 export function injectSidecar(

@@ -4,8 +4,8 @@
  */
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { LabelSelector } from '../../policy/types.js';
-import type { RawObject } from '../informers.js';
-import { matchesSelector } from '../selector.js';
+import type { RawObject } from '../runtime/informers.js';
+import { matchesSelector } from '../policy/selector.js';
 import type { InjectionPolicy } from './inject.js';
 
 export type PolicyLookup =
