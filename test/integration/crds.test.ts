@@ -717,8 +717,18 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
       expect(replaced.metadata.generation).toBe(2);
 
       const table = await getTable(kc, `/apis/${group}/${version}/namespaces/${ns}/tokenpolicies`);
-      expect(table.columns).toEqual(['Name', 'Mode', 'Ready', 'Matched', 'Synced', 'Reason', 'Port', 'Age']);
-      expect(table.rows[0]?.slice(0, 7)).toEqual([name, 'Audit', 'True', 4, 3, 'Compiled', 8080]);
+      expect(table.columns).toEqual([
+        'Name',
+        'Mode',
+        'Ready',
+        'Matched',
+        'Synced',
+        'Unprotected',
+        'Reason',
+        'Port',
+        'Age',
+      ]);
+      expect(table.rows[0]?.slice(0, 8)).toEqual([name, 'Audit', 'True', 4, 3, 1, 'Compiled', 8080]);
 
       const bad = await refusal(
         api.patchNamespacedCustomObjectStatus(
