@@ -8,14 +8,14 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInjectionConfig } from '../../src/config/injection.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createInformers, type Informers } from '../../src/operator/runtime/informers.js';
 import { MERGE_PATCH } from '../../src/operator/runtime/k8s.js';
 import type { OperatorHandle } from '../../src/operator/run.js';
-import { injectionWebhook } from '../../src/operator/webhook/admission.js';
-import { policyLookupFromCache } from '../../src/operator/webhook/lookup.js';
+import { createInjection } from '../../src/operator/webhook/wiring.js';
 import { applyObject, deleteObject, renderChart } from './chart-support.js';
 import { issueServingCert } from './harness/certs.js';
 import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
@@ -104,19 +104,24 @@ beforeAll(async () => {
   await informers.policies.start();
   await waitFor('the policy informer to sync', () => Promise.resolve(informers.policies.synced()));
 
+  webhookConfig = objects.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
   const cert = await issueServingCert(['127.0.0.1']);
+  // What the operator runs (wiring.ts): the plugin, and the certificate hook that syncs the caBundle.
+  const injection = createInjection({
+    kc: admin,
+    config: file,
+    webhookConfiguration: webhookConfig.metadata.name as string,
+    policies: informers.policies.cache,
+    policiesSynced: () => informers.policies.synced(),
+    log: silent,
+    registry: new Registry(),
+    version: '0.1.0',
+  });
   server = Fastify({ https: { key: cert.keyPem, cert: cert.certPem } });
-  await server.register(
-    injectionWebhook({
-      settings: () => ({ ...file, caPem: cert.caPem, version: '0.1.0' }),
-      lookupPolicy: policyLookupFromCache(informers.policies.cache, () => informers.policies.synced()),
-      log: silent,
-    }),
-  );
+  await server.register(injection.plugin);
   await server.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.server.address() as AddressInfo;
 
-  webhookConfig = objects.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
   const hook = webhookConfig.webhooks[0] as Obj;
   expect(hook.clientConfig.service).toEqual({
     name: 'tokenwarden',
@@ -124,11 +129,10 @@ beforeAll(async () => {
     path: '/inject',
     port: 443,
   });
-  hook.clientConfig = {
-    url: `https://127.0.0.1:${port}/inject`,
-    caBundle: Buffer.from(cert.caPem).toString('base64'),
-  };
+  // The test's server instead of the Service; no caBundle: the certificate hook writes it.
+  hook.clientConfig = { url: `https://127.0.0.1:${port}/inject` };
   await applyObject(admin, webhookConfig);
+  expect(await injection.onCertificate(cert.caPem)).toBe('updated');
 
   labelled = await namespaceWith('inj-on', { 'tokenwarden.dev/injection': 'enabled' });
   unlabelled = await freshNamespace(admin, 'inj-off');
