@@ -68,10 +68,10 @@ describe('helm lint', () => {
 describe('values.schema.json', () => {
   it.each([
     ['a misspelt key', 'sidecar.logLvel=debug', 'logLvel'],
-    ['an unknown capture mode', 'capture.mode=ebpf', 'capture.mode'],
+    ['an unknown capture mode', 'capture.mode=ebpf', '/capture/mode'],
     ['an unknown top-level key', 'webhooks.enabled=false', 'webhooks'],
     ['a failurePolicy outside the enum', 'webhook.failurePolicy=Never', 'failurePolicy'],
-    ['a service port the sidecar uses', 'service.port=15090', 'service.port'],
+    ['a service port the sidecar uses', 'service.port=15090', '/service/port'],
     ['a monitoring typo', 'monitoring.serviceMonitor.enable=true', 'enable'],
   ])('fails helm template on %s', async (_name, set, mention) => {
     const run = await helm(['template', 'tw', CHART, '--set', set]);

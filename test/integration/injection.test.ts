@@ -54,6 +54,9 @@ function podBody(
       ...(opts.annotations ? { annotations: opts.annotations } : {}),
     },
     spec: {
+      // A cluster's ServiceAccount admission plugin sets this before webhooks run; the test control
+      // plane runs without it, and a projected token needs it.
+      serviceAccountName: 'default',
       containers: [
         {
           name: 'app',
@@ -142,11 +145,12 @@ beforeAll(async () => {
   await waitFor(
     'the API server to call the webhook',
     async () => {
-      const probe = await core.createNamespacedPod({
-        namespace: labelled,
-        body: podBody('probe'),
-        dryRun: 'All',
-      });
+      const probe = await core
+        .createNamespacedPod({ namespace: labelled, body: podBody('probe'), dryRun: 'All' })
+        .catch((e: unknown) => {
+          // An injected pod the API server refuses: say why.
+          throw new Error(String((e as { body?: unknown }).body ?? e));
+        });
       return initNames(probe).includes('tokenwarden-sidecar');
     },
     30_000,
