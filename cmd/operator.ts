@@ -20,6 +20,8 @@ flags:
   --resync S                re-reconcile everything this often (default 300)
   --shutdown-timeout S      how long SIGTERM waits for running reconciles (default 10)
   --log-level LEVEL         trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
+  --injection-config FILE   sidecar injection settings (JSON; the chart's ConfigMap)
+  --webhook-configuration N MutatingWebhookConfiguration whose caBundle the operator keeps current
   -h, --help                this text
 `;
 
@@ -38,6 +40,8 @@ function parse(argv: string[]): { help: boolean; flags: OperatorFlags } {
         resync: { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'log-level': { type: 'string' },
+        'injection-config': { type: 'string' },
+        'webhook-configuration': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

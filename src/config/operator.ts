@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseInjectionConfig, type InjectionFileConfig } from './injection.js';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
 
 export { ConfigError } from './listen.js';
@@ -26,6 +27,10 @@ export interface OperatorConfig {
   readonly identity: string;
   /** How long SIGTERM waits for in-flight reconciles before giving up on them. */
   readonly shutdownTimeoutSeconds: number;
+  /** `--injection-config FILE`: what the injection webhook adds to pods; undefined: no webhook. */
+  readonly injection: InjectionFileConfig | undefined;
+  /** `--webhook-configuration NAME`: the MutatingWebhookConfiguration whose caBundle is kept in step. */
+  readonly webhookConfiguration: string | undefined;
 }
 
 /** Flag values as `node:util` parseArgs returns them (strings, or absent). */
@@ -38,6 +43,8 @@ export interface OperatorFlags {
   resync?: string;
   'log-level'?: string;
   'shutdown-timeout'?: string;
+  'injection-config'?: string;
+  'webhook-configuration'?: string;
 }
 
 export const DEFAULT_METRICS_LISTEN = '0.0.0.0:15091';
@@ -94,5 +101,18 @@ export function loadOperatorConfig(
     logLevel,
     identity: env.POD_NAME ?? `${hostname()}_${process.pid}`,
     shutdownTimeoutSeconds: seconds('shutdown-timeout', flags['shutdown-timeout'], 10, 0, 300),
+    injection: readInjectionConfig(flags['injection-config']),
+    webhookConfiguration: flags['webhook-configuration'],
   });
+}
+
+function readInjectionConfig(file: string | undefined): InjectionFileConfig | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--injection-config: cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseInjectionConfig(text, `--injection-config ${file}`);
 }

@@ -101,6 +101,8 @@ export interface TokenPolicyStatus {
   matchedPods?: number;
   syncedSidecars?: number;
   revocations?: number;
+  /** Selected pods running without the sidecar (created before the policy or the namespace label). */
+  unprotectedPods?: number;
 }
 
 export interface TokenPolicy {

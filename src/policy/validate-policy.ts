@@ -20,6 +20,7 @@ import {
   readObject,
   rejectUnknown,
 } from './fields.js';
+import { ADMIN_PORT, PROXY_PORT } from '../core/injection.js';
 import { checkEnvelope } from './validate-meta.js';
 import { checkForwardClaims } from './validate-forward.js';
 import { checkIssuers } from './validate-issuers.js';
@@ -37,6 +38,8 @@ const SPEC_FIELDS = [
   'forwardClaims',
 ];
 const MODES: readonly Mode[] = ['Enforce', 'Audit'];
+/** The sidecar's proxy and admin ports inside an injected pod. */
+const RESERVED_POD_PORTS: readonly number[] = [PROXY_PORT, ADMIN_PORT];
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
 function checkSelector(e: Errors, spec: Obj, standalone: boolean): void {
@@ -95,7 +98,15 @@ function checkSpec(e: Errors, spec: Obj, standalone: boolean): void {
   rejectUnknown(e, spec, 'spec', SPEC_FIELDS);
   checkSelector(e, spec, standalone);
   const port = { min: 1, max: 65535, what: 'a port number from 1 to 65535', required: !standalone };
-  readInteger(e, spec, 'targetPort', 'spec', port);
+  const targetPort = readInteger(e, spec, 'targetPort', 'spec', port);
+  // The injected sidecar listens on 15080 (proxy) and 15090 (admin) in the app's pod; the CRD's
+  // CEL rule refuses the same two ports.
+  if (!standalone && targetPort !== undefined && RESERVED_POD_PORTS.includes(targetPort)) {
+    e.add(
+      'spec.targetPort',
+      `must not be 15080 or 15090 (the sidecar's proxy and admin ports), got ${targetPort}`,
+    );
+  }
   readEnum(e, spec, 'mode', 'spec', MODES);
   checkIssuers(e, spec);
   checkExpiry(e, spec);

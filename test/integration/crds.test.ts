@@ -147,6 +147,18 @@ const badCases: BadCase[] = [
   },
   { name: 'a targetPort of 0', kind: 'policy', mutate: (s) => (s.targetPort = 0), field: 'spec.targetPort' },
   {
+    name: 'the sidecar proxy port as targetPort',
+    kind: 'policy',
+    mutate: (s) => (s.targetPort = 15080),
+    field: 'spec.targetPort',
+  },
+  {
+    name: 'the sidecar admin port as targetPort',
+    kind: 'policy',
+    mutate: (s) => (s.targetPort = 15090),
+    field: 'spec.targetPort',
+  },
+  {
     name: 'a policy without selector',
     kind: 'policy',
     mutate: (s) => delete s.selector,
@@ -683,6 +695,7 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
         matchedPods: 4,
         syncedSidecars: 3,
         revocations: 2,
+        unprotectedPods: 1,
       };
       const patched = (await api.patchNamespacedCustomObjectStatus(
         { group, version, namespace: ns, plural: 'tokenpolicies', name, body: { status } },
@@ -704,8 +717,18 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
       expect(replaced.metadata.generation).toBe(2);
 
       const table = await getTable(kc, `/apis/${group}/${version}/namespaces/${ns}/tokenpolicies`);
-      expect(table.columns).toEqual(['Name', 'Mode', 'Ready', 'Matched', 'Synced', 'Reason', 'Port', 'Age']);
-      expect(table.rows[0]?.slice(0, 7)).toEqual([name, 'Audit', 'True', 4, 3, 'Compiled', 8080]);
+      expect(table.columns).toEqual([
+        'Name',
+        'Mode',
+        'Ready',
+        'Matched',
+        'Synced',
+        'Unprotected',
+        'Reason',
+        'Port',
+        'Age',
+      ]);
+      expect(table.rows[0]?.slice(0, 8)).toEqual([name, 'Audit', 'True', 4, 3, 1, 'Compiled', 8080]);
 
       const bad = await refusal(
         api.patchNamespacedCustomObjectStatus(

@@ -51,3 +51,26 @@ app.kubernetes.io/component: operator
 {{- printf "%s:%s" .Values.image.repository $tag -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The MutatingWebhookConfiguration (cluster-scoped, so named after the release). */}}
+{{- define "tokenwarden.webhookName" -}}
+{{- include "tokenwarden.fullname" . -}}
+{{- end -}}
+
+{{/* Namespaces the webhook never sees: kube-system, the release's own, and the extra ones. */}}
+{{- define "tokenwarden.excludedNamespaces" -}}
+{{- $list := list "kube-system" .Release.Namespace -}}
+{{- range .Values.webhook.excludeNamespaces -}}
+{{- $list = append $list . -}}
+{{- end -}}
+{{- toJson (uniq $list) -}}
+{{- end -}}
+
+{{/* Where injected sidecars find the operator (the serving certificate holds this name). */}}
+{{- define "tokenwarden.controlPlaneUrl" -}}
+{{- printf "https://%s.%s.svc:%d" .Values.service.name .Release.Namespace (int .Values.service.port) -}}
+{{- end -}}
+
+{{- define "tokenwarden.certificateName" -}}
+{{- printf "%s-serving" (include "tokenwarden.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

@@ -14,6 +14,7 @@ import {
   findCondition,
   readyTransitionEvent,
   statusChanged,
+  unprotectedPodsEvent,
 } from '../status/conditions.js';
 import type { RawObject } from '../runtime/informers.js';
 import type { ReconcileResult } from '../runtime/reconcile-key.js';
@@ -21,7 +22,7 @@ import { objectKey } from '../runtime/k8s.js';
 import type { SharedKeys } from './keys.js';
 import { checkSpec, decideReady, type SpecCheck } from './readiness.js';
 import type { RevocationIndex } from '../revocation/revocation-index.js';
-import { countMatchedPods, type PodView } from './selector.js';
+import { countMatchedPods, unprotectedPods, type PodView } from './selector.js';
 import type { StatusWriter } from '../status/status-writer.js';
 
 export interface PolicyReconcilerDeps {
@@ -70,13 +71,16 @@ export class PolicyReconciler {
     const nowMs = this.now();
     const selector = decision.policy?.spec.selector ?? rawSelector(obj);
     const current = obj.status as TokenPolicyStatus | undefined;
+    const pods = this.deps.pods.list(namespace);
+    const unprotected = unprotectedPods(selector, pods);
     const desired = desiredPolicyStatus(
       current,
       {
         generation: obj.metadata?.generation ?? 0,
         ready: decision.ready,
-        matchedPods: countMatchedPods(selector, this.deps.pods.list(namespace)),
+        matchedPods: countMatchedPods(selector, pods),
         revocations: this.deps.revocations.countEntries(namespace, name, nowMs),
+        unprotectedPods: unprotected,
       },
       new Date(nowMs),
     );
@@ -90,6 +94,8 @@ export class PolicyReconciler {
       const next = findCondition(desired.conditions, READY);
       const event = next && readyTransitionEvent(findCondition(current?.conditions, READY), next);
       if (event !== undefined) await this.deps.writer.event('TokenPolicy', obj, event);
+      const warning = unprotectedPodsEvent(current?.unprotectedPods ?? 0, unprotected);
+      if (warning !== undefined) await this.deps.writer.event('TokenPolicy', obj, warning);
       this.deps.log.info(
         { namespace, name, generation: desired.observedGeneration, reason: decision.ready.reason },
         'policy status updated',

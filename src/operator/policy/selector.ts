@@ -4,6 +4,7 @@
  * selector selects nothing. Pure: used to count the pods a TokenPolicy protects.
  */
 import type { LabelSelector } from '../../policy/types.js';
+import { hasSidecar, optedOut, type PodShape } from '../../core/injection.js';
 
 type Labels = Readonly<Record<string, string>> | undefined;
 type Requirement = NonNullable<LabelSelector['matchExpressions']>[number];
@@ -37,8 +38,13 @@ export function matchesSelector(selector: LabelSelector | undefined, labels: Lab
 }
 
 /** The subset of a Pod the operator looks at. */
-export interface PodView {
-  metadata?: { labels?: Record<string, string>; deletionTimestamp?: unknown };
+export interface PodView extends PodShape {
+  metadata?: {
+    name?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: unknown;
+  };
   status?: { phase?: string };
 }
 
@@ -56,4 +62,17 @@ export function countMatchedPods(selector: LabelSelector | undefined, pods: read
   let n = 0;
   for (const pod of pods) if (isLivePod(pod) && matchesSelector(selector, pod.metadata?.labels)) n++;
   return n;
+}
+
+/**
+ * Live pods the selector matches that run without the sidecar: created before the policy, or in
+ * a namespace without the injection label. Pods opted out with tokenwarden.dev/inject: "false"
+ * are left out: unprotected by choice, and a restart would not change them. Sorted names.
+ */
+export function unprotectedPods(selector: LabelSelector | undefined, pods: readonly PodView[]): string[] {
+  return pods
+    .filter((p) => isLivePod(p) && matchesSelector(selector, p.metadata?.labels))
+    .filter((p) => !hasSidecar(p) && !optedOut(p))
+    .map((p) => p.metadata?.name ?? '')
+    .sort();
 }

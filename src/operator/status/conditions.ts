@@ -18,6 +18,8 @@ export interface PolicyFacts {
   readonly ready: ReadyState;
   readonly matchedPods: number;
   readonly revocations: number;
+  /** Names of the selected pods running without the sidecar (selector.ts unprotectedPods). */
+  readonly unprotectedPods: readonly string[];
 }
 
 /** API server limit on condition messages (metav1.Condition). */
@@ -68,6 +70,7 @@ export function desiredPolicyStatus(
     // Written by the distribution server once sidecars connect; kept as found until then.
     syncedSidecars: current?.syncedSidecars ?? 0,
     revocations: facts.revocations,
+    unprotectedPods: facts.unprotectedPods.length,
   };
 }
 
@@ -86,6 +89,7 @@ function comparable(s: TokenPolicyStatus | undefined): unknown {
     matchedPods: s?.matchedPods ?? 0,
     syncedSidecars: s?.syncedSidecars ?? 0,
     revocations: s?.revocations ?? 0,
+    unprotectedPods: s?.unprotectedPods ?? 0,
   };
 }
 
@@ -106,4 +110,25 @@ export interface EventSpec {
 export function readyTransitionEvent(prev: Condition | undefined, next: Condition): EventSpec | undefined {
   if (prev !== undefined && prev.status === next.status && prev.reason === next.reason) return undefined;
   return { type: next.status === 'True' ? 'Normal' : 'Warning', reason: next.reason, message: next.message };
+}
+
+const NAMED_PODS = 5;
+
+/**
+ * A Warning `UnprotectedPods` when the number of selected pods without the sidecar grows (first
+ * seen, or more than the stored status said): they were created before the policy existed or
+ * outside a namespace labelled for injection, and only a restart gives them the sidecar.
+ */
+export function unprotectedPodsEvent(previous: number, names: readonly string[]): EventSpec | undefined {
+  if (names.length === 0 || names.length <= previous) return undefined;
+  const shown = names.slice(0, NAMED_PODS).join(', ');
+  const more = names.length > NAMED_PODS ? ` and ${names.length - NAMED_PODS} more` : '';
+  return {
+    type: 'Warning',
+    reason: 'UnprotectedPods',
+    message:
+      `${names.length} selected pod(s) run without the tokenwarden sidecar: ${shown}${more}. ` +
+      'Label their namespace tokenwarden.dev/injection=enabled if it is not, then restart them ' +
+      '(kubectl rollout restart deployment/<name>) so they are created again with the sidecar.',
+  };
 }

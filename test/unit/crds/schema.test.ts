@@ -185,6 +185,7 @@ const policyStatusFields = {
   matchedPods: true,
   syncedSidecars: true,
   revocations: true,
+  unprotectedPods: true,
 } satisfies Record<keyof TokenPolicyStatus, true>;
 const revocationSpecFields = {
   policyName: true,
@@ -278,6 +279,7 @@ describe('crds/', () => {
         'Ready',
         'Matched',
         'Synced',
+        'Unprotected',
         'Reason',
         'Port',
         'Age',

@@ -85,6 +85,17 @@ const bad: BadCase[] = [
   },
   { name: 'targetPort 65536', mutate: (p) => (p.spec.targetPort = 65536), fields: ['spec.targetPort'] },
   {
+    name: 'targetPort 15080, the sidecar proxy port',
+    mutate: (p) => (p.spec.targetPort = 15080),
+    fields: ['spec.targetPort'],
+    message: '15080 or 15090',
+  },
+  {
+    name: 'targetPort 15090, the sidecar admin port',
+    mutate: (p) => (p.spec.targetPort = 15090),
+    fields: ['spec.targetPort'],
+  },
+  {
     name: 'targetPort as a string',
     mutate: (p) => (p.spec.targetPort = '8080'),
     fields: ['spec.targetPort'],

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { LabelSelector } from '../../../../src/policy/types.js';
-import { countMatchedPods, isLivePod, matchesSelector } from '../../../../src/operator/policy/selector.js';
+import {
+  countMatchedPods,
+  isLivePod,
+  matchesSelector,
+  unprotectedPods,
+} from '../../../../src/operator/policy/selector.js';
 
 const cases: {
   name: string;
@@ -95,5 +100,26 @@ describe('countMatchedPods', () => {
     ];
     expect(countMatchedPods({ matchLabels: { app: 'a' } }, pods)).toBe(2);
     expect(isLivePod({})).toBe(true);
+  });
+});
+
+describe('unprotectedPods', () => {
+  it('lists live selected pods without the sidecar, leaving out opted-out ones', () => {
+    const app = { app: 'a' };
+    const pods = [
+      { metadata: { name: 'old', labels: app }, spec: { containers: [{ name: 'app' }] } },
+      {
+        metadata: { name: 'injected', labels: app },
+        spec: { initContainers: [{ name: 'tokenwarden-sidecar' }], containers: [{ name: 'app' }] },
+      },
+      {
+        metadata: { name: 'opted-out', labels: app, annotations: { 'tokenwarden.dev/inject': 'false' } },
+        spec: { containers: [{ name: 'app' }] },
+      },
+      { metadata: { name: 'done', labels: app }, status: { phase: 'Succeeded' } },
+      { metadata: { name: 'other', labels: { app: 'b' } } },
+      { metadata: { name: 'also-old', labels: app } },
+    ];
+    expect(unprotectedPods({ matchLabels: app }, pods)).toEqual(['also-old', 'old']);
   });
 });

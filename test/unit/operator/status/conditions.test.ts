@@ -3,6 +3,7 @@ import {
   desiredPolicyStatus,
   readyTransitionEvent,
   setCondition,
+  unprotectedPodsEvent,
   statusChanged,
   type PolicyFacts,
 } from '../../../../src/operator/status/conditions.js';
@@ -16,6 +17,7 @@ const facts = (over: Partial<PolicyFacts> = {}): PolicyFacts => ({
   ready: { status: 'True', reason: 'Compiled', message: 'compiled' },
   matchedPods: 3,
   revocations: 1,
+  unprotectedPods: [],
   ...over,
 });
 
@@ -107,6 +109,7 @@ describe('statusChanged', () => {
     { name: 'a new generation', over: { generation: 3 } },
     { name: 'another pod count', over: { matchedPods: 4 } },
     { name: 'another revocation count', over: { revocations: 0 } },
+    { name: 'another unprotected count', over: { unprotectedPods: ['old-1'] } },
     { name: 'another message', over: { ready: { status: 'True', reason: 'Compiled', message: 'other' } } },
   ] as { name: string; over: Partial<PolicyFacts> }[])('is true for $name', ({ over }) => {
     const stored = desiredPolicyStatus(undefined, facts(), T0);
@@ -171,5 +174,28 @@ describe('readyTransitionEvent', () => {
     const e = readyTransitionEvent(prev, next);
     expect(e?.type).toBe(want);
     if (e) expect(e.reason).toBe(next.reason);
+  });
+});
+
+describe('unprotectedPodsEvent', () => {
+  it('warns when pods without the sidecar appear, naming them and saying to restart', () => {
+    const e = unprotectedPodsEvent(0, ['orders-1', 'orders-2']);
+    expect(e?.type).toBe('Warning');
+    expect(e?.reason).toBe('UnprotectedPods');
+    expect(e?.message).toContain('orders-1, orders-2');
+    expect(e?.message).toMatch(/restart/);
+  });
+
+  it('names five pods at most', () => {
+    const names = Array.from({ length: 8 }, (_, i) => `p-${i}`);
+    expect(unprotectedPodsEvent(0, names)?.message).toContain('p-4 and 3 more');
+  });
+
+  it.each([
+    { name: 'no unprotected pod', previous: 0, names: [] },
+    { name: 'as many as the stored status said', previous: 2, names: ['a', 'b'] },
+    { name: 'fewer than before (some were restarted)', previous: 3, names: ['a'] },
+  ])('is silent with $name', ({ previous, names }) => {
+    expect(unprotectedPodsEvent(previous, names)).toBeUndefined();
   });
 });

@@ -1,0 +1,315 @@
+/**
+ * Sidecar injection, pure (the linkerd/dapr model): a Pod, the TokenPolicy that selects it and
+ * the injection settings in; the Pod to store and a report with a closed reason code out. The
+ * admission handler (admission.ts) diffs the two pods into a JSON Patch; nothing here does I/O.
+ *
+ * What an injected pod gets (docs/contracts/in-cluster.md, "Injection"):
+ * - `tokenwarden-capture` as the FIRST init container (iptables mode): redirects inbound TCP for
+ *   the policy's targetPort to the sidecar, exempting the sidecar's UID. NET_ADMIN + NET_RAW only.
+ * - `tokenwarden-sidecar` as a native sidecar (init container with `restartPolicy: Always`), before
+ *   the app's own init containers, hardened, probed on the admin port.
+ * - a projected ServiceAccount token (audience `tokenwarden`) and an emptyDir for the snapshot.
+ * In no-privilege mode (`tokenwarden.dev/capture: none`) there is no capture container: the
+ * sidecar declares the app's named port (pointing at 15080) and the app's port is renamed, so a
+ * Service that targets the port by name reaches the sidecar. The app must then listen on loopback.
+ */
+import type { V1Container, V1ContainerPort, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { CaptureMode, InjectionFileConfig } from '../../config/injection.js';
+import {
+  ADMIN_PORT,
+  ANNOTATION_CAPTURE,
+  ANNOTATION_INJECT,
+  ANNOTATION_INJECTED,
+  CAPTURE_NAME,
+  PROXY_PORT,
+  SIDECAR_NAME,
+  SIDECAR_UID,
+  hasSidecar,
+  optedOut,
+} from '../../core/injection.js';
+
+export { CAPTURE_NAME, SIDECAR_NAME, hasSidecar, optedOut } from '../../core/injection.js';
+
+export const TOKEN_AUDIENCE = 'tokenwarden';
+export const TOKEN_DIR = '/var/run/secrets/tokenwarden';
+export const TOKEN_FILE = `${TOKEN_DIR}/token`;
+export const STATE_DIR = '/var/lib/tokenwarden';
+
+const TOKEN_VOLUME = 'tokenwarden-token';
+const STATE_VOLUME = 'tokenwarden-state';
+const RUN_VOLUME = 'tokenwarden-xtables';
+const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
+  [PROXY_PORT, 'proxy'],
+  [ADMIN_PORT, 'admin'],
+]);
+
+/** Operator-wide injection settings: the chart's --injection-config, plus the serving CA. */
+export interface InjectionSettings extends InjectionFileConfig {
+  /** PEM of the CA that signs the operator's serving certificate (TOKENWARDEN_CA_PEM). */
+  readonly caPem: string;
+  /** Stamped as `tokenwarden.dev/injected`. */
+  readonly version: string;
+}
+
+/** What injection needs from the TokenPolicy that selects the pod. */
+export interface InjectionPolicy {
+  readonly name: string;
+  readonly targetPort: number;
+}
+
+/**
+ * Every outcome, one closed union (metric label, log field, admission message prefix).
+ * injected → mutated; opted_out / sidecar_already_exists → unchanged; the rest → refused.
+ */
+export type InjectionReason =
+  | 'injected'
+  | 'opted_out'
+  | 'sidecar_already_exists'
+  | 'port_collision'
+  | 'host_network'
+  | 'named_port_missing'
+  | 'invalid_capture_mode';
+
+export type InjectionOutcome = 'injected' | 'unchanged' | 'refused';
+
+export interface InjectionReport {
+  readonly outcome: InjectionOutcome;
+  readonly reason: InjectionReason;
+  readonly message: string;
+  /** Set when injected. */
+  readonly captureMode?: CaptureMode;
+}
+
+export interface InjectionResult {
+  /** The pod to store: a deep copy when injected, the very input otherwise. */
+  readonly pod: V1Pod;
+  readonly report: InjectionReport;
+}
+
+const unchanged = (pod: V1Pod, reason: InjectionReason, message: string): InjectionResult => ({
+  pod,
+  report: { outcome: 'unchanged', reason, message },
+});
+const refused = (pod: V1Pod, reason: InjectionReason, message: string): InjectionResult => ({
+  pod,
+  report: { outcome: 'refused', reason, message },
+});
+
+function allContainers(pod: V1Pod): V1Container[] {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+}
+
+export function injectSidecar(
+  pod: V1Pod,
+  policy: InjectionPolicy,
+  settings: InjectionSettings,
+): InjectionResult {
+  if (optedOut(pod)) return unchanged(pod, 'opted_out', `annotation ${ANNOTATION_INJECT}: "false"`);
+  // Idempotent: a reinvocation (reinvocationPolicy: IfNeeded) or a re-submitted pod is left as is.
+  if (hasSidecar(pod))
+    return unchanged(pod, 'sidecar_already_exists', `container ${SIDECAR_NAME} is present`);
+
+  // The capture rules would land in the node's network namespace, and the sidecar's ports on the
+  // node's: never inject such a pod, and never let it start unprotected either.
+  if (pod.spec?.hostNetwork === true) {
+    return refused(
+      pod,
+      'host_network',
+      `a pod with hostNetwork: true cannot get the tokenwarden sidecar; opt it out with ${ANNOTATION_INJECT}: "false" ` +
+        'or leave it out of the policy selector',
+    );
+  }
+
+  for (const c of allContainers(pod)) {
+    for (const p of c.ports ?? []) {
+      const role = RESERVED_PORTS.get(p.containerPort);
+      if (role !== undefined) {
+        return refused(
+          pod,
+          'port_collision',
+          `container "${c.name}" declares port ${p.containerPort}, which the tokenwarden sidecar uses ` +
+            `(${role} port); move the app off ports ${PROXY_PORT} and ${ADMIN_PORT}, or opt the pod out ` +
+            `with ${ANNOTATION_INJECT}: "false"`,
+        );
+      }
+    }
+  }
+
+  const annotated = pod.metadata?.annotations?.[ANNOTATION_CAPTURE];
+  const mode = annotated ?? settings.defaultCaptureMode;
+  if (mode !== 'iptables' && mode !== 'none') {
+    return refused(
+      pod,
+      'invalid_capture_mode',
+      `annotation ${ANNOTATION_CAPTURE}: "${mode}" is not one of "iptables", "none"`,
+    );
+  }
+
+  const out = structuredClone(pod);
+  const spec = (out.spec ??= { containers: [] });
+  let sidecarPorts: V1ContainerPort[] = [
+    { name: 'tw-proxy', containerPort: PROXY_PORT, protocol: 'TCP' },
+    { name: 'tw-admin', containerPort: ADMIN_PORT, protocol: 'TCP' },
+  ];
+  if (mode === 'none') {
+    const taken = takeOverNamedPort(spec.containers, policy.targetPort);
+    if (taken === undefined) {
+      return refused(
+        pod,
+        'named_port_missing',
+        `${ANNOTATION_CAPTURE}: "none" needs an app container port ${policy.targetPort} with a name ` +
+          `(the Service must target the port by name); name the port or use the default capture mode`,
+      );
+    }
+    sidecarPorts = [{ name: taken, containerPort: PROXY_PORT, protocol: 'TCP' }, sidecarPorts[1]!];
+  }
+
+  const injectedInit: V1Container[] = [];
+  if (mode === 'iptables') injectedInit.push(captureContainer(policy, settings));
+  injectedInit.push(sidecarContainer(policy, settings, sidecarPorts));
+  spec.initContainers = [...injectedInit, ...(spec.initContainers ?? [])];
+  spec.volumes = [...(spec.volumes ?? []), ...volumes(mode)];
+  out.metadata ??= {};
+  out.metadata.annotations = { ...out.metadata.annotations, [ANNOTATION_INJECTED]: settings.version };
+  return {
+    pod: out,
+    report: {
+      outcome: 'injected',
+      reason: 'injected',
+      message: `sidecar for policy ${policy.name} (port ${policy.targetPort}, capture ${mode})`,
+      captureMode: mode,
+    },
+  };
+}
+
+/**
+ * No-privilege mode: the app container port numbered `targetPort` loses its name to the sidecar
+ * (renamed `tw-app-<port>`), so `targetPort: <name>` in a Service now resolves to 15080.
+ * Returns the name taken over, or undefined when the port is absent or unnamed.
+ */
+function takeOverNamedPort(containers: V1Container[], targetPort: number): string | undefined {
+  for (const c of containers) {
+    const port = (c.ports ?? []).find((p) => p.containerPort === targetPort && p.name);
+    if (port?.name !== undefined) {
+      const name = port.name;
+      port.name = `tw-app-${targetPort}`;
+      return name;
+    }
+  }
+  return undefined;
+}
+
+const hardened = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function sidecarArgs(policy: InjectionPolicy, settings: InjectionSettings): string[] {
+  return [
+    'sidecar',
+    '--control-plane',
+    settings.controlPlaneUrl,
+    '--upstream',
+    `http://127.0.0.1:${policy.targetPort}`,
+    '--state-dir',
+    STATE_DIR,
+    '--token-file',
+    TOKEN_FILE,
+    '--log-level',
+    settings.logLevel,
+  ];
+}
+
+export function captureArgs(policy: InjectionPolicy): string[] {
+  return [
+    'capture',
+    '--target-port',
+    String(policy.targetPort),
+    '--proxy-port',
+    String(PROXY_PORT),
+    '--proxy-uid',
+    String(SIDECAR_UID),
+  ];
+}
+
+function sidecarContainer(
+  policy: InjectionPolicy,
+  settings: InjectionSettings,
+  ports: V1ContainerPort[],
+): V1Container {
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: ADMIN_PORT },
+    periodSeconds,
+    timeoutSeconds: 2,
+    failureThreshold,
+  });
+  return {
+    name: SIDECAR_NAME,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    // A native sidecar (Kubernetes 1.29+): started before the app, stopped after it.
+    restartPolicy: 'Always',
+    args: sidecarArgs(policy, settings),
+    env: [
+      { name: 'TOKENWARDEN_CA_PEM', value: settings.caPem },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ],
+    ports,
+    // The app starts once the sidecar's startup probe passes (native sidecar ordering).
+    startupProbe: probe('/healthz', 1, 60),
+    readinessProbe: probe('/readyz', 5, 2),
+    livenessProbe: probe('/healthz', 10, 3),
+    resources: structuredClone(settings.sidecarResources),
+    securityContext: {
+      ...structuredClone(hardened),
+      runAsNonRoot: true,
+      runAsUser: SIDECAR_UID,
+      runAsGroup: SIDECAR_UID,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      { name: STATE_VOLUME, mountPath: STATE_DIR },
+    ],
+  };
+}
+
+function captureContainer(policy: InjectionPolicy, settings: InjectionSettings): V1Container {
+  return {
+    name: CAPTURE_NAME,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    args: captureArgs(policy),
+    resources: structuredClone(settings.captureResources),
+    securityContext: {
+      ...structuredClone(hardened),
+      // iptables needs root in the pod's network namespace with exactly these two capabilities;
+      // the only container of the pod that is not non-root.
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+    // iptables takes its lock in /run/xtables.lock; the root filesystem stays read-only.
+    volumeMounts: [{ name: RUN_VOLUME, mountPath: '/run' }],
+  };
+}
+
+function volumes(mode: CaptureMode): V1Volume[] {
+  const list: V1Volume[] = [
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } },
+        ],
+      },
+    },
+    { name: STATE_VOLUME, emptyDir: { sizeLimit: '16Mi' } },
+  ];
+  if (mode === 'iptables') list.push({ name: RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
+  return list;
+}
