@@ -10,10 +10,10 @@ const two: CaptureOptions = { targetPorts: [8080, 9090], proxyPort: 15081, proxy
 
 describe('captureRules', () => {
   it.each([
-    { name: 'single-port', options: single, family: 'ipv4' as Family },
-    { name: 'single-port', options: single, family: 'ipv6' as Family },
-    { name: 'two-ports', options: two, family: 'ipv4' as Family },
-    { name: 'two-ports', options: two, family: 'ipv6' as Family },
+    { name: 'single-port', options: single, family: 'ipv4' },
+    { name: 'single-port', options: single, family: 'ipv6' },
+    { name: 'two-ports', options: two, family: 'ipv4' },
+    { name: 'two-ports', options: two, family: 'ipv6' },
   ])('$name $family matches its golden rule text', ({ name, options, family }) => {
     expect(captureRules(options, family)).toBe(golden(`${name}.${family}`));
   });

@@ -32,25 +32,25 @@ function scripted(script: Script) {
   const logs: { level: string; msg: string }[] = [];
   const tables = new Map<string, string[]>();
   const installed = new Set(script.installed ?? ALL);
-  const exec = async (command: string, args: readonly string[], input?: string): Promise<ExecResult> => {
+  const exec = (command: string, args: readonly string[], input?: string): Promise<ExecResult> => {
     calls.push([command, ...args].join(' '));
     const table = command.replace(/-(restore|save)$/, '');
     const rules = tables.get(table) ?? [];
     if (command.endsWith('-save'))
-      return { code: 0, stdout: `*nat\n${rules.join('\n')}\nCOMMIT\n`, stderr: '' };
+      return Promise.resolve({ code: 0, stdout: `*nat\n${rules.join('\n')}\nCOMMIT\n`, stderr: '' });
     if (script.failing?.includes(command))
-      return { code: 2, stdout: '', stderr: `${command}: line 2 failed` };
+      return Promise.resolve({ code: 2, stdout: '', stderr: `${command}: line 2 failed` });
     if (!script.silent?.includes(command)) {
       tables.set(table, [...rules, ...(input ?? '').split('\n').filter((l) => l.startsWith('-A '))]);
     }
-    return { code: 0, stdout: '', stderr: '' };
+    return Promise.resolve({ code: 0, stdout: '', stderr: '' });
   };
   const log = (level: string) => (_obj: unknown, msg?: string) => void logs.push({ level, msg: msg ?? '' });
   const deps: CaptureDeps = {
     exec,
     installed: (b) => installed.has(b),
     readIfInet6: () => script.ifInet6,
-    log: { info: log('info'), warn: log('warn'), error: log('error') } as unknown as CaptureDeps['log'],
+    log: { info: log('info'), warn: log('warn'), error: log('error') },
   };
   return { deps, calls, logs };
 }
