@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { captureRules, missingRules, type CaptureOptions, type Family } from '../../../src/capture/rules.js';
+import { captureRules, missingRules, type CaptureOptions } from '../../../src/capture/rules.js';
 
 const golden = (name: string): string =>
   readFileSync(new URL(`../../fixtures/capture/${name}.rules`, import.meta.url), 'utf8');
