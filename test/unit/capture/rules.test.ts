@@ -14,7 +14,7 @@ describe('captureRules', () => {
     { name: 'single-port', options: single, family: 'ipv6' },
     { name: 'two-ports', options: two, family: 'ipv4' },
     { name: 'two-ports', options: two, family: 'ipv6' },
-  ])('$name $family matches its golden rule text', ({ name, options, family }) => {
+  ] as const)('$name $family matches its golden rule text', ({ name, options, family }) => {
     expect(captureRules(options, family)).toBe(golden(`${name}.${family}`));
   });
 
