@@ -21,6 +21,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'capture',
+          include: ['test/capture/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/harness/global-setup.ts'],

@@ -18,6 +18,10 @@ const SUBCOMMANDS: Record<string, { load: () => Promise<{ main: Subcommand }>; s
   },
   operator: { load: () => import('./operator.js'), summary: 'run the Kubernetes operator' },
   revoke: { load: () => import('./revoke.js'), summary: 'create a TokenRevocation in the current cluster' },
+  capture: {
+    load: () => import('./capture.js'),
+    summary: "install the pod's traffic capture (iptables; the injected init container)",
+  },
 };
 
 function usage(): string {

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd (and helm) from the Go module proxy and caches them by version.
+# Builds kube-apiserver, etcd, helm (and promtool) from the Go module proxy and caches them by
+# version.
 #
 #   hack/k8s-testbin/build.sh            build what is missing, print the bin directory
+#   hack/k8s-testbin/build.sh promtool   build only promtool, print the bin directory
+#
+# promtool is cached in its own directory (promtool-$PROMTOOL_VERSION, own lock) and linked into
+# the bin directory, so bumping it does not rebuild the control plane and building it does not
+# wait for a control-plane build in progress.
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod maps the staging modules with
 # `replace ./staging/...`, which only applies in the main module. So we build from small
@@ -14,10 +20,12 @@ source "$here/versions.env"
 
 cache=${TOKENWARDEN_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tokenwarden/k8s-testbin}
 bin="$cache/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
-mkdir -p "$bin"
+promdir="$cache/promtool-$PROMTOOL_VERSION"
+mkdir -p "$bin" "$promdir"
+what=${1:-all}
 # One build per cache directory at a time: a concurrent caller (two test runs on a cold cache)
 # waits here, then finds the binaries built instead of racing on the same .tmp outputs.
-if command -v flock >/dev/null 2>&1; then
+if command -v flock >/dev/null 2>&1 && [ "$what" != promtool ]; then
   exec 9>"$bin/.lock"
   flock 9
 fi
@@ -147,12 +155,51 @@ GO
   mv "$bin/helm.tmp" "$bin/helm"
 }
 
-what=${1:-all}
+# promtool (Prometheus rule checker and rule unit tests): github.com/prometheus/prometheus is
+# published as v0.3XX.Y (= Prometheus 3.XX.Y); its go.mod has no local replaces, so a wrapper
+# module that requires it builds cmd/promtool as is.
+build_promtool() {
+  (
+    if command -v flock >/dev/null 2>&1; then
+      exec 8>"$promdir/.lock"
+      flock 8
+    fi
+    if [ ! -x "$promdir/promtool" ]; then
+      require_go
+      local dir="$here/promtool"
+      if ! grep -q "github.com/prometheus/prometheus $PROMTOOL_VERSION" "$dir/go.mod" 2>/dev/null; then
+        log "generating wrapper module for prometheus $PROMTOOL_VERSION"
+        mkdir -p "$dir"
+        cat >"$dir/go.mod" <<MOD
+module tokenwarden.dev/k8s-testbin/promtool
+
+go 1.25.0
+
+require github.com/prometheus/prometheus $PROMTOOL_VERSION
+MOD
+        cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/prometheus/prometheus/cmd/promtool"
+GO
+        (cd "$dir" && go mod tidy >&2)
+      fi
+      log "building promtool $PROMTOOL_VERSION"
+      (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$promdir/promtool.tmp" github.com/prometheus/prometheus/cmd/promtool)
+      mv "$promdir/promtool.tmp" "$promdir/promtool"
+    fi
+  )
+  ln -sfn "$promdir/promtool" "$bin/promtool"
+}
+
 case "$what" in
-  all) build_etcd; build_apiserver; build_helm ;;
+  all) build_etcd; build_apiserver; build_helm; build_promtool ;;
   etcd) build_etcd ;;
   kube-apiserver) build_apiserver ;;
   helm) build_helm ;;
-  *) echo "usage: $0 [all|etcd|kube-apiserver|helm]" >&2; exit 2 ;;
+  promtool) build_promtool ;;
+  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|promtool]" >&2; exit 2 ;;
 esac
 echo "$bin"
