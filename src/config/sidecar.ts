@@ -12,6 +12,8 @@ export interface SidecarConfig {
   readonly adminListen: ListenAddress;
   readonly logLevel: string;
   readonly cacheSize: number;
+  readonly tokenCacheBytes: number;
+  readonly reuseStoreBytes: number;
   readonly maxHeaderBytes: number;
 }
 
@@ -28,6 +30,9 @@ flags:
   --admin-listen HOST:PORT /healthz /readyz /metrics /status (default 0.0.0.0:15090)
   --log-level LEVEL        trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
   --cache-size N           verified-token cache entries (default 10000)
+  --token-cache-bytes N    verified-token cache cap in estimated heap bytes (default 16777216)
+  --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default 67108864);
+                           when full, reuse-limited tokens are refused, never forgotten
   --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
   --control-plane URL      in-cluster mode, fed by the operator (not in this release)
   -h, --help               this text
@@ -51,6 +56,8 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'admin-listen': { type: 'string' },
         'log-level': { type: 'string' },
         'cache-size': { type: 'string' },
+        'token-cache-bytes': { type: 'string' },
+        'reuse-store-bytes': { type: 'string' },
         'max-header-bytes': { type: 'string' },
         'control-plane': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -94,6 +101,14 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       ),
       logLevel,
       cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
+      tokenCacheBytes: positiveInt(
+        'token-cache-bytes',
+        values['token-cache-bytes'] ?? String(16 * 1024 * 1024),
+      ),
+      reuseStoreBytes: positiveInt(
+        'reuse-store-bytes',
+        values['reuse-store-bytes'] ?? String(64 * 1024 * 1024),
+      ),
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
     }),
   };

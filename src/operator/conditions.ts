@@ -8,6 +8,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Condition, TokenPolicyStatus } from '../policy/types.js';
 
 export const READY = 'Ready';
+/**
+ * Warnings=True when the policy is enforced but has a risky setting (src/policy/warnings.ts),
+ * reason the first warning's, message every warning's; Warnings=False reason `None` otherwise.
+ */
+export const WARNINGS = 'Warnings';
 
 /** Ready=True: `Compiled`; Ready=False: `InvalidSpec` (names the field) or `KeysUnavailable` (names the issuer). */
 export type ReadyReason = 'Compiled' | 'InvalidSpec' | 'KeysUnavailable';
@@ -24,6 +29,8 @@ export interface PolicyFacts {
   readonly ready: ReadyState;
   readonly matchedPods: number;
   readonly revocations: number;
+  /** From policyWarnings(compiled); absent when the spec did not compile (Warnings left as is). */
+  readonly warnings?: readonly { readonly reason: string; readonly message: string }[];
 }
 
 /** API server limit on condition messages (metav1.Condition). */
@@ -62,11 +69,33 @@ export function desiredPolicyStatus(
   facts: PolicyFacts,
   now: Date,
 ): TokenPolicyStatus {
-  const conditions = setCondition(
+  let conditions = setCondition(
     current?.conditions,
     { type: READY, ...facts.ready, observedGeneration: facts.generation },
     now,
   );
+  const warnings = facts.warnings;
+  const first = warnings?.[0];
+  if (warnings !== undefined)
+    conditions = setCondition(
+      conditions,
+      first === undefined
+        ? {
+            type: WARNINGS,
+            status: 'False',
+            reason: 'None',
+            message: 'no warnings',
+            observedGeneration: facts.generation,
+          }
+        : {
+            type: WARNINGS,
+            status: 'True',
+            reason: first.reason,
+            message: warnings.map((w) => w.message).join('; '),
+            observedGeneration: facts.generation,
+          },
+      now,
+    );
   return {
     observedGeneration: facts.generation,
     conditions,

@@ -8,6 +8,7 @@ import type { ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.js';
 import type { Readiness } from '../metrics/operator.js';
 import type { CompiledPolicy, LabelSelector, TokenPolicyStatus } from '../policy/types.js';
+import { policyWarnings } from '../policy/warnings.js';
 import {
   READY,
   desiredPolicyStatus,
@@ -89,6 +90,8 @@ export class PolicyReconciler {
         ready: decision.ready,
         matchedPods: countMatchedPods(selector, this.d.pods.list(namespace)),
         revocations: this.d.revocations.countEntries(namespace, name, nowMs),
+        // Only a spec that compiled can be judged; an invalid one keeps its last Warnings.
+        ...(decision.compiled === undefined ? {} : { warnings: policyWarnings(decision.compiled) }),
       },
       new Date(nowMs),
     );

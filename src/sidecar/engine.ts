@@ -42,6 +42,8 @@ export interface EngineDeps {
   keys: KeyResolver;
   /** Epoch milliseconds. */
   now?: () => number;
+  /** Called each time a use is refused because the reuse store is full (for a rate-limited log). */
+  onReuseStoreFull?: () => void;
 }
 
 const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
@@ -160,6 +162,7 @@ export class Engine {
       // Keyed by issuer too: two issuers may mint the same jti.
       const uses = this.#d.reuse.use(reuseKey(iss, jti), v.exp ?? Infinity, nowSeconds);
       if (uses > maxUses) {
+        if (uses === Infinity) this.#d.onReuseStoreFull?.();
         const why =
           uses === Infinity
             ? 'the reuse table is full (refusing rather than forgetting uses)'

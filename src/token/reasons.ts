@@ -14,6 +14,7 @@ export const DENY_REASONS = [
   'lifetime_too_long',
   'wrong_issuer',
   'wrong_audience',
+  'wrong_type',
   'revoked',
   'reused',
   'insufficient_scope',
