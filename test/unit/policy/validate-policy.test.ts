@@ -170,7 +170,8 @@ const good: { name: string; mutate: (p: Loose) => void; standalone?: boolean }[]
         http: { allowUnderscoreHeaders: true },
       }),
   },
-  { name: 'an escaped reserved character in a path', mutate: (p) => (rule(p).paths = ['/a%3Bb']) },
+  // Was '/a%3Bb': an escaped ';' is a matrix parameter since issue 8, refused in requests.
+  { name: 'an escaped reserved character in a path', mutate: (p) => (rule(p).paths = ['/a%3Fb']) },
 ];
 
 describe('validatePolicy rejects', () => itRejects(bad));

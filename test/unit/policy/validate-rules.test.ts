@@ -54,6 +54,12 @@ const bad: BadCase[] = [
     fields: ['spec.rules[0].paths[0]'],
   },
   {
+    name: 'a path with a matrix parameter, which no request can reach',
+    mutate: (p) => (rule(p).paths = ['/a;v=1/*']),
+    fields: ['spec.rules[0].paths[0]'],
+    message: 'cannot match any request',
+  },
+  {
     name: 'a path with an encoded slash',
     mutate: (p) => (rule(p).paths = ['/a%2Fb']),
     fields: ['spec.rules[0].paths[0]'],
