@@ -9,8 +9,8 @@ import { compilePolicy } from '../src/policy/compile.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
 import { formatFieldErrors } from '../src/policy/validate.js';
 import { policyWarnings } from '../src/policy/warnings.js';
-import { explainRequest, type Explained } from '../src/sidecar/explain.js';
-import { ConfigState } from '../src/sidecar/state.js';
+import { explainRequest, type Explained } from '../src/decide/explain.js';
+import { ConfigState } from '../src/decide/state.js';
 import { TokenVerifier } from '../src/token/verify.js';
 
 const USAGE = `usage: tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]

@@ -4,7 +4,7 @@
  * name, a namespace or an issuer, so a cluster with thousands of policies stays cheap to scrape.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import type { RefreshResult } from '../keys/types.js';
+import type { RefreshResult } from '../core/reasons.js';
 
 /** Kinds of queue keys the operator reconciles. */
 export type ReconcileKind = 'TokenPolicy' | 'TokenRevocation';

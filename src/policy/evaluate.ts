@@ -4,11 +4,15 @@
  * allocates nothing.
  */
 import type { JWTPayload } from 'jose';
+import type { DenyReason } from '../core/reasons.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
+
+/** The reasons a rule's requirements can give: named from the one union, not re-typed. */
+export type RuleReason = Extract<DenyReason, 'insufficient_scope' | 'missing_claim'>;
 
 export type RuleFailure = {
   ok: false;
-  reason: 'insufficient_scope' | 'missing_claim';
+  reason: RuleReason;
   description: string;
   /** Every scope the rule requires, space separated: the WWW-Authenticate `scope` parameter. */
   scope?: string;

@@ -2,8 +2,8 @@
  * The only place where a refusal becomes HTTP: status, RFC 6750 `WWW-Authenticate` and the
  * JSON body. Descriptions sent to clients are generic per reason; the detail stays in logs.
  */
-import type { Reject } from '../sidecar/decision.js';
-import type { DenyReason } from '../token/reasons.js';
+import type { Reject } from '../decide/decision.js';
+import type { DenyReason } from '../core/reasons.js';
 
 export const REALM = 'tokenwarden';
 

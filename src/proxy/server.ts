@@ -7,12 +7,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
-import type { Decision, Reject } from '../sidecar/decision.js';
-import type { Engine, RequestFacts } from '../sidecar/engine.js';
+import type { Decision, Reject } from '../decide/decision.js';
+import type { Engine, RequestFacts } from '../decide/engine.js';
 import { challengeFor, unavailableChallenge, type Challenge } from './challenge.js';
 import type { Upstream } from './forward.js';
 import { smugglingShape, upstreamHeaders } from './headers.js';
-import { normalisePath } from './normalize.js';
+import { normalisePath } from '../policy/normalize.js';
 
 export interface ProxyServerOptions {
   engine: Engine;

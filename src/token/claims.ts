@@ -7,7 +7,7 @@
  */
 import type { JWTPayload } from 'jose';
 import type { CompiledExpiry, CompiledIssuer, CompiledPolicy } from '../policy/types.js';
-import type { DenyReason } from './reasons.js';
+import type { DenyReason } from '../core/reasons.js';
 
 export interface ClaimFailure {
   readonly reason: DenyReason;

@@ -19,7 +19,7 @@ import { ALGORITHMS, type Algorithm, type CompiledIssuer, type CompiledPolicy } 
 import { checkClaims, explainClaims, issuerOf, unknownIssuer, type ClaimFailure } from './claims.js';
 import { decodeToken, MAX_TOKEN_LENGTH, type Decoded, type TokenHeader } from './decode.js';
 import { fingerprint as fingerprintOf, FINGERPRINT_LENGTH, signedPartSha256 } from './hash.js';
-import type { DenyReason } from './reasons.js';
+import type { DenyReason } from '../core/reasons.js';
 import { signatureValid } from './signature.js';
 
 export interface Verified {

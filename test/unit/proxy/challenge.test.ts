@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REALM, badGatewayBody, challengeFor, unavailableChallenge } from '../../../src/proxy/challenge.js';
-import type { Reject, Stage } from '../../../src/sidecar/decision.js';
-import { DENY_REASONS, type DenyReason } from '../../../src/token/reasons.js';
+import type { Reject, Stage } from '../../../src/decide/decision.js';
+import { DENY_REASONS, type DenyReason } from '../../../src/core/reasons.js';
 
 const BARE = `Bearer realm="${REALM}"`;
 const invalidToken = (d: string): string => `${BARE}, error="invalid_token", error_description="${d}"`;

@@ -1,0 +1,41 @@
+/**
+ * The one closed set of decision reasons. Reused unchanged as the `reason` metric label, the
+ * `reason` log field and the Event reason, so a value seen on a dashboard can be grepped here.
+ */
+export const DENY_REASONS = [
+  'missing',
+  'malformed',
+  'bad_signature',
+  'unknown_key',
+  'alg_not_allowed',
+  'expired',
+  'not_yet_valid',
+  'too_old',
+  'lifetime_too_long',
+  'wrong_issuer',
+  'wrong_audience',
+  'wrong_type',
+  'revoked',
+  'reused',
+  'insufficient_scope',
+  'missing_claim',
+  'denied_by_rule',
+] as const;
+
+export type DenyReason = (typeof DENY_REASONS)[number];
+
+/** `ok`: a verified token was accepted; `public`: an Allow rule let the request through without one. */
+export type AllowReason = 'ok' | 'public';
+
+export type Reason = DenyReason | AllowReason;
+
+export const ALL_REASONS: readonly Reason[] = [...DENY_REASONS, 'ok', 'public'];
+
+/** Decision label of `tokenwarden_requests_total`. */
+export type DecisionLabel = 'allow' | 'deny' | 'audit_deny';
+
+/** Outcome of one check: a value, never an exception. */
+export type Check<T> = { ok: true; value: T } | { ok: false; reason: DenyReason; description: string };
+
+/** Outcome of one fetch of a key source, as the `result` label of tokenwarden_jwks_refresh_total. */
+export type RefreshResult = 'success' | 'failure' | 'not_modified';
