@@ -15,6 +15,13 @@ export interface SidecarConfig {
   readonly tokenCacheBytes: number;
   readonly reuseStoreBytes: number;
   readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyBufferBytes: number;
+  readonly bodyIdleTimeoutMs: number;
+  readonly bodyMinBytesPerSecond: number;
+  readonly maxConnectionsPerClient: number;
+  readonly upstreamQueueTimeoutMs: number;
 }
 
 export const SIDECAR_USAGE = `usage: tokenwarden sidecar --policy FILE --upstream URL [flags]
@@ -34,6 +41,16 @@ flags:
   --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default 67108864);
                            when full, reuse-limited tokens are refused, never forgotten
   --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
+  --max-headers N          most header fields in a request, more answers 431 (default 100)
+  --headers-timeout-ms N   the request head must arrive within N ms, else 408 (default 10000)
+  --body-buffer-bytes N    bodies up to N bytes are read whole before the app is contacted
+                           (default 65536)
+  --body-idle-timeout-ms N no body byte for N ms answers 408 (default 15000)
+  --body-min-rate N        bytes/s a body must average after its first 10 s, else 408 (default 1024)
+  --max-connections-per-client N
+                           open connections per client address, more answer 503 (default 256)
+  --upstream-queue-timeout-ms N
+                           longest wait for a free connection to the app, then 503 (default 5000)
   --control-plane URL      in-cluster mode, fed by the operator (not in this release)
   -h, --help               this text
 `;
@@ -59,6 +76,13 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'token-cache-bytes': { type: 'string' },
         'reuse-store-bytes': { type: 'string' },
         'max-header-bytes': { type: 'string' },
+        'max-headers': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'body-buffer-bytes': { type: 'string' },
+        'body-idle-timeout-ms': { type: 'string' },
+        'body-min-rate': { type: 'string' },
+        'max-connections-per-client': { type: 'string' },
+        'upstream-queue-timeout-ms': { type: 'string' },
         'control-plane': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +134,19 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         values['reuse-store-bytes'] ?? String(64 * 1024 * 1024),
       ),
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
+      maxHeaders: positiveInt('max-headers', values['max-headers'] ?? '100'),
+      headersTimeoutMs: positiveInt('headers-timeout-ms', values['headers-timeout-ms'] ?? '10000'),
+      bodyBufferBytes: positiveInt('body-buffer-bytes', values['body-buffer-bytes'] ?? '65536'),
+      bodyIdleTimeoutMs: positiveInt('body-idle-timeout-ms', values['body-idle-timeout-ms'] ?? '15000'),
+      bodyMinBytesPerSecond: positiveInt('body-min-rate', values['body-min-rate'] ?? '1024'),
+      maxConnectionsPerClient: positiveInt(
+        'max-connections-per-client',
+        values['max-connections-per-client'] ?? '256',
+      ),
+      upstreamQueueTimeoutMs: positiveInt(
+        'upstream-queue-timeout-ms',
+        values['upstream-queue-timeout-ms'] ?? '5000',
+      ),
     }),
   };
 }

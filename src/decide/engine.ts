@@ -11,7 +11,7 @@
 import type { KeyResolver } from '../keys/types.js';
 import { evaluateRule, forwardedHeaders } from '../policy/evaluate.js';
 import { matchRule } from '../policy/rules.js';
-import type { CompiledRule } from '../policy/types.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
 import { extractToken } from '../token/extract.js';
@@ -58,6 +58,15 @@ export class Engine {
     this.#now = deps.now ?? Date.now;
   }
 
+  /** How the active policy reads paths, for normalisation before `decide`. */
+  pathOptions(): { matrixParameters: 'Reject' | 'Strip'; caseInsensitive: boolean } {
+    const paths = this.#deps.state.active?.policy.paths;
+    return {
+      matrixParameters: paths?.matrixParameters ?? 'Reject',
+      caseInsensitive: paths?.caseInsensitive ?? false,
+    };
+  }
+
   policyName(): string {
     return this.#deps.state.active?.policy.name ?? '';
   }
@@ -67,7 +76,9 @@ export class Engine {
     const active = this.#deps.state.active;
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
-    const rule = matchRule(policy.rules, f.path, f.method);
+    // caseInsensitive: rule paths were lower-cased at compile time; the app still gets f.target.
+    const matchPath = policy.paths?.caseInsensitive === true ? f.path.toLowerCase() : f.path;
+    const rule = matchRule(policy.rules, matchPath, f.method);
     if (rule?.action === 'Deny') {
       return this.#deniedOrAudited(
         active,
@@ -86,6 +97,8 @@ export class Engine {
         rule: rule.name,
         strip: active.strippedHeaders,
         headers: NO_HEADERS,
+        keepToken: false,
+        ...headerOptions(policy),
         token: undefined,
       };
     }
@@ -195,6 +208,8 @@ export class Engine {
       rule: rule?.name,
       strip,
       headers,
+      keepToken: active.policy.forwardToken === true,
+      ...headerOptions(active.policy),
       token: info,
       exp: v.exp,
       iat,
@@ -220,6 +235,8 @@ export class Engine {
         rule: rule?.name,
         strip,
         headers: NO_HEADERS,
+        keepToken: false,
+        ...headerOptions(active.policy),
         token,
       };
     }
@@ -229,4 +246,8 @@ export class Engine {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+function headerOptions(p: CompiledPolicy): Pick<Forward, 'allowUnderscores' | 'trustedProxies'> {
+  return { allowUnderscores: p.allowUnderscoreHeaders === true, trustedProxies: p.trustedProxies };
 }

@@ -106,13 +106,24 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   });
   await file.start();
 
-  const upstream = new Upstream({ url: config.upstream.origin });
+  const upstream = new Upstream({
+    url: config.upstream.origin,
+    queueTimeoutMs: config.upstreamQueueTimeoutMs,
+  });
   const proxy = createProxyServer({
     engine,
     upstream,
     metrics,
     log: log.child({ component: 'proxy' }),
     maxHeaderBytes: config.maxHeaderBytes,
+    maxHeaders: config.maxHeaders,
+    headersTimeoutMs: config.headersTimeoutMs,
+    body: {
+      bufferBytes: config.bodyBufferBytes,
+      idleTimeoutMs: config.bodyIdleTimeoutMs,
+      minBytesPerSecond: config.bodyMinBytesPerSecond,
+    },
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
   });
   const admin = createAdminServer(registry, () => {
     const active = state.active;
