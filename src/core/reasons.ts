@@ -28,31 +28,34 @@ export type DenyReason = (typeof DENY_REASONS)[number];
 export type AllowReason = 'ok' | 'public';
 
 /**
- * Answers the sidecar gives itself below the token decision (issue 8): counted with decision
- * `deny` in every mode, Audit included, since no app could be served the request anyway.
- *   malformed_http   refused by the HTTP parser or the header checks (400, 431, 417)
- *   timeout          headers or body too slow (408)
- *   upgrade_refused  Upgrade / CONNECT: the sidecar tunnels nothing (501 / 405)
- *   no_policy        no policy loaded yet (503)
- *   connection_limit too many connections from one client address (503)
- *   upstream_busy    no upstream connection free within the wait bound (503)
- *   upstream_error   the app could not be reached (502)
+ * Answers the sidecar gives without a policy decision (src/proxy/respond.ts writes them all),
+ * counted as `deny` with one of these reasons, in every mode (Audit included: these are
+ * protocol-level refusals, no app could be served such a request). Nothing reached the app.
+ *  - no_policy: no policy is enforced yet (503; never fail open);
+ *  - malformed_http: the HTTP parser or the header checks refused the request (400, 417);
+ *  - header_too_large: the request head, or its field count, is over the limit (431);
+ *  - upgrade_refused: a protocol upgrade (WebSocket, h2c) or CONNECT: nothing is tunnelled (501, 405);
+ *  - timeout: the request head or body came too slowly (408);
+ *  - connection_limit: too many open connections from one client address (503, raw socket);
+ *  - upstream_busy: no connection to the app became free within the wait bound (503);
+ *  - internal_error: an exception while deciding (500; never forwarded).
  */
-export const PROTOCOL_REASONS = [
-  'malformed_http',
-  'timeout',
-  'upgrade_refused',
+export const REFUSAL_REASONS = [
   'no_policy',
+  'malformed_http',
+  'header_too_large',
+  'upgrade_refused',
+  'timeout',
   'connection_limit',
   'upstream_busy',
-  'upstream_error',
+  'internal_error',
 ] as const;
 
-export type ProtocolReason = (typeof PROTOCOL_REASONS)[number];
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
-export type Reason = DenyReason | AllowReason | ProtocolReason;
+export type Reason = DenyReason | AllowReason | RefusalReason;
 
-export const ALL_REASONS: readonly Reason[] = [...DENY_REASONS, 'ok', 'public', ...PROTOCOL_REASONS];
+export const ALL_REASONS: readonly Reason[] = [...DENY_REASONS, 'ok', 'public', ...REFUSAL_REASONS];
 
 /** Decision label of `tokenwarden_requests_total`. */
 export type DecisionLabel = 'allow' | 'deny' | 'audit_deny';

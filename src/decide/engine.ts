@@ -28,10 +28,14 @@ export interface RequestFacts {
   /** What the app receives: normalised path plus the original query. */
   target: string;
   query: string;
-  /** The first Authorization header; `authorizationCount` says how many there were. */
-  authorization: string | undefined;
-  authorizationCount: number;
+  /** Every Authorization header value, in order (node:http keeps only the first). */
+  authorization: readonly string[];
   client: string | undefined;
+  /**
+   * Set when the request itself cannot be trusted (smuggling shape, unsafe path): refused as
+   * `malformed` in every mode, Audit included, since its framing or target is ambiguous.
+   */
+  problem?: string | undefined;
 }
 
 export interface EngineDeps {
@@ -67,6 +71,7 @@ export class Engine {
     };
   }
 
+  /** The policy enforced now, for answers given without a decision (no await between). */
   policyName(): string {
     return this.#deps.state.active?.policy.name ?? '';
   }
@@ -74,6 +79,18 @@ export class Engine {
   decide(f: RequestFacts): Decision | Promise<Decision> {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#deps.state.active;
+    if (f.problem !== undefined) {
+      return {
+        kind: 'reject',
+        stage: 'request',
+        reason: 'malformed',
+        description: f.problem,
+        policy: active?.policy.name ?? '',
+        generation: active?.generation ?? 0,
+        rule: undefined,
+        token: undefined,
+      };
+    }
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
     // caseInsensitive: rule paths were lower-cased at compile time; the app still gets f.target.
@@ -94,6 +111,8 @@ export class Engine {
         kind: 'forward',
         decision: 'allow',
         reason: 'public',
+        policy: policy.name,
+        generation: active.generation,
         rule: rule.name,
         strip: active.strippedHeaders,
         headers: NO_HEADERS,
@@ -102,10 +121,7 @@ export class Engine {
         token: undefined,
       };
     }
-    const extracted = extractToken(
-      f.authorizationCount > 1 ? [f.authorization ?? '', f.authorization ?? ''] : f.authorization,
-      f.query,
-    );
+    const extracted = extractToken(f.authorization, f.query);
     if (extracted.kind === 'malformed') {
       return this.#deniedOrAudited(active, 'request', 'malformed', extracted.description, rule, undefined);
     }
@@ -205,6 +221,8 @@ export class Engine {
       kind: 'forward',
       decision: 'allow',
       reason: 'ok',
+      policy: active.policy.name,
+      generation: active.generation,
       rule: rule?.name,
       strip,
       headers,
@@ -232,6 +250,8 @@ export class Engine {
         decision: 'audit_deny',
         reason,
         description,
+        policy: active.policy.name,
+        generation: active.generation,
         rule: rule?.name,
         strip,
         headers: NO_HEADERS,
@@ -240,7 +260,16 @@ export class Engine {
         token,
       };
     }
-    return { kind: 'reject', stage, reason, description, rule: rule?.name, token };
+    return {
+      kind: 'reject',
+      stage,
+      reason,
+      description,
+      policy: active.policy.name,
+      generation: active.generation,
+      rule: rule?.name,
+      token,
+    };
   }
 }
 

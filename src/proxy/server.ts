@@ -1,30 +1,27 @@
 /**
- * The enforcing listener. Every request ends in exactly one of: refused here (smuggling shape,
- * unsafe path, protocol limits), refused by the engine's decision, or forwarded. Nothing reaches
- * the app without a decision: an exception anywhere on the way answers 500 and is never
- * forwarded. Every answer the sidecar gives itself is counted in tokenwarden_requests_total
- * (protocol refusals with decision `deny` in Audit mode too) and logged, rate-limited.
+ * The enforcing listener, three steps per request: read the facts (request-facts.ts), decide
+ * (src/decide/engine.ts), then record (observe.ts) and answer (respond.ts) or forward
+ * (forward.ts). Every request ends in exactly one answer, and every answer the sidecar gives
+ * itself is counted. Nothing reaches the app without a decision: an exception anywhere on the
+ * way answers 500 and is never forwarded. Protocol limits (issue 8): header count, Host,
+ * GET/HEAD bodies, Expect, per-client connections, head and body timeouts, bodies buffered
+ * before an upstream connection is taken, a bounded wait for one (src/proxy/protocol.ts, body.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { Decision } from '../decide/decision.js';
+import type { Engine, RequestFacts } from '../decide/engine.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
-import type { Decision, Reject } from '../decide/decision.js';
-import type { Engine, RequestFacts } from '../decide/engine.js';
-import { challengeFor, unavailableChallenge, type Challenge } from './challenge.js';
+import { challengeFor } from './challenge.js';
 import type { Upstream } from './forward.js';
-import { smugglingShape, upstreamHeaders } from './headers.js';
-import { hasNonAscii, normalisePath } from '../policy/normalize.js';
-import type { ProtocolReason } from '../core/reasons.js';
+import { upstreamHeaders } from './headers.js';
+import { createObserver } from './observe.js';
+import { readRequest } from './request-facts.js';
+import { refusal, refusalWith, respond, respondRaw } from './respond.js';
 import { DEFAULT_BODY_LIMITS, readBody, type BodyLimits } from './body.js';
-import {
-  ConnectionLimiter,
-  DEFAULT_MAX_HEADERS,
-  RateLimitedLog,
-  headProblem,
-  rawAnswer,
-} from './protocol.js';
+import { ConnectionLimiter, DEFAULT_MAX_HEADERS, headProblem } from './protocol.js';
 
 export interface ProxyServerOptions {
   engine: Engine;
@@ -43,18 +40,9 @@ export interface ProxyServerOptions {
   maxConnectionsPerClient?: number;
 }
 
-const PROTOCOL_ERROR: Record<ProtocolReason, string> = {
-  malformed_http: 'invalid_request',
-  timeout: 'request_timeout',
-  upgrade_refused: 'not_supported',
-  no_policy: 'temporarily_unavailable',
-  connection_limit: 'temporarily_unavailable',
-  upstream_busy: 'temporarily_unavailable',
-  upstream_error: 'bad_gateway',
-};
-
 export function createProxyServer(opts: ProxyServerOptions): http.Server {
-  const { engine, upstream, metrics, log } = opts;
+  const { engine, upstream } = opts;
+  const observe = createObserver(opts.metrics, opts.log);
   const maxHeaders = opts.maxHeaders ?? DEFAULT_MAX_HEADERS;
   const bodyLimits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...opts.body };
   const server = http.createServer({
@@ -70,115 +58,23 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   // One more than the limit, so that a request over it is seen (and refused) rather than cut.
   server.maxHeadersCount = maxHeaders + 1;
   const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256);
-  const protocolLog = new RateLimitedLog(log);
 
-  /** Counts and logs one answer the sidecar gives itself below the token decision. */
-  const countProtocol = (reason: ProtocolReason, detail: string, fields: Record<string, unknown>): void => {
-    metrics.countRequest(engine.policyName(), 'deny', reason);
-    protocolLog.warn(
-      reason,
-      { decision: 'deny', detail, policy: engine.policyName(), enforcedInAudit: true, ...fields },
-      'request refused (protocol; enforced in Audit mode too)',
-    );
-  };
-  const protocolAnswer = (
-    res: ServerResponse,
-    status: number,
-    reason: ProtocolReason,
-    description: string,
-    fields: Record<string, unknown>,
-  ): void => {
-    countProtocol(reason, description, fields);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body = JSON.stringify({ error: PROTOCOL_ERROR[reason], error_description: description });
-    res.shouldKeepAlive = false;
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      'content-length': String(Buffer.byteLength(body)),
-    });
-    res.end(body);
-  };
-
-  const refuse = (res: ServerResponse, c: Challenge): void => {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      'content-length': String(Buffer.byteLength(c.body)),
-    };
-    if (c.wwwAuthenticate !== undefined) headers['www-authenticate'] = c.wwwAuthenticate;
-    // A body left unread (a refusal before reading it) is not drained for keep-alive: a slow
-    // client could hold the socket doing that. The connection closes instead.
-    if (!res.req.complete) res.shouldKeepAlive = false;
-    res.writeHead(c.status, headers);
-    res.end(c.body);
-  };
-
-  const logDenial = (d: Reject | (Decision & { kind: 'forward' }), facts: RequestFacts): void => {
-    log.info(
-      {
-        decision: d.kind === 'forward' ? d.decision : 'deny',
-        reason: d.reason,
-        detail: d.description,
-        policy: engine.policyName(),
-        rule: d.rule,
-        method: facts.method,
-        path: facts.path,
-        client: facts.client,
-        fingerprint: d.token?.fingerprint,
-        sub: d.token?.sub,
-        jti: d.token?.jti,
-        iss: d.token?.iss,
-      },
-      d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
-    );
-  };
-
-  const apply = (
+  /** After the decision: record it, then answer or forward. */
+  const complete = (
     req: IncomingMessage,
     res: ServerResponse,
     facts: RequestFacts,
+    close: boolean,
     d: Decision,
     started: bigint,
   ): void => {
-    metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
-    if (d.kind === 'unavailable') {
-      countProtocol('no_policy', d.description, { method: facts.method, path: facts.path });
-      refuse(res, unavailableChallenge());
-      return;
-    }
-    const policy = engine.policyName();
+    observe.decided(d, facts, started);
+    if (d.kind === 'unavailable') return respond(res, refusal('no_policy'));
     if (d.kind === 'reject') {
-      metrics.countRequest(policy, 'deny', d.reason);
-      if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
-      logDenial(d, facts);
-      refuse(res, challengeFor(d));
-      return;
-    }
-    metrics.countRequest(policy, d.decision, d.reason);
-    if (d.decision === 'audit_deny') {
-      if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
-      logDenial(d, facts);
-    } else if (d.reason === 'ok') {
-      const now = Date.now() / 1000;
-      if (d.exp !== undefined) metrics.remainingLifetime.record(Math.max(0, d.exp - now));
-      if (d.iat !== undefined) metrics.tokenAge.record(Math.max(0, now - d.iat));
-      if (log.isLevelEnabled('debug')) {
-        log.debug(
-          {
-            policy,
-            rule: d.rule,
-            method: facts.method,
-            path: facts.path,
-            fingerprint: d.token?.fingerprint,
-            sub: d.token?.sub,
-          },
-          'request allowed',
-        );
-      }
+      const answer = challengeFor(d);
+      // A body left unread (refused before reading it) is not drained for keep-alive: a slow
+      // client could hold the socket doing that. The connection closes instead.
+      return respond(res, close || !req.complete ? { ...answer, close: true } : answer);
     }
     const headers = upstreamHeaders(req.headers, d.strip, d.headers, facts.client, {
       allowUnderscores: d.allowUnderscores,
@@ -194,11 +90,11 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
         target,
         headers,
         body,
-        (kind, err) => {
-          metrics.upstreamErrors.inc({ kind });
-          countProtocol('upstream_error', err.message, { kind, ...fields });
+        (kind, err) => observe.upstreamFailed(kind, err, facts),
+        () => {
+          observe.refused('upstream_busy', d.policy, fields);
+          respond(res, refusal('upstream_busy'));
         },
-        () => protocolAnswer(res, 503, 'upstream_busy', 'no upstream connection became free in time', fields),
       );
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||
@@ -209,142 +105,112 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     // The body is read (small ones whole) before an upstream connection is taken: a slow
     // client holds a socket of the sidecar, never one of the app.
     readBody(req, bodyLimits, (why) => {
-      countProtocol('timeout', why, fields);
+      observe.refused('timeout', d.policy, { detail: why, ...fields });
       res.destroy();
     }).then(
       (b) => {
         if (b.kind === 'aborted') return;
-        if (b.kind === 'timeout') return protocolAnswer(res, 408, 'timeout', b.description, fields);
+        if (b.kind === 'timeout') {
+          observe.refused('timeout', d.policy, { detail: b.description, ...fields });
+          return respond(res, refusalWith('timeout', 408, b.description));
+        }
         send(b.body);
       },
-      (err: unknown) => internalError(res, log, err),
+      (err: unknown) => internalError(res, err),
     );
   };
 
-  const badRequest = (
-    res: ServerResponse,
-    facts: RequestFacts,
-    description: string,
-    started: bigint,
-  ): void => {
-    const reject: Reject = {
-      kind: 'reject',
-      stage: 'request',
-      reason: 'malformed',
-      description,
-      rule: undefined,
-      token: undefined,
-    };
-    metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
-    metrics.countRequest(engine.policyName(), 'deny', 'malformed');
-    logDenial(reject, facts);
-    refuse(res, challengeFor(reject));
+  const internalError = (res: ServerResponse, err: unknown): void => {
+    observe.refused('internal_error', engine.policyName(), {
+      err: err instanceof Error ? err.message : String(err),
+    });
+    respond(res, refusal('internal_error'));
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     // Draining for shutdown: answer, then close the connection instead of keeping it alive.
     if (!server.listening) res.shouldKeepAlive = false;
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const rawPath = q === -1 ? url : url.slice(0, q);
-    const query = q === -1 ? '' : url.slice(q + 1);
-    const facts: RequestFacts = {
-      method: req.method ?? 'GET',
-      path: rawPath,
-      target: url,
-      query,
-      authorization: req.headers.authorization,
-      authorizationCount: 0,
-      client: req.socket.remoteAddress,
-    };
     try {
-      const head = headProblem(facts.method, req.headers, req.rawHeaders, maxHeaders);
+      const head = headProblem(req.method ?? 'GET', req.headers, req.rawHeaders, maxHeaders);
       if (head !== undefined) {
-        const fields = { method: facts.method, client: facts.client };
-        return protocolAnswer(res, head.status, 'malformed_http', head.description, fields);
+        const reason = head.status === 431 ? 'header_too_large' : 'malformed_http';
+        observe.refused(reason, engine.policyName(), {
+          detail: head.description,
+          method: req.method,
+          client: req.socket.remoteAddress,
+        });
+        return respond(res, refusalWith(reason, head.status, head.description));
       }
-      const smuggling = smugglingShape(req.headers, req.rawHeaders);
-      if (smuggling !== undefined) {
-        res.shouldKeepAlive = false;
-        return badRequest(res, facts, smuggling, started);
-      }
-      if (query.includes('#')) return badRequest(res, facts, "fragment ('#') in the request target", started);
-      const pathOptions = engine.pathOptions();
-      const normalised = normalisePath(rawPath, pathOptions);
-      if (!normalised.ok) return badRequest(res, facts, normalised.description, started);
-      // A case-insensitive router may fold non-ASCII letters onto ASCII ones (ı → I): refused.
-      if (pathOptions.caseInsensitive && hasNonAscii(normalised.path)) {
-        return badRequest(res, facts, 'non-ASCII path under case-insensitive matching', started);
-      }
-      facts.path = normalised.path;
-      // The app sees the path the rules were matched against, never the raw one.
-      facts.target = q === -1 ? normalised.path : `${normalised.path}?${query}`;
-      facts.authorizationCount = countAuthorization(req.rawHeaders);
+      const { facts, close } = readRequest(req, engine.pathOptions());
       const decision = engine.decide(facts);
       if (decision instanceof Promise) {
         decision.then(
-          (d) => apply(req, res, facts, d, started),
-          (err: unknown) => internalError(res, log, err),
+          (d) => complete(req, res, facts, close, d, started),
+          (err: unknown) => internalError(res, err),
         );
       } else {
-        apply(req, res, facts, decision, started);
+        complete(req, res, facts, close, decision, started);
       }
     } catch (err) {
-      internalError(res, log, err);
+      internalError(res, err);
     }
   };
   server.on('request', onRequest);
   // Expect: 100-continue: decided like any request; 100 is sent only when it will be forwarded.
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    protocolAnswer(res, 417, 'malformed_http', 'only Expect: 100-continue is supported', {
+    const description = 'only Expect: 100-continue is supported';
+    observe.refused('malformed_http', engine.policyName(), {
+      detail: description,
       method: req.method,
       client: req.socket.remoteAddress,
     });
+    respond(res, refusalWith('malformed_http', 417, description));
   });
 
   server.on('connection', (socket: Socket) => {
     if (limiter.admit(socket)) return;
-    countProtocol('connection_limit', 'too many connections from this address', {
-      client: socket.remoteAddress,
-    });
-    rawAnswer(socket, 503, 'temporarily_unavailable', 'too many connections from this address');
+    observe.refused('connection_limit', engine.policyName(), { client: socket.remoteAddress });
+    respondRaw(socket, refusal('connection_limit'));
   });
 
-  // WebSocket, h2c and other upgrades are not proxied: refuse them explicitly rather than hang.
-  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-    countProtocol('upgrade_refused', `Upgrade: ${String(req.headers.upgrade).slice(0, 32)}`, {
+  // CONNECT would open a tunnel past every rule: refused with an answer, not a silent close.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    observe.refused('upgrade_refused', engine.policyName(), {
       method: req.method,
       client: socket.remoteAddress,
     });
-    rawAnswer(socket, 501, 'not_supported', 'protocol upgrades are not proxied');
+    respondRaw(socket, refusalWith('upgrade_refused', 405, 'CONNECT is not supported'));
   });
-  // CONNECT would open a tunnel past every rule: refused with an answer, not a silent close.
-  server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    countProtocol('upgrade_refused', 'CONNECT', { method: req.method, client: socket.remoteAddress });
-    rawAnswer(socket, 405, 'not_supported', 'CONNECT is not supported');
+
+  // WebSocket and other upgrades are not proxied: refuse them explicitly rather than hang.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    observe.refused('upgrade_refused', engine.policyName(), {
+      method: req.method,
+      client: socket.remoteAddress,
+    });
+    respondRaw(socket, refusal('upgrade_refused'));
   });
 
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    const fields = { client: socket.remoteAddress, code: err.code };
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       socket.destroy(); // the client left: nothing to answer
       return;
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      countProtocol('timeout', 'request head or body too slow', fields);
-      rawAnswer(socket, 408, 'request_timeout', 'the request was not received in time');
+      if (socket.writable)
+        observe.refused('timeout', engine.policyName(), {
+          detail: 'request head',
+          client: socket.remoteAddress,
+        });
+      respondRaw(socket, refusal('timeout'));
       return;
     }
-    const overflow = err.code === 'HPE_HEADER_OVERFLOW';
-    countProtocol('malformed_http', overflow ? 'request head too large' : err.message, fields);
-    rawAnswer(
-      socket,
-      overflow ? 431 : 400,
-      'invalid_request',
-      overflow ? 'the request head is too large' : 'the request is not valid HTTP/1.1',
-    );
+    const reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'malformed_http';
+    if (socket.writable)
+      observe.refused(reason, engine.policyName(), { code: err.code, client: socket.remoteAddress });
+    respondRaw(socket, refusal(reason));
   });
   return server;
 }
@@ -368,28 +234,4 @@ function withoutAccessToken(target: string): string {
       return decoded !== 'access_token';
     });
   return kept.length === 0 ? target.slice(0, q) : `${target.slice(0, q)}?${kept.join('&')}`;
-}
-
-/** RFC 6750 allows one token per request; a second Authorization header is a malformed request. */
-function countAuthorization(raw: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') n++;
-  }
-  return n;
-}
-
-function internalError(res: ServerResponse, log: Logger, err: unknown): void {
-  log.error({ err: err instanceof Error ? err.message : String(err) }, 'internal error deciding request');
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: 'server_error', error_description: 'internal error' });
-  res.writeHead(500, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-  });
-  res.end(body);
 }

@@ -169,8 +169,7 @@ function facts(path: string, t?: string, extra: Partial<RequestFacts> = {}): Req
     path,
     target: path,
     query: '',
-    authorization: t === undefined ? undefined : `Bearer ${t}`,
-    authorizationCount: t === undefined ? 0 : 1,
+    authorization: t === undefined ? [] : [`Bearer ${t}`],
     client: '10.0.0.7',
     ...extra,
   };
@@ -221,7 +220,7 @@ describe('Engine.decide', () => {
 
   it('an Allow rule forwards without looking at the Authorization header at all', async () => {
     const d = asForward(
-      await decide(r, facts('/healthz', undefined, { authorization: 'Bearer !!!', authorizationCount: 2 })),
+      await decide(r, facts('/healthz', undefined, { authorization: ['Bearer !!!', 'Bearer !!!'] })),
     );
     expect(d).toMatchObject({
       decision: 'allow',
@@ -242,7 +241,8 @@ describe('Engine.decide', () => {
     { name: 'no Authorization header', facts: () => facts('/orders/1'), reason: 'missing', stage: 'token' },
     {
       name: 'two Authorization headers',
-      facts: () => facts('/orders/1', token(rsa), { authorizationCount: 2 }),
+      facts: () =>
+        facts('/orders/1', token(rsa), { authorization: [`Bearer ${token(rsa)}`, `Bearer ${token(rsa)}`] }),
       reason: 'malformed',
       stage: 'request',
       description: /more than one Authorization header/,
@@ -255,7 +255,7 @@ describe('Engine.decide', () => {
     },
     {
       name: 'a Bearer value outside the b64token syntax',
-      facts: () => facts('/orders/1', undefined, { authorization: 'Bearer a b', authorizationCount: 1 }),
+      facts: () => facts('/orders/1', undefined, { authorization: ['Bearer a b'] }),
       reason: 'malformed',
       stage: 'request',
     },
@@ -478,7 +478,8 @@ describe('Audit mode', () => {
     { name: 'a Deny rule', f: () => facts('/admin/x', token(rsa)), reason: 'denied_by_rule' },
     {
       name: 'two Authorization headers',
-      f: () => facts('/orders/1', token(rsa), { authorizationCount: 2 }),
+      f: () =>
+        facts('/orders/1', token(rsa), { authorization: [`Bearer ${token(rsa)}`, `Bearer ${token(rsa)}`] }),
       reason: 'malformed',
     },
   ])('forwards $name as audit_deny $reason', async ({ f, reason }) => {
