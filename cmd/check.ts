@@ -8,6 +8,7 @@ import { KeyStore } from '../src/keys/store.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
 import { formatFieldErrors } from '../src/policy/validate.js';
+import { policyWarnings } from '../src/policy/warnings.js';
 import { explainRequest, type Explained } from '../src/decide/explain.js';
 import { ConfigState } from '../src/decide/state.js';
 import { TokenVerifier } from '../src/token/verify.js';
@@ -75,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
       Date.now() / 1000,
     );
     process.stdout.write(render(result, policy.name, keys.status()));
+    // Risky but valid settings: on stderr, so scripts reading the decision are not disturbed.
+    for (const w of policyWarnings(policy)) process.stderr.write(`warning: ${w.reason}: ${w.message}\n`);
     return result.decision === 'allow' ? 0 : 1;
   } finally {
     keys.close();

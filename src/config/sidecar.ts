@@ -37,7 +37,16 @@ export interface SidecarConfig {
   readonly adminListen: ListenAddress;
   readonly logLevel: string;
   readonly cacheSize: number;
+  readonly tokenCacheBytes: number;
+  readonly reuseStoreBytes: number;
   readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyBufferBytes: number;
+  readonly bodyIdleTimeoutMs: number;
+  readonly bodyMinBytesPerSecond: number;
+  readonly maxConnectionsPerClient: number;
+  readonly upstreamQueueTimeoutMs: number;
 }
 
 export const SIDECAR_USAGE = `usage: tokenwarden sidecar --policy FILE --upstream URL [flags]
@@ -62,7 +71,20 @@ flags:
   --admin-listen HOST:PORT /healthz /readyz /metrics /status (default 0.0.0.0:15090)
   --log-level LEVEL        trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
   --cache-size N           verified-token cache entries (default 10000)
+  --token-cache-bytes N    verified-token cache cap in estimated heap bytes (default 16777216)
+  --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default 67108864);
+                           when full, reuse-limited tokens are refused, never forgotten
   --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
+  --max-headers N          most header fields in a request, more answers 431 (default 100)
+  --headers-timeout-ms N   the request head must arrive within N ms, else 408 (default 10000)
+  --body-buffer-bytes N    bodies up to N bytes are read whole before the app is contacted
+                           (default 65536)
+  --body-idle-timeout-ms N no body byte for N ms answers 408 (default 15000)
+  --body-min-rate N        bytes/s a body must average after its first 10 s, else 408 (default 1024)
+  --max-connections-per-client N
+                           open connections per client address, more answer 503 (default 256)
+  --upstream-queue-timeout-ms N
+                           longest wait for a free connection to the app, then 503 (default 5000)
   -h, --help               this text
 `;
 
@@ -84,7 +106,16 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'admin-listen': { type: 'string' },
         'log-level': { type: 'string' },
         'cache-size': { type: 'string' },
+        'token-cache-bytes': { type: 'string' },
+        'reuse-store-bytes': { type: 'string' },
         'max-header-bytes': { type: 'string' },
+        'max-headers': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'body-buffer-bytes': { type: 'string' },
+        'body-idle-timeout-ms': { type: 'string' },
+        'body-min-rate': { type: 'string' },
+        'max-connections-per-client': { type: 'string' },
+        'upstream-queue-timeout-ms': { type: 'string' },
         'control-plane': { type: 'string' },
         'control-plane-ca': { type: 'string' },
         'token-file': { type: 'string' },
@@ -130,7 +161,28 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       ),
       logLevel,
       cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
+      tokenCacheBytes: positiveInt(
+        'token-cache-bytes',
+        values['token-cache-bytes'] ?? String(16 * 1024 * 1024),
+      ),
+      reuseStoreBytes: positiveInt(
+        'reuse-store-bytes',
+        values['reuse-store-bytes'] ?? String(64 * 1024 * 1024),
+      ),
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
+      maxHeaders: positiveInt('max-headers', values['max-headers'] ?? '100'),
+      headersTimeoutMs: positiveInt('headers-timeout-ms', values['headers-timeout-ms'] ?? '10000'),
+      bodyBufferBytes: positiveInt('body-buffer-bytes', values['body-buffer-bytes'] ?? '65536'),
+      bodyIdleTimeoutMs: positiveInt('body-idle-timeout-ms', values['body-idle-timeout-ms'] ?? '15000'),
+      bodyMinBytesPerSecond: positiveInt('body-min-rate', values['body-min-rate'] ?? '1024'),
+      maxConnectionsPerClient: positiveInt(
+        'max-connections-per-client',
+        values['max-connections-per-client'] ?? '256',
+      ),
+      upstreamQueueTimeoutMs: positiveInt(
+        'upstream-queue-timeout-ms',
+        values['upstream-queue-timeout-ms'] ?? '5000',
+      ),
     }),
   };
 }

@@ -14,6 +14,7 @@ export const DENY_REASONS = [
   'lifetime_too_long',
   'wrong_issuer',
   'wrong_audience',
+  'wrong_type',
   'revoked',
   'reused',
   'insufficient_scope',
@@ -28,11 +29,15 @@ export type AllowReason = 'ok' | 'public';
 
 /**
  * Answers the sidecar gives without a policy decision (src/proxy/respond.ts writes them all),
- * counted as `deny` with one of these reasons: nothing reached the app.
+ * counted as `deny` with one of these reasons, in every mode (Audit included: these are
+ * protocol-level refusals, no app could be served such a request). Nothing reached the app.
  *  - no_policy: no policy is enforced yet (503; never fail open);
- *  - malformed_http: the HTTP parser refused the request (400, raw socket);
- *  - header_too_large: the request head is over the limit (431, raw socket);
- *  - upgrade_refused: a protocol upgrade (WebSocket) is not proxied (501, raw socket);
+ *  - malformed_http: the HTTP parser or the header checks refused the request (400, 417);
+ *  - header_too_large: the request head, or its field count, is over the limit (431);
+ *  - upgrade_refused: a protocol upgrade (WebSocket, h2c) or CONNECT: nothing is tunnelled (501, 405);
+ *  - timeout: the request head or body came too slowly (408);
+ *  - connection_limit: too many open connections from one client address (503, raw socket);
+ *  - upstream_busy: no connection to the app became free within the wait bound (503);
  *  - internal_error: an exception while deciding (500; never forwarded).
  */
 export const REFUSAL_REASONS = [
@@ -40,6 +45,9 @@ export const REFUSAL_REASONS = [
   'malformed_http',
   'header_too_large',
   'upgrade_refused',
+  'timeout',
+  'connection_limit',
+  'upstream_busy',
   'internal_error',
 ] as const;
 

@@ -2,6 +2,7 @@
  * What the engine decides for one request. Plain data: the proxy turns it into bytes
  * (src/proxy/challenge.ts for refusals, src/proxy/forward.ts for the rest).
  */
+import type { TrustedProxies } from '../policy/cidr.js';
 import type { DenyReason, Reason } from '../core/reasons.js';
 
 /** Identity of a token for logs: never the token itself. */
@@ -37,6 +38,14 @@ export interface Forward extends DecidedUnder {
   strip: ReadonlySet<string>;
   /** Lower-case header → value, set from verified claims. */
   headers: readonly (readonly [string, string])[];
+  /**
+   * Forward the client's Bearer Authorization: only a verified token under `forwardToken`.
+   * Otherwise the app never receives a bearer token (an Allow path, an audited refusal).
+   */
+  keepToken: boolean;
+  /** The compiled policy's header options (`http.allowUnderscoreHeaders`, `trustedProxies`). */
+  allowUnderscores: boolean;
+  trustedProxies: TrustedProxies | undefined;
   token: TokenInfo | undefined;
   /** Accepted tokens only, for the lifetime histograms. */
   exp?: number | undefined;

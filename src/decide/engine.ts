@@ -11,7 +11,7 @@
 import type { KeyResolver } from '../keys/types.js';
 import { forwardedHeaders } from '../policy/evaluate.js';
 import { matchRule } from '../policy/rules.js';
-import type { CompiledRule } from '../policy/types.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
 import { extractToken } from '../token/extract.js';
@@ -47,6 +47,8 @@ export interface EngineDeps {
   keys: KeyResolver;
   /** Epoch milliseconds. */
   now?: () => number;
+  /** Called each time a use is refused because the reuse store is full (for a rate-limited log). */
+  onReuseStoreFull?: () => void;
 }
 
 const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
@@ -59,6 +61,15 @@ export class Engine {
   constructor(deps: EngineDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+  }
+
+  /** How the active policy reads paths, for normalisation before `decide`. */
+  pathOptions(): { matrixParameters: 'Reject' | 'Strip'; caseInsensitive: boolean } {
+    const paths = this.#deps.state.active?.policy.paths;
+    return {
+      matrixParameters: paths?.matrixParameters ?? 'Reject',
+      caseInsensitive: paths?.caseInsensitive ?? false,
+    };
   }
 
   /** The policy enforced now, for answers given without a decision (no await between). */
@@ -83,7 +94,9 @@ export class Engine {
     }
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
-    const rule = matchRule(policy.rules, f.path, f.method);
+    // caseInsensitive: rule paths were lower-cased at compile time; the app still gets f.target.
+    const matchPath = policy.paths?.caseInsensitive === true ? f.path.toLowerCase() : f.path;
+    const rule = matchRule(policy.rules, matchPath, f.method);
     if (rule?.action === 'Deny') {
       const denied = deniedByRule(rule, f.method, f.path);
       return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
@@ -98,6 +111,8 @@ export class Engine {
         rule: rule.name,
         strip: active.strippedHeaders,
         headers: NO_HEADERS,
+        keepToken: false,
+        ...headerOptions(policy),
         token: undefined,
       };
     }
@@ -152,7 +167,11 @@ export class Engine {
       rule,
       claims,
       tokenSha256: v.tokenSha256,
-      countUse: (issuer, jti) => this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds),
+      countUse: (issuer, jti) => {
+        const uses = this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds);
+        if (uses === Infinity) this.#deps.onReuseStoreFull?.();
+        return uses;
+      },
     });
     if (failure !== undefined) {
       const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
@@ -171,6 +190,8 @@ export class Engine {
       rule: rule?.name,
       strip,
       headers,
+      keepToken: active.policy.forwardToken === true,
+      ...headerOptions(active.policy),
       token: info,
       exp: v.exp,
       iat: typeof claims.iat === 'number' ? claims.iat : undefined,
@@ -198,6 +219,8 @@ export class Engine {
         rule: rule?.name,
         strip,
         headers: NO_HEADERS,
+        keepToken: false,
+        ...headerOptions(active.policy),
         token,
       };
     }
@@ -216,4 +239,8 @@ export class Engine {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+function headerOptions(p: CompiledPolicy): Pick<Forward, 'allowUnderscores' | 'trustedProxies'> {
+  return { allowUnderscores: p.allowUnderscoreHeaders === true, trustedProxies: p.trustedProxies };
 }

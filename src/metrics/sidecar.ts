@@ -27,8 +27,70 @@ export interface SidecarMetrics {
   /** In-cluster mode only (docs/contracts/in-cluster.md). */
   readonly controlPlaneConnected: Gauge;
   readonly controlPlaneReconnects: Counter<'reason'>;
+  /**
+   * Sizes of the bounded stores, read at scrape time from `source` (set once wired): the
+   * verified-token cache and the reuse store, entries and estimated bytes against their caps.
+   */
+  setStoreSource(source: () => StoreSizes): void;
   /** tokenwarden_requests_total, counted without a label lookup per request. */
   countRequest(policy: string, decision: DecisionLabel, reason: Reason): void;
+}
+
+export interface StoreSizes {
+  cacheEntries: number;
+  cacheBytes: number;
+  cacheCapacityBytes: number;
+  reuseEntries: number;
+  reuseBytes: number;
+  reuseCapacityBytes: number;
+  /** Uses refused because the reuse store was full, since start. */
+  reuseRefusedFull: number;
+}
+
+function storeGauges(registry: Registry, read: () => StoreSizes | undefined): void {
+  const gauge = (name: string, help: string, pick: (s: StoreSizes) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = read();
+        if (s !== undefined) this.set(pick(s));
+      },
+    });
+  };
+  gauge(
+    'tokenwarden_verified_token_cache_bytes',
+    'Estimated heap bytes held by the verified-token cache.',
+    (s) => s.cacheBytes,
+  );
+  gauge(
+    'tokenwarden_verified_token_cache_capacity_bytes',
+    'Byte cap of the verified-token cache (--token-cache-bytes).',
+    (s) => s.cacheCapacityBytes,
+  );
+  gauge('tokenwarden_reuse_store_entries', 'jtis counted by the reuse store.', (s) => s.reuseEntries);
+  gauge(
+    'tokenwarden_reuse_store_bytes',
+    'Estimated heap bytes held by the reuse store.',
+    (s) => s.reuseBytes,
+  );
+  gauge(
+    'tokenwarden_reuse_store_capacity_bytes',
+    'Byte cap of the reuse store (--reuse-store-bytes); at the cap, reuse-limited tokens are refused.',
+    (s) => s.reuseCapacityBytes,
+  );
+  new Counter({
+    name: 'tokenwarden_reuse_store_full_total',
+    help: 'Tokens refused because the reuse store was full (fail closed: a use is never forgotten).',
+    registers: [registry],
+    collect() {
+      const s = read();
+      if (s === undefined) return;
+      this.reset();
+      this.inc(s.reuseRefusedFull);
+    },
+  });
 }
 
 export interface SidecarMetricsOptions {
@@ -44,6 +106,8 @@ export function createSidecarMetrics(
   options: SidecarMetricsOptions = {},
 ): SidecarMetrics {
   const staleness = options.staleness;
+  let storeSource: (() => StoreSizes) | undefined;
+  storeGauges(registry, () => storeSource?.());
   collectDefaultMetrics({ register: registry, prefix: 'tokenwarden_process_' });
   const requests = new RequestCounter({
     name: 'tokenwarden_requests_total',
@@ -143,6 +207,9 @@ export function createSidecarMetrics(
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    setStoreSource(source) {
+      storeSource = source;
+    },
     countRequest(policy, decision, reason) {
       requests.inc(policy, decision, reason);
     },

@@ -4,8 +4,10 @@
  * input that validation would refuse is a programmer error and throws.
  */
 import { createHash } from 'node:crypto';
+import { parseCidr, TrustedProxies } from './cidr.js';
 import {
   DEFAULT_ALGORITHMS,
+  type Cidr,
   type CompiledIssuer,
   type CompiledPolicy,
   type CompiledRule,
@@ -20,6 +22,10 @@ export const DEFAULTS = Object.freeze({
   requireExp: true,
   clockSkewSeconds: 30,
   maxUses: 0,
+  forwardToken: false,
+  caseInsensitivePaths: false,
+  matrixParameters: 'Reject',
+  allowUnderscoreHeaders: false,
   namespace: 'default',
   generation: 0,
 } as const);
@@ -43,20 +49,44 @@ function keySource(i: IssuerSpec): KeySourceSpec {
   throw new Error(`compilePolicy: issuer ${i.issuer} has no key source (validate the policy first)`);
 }
 
+/**
+ * One spelling per media type, as RFC 7515 §4.1.9 reads `typ`: case-insensitive, and
+ * `application/` may be left out (`AT+JWT`, `application/at+jwt` and `at+jwt` are one type).
+ */
+export function typeKey(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
 function compileIssuer(i: IssuerSpec): CompiledIssuer {
   return Object.freeze({
     issuer: i.issuer,
     audiences: new Set(i.audiences),
     algorithms: new Set(i.algorithms ?? DEFAULT_ALGORITHMS),
     keySource: keySource(i),
+    expectedTypes: i.expectedTypes === undefined ? undefined : new Set(i.expectedTypes.map(typeKey)),
   });
 }
 
-/** `/x/*` becomes the prefix `/x/` (rules.ts also lets it match `/x`); other paths are exact. */
-function compileRule(r: RuleSpec): CompiledRule {
+function compileTrustedProxies(list: readonly string[] | undefined): TrustedProxies | undefined {
+  if (list === undefined || list.length === 0) return undefined;
+  const cidrs: Cidr[] = list.map((text) => {
+    const parsed = parseCidr(text);
+    if (!parsed.ok) throw new Error(`compilePolicy: trustedProxies "${text}": ${parsed.message}`);
+    return parsed.cidr;
+  });
+  return new TrustedProxies(cidrs);
+}
+
+/**
+ * `/x/*` becomes the prefix `/x/` (rules.ts also lets it match `/x`); other paths are exact.
+ * With `caseInsensitive`, rule paths are lower-cased here and request paths before matching.
+ */
+function compileRule(r: RuleSpec, caseInsensitive: boolean): CompiledRule {
   const exact = new Set<string>();
   const prefixes: string[] = [];
-  for (const p of r.paths) {
+  for (const raw of r.paths) {
+    const p = caseInsensitive ? raw.toLowerCase() : raw;
     if (p.endsWith('/*')) prefixes.push(p.slice(0, -1));
     else exact.add(p);
   }
@@ -87,6 +117,7 @@ export function compilePolicy(p: TokenPolicy): CompiledPolicy {
   const { spec } = p;
   const namespace = p.metadata.namespace ?? DEFAULTS.namespace;
   const expiry = spec.expiry ?? {};
+  const caseInsensitive = spec.paths?.caseInsensitive ?? DEFAULTS.caseInsensitivePaths;
   return Object.freeze({
     name: p.metadata.name,
     namespace,
@@ -101,12 +132,19 @@ export function compilePolicy(p: TokenPolicy): CompiledPolicy {
       maxLifetimeSeconds: expiry.maxLifetimeSeconds,
     }),
     maxUses: spec.reuse?.maxUses ?? DEFAULTS.maxUses,
-    rules: Object.freeze((spec.rules ?? []).map(compileRule)),
+    rules: Object.freeze((spec.rules ?? []).map((r) => compileRule(r, caseInsensitive))),
     forwardClaims: Object.freeze(
       (spec.forwardClaims ?? []).map((f) =>
         Object.freeze({ claim: f.claim, header: f.header.toLowerCase() }),
       ),
     ),
+    forwardToken: spec.forwardToken ?? DEFAULTS.forwardToken,
+    trustedProxies: compileTrustedProxies(spec.trustedProxies),
+    paths: Object.freeze({
+      caseInsensitive,
+      matrixParameters: spec.paths?.matrixParameters ?? DEFAULTS.matrixParameters,
+    }),
+    allowUnderscoreHeaders: spec.http?.allowUnderscoreHeaders ?? DEFAULTS.allowUnderscoreHeaders,
     specHash: specHash(p, namespace),
   });
 }

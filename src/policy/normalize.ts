@@ -1,27 +1,45 @@
 /**
  * Request path normalisation: the one form path rules are matched against, so `/healthz/../admin`
- * and `/%61dmin` are both `/admin`. Anything that could be read two ways by the proxy and the
- * app behind it is refused (the caller answers 400) rather than guessed at.
+ * and `/%61dmin` are both `/admin`, and the form the app receives. Principle (ADR 0007): the
+ * path the rules match is exactly the path the app receives, and a form that common frameworks
+ * (Spring/Tomcat, Express, Flask/Werkzeug/Django, Go net/http, ASP.NET/IIS) read differently is
+ * refused (the caller answers 400) or canonicalised, never forwarded ambiguous.
  *
  * Steps, in order:
  *  1. percent-decode unreserved characters only (ALPHA DIGIT - . _ ~); other escapes keep their
- *     meaning and get upper-case hex (`%3b` → `%3B`), so one resource has one spelling;
- *  2. resolve dot segments (RFC 3986 5.2.4), including `%2e`-spelled ones (decoded in step 1);
+ *     meaning and get upper-case hex (`%3f` → `%3F`), so one resource has one spelling. Escapes
+ *     of bytes ≥ 0x80 must form valid UTF-8 (no overlong or truncated sequences), and the
+ *     characters they spell must be NFKC-stable: `%EF%BC%8E` (fullwidth `.`), `%EF%BC%8F`
+ *     (fullwidth `/`), `%E2%84%AA` (Kelvin sign) fold to ASCII in apps that apply NFKC and are
+ *     refused, while `%C3%A9` (é) is kept as written;
+ *  2. matrix parameters (`;…` in a segment, raw or `%3B`, which servlet containers strip before
+ *     routing): refused, or with `matrixParameters: Strip` removed from every segment;
+ *  3. resolve dot segments (RFC 3986 5.2.4), including `%2e`-spelled ones (decoded in step 1);
  *     `..` at the root is clamped there as the RFC says: `/../x` is `/x`;
- *  3. fold repeated slashes: `/a//b` is `/a/b` (a trailing slash is kept: `/a/` is not `/a`).
+ *  4. fold repeated slashes: `/a//b` is `/a/b` (a trailing slash is kept: `/a/` is not `/a`).
  *
- * Refused: no leading `/`; `%2F` or `%5C` (an encoded separator some apps split on and some do
- * not); a raw `\` (Windows-style servers treat it as `/`); `%00` or any raw or encoded control
- * character; a malformed escape; raw non-ASCII; a dot segment carrying a `;` parameter (`..;`),
- * which servlet containers resolve as `..` (the classic `/public/..;/admin` bypass).
+ * Refused: no leading `/`; `#` (a fragment: Node's and browsers' URL parsers drop it); `%25` (an
+ * escaped `%`, decoded twice by some stacks); `%2F` or `%5C` (an encoded separator some apps
+ * split on and some do not); a raw `\` (Windows-style servers treat it as `/`); `%00` or any raw
+ * or encoded control character; a malformed escape; raw non-ASCII; a dot segment carrying a `;`
+ * parameter (`..;`, which servlet containers resolve as `..`: the `/public/..;/admin` bypass);
+ * a segment ending in `.` or whitespace (`/admin./x`, `/admin%20/x`: IIS and Windows drop them).
  */
+import type { MatrixParameters } from './types.js';
 
 export type Normalised = { ok: true; path: string } | { ok: false; description: string };
+
+export interface NormaliseOptions {
+  /** What a `;` parameter in a segment does: Reject (default) or Strip. */
+  readonly matrixParameters?: MatrixParameters;
+}
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const PERCENT = 0x25;
 const BACKSLASH = 0x5c;
+const SEMICOLON = 0x3b;
+const HASH = 0x23;
 
 /** Unreserved set of RFC 3986 2.3, by code point. */
 function isUnreserved(c: number): boolean {
@@ -49,24 +67,54 @@ function isForbiddenRaw(c: number): boolean {
 }
 
 const HEX = '0123456789ABCDEF';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function refuse(description: string): Normalised {
   return { ok: false, description };
 }
 
 /**
- * True when the path is already normal and safe: no escapes, no `\`, no forbidden character, no
- * empty segment and no segment starting with a dot. The common case, checked without allocating.
+ * True when the path is already normal and safe: no escapes, no `\`, `;` or `#`, no forbidden
+ * character, no empty segment, no segment starting or ending with a dot. The common case,
+ * checked without allocating.
  */
 function isAlreadyNormal(raw: string): boolean {
   let prev = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c === PERCENT || c === BACKSLASH || isForbiddenRaw(c)) return false;
+    if (c === PERCENT || c === BACKSLASH || c === SEMICOLON || c === HASH || isForbiddenRaw(c)) return false;
     if (prev === SLASH && (c === SLASH || c === DOT)) return false;
+    if (c === SLASH && prev === DOT) return false;
     prev = c;
   }
-  return true;
+  return prev !== DOT;
+}
+
+/** A run of escapes of bytes ≥ 0x80 starting at `i`: valid UTF-8, NFKC-stable, or a refusal. */
+function nonAsciiRun(raw: string, i: number): { end: number; text: string } | Normalised {
+  const bytes: number[] = [];
+  let j = i;
+  while (raw.charCodeAt(j) === PERCENT) {
+    const hi = hexValue(raw.charCodeAt(j + 1));
+    const lo = hexValue(raw.charCodeAt(j + 2));
+    if (hi < 0 || lo < 0) return refuse('invalid percent-encoding in path');
+    const byte = hi * 16 + lo;
+    if (byte < 0x80) break;
+    bytes.push(byte);
+    j += 3;
+  }
+  let decoded: string;
+  try {
+    decoded = utf8.decode(Uint8Array.from(bytes));
+  } catch {
+    return refuse('percent-encoded bytes that are not valid UTF-8 in path');
+  }
+  if (decoded.normalize('NFKC') !== decoded) {
+    return refuse('a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot');
+  }
+  let text = '';
+  for (const b of bytes) text += `%${HEX[b >> 4]}${HEX[b & 15]}`;
+  return { end: j, text };
 }
 
 /** Step 1: decode unreserved escapes, canonicalise the others, refuse the dangerous ones. */
@@ -75,6 +123,7 @@ function decodeUnreserved(raw: string): string | Normalised {
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === BACKSLASH) return refuse('backslash in path');
+    if (c === HASH) return refuse("fragment ('#') in the request target");
     if (isForbiddenRaw(c)) return refuse('control or non-ASCII character in path');
     if (c !== PERCENT) {
       out += raw[i];
@@ -84,6 +133,14 @@ function decodeUnreserved(raw: string): string | Normalised {
     const lo = hexValue(raw.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) return refuse('invalid percent-encoding in path');
     const byte = hi * 16 + lo;
+    if (byte >= 0x80) {
+      const run = nonAsciiRun(raw, i);
+      if ('ok' in run) return run;
+      out += run.text;
+      i = run.end - 1;
+      continue;
+    }
+    if (byte === PERCENT) return refuse("encoded '%' (%25) in path");
     if (byte === SLASH || byte === BACKSLASH) return refuse('encoded slash or backslash in path');
     if (byte < 0x20 || byte === 0x7f) return refuse('encoded control character in path');
     out += isUnreserved(byte) ? String.fromCharCode(byte) : `%${HEX[hi]}${HEX[lo]}`;
@@ -92,29 +149,49 @@ function decodeUnreserved(raw: string): string | Normalised {
   return out;
 }
 
+/** Where the first `;` parameter of a segment starts (raw or `%3B`), or -1. */
+function parameterStart(segment: string): number {
+  const raw = segment.indexOf(';');
+  const encoded = segment.indexOf('%3B');
+  if (raw === -1) return encoded;
+  return encoded === -1 ? raw : Math.min(raw, encoded);
+}
+
 /** `..;x`, `.;`, `..%3B`: parameters on a dot segment; see the module comment. */
 function isDotWithParameter(segment: string): boolean {
   const rest = segment.startsWith('..') ? segment.slice(2) : segment.startsWith('.') ? segment.slice(1) : '';
   return rest.startsWith(';') || rest.startsWith('%3B');
 }
 
-/** Steps 2 and 3 on a decoded path that starts with `/`. */
-function resolveSegments(decoded: string): string | Normalised {
+/** A segment IIS/Windows would shorten: ending in `.` or whitespace (`%20`, `%09`). */
+function endsAmbiguously(segment: string): boolean {
+  return segment.endsWith('.') || segment.endsWith('%20') || segment.endsWith('%09');
+}
+
+/** Steps 2 to 4 on a decoded path that starts with `/`. */
+function resolveSegments(decoded: string, matrix: MatrixParameters): string | Normalised {
   const parts = decoded.split('/');
   const out: string[] = [];
   let trailingSlash = false;
   // parts[0] is the empty string before the leading '/'.
   for (let i = 1; i < parts.length; i++) {
-    const segment = parts[i] ?? '';
+    let segment = parts[i] ?? '';
     const last = i === parts.length - 1;
     trailingSlash = false;
+    const param = parameterStart(segment);
+    if (param !== -1) {
+      // Refused in both modes: stripping would turn `..;x` into a traversal.
+      if (isDotWithParameter(segment)) return refuse('dot segment with a parameter in path');
+      if (matrix === 'Reject') return refuse("matrix parameter (';') in path");
+      segment = segment.slice(0, param);
+    }
     if (segment === '' || segment === '.') {
       trailingSlash = last;
     } else if (segment === '..') {
       out.pop();
       trailingSlash = last;
-    } else if (isDotWithParameter(segment)) {
-      return refuse('dot segment with a parameter in path');
+    } else if (endsAmbiguously(segment)) {
+      return refuse('path segment ending in a dot or whitespace');
     } else {
       out.push(segment);
     }
@@ -127,12 +204,20 @@ function resolveSegments(decoded: string): string | Normalised {
  * Normalises the path of a request target (query already split off). Returns the input string
  * itself, unallocated, when it is already normal.
  */
-export function normalisePath(rawPath: string): Normalised {
+export function normalisePath(rawPath: string, opts: NormaliseOptions = {}): Normalised {
   if (rawPath.charCodeAt(0) !== SLASH) return refuse("path must start with '/'");
   if (isAlreadyNormal(rawPath)) return { ok: true, path: rawPath };
   const decoded = decodeUnreserved(rawPath);
   if (typeof decoded !== 'string') return decoded;
-  const resolved = resolveSegments(decoded);
+  const resolved = resolveSegments(decoded, opts.matrixParameters ?? 'Reject');
   if (typeof resolved !== 'string') return resolved;
   return { ok: true, path: resolved };
+}
+
+/** Any non-ASCII character in a normalised path (escaped: `%` followed by a hex digit 8–F). */
+export function hasNonAscii(path: string): boolean {
+  for (let i = path.indexOf('%'); i !== -1; i = path.indexOf('%', i + 1)) {
+    if (hexValue(path.charCodeAt(i + 1)) >= 8) return true;
+  }
+  return false;
 }

@@ -3,6 +3,7 @@
  * request path uses them (after compilation). Validation: validate.ts; compilation: compile.ts.
  */
 import type { JWK } from 'jose';
+import type { TrustedProxies } from './cidr.js';
 
 export const API_GROUP = 'tokenwarden.dev';
 export const API_VERSION = 'tokenwarden.dev/v1alpha1';
@@ -52,6 +53,8 @@ export interface IssuerSpec {
   discovery?: boolean;
   jwks?: { keys: JWK[] };
   algorithms?: Algorithm[];
+  /** RFC 8725 §3.11: accepted `typ` header values (`at+jwt` for RFC 9068 access tokens). */
+  expectedTypes?: string[];
 }
 
 export interface ExpirySpec {
@@ -75,6 +78,24 @@ export interface ForwardClaimSpec {
   header: string;
 }
 
+/** `spec.paths.matrixParameters`: what a `;` parameter in a path segment does (ADR 0007). */
+export type MatrixParameters = 'Reject' | 'Strip';
+export const MATRIX_PARAMETERS: readonly MatrixParameters[] = ['Reject', 'Strip'];
+
+/** How request paths are read before rules match them (README "Path forms"). */
+export interface PathsSpec {
+  /** Rules match paths case-insensitively (for apps whose router ignores case). Default false. */
+  caseInsensitive?: boolean;
+  /** Reject (default): 400. Strip: removed before matching and forwarding. */
+  matrixParameters?: MatrixParameters;
+}
+
+/** Request header handling. */
+export interface HttpSpec {
+  /** Forward headers whose names contain `_` (dropped by default, as nginx and Envoy do). */
+  allowUnderscoreHeaders?: boolean;
+}
+
 export interface TokenPolicySpec {
   selector?: LabelSelector;
   targetPort?: number;
@@ -84,6 +105,12 @@ export interface TokenPolicySpec {
   reuse?: { maxUses?: number };
   rules?: RuleSpec[];
   forwardClaims?: ForwardClaimSpec[];
+  /** Forward the verified token to the app (default false: the app never sees a token). */
+  forwardToken?: boolean;
+  /** Peers (CIDRs) whose X-Forwarded-For / Forwarded / X-Real-IP / X-Forwarded-Host are kept. */
+  trustedProxies?: string[];
+  paths?: PathsSpec;
+  http?: HttpSpec;
 }
 
 export interface Condition {
@@ -153,6 +180,8 @@ export interface CompiledIssuer {
   readonly audiences: ReadonlySet<string>;
   readonly algorithms: ReadonlySet<Algorithm>;
   readonly keySource: KeySourceSpec;
+  /** Normalised (`typeKey`) accepted `typ` values; undefined: any typ, or none, is accepted. */
+  readonly expectedTypes?: ReadonlySet<string> | undefined;
 }
 
 export interface CompiledExpiry {
@@ -194,6 +223,24 @@ export interface CompiledPolicy {
   readonly maxUses: number;
   readonly rules: readonly CompiledRule[];
   readonly forwardClaims: readonly CompiledForwardClaim[];
+  /** Keep the verified token in what the app receives (`spec.forwardToken`). */
+  readonly forwardToken?: boolean;
+  /** `spec.trustedProxies`; undefined or empty: no peer is trusted. */
+  readonly trustedProxies?: TrustedProxies | undefined;
+  readonly paths?: CompiledPaths;
+  readonly allowUnderscoreHeaders?: boolean;
   /** Stable hash of the spec, so a reload that changed nothing can be recognised. */
   readonly specHash: string;
+}
+
+/** An address range from `spec.trustedProxies`. */
+export interface Cidr {
+  readonly family: 4 | 6;
+  readonly address: string;
+  readonly prefix: number;
+}
+
+export interface CompiledPaths {
+  readonly caseInsensitive: boolean;
+  readonly matrixParameters: MatrixParameters;
 }

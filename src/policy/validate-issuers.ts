@@ -16,7 +16,10 @@ import {
 } from './fields.js';
 import { ALGORITHMS } from './types.js';
 
-const ISSUER_FIELDS = ['issuer', 'audiences', 'jwksUri', 'discovery', 'jwks', 'algorithms'];
+const ISSUER_FIELDS = ['issuer', 'audiences', 'jwksUri', 'discovery', 'jwks', 'algorithms', 'expectedTypes'];
+
+/** A media type as `typ` carries it (RFC 7515 §4.1.9): `at+jwt`, `application/at+jwt`, `JWT`. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*)?$/;
 /** Private (or symmetric) JWK members: a policy only ever holds public keys. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const PUBLIC_KEY_TYPES = ['RSA', 'EC', 'OKP'];
@@ -75,6 +78,18 @@ function checkAlgorithms(e: Errors, issuer: Obj, path: string): void {
   });
 }
 
+function checkExpectedTypes(e: Errors, issuer: Obj, path: string): void {
+  const none = 'must list at least one type (e.g. at+jwt), or be left out to accept any typ';
+  const list = readList(e, issuer, 'expectedTypes', path, { min: 1, none });
+  list?.forEach((v, i) => {
+    const field = item(child(path, 'expectedTypes'), i);
+    const typ = checkString(e, v, field, { required: true });
+    if (typ !== undefined && (typ.length > 128 || !MEDIA_TYPE.test(typ))) {
+      e.add(field, 'must be a media type such as at+jwt or application/at+jwt');
+    }
+  });
+}
+
 /** Exactly one of jwksUri / discovery: true / jwks, each checked for its own rules. */
 function checkKeySource(e: Errors, issuer: Obj, path: string, issuerUrl: string | undefined): void {
   const sources: string[] = [];
@@ -105,6 +120,7 @@ function checkIssuer(e: Errors, issuer: Obj, path: string): string | undefined {
   audiences?.forEach((v, i) => checkString(e, v, item(child(path, 'audiences'), i), { required: true }));
   checkKeySource(e, issuer, path, iss);
   checkAlgorithms(e, issuer, path);
+  checkExpectedTypes(e, issuer, path);
   return iss;
 }
 

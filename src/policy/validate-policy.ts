@@ -24,6 +24,7 @@ import { ADMIN_PORT, PROXY_PORT } from '../core/injection.js';
 import { checkEnvelope } from './validate-meta.js';
 import { checkForwardClaims } from './validate-forward.js';
 import { checkIssuers } from './validate-issuers.js';
+import { checkRequestOptions } from './validate-request.js';
 import { checkRules } from './validate-rules.js';
 import type { Mode, RuleSpec, TokenPolicy, Validated } from './types.js';
 
@@ -36,6 +37,10 @@ const SPEC_FIELDS = [
   'reuse',
   'rules',
   'forwardClaims',
+  'forwardToken',
+  'trustedProxies',
+  'paths',
+  'http',
 ];
 const MODES: readonly Mode[] = ['Enforce', 'Audit'];
 /** The sidecar's proxy and admin ports inside an injected pod. */
@@ -113,6 +118,7 @@ function checkSpec(e: Errors, spec: Obj, standalone: boolean): void {
   checkReuse(e, spec);
   checkRules(e, spec);
   checkForwardClaims(e, spec);
+  checkRequestOptions(e, spec);
 }
 
 /** A copy of the valid input, nulls dropped and rule actions defaulted (see the file comment). */

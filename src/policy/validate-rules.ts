@@ -21,8 +21,22 @@ import type { RuleAction } from './types.js';
 
 const RULE_FIELDS = ['name', 'paths', 'methods', 'action', 'requiredScopes', 'requiredClaims'];
 const ACTIONS: readonly RuleAction[] = ['Allow', 'Authenticate', 'Deny'];
-/** Upper-case RFC 9110 method tokens (GET, M-SEARCH); methods are case-sensitive. */
-const METHOD = /^[A-Z]+(?:-[A-Z]+)*$/;
+/**
+ * The Gateway API method set (HTTPRouteMatch.method). A method outside it (`ANY`, a typo) would
+ * be a rule that silently never matches; a rule for every method leaves `methods` out.
+ */
+export const METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+] as const;
+const METHOD_SET: ReadonlySet<string> = new Set(METHODS);
 /** RFC 6749 scope-token: what RFC 6750 lets us echo in the WWW-Authenticate `scope` parameter. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -62,11 +76,13 @@ function checkMethods(e: Errors, rule: Obj, path: string): void {
   methods?.forEach((v, i) => {
     const field = item(child(path, 'methods'), i);
     const m = checkString(e, v, field, { required: true });
-    if (m === undefined || METHOD.test(m)) return;
+    if (m === undefined || METHOD_SET.has(m)) return;
     const upper = m.toUpperCase();
     e.add(
       field,
-      METHOD.test(upper) ? `must be upper-case: "${upper}"` : 'must be an HTTP method name such as GET',
+      METHOD_SET.has(upper)
+        ? `must be upper-case: "${upper}"`
+        : `must be one of ${METHODS.join(', ')}; leave methods out to match every method`,
     );
   });
 }

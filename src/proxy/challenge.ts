@@ -24,6 +24,7 @@ const GENERIC: Record<DenyReason, string> = {
   lifetime_too_long: 'the token lifetime is too long',
   wrong_issuer: 'the token issuer is not accepted',
   wrong_audience: 'the token audience is not accepted',
+  wrong_type: 'the token type is not accepted',
   revoked: 'the token has been revoked',
   reused: 'the token has been used too many times',
   insufficient_scope: 'the token lacks a required scope',

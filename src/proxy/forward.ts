@@ -5,7 +5,8 @@
  * response body flows chunk by chunk with backpressure (pause the app when the client is slow),
  * the request body is piped from the client.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { downstreamHeaders, type OutgoingHeaders } from './headers.js';
 import { badGateway, respond } from './respond.js';
@@ -16,6 +17,13 @@ export interface UpstreamOptions {
   connections?: number;
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /**
+   * Longest wait for a free upstream connection; then 503 (issue 8, point 1). Default 5 s. At
+   * most `connections` requests are in flight to the app; the rest wait here, bounded in time
+   * and in number (`maxQueued`, default 1024), never in undici's unbounded queue.
+   */
+  queueTimeoutMs?: number;
+  maxQueued?: number;
 }
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
@@ -23,10 +31,18 @@ export type UpstreamErrorHandler = (kind: UpstreamErrorKind, err: Error) => void
 
 export class Upstream {
   readonly #pool: Pool;
+  readonly #connections: number;
+  readonly #queueTimeoutMs: number;
+  readonly #maxQueued: number;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(opts: UpstreamOptions) {
+    this.#connections = opts.connections ?? 128;
+    this.#queueTimeoutMs = opts.queueTimeoutMs ?? 5_000;
+    this.#maxQueued = opts.maxQueued ?? 1024;
     this.#pool = new Pool(opts.url, {
-      connections: opts.connections ?? 128,
+      connections: this.#connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
@@ -34,30 +50,58 @@ export class Upstream {
     });
   }
 
+  /** Requests in flight to the app, and waiting for a connection. */
+  get load(): { active: number; waiting: number } {
+    return { active: this.#active, waiting: this.#waiting.length };
+  }
+
   /**
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
-   * answers 502 (or cuts a response already started) and is reported through `onError`.
+   * answers 502 (or cuts a response already started) and is reported through `onError`; no free
+   * connection within the wait bound calls `onBusy` (the caller answers 503) and sends nothing.
    */
   forward(
-    req: IncomingMessage,
+    method: string,
     res: ServerResponse,
     path: string,
     headers: OutgoingHeaders,
+    body: Buffer | Readable | null,
     onError: UpstreamErrorHandler,
+    onBusy: () => void,
   ): void {
-    const hasBody =
-      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    this.#pool.dispatch(
-      {
-        path,
-        method: req.method ?? 'GET',
-        headers,
-        body: hasBody ? req : null,
+    const go = (): void => {
+      this.#active++;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.#active--;
+        this.#waiting.shift()?.();
+      };
+      this.#pool.dispatch(
         // The client decides about retries; a non-idempotent request must not be sent twice.
-        idempotent: false,
-      },
-      new ProxyHandler(res, onError),
-    );
+        { path, method, headers, body, idempotent: false },
+        new ProxyHandler(res, onError, release),
+      );
+    };
+    if (this.#active < this.#connections) return go();
+    if (this.#waiting.length >= this.#maxQueued) return onBusy();
+    let timer: NodeJS.Timeout | undefined = undefined;
+    const start = (): void => {
+      clearTimeout(timer);
+      if (res.destroyed) {
+        this.#waiting.shift()?.(); // the client left while waiting: pass the turn on
+        return;
+      }
+      go();
+    };
+    this.#waiting.push(start);
+    timer = setTimeout(() => {
+      const i = this.#waiting.indexOf(start);
+      if (i !== -1) this.#waiting.splice(i, 1);
+      onBusy();
+    }, this.#queueTimeoutMs);
+    timer.unref();
   }
 
   async close(): Promise<void> {
@@ -69,12 +113,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   // Private (#) fields only: undici probes handlers for legacy method names such as `onError`.
   readonly #res: ServerResponse;
   readonly #report: UpstreamErrorHandler;
+  readonly #release: () => void;
   #controller: Dispatcher.DispatchController | undefined;
   #done = false;
 
-  constructor(res: ServerResponse, report: UpstreamErrorHandler) {
+  constructor(res: ServerResponse, report: UpstreamErrorHandler, release: () => void) {
     this.#res = res;
     this.#report = report;
+    this.#release = release;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -106,11 +152,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#done = true;
+    this.#release();
     this.#res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#done = true;
+    this.#release();
     if (this.#res.destroyed) return; // the client left first; nothing to answer
     this.#report(classify(err), err);
     if (!this.#res.headersSent) respond(this.#res, badGateway());

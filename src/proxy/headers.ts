@@ -21,16 +21,51 @@ export const HOP_BY_HOP = new Set([
 
 export type OutgoingHeaders = Record<string, string | string[]>;
 
+/** Client-set forwarding headers: kept only from a trusted proxy (`spec.trustedProxies`). */
+export const FORWARDING_HEADERS: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'forwarded',
+  'x-real-ip',
+  'x-forwarded-host',
+]);
+
+export interface UpstreamHeaderOptions {
+  /** `spec.http.allowUnderscoreHeaders`: forward names with `_` (default: dropped). */
+  readonly allowUnderscores?: boolean;
+  /** The peer is a trusted proxy: its forwarding headers are kept and extended. */
+  readonly trustedPeer?: boolean;
+  /** Keep a Bearer Authorization header: only for a verified token under `forwardToken`. */
+  readonly keepToken?: boolean;
+}
+
+/** Is this Authorization value a Bearer credential (any case)? Other schemes pass to the app. */
+function isBearer(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const v = value.trimStart();
+  return (
+    v.length >= 6 && v.slice(0, 6).toLowerCase() === 'bearer' && (v.length === 6 || /\s/.test(v[6] ?? ''))
+  );
+}
+
+/** RFC 7239 node: IPv6 addresses quoted and bracketed. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
 /**
- * Headers for the app: the client's minus hop-by-hop and minus every header the policy sets
- * from claims (a client must never be able to supply its own `X-Auth-Subject`), plus the
- * claim headers and X-Forwarded-*.
+ * Headers for the app: the client's minus hop-by-hop, minus every header the policy sets from
+ * claims (a client must never be able to supply its own `X-Auth-Subject`), minus any header
+ * whose name has `_` (WSGI/CGI apps read `X_Auth_Subject` as `X-Auth-Subject`; with
+ * allowUnderscores only those that alias a protected header after `_`→`-` are dropped), minus a
+ * Bearer token the sidecar has not verified (or any, unless keepToken), plus the claim headers
+ * and the forwarding headers as the sidecar saw the connection (ADR 0007).
  */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
   stripped: ReadonlySet<string>,
   claimHeaders: readonly (readonly [string, string])[],
   clientAddress: string | undefined,
+  opts: UpstreamHeaderOptions = {},
 ): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const connection = incoming.connection;
@@ -38,18 +73,41 @@ export function upstreamHeaders(
     connection && connection !== 'keep-alive' && connection !== 'close'
       ? connectionTokens(connection)
       : undefined;
+  const trusted = opts.trustedPeer === true;
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || stripped.has(name) || named?.has(name)) continue;
+    if (name.includes('_')) {
+      if (opts.allowUnderscores !== true) continue;
+      const alias = name.replace(/_/g, '-');
+      if (stripped.has(alias) || FORWARDING_HEADERS.has(alias) || alias === 'authorization') continue;
+    }
+    if (!trusted && FORWARDING_HEADERS.has(name)) continue;
     const value = incoming[name];
-    if (value !== undefined) out[name] = value;
+    if (value === undefined) continue;
+    if (name === 'authorization' && opts.keepToken !== true && isBearer(String(value))) continue;
+    out[name] = value;
   }
   for (const [name, value] of claimHeaders) out[name] = value;
-  const xff = incoming['x-forwarded-for'];
   if (clientAddress !== undefined) {
+    const xff = trusted ? incoming['x-forwarded-for'] : undefined;
     const prior = Array.isArray(xff) ? xff.join(', ') : xff;
     out['x-forwarded-for'] = prior ? `${prior}, ${clientAddress}` : clientAddress;
+    // From an untrusted peer, what it claimed is replaced by what the sidecar saw.
+    if (!trusted) {
+      if (incoming['x-real-ip'] !== undefined) out['x-real-ip'] = clientAddress;
+      if (incoming.forwarded !== undefined) {
+        const host = incoming.host === undefined ? '' : `;host="${incoming.host.replace(/["\\]/g, '')}"`;
+        out.forwarded = `for=${forwardedNode(clientAddress)}${host};proto=http`;
+      }
+    } else if (incoming.forwarded !== undefined) {
+      out.forwarded = `${incoming.forwarded}, for=${forwardedNode(clientAddress)}`;
+    }
   }
-  out['x-forwarded-proto'] = 'http';
+  if (!trusted && incoming['x-forwarded-host'] !== undefined && incoming.host !== undefined) {
+    out['x-forwarded-host'] = incoming.host;
+  }
+  const proto = trusted ? incoming['x-forwarded-proto'] : undefined;
+  out['x-forwarded-proto'] = typeof proto === 'string' && proto !== '' ? proto : 'http';
   return out;
 }
 

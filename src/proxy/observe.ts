@@ -10,6 +10,7 @@ import type { RequestFacts } from '../decide/engine.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import type { UpstreamErrorKind } from './forward.js';
+import { RateLimitedLog } from './protocol.js';
 
 export interface Observer {
   /** A decision was made (`started`: process.hrtime.bigint() when the request arrived). */
@@ -21,6 +22,7 @@ export interface Observer {
 }
 
 export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
+  const refusals = new RateLimitedLog(log);
   const logDenial = (d: Reject | Forward, facts: RequestFacts): void => {
     log.info(
       {
@@ -84,7 +86,13 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
     refused(reason, policy, detail) {
       metrics.countRequest(policy, 'deny', reason);
       if (reason === 'internal_error') log.error({ reason, ...detail }, 'internal error deciding request');
-      else log.info({ decision: 'deny', reason, policy, ...detail }, 'request refused');
+      // Rate-limited: an attack can produce thousands a second. Enforced in Audit mode too.
+      else
+        refusals.warn(
+          reason,
+          { decision: 'deny', policy, enforcedInAudit: true, ...detail },
+          'request refused (protocol-level; enforced in every mode)',
+        );
     },
 
     upstreamFailed(kind, err, facts) {

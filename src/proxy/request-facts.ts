@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestFacts } from '../decide/engine.js';
-import { normalisePath } from '../policy/normalize.js';
+import { hasNonAscii, normalisePath } from '../policy/normalize.js';
+import type { MatrixParameters } from '../policy/types.js';
 import { smugglingShape } from './headers.js';
 
 export interface ReadRequest {
@@ -16,7 +17,15 @@ export interface ReadRequest {
   close: boolean;
 }
 
-export function readRequest(req: IncomingMessage): ReadRequest {
+/** How the enforced policy reads paths (Engine.pathOptions). */
+export interface PathOptions {
+  readonly matrixParameters: MatrixParameters;
+  readonly caseInsensitive: boolean;
+}
+
+const DEFAULT_PATHS: PathOptions = { matrixParameters: 'Reject', caseInsensitive: false };
+
+export function readRequest(req: IncomingMessage, paths: PathOptions = DEFAULT_PATHS): ReadRequest {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
@@ -34,9 +43,18 @@ export function readRequest(req: IncomingMessage): ReadRequest {
     facts.problem = smuggling;
     return { facts, close: true };
   }
-  const normalised = normalisePath(rawPath);
+  if (query.includes('#')) {
+    facts.problem = "fragment ('#') in the request target";
+    return { facts, close: false };
+  }
+  const normalised = normalisePath(rawPath, paths);
   if (!normalised.ok) {
     facts.problem = normalised.description;
+    return { facts, close: false };
+  }
+  // A case-insensitive router may fold non-ASCII letters onto ASCII ones (ı → I): refused.
+  if (paths.caseInsensitive && hasNonAscii(normalised.path)) {
+    facts.problem = 'non-ASCII path under case-insensitive matching';
     return { facts, close: false };
   }
   facts.path = normalised.path;

@@ -56,6 +56,24 @@ const REFUSALS: Record<
     description: 'protocol upgrades are not proxied',
     close: true,
   },
+  timeout: {
+    status: 408,
+    error: 'request_timeout',
+    description: 'the request was not received in time',
+    close: true,
+  },
+  connection_limit: {
+    status: 503,
+    error: 'temporarily_unavailable',
+    description: 'too many connections from this address',
+    close: true,
+  },
+  upstream_busy: {
+    status: 503,
+    error: 'temporarily_unavailable',
+    description: 'the application is busy, try again',
+    close: false,
+  },
   internal_error: { status: 500, error: 'server_error', description: 'internal error', close: false },
 };
 
@@ -74,6 +92,20 @@ const REFUSAL_ANSWERS = Object.fromEntries(
 
 export function refusal(reason: RefusalReason): Answer {
   return REFUSAL_ANSWERS[reason];
+}
+
+/**
+ * The refusal for `reason` with a status and description of its own (a Host problem, CONNECT,
+ * a slow body): the client's own doing, carrying no secret, so the detail is passed on.
+ */
+export function refusalWith(reason: RefusalReason, status: number, description: string): Answer {
+  const r = REFUSALS[reason];
+  return {
+    status,
+    wwwAuthenticate: undefined,
+    body: errorBody(r.error, description.slice(0, 200)),
+    close: true,
+  };
 }
 
 const BAD_GATEWAY: Answer = Object.freeze({

@@ -3,10 +3,13 @@
  * (src/decide/engine.ts), then record (observe.ts) and answer (respond.ts) or forward
  * (forward.ts). Every request ends in exactly one answer, and every answer the sidecar gives
  * itself is counted. Nothing reaches the app without a decision: an exception anywhere on the
- * way answers 500 and is never forwarded.
+ * way answers 500 and is never forwarded. Protocol limits (issue 8): header count, Host,
+ * GET/HEAD bodies, Expect, per-client connections, head and body timeouts, bodies buffered
+ * before an upstream connection is taken, a bounded wait for one (src/proxy/protocol.ts, body.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Decision } from '../decide/decision.js';
 import type { Engine, RequestFacts } from '../decide/engine.js';
 import type { Logger } from '../log/logger.js';
@@ -16,7 +19,9 @@ import type { Upstream } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { createObserver } from './observe.js';
 import { readRequest } from './request-facts.js';
-import { refusal, respond, respondRaw } from './respond.js';
+import { refusal, refusalWith, respond, respondRaw } from './respond.js';
+import { DEFAULT_BODY_LIMITS, readBody, type BodyLimits } from './body.js';
+import { ConnectionLimiter, DEFAULT_MAX_HEADERS, headProblem } from './protocol.js';
 
 export interface ProxyServerOptions {
   engine: Engine;
@@ -25,18 +30,34 @@ export interface ProxyServerOptions {
   log: Logger;
   /** Largest request head accepted; bigger answers 431. */
   maxHeaderBytes?: number;
+  /** Most header fields accepted; more answers 431. Default 100. */
+  maxHeaders?: number;
+  /** The whole request head must arrive within this; else 408. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Body buffering, idle timeout and minimum rate (src/proxy/body.ts). */
+  body?: Partial<BodyLimits>;
+  /** Open connections per client address; more are answered 503 and closed. Default 256. */
+  maxConnectionsPerClient?: number;
 }
 
 export function createProxyServer(opts: ProxyServerOptions): http.Server {
   const { engine, upstream } = opts;
   const observe = createObserver(opts.metrics, opts.log);
+  const maxHeaders = opts.maxHeaders ?? DEFAULT_MAX_HEADERS;
+  const bodyLimits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...opts.body };
   const server = http.createServer({
     maxHeaderSize: opts.maxHeaderBytes ?? 32 * 1024,
     keepAliveTimeout: 65_000,
+    headersTimeout: opts.headersTimeoutMs ?? 10_000,
     requestTimeout: 300_000,
+    // Timeouts are checked this often (Node's default, 30 s, would let a slow head live that long).
+    connectionsCheckingInterval: 1_000,
     // Refuse ambiguous framing in the parser itself, before any of our code runs.
     insecureHTTPParser: false,
   });
+  // One more than the limit, so that a request over it is seen (and refused) rather than cut.
+  server.maxHeadersCount = maxHeaders + 1;
+  const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256);
 
   /** After the decision: record it, then answer or forward. */
   const complete = (
@@ -51,11 +72,51 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     if (d.kind === 'unavailable') return respond(res, refusal('no_policy'));
     if (d.kind === 'reject') {
       const answer = challengeFor(d);
-      return respond(res, close ? { ...answer, close } : answer);
+      // A body left unread (refused before reading it) is not drained for keep-alive: a slow
+      // client could hold the socket doing that. The connection closes instead.
+      return respond(res, close || !req.complete ? { ...answer, close: true } : answer);
     }
-    const headers = upstreamHeaders(req.headers, d.strip, d.headers, facts.client);
-    upstream.forward(req, res, facts.target, headers, (kind, err) =>
-      observe.upstreamFailed(kind, err, facts),
+    const headers = upstreamHeaders(req.headers, d.strip, d.headers, facts.client, {
+      allowUnderscores: d.allowUnderscores,
+      trustedPeer: d.trustedProxies?.has(facts.client) === true,
+      keepToken: d.keepToken,
+    });
+    const target = withoutAccessToken(facts.target);
+    const fields = { method: facts.method, path: facts.path, client: facts.client };
+    const send = (body: Buffer | Readable | null): void =>
+      upstream.forward(
+        facts.method,
+        res,
+        target,
+        headers,
+        body,
+        (kind, err) => observe.upstreamFailed(kind, err, facts),
+        () => {
+          observe.refused('upstream_busy', d.policy, fields);
+          respond(res, refusal('upstream_busy'));
+        },
+      );
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    // Expect: 100-continue is answered only now, for a request that will be forwarded.
+    if (hasBody && /^100-continue$/i.test(req.headers.expect ?? '')) res.writeContinue();
+    if (!hasBody) return send(null);
+    // The body is read (small ones whole) before an upstream connection is taken: a slow
+    // client holds a socket of the sidecar, never one of the app.
+    readBody(req, bodyLimits, (why) => {
+      observe.refused('timeout', d.policy, { detail: why, ...fields });
+      res.destroy();
+    }).then(
+      (b) => {
+        if (b.kind === 'aborted') return;
+        if (b.kind === 'timeout') {
+          observe.refused('timeout', d.policy, { detail: b.description, ...fields });
+          return respond(res, refusalWith('timeout', 408, b.description));
+        }
+        send(b.body);
+      },
+      (err: unknown) => internalError(res, err),
     );
   };
 
@@ -66,12 +127,22 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     respond(res, refusal('internal_error'));
   };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     // Draining for shutdown: answer, then close the connection instead of keeping it alive.
     if (!server.listening) res.shouldKeepAlive = false;
     try {
-      const { facts, close } = readRequest(req);
+      const head = headProblem(req.method ?? 'GET', req.headers, req.rawHeaders, maxHeaders);
+      if (head !== undefined) {
+        const reason = head.status === 431 ? 'header_too_large' : 'malformed_http';
+        observe.refused(reason, engine.policyName(), {
+          detail: head.description,
+          method: req.method,
+          client: req.socket.remoteAddress,
+        });
+        return respond(res, refusalWith(reason, head.status, head.description));
+      }
+      const { facts, close } = readRequest(req, engine.pathOptions());
       const decision = engine.decide(facts);
       if (decision instanceof Promise) {
         decision.then(
@@ -84,6 +155,33 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     } catch (err) {
       internalError(res, err);
     }
+  };
+  server.on('request', onRequest);
+  // Expect: 100-continue: decided like any request; 100 is sent only when it will be forwarded.
+  server.on('checkContinue', onRequest);
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const description = 'only Expect: 100-continue is supported';
+    observe.refused('malformed_http', engine.policyName(), {
+      detail: description,
+      method: req.method,
+      client: req.socket.remoteAddress,
+    });
+    respond(res, refusalWith('malformed_http', 417, description));
+  });
+
+  server.on('connection', (socket: Socket) => {
+    if (limiter.admit(socket)) return;
+    observe.refused('connection_limit', engine.policyName(), { client: socket.remoteAddress });
+    respondRaw(socket, refusal('connection_limit'));
+  });
+
+  // CONNECT would open a tunnel past every rule: refused with an answer, not a silent close.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    observe.refused('upgrade_refused', engine.policyName(), {
+      method: req.method,
+      client: socket.remoteAddress,
+    });
+    respondRaw(socket, refusalWith('upgrade_refused', 405, 'CONNECT is not supported'));
   });
 
   // WebSocket and other upgrades are not proxied: refuse them explicitly rather than hang.
@@ -96,10 +194,44 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   });
 
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      socket.destroy(); // the client left: nothing to answer
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (socket.writable)
+        observe.refused('timeout', engine.policyName(), {
+          detail: 'request head',
+          client: socket.remoteAddress,
+        });
+      respondRaw(socket, refusal('timeout'));
+      return;
+    }
     const reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'malformed_http';
     if (socket.writable)
       observe.refused(reason, engine.policyName(), { code: err.code, client: socket.remoteAddress });
     respondRaw(socket, refusal(reason));
   });
   return server;
+}
+
+/** The query without `access_token` parameters: the app never sees a token it did not get verified. */
+function withoutAccessToken(target: string): string {
+  const q = target.indexOf('?');
+  if (q === -1 || (!target.includes('access') && !target.includes('%'))) return target;
+  const kept = target
+    .slice(q + 1)
+    .split('&')
+    .filter((p) => {
+      const eq = p.indexOf('=');
+      const name = eq === -1 ? p : p.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // undecodable: compared as written
+      }
+      return decoded !== 'access_token';
+    });
+  return kept.length === 0 ? target.slice(0, q) : `${target.slice(0, q)}?${kept.join('&')}`;
 }

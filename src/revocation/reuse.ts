@@ -6,19 +6,29 @@
  *    skew past its `exp`, and a count forgotten at `exp` would let it be used again in that
  *    window. Expired entries go lazily (on their next use) and in `sweep(nowSeconds)`, which the
  *    owner calls periodically: no timers live in here.
- *  - a hard cap on entries. When the table is full even after a sweep, `use` returns Infinity
- *    and the caller refuses the token: forgetting counts to make room would let a token beyond
- *    its limit through, so a full table fails closed (and is visible in metrics) instead.
+ *  - a hard cap on entries and on their estimated bytes (`entryBytes`: measured at ~290 bytes
+ *    for a 64-character key on Node 20, estimated at 224 + 2 × key length, an upper bound for
+ *    one- and two-byte strings alike). When the table is full even after a sweep, `use` returns
+ *    Infinity and the caller refuses the token: forgetting counts to make room would let a token
+ *    beyond its limit through, so a full table fails closed (and is visible in metrics) instead.
  */
 
 export interface ReuseCounterOptions {
-  /** Most entries kept at once; default 1,000,000 (some hundred MB at worst). */
+  /** Most entries kept at once; default 1,000,000. */
   maxEntries?: number;
+  /** Most estimated bytes kept at once (see `entryBytes`); default 64 MiB. */
+  maxBytes?: number;
   /** How long past `expSeconds` an entry is kept; default 300 (the maximum clock skew). */
   retainAfterExpSeconds?: number;
 }
 
 export const DEFAULT_MAX_REUSE_ENTRIES = 1_000_000;
+export const DEFAULT_MAX_REUSE_BYTES = 64 * 1024 * 1024;
+
+/** Estimated heap bytes of one entry: Map slot, Entry object, and the key string. */
+export function entryBytes(key: string): number {
+  return 224 + 2 * key.length;
+}
 export const DEFAULT_RETAIN_AFTER_EXP_SECONDS = 300;
 
 interface Entry {
@@ -35,7 +45,10 @@ export function reuseKey(iss: string, jti: string): string {
 export class ReuseCounter {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
   private readonly retainSeconds: number;
+  #bytes = 0;
+  #refusedFull = 0;
   /** When a full table was last swept: at most one full sweep a second, however busy. */
   private lastFullSweep = -Infinity;
 
@@ -44,6 +57,9 @@ export class ReuseCounter {
     if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) {
       throw new RangeError(`ReuseCounter: maxEntries must be a positive integer, got ${this.maxEntries}`);
     }
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_REUSE_BYTES;
+    if (!(this.maxBytes >= 1))
+      throw new RangeError(`ReuseCounter: maxBytes must be ≥ 1, got ${this.maxBytes}`);
     this.retainSeconds = opts.retainAfterExpSeconds ?? DEFAULT_RETAIN_AFTER_EXP_SECONDS;
     if (!(this.retainSeconds >= 0)) {
       throw new RangeError(`ReuseCounter: retainAfterExpSeconds must be ≥ 0, got ${this.retainSeconds}`);
@@ -65,14 +81,19 @@ export class ReuseCounter {
       entry.untilSeconds = untilSeconds;
       return 1;
     }
-    if (this.entries.size >= this.maxEntries) {
+    const cost = entryBytes(key);
+    if (this.#full(cost)) {
       if (nowSeconds - this.lastFullSweep >= 1) {
         this.lastFullSweep = nowSeconds;
         this.sweep(nowSeconds);
       }
-      if (this.entries.size >= this.maxEntries) return Infinity;
+      if (this.#full(cost)) {
+        this.#refusedFull++;
+        return Infinity;
+      }
     }
     this.entries.set(key, { count: 1, untilSeconds });
+    this.#bytes += cost;
     return 1;
   }
 
@@ -82,10 +103,15 @@ export class ReuseCounter {
     for (const [key, entry] of this.entries) {
       if (entry.untilSeconds <= nowSeconds) {
         this.entries.delete(key);
+        this.#bytes -= entryBytes(key);
         removed++;
       }
     }
     return removed;
+  }
+
+  #full(cost: number): boolean {
+    return this.entries.size >= this.maxEntries || this.#bytes + cost > this.maxBytes;
   }
 
   /** Entries currently held. */
@@ -93,8 +119,24 @@ export class ReuseCounter {
     return this.entries.size;
   }
 
+  /** Estimated bytes of the entries held (`entryBytes` summed). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The configured byte cap. */
+  get capacityBytes(): number {
+    return this.maxBytes;
+  }
+
+  /** Uses refused because the table was full, since start: the fail-closed count. */
+  get refusedFull(): number {
+    return this.#refusedFull;
+  }
+
   clear(): void {
     this.entries.clear();
+    this.#bytes = 0;
     this.lastFullSweep = -Infinity;
   }
 }

@@ -50,9 +50,41 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         ? (issuer, kid) => controlPlane?.requestKeyRefresh(issuer, kid)
         : undefined,
   });
-  const cache = new VerifiedTokenCache({ maxEntries: config.cacheSize });
-  const reuse = new ReuseCounter();
-  const engine = new Engine({ state, verifier: new TokenVerifier(keys), cache, reuse, keys });
+  const cache = new VerifiedTokenCache({ maxEntries: config.cacheSize, maxBytes: config.tokenCacheBytes });
+  const reuse = new ReuseCounter({ maxBytes: config.reuseStoreBytes });
+  metrics.setStoreSource(() => ({
+    cacheEntries: cache.size,
+    cacheBytes: cache.bytes,
+    cacheCapacityBytes: config.tokenCacheBytes,
+    reuseEntries: reuse.size,
+    reuseBytes: reuse.bytes,
+    reuseCapacityBytes: reuse.capacityBytes,
+    reuseRefusedFull: reuse.refusedFull,
+  }));
+  // Fail closed, loudly: one line per 10 s at most while the store stays full.
+  let lastFullLog = 0;
+  const onReuseStoreFull = (): void => {
+    const now = Date.now();
+    if (now - lastFullLog < 10_000) return;
+    lastFullLog = now;
+    log.warn(
+      {
+        entries: reuse.size,
+        bytes: reuse.bytes,
+        capacityBytes: reuse.capacityBytes,
+        refused: reuse.refusedFull,
+      },
+      'reuse store full: refusing reuse-limited tokens',
+    );
+  };
+  const engine = new Engine({
+    state,
+    verifier: new TokenVerifier(keys),
+    cache,
+    reuse,
+    keys,
+    onReuseStoreFull,
+  });
 
   state.onApply((active) => {
     metrics.configGeneration.set(active.generation);
@@ -76,6 +108,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         'expired revocations dropped',
       );
     metrics.verifiedCacheSize.set(cache.size);
+    if (reuse.size === 0) lastFullLog = 0;
   }, 5_000);
   sweeper.unref();
 
@@ -102,13 +135,24 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     stopSource = () => cp.stop();
   }
 
-  const upstream = new Upstream({ url: config.upstream.origin });
+  const upstream = new Upstream({
+    url: config.upstream.origin,
+    queueTimeoutMs: config.upstreamQueueTimeoutMs,
+  });
   const proxy = createProxyServer({
     engine,
     upstream,
     metrics,
     log: log.child({ component: 'proxy' }),
     maxHeaderBytes: config.maxHeaderBytes,
+    maxHeaders: config.maxHeaders,
+    headersTimeoutMs: config.headersTimeoutMs,
+    body: {
+      bufferBytes: config.bodyBufferBytes,
+      idleTimeoutMs: config.bodyIdleTimeoutMs,
+      minBytesPerSecond: config.bodyMinBytesPerSecond,
+    },
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
   });
   const admin = createAdminServer(registry, () => {
     const active = state.active;

@@ -21,10 +21,23 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { Verified } from './verify.js';
 
 export const DEFAULT_MAX_ENTRIES = 10_000;
+export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_TTL_SECONDS = 60;
+
+/**
+ * Estimated heap bytes of one entry: the key (64 hex characters), the Entry and Verified
+ * objects, the fingerprint and token hash, and the parsed header and claims. Measured on Node 20
+ * at ~660 bytes for a 220-character header + payload JSON; estimated as 512 + 2 × the JSON
+ * length, an upper bound for typical claim sets (many small claims cost more per character).
+ */
+export function entryBytes(value: Verified): number {
+  return 512 + 2 * (JSON.stringify(value.claims).length + JSON.stringify(value.header).length);
+}
 
 export interface VerifiedTokenCacheOptions {
   readonly maxEntries?: number;
+  /** Most estimated bytes kept (see `entryBytes`); entries are evicted to stay under it. */
+  readonly maxBytes?: number;
   /** Lifetime of an entry whose token has no exp (and no age limit). */
   readonly maxTtlSeconds?: number;
 }
@@ -33,6 +46,7 @@ interface Entry {
   readonly value: Verified;
   /** Epoch seconds: the entry is dead from this instant on. */
   readonly notAfter: number;
+  readonly bytes: number;
   /** Used since eviction last passed over it: it gets a second chance. */
   used: boolean;
 }
@@ -40,21 +54,29 @@ interface Entry {
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
   private readonly maxTtlSeconds: number;
+  #bytes = 0;
   private policy: CompiledPolicy | undefined;
   private specHash: string | undefined;
   private keysVersion = Number.NaN;
 
   constructor(options: VerifiedTokenCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxTtlSeconds = options.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
-    if (!(this.maxEntries >= 1) || !(this.maxTtlSeconds > 0)) {
-      throw new Error('VerifiedTokenCache: maxEntries must be ≥ 1 and maxTtlSeconds > 0');
+    if (!(this.maxEntries >= 1) || !(this.maxTtlSeconds > 0) || !(this.maxBytes >= 1)) {
+      throw new Error('VerifiedTokenCache: maxEntries and maxBytes must be ≥ 1 and maxTtlSeconds > 0');
     }
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Estimated bytes held (`entryBytes` summed); never above the configured cap. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -77,6 +99,7 @@ export class VerifiedTokenCache {
     if (entry === undefined) return undefined;
     if (nowSeconds >= entry.notAfter) {
       this.entries.delete(wholeTokenSha256);
+      this.#bytes -= entry.bytes;
       return undefined;
     }
     entry.used = true;
@@ -86,8 +109,21 @@ export class VerifiedTokenCache {
   set(wholeTokenSha256: string, value: Verified, nowSeconds: number): void {
     const notAfter = value.cacheUntil ?? nowSeconds + this.maxTtlSeconds;
     if (nowSeconds >= notAfter) return;
-    if (!this.entries.delete(wholeTokenSha256) && this.entries.size >= this.maxEntries) this.evictOne();
-    this.entries.set(wholeTokenSha256, { value, notAfter, used: false });
+    const bytes = entryBytes(value);
+    if (bytes > this.maxBytes) return; // could never fit: not cached, verified again next time
+    const previous = this.entries.get(wholeTokenSha256);
+    if (previous !== undefined) {
+      this.entries.delete(wholeTokenSha256);
+      this.#bytes -= previous.bytes;
+    }
+    while (
+      this.entries.size > 0 &&
+      (this.entries.size >= this.maxEntries || this.#bytes + bytes > this.maxBytes)
+    ) {
+      this.evictOne();
+    }
+    this.entries.set(wholeTokenSha256, { value, notAfter, bytes, used: false });
+    this.#bytes += bytes;
   }
 
   /**
@@ -97,7 +133,10 @@ export class VerifiedTokenCache {
   private evictOne(): void {
     for (const [key, entry] of this.entries) {
       this.entries.delete(key);
-      if (!entry.used) return;
+      if (!entry.used) {
+        this.#bytes -= entry.bytes;
+        return;
+      }
       entry.used = false;
       this.entries.set(key, entry);
     }
@@ -105,5 +144,6 @@ export class VerifiedTokenCache {
 
   clear(): void {
     this.entries.clear();
+    this.#bytes = 0;
   }
 }

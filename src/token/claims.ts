@@ -63,6 +63,26 @@ const checkAudience: ClaimCheck = (p, issuer) => {
   return fail('wrong_audience', `the token audience is not one of: ${[...issuer.audiences].join(', ')}`);
 };
 
+/**
+ * `sub` and `jti` (and `iss`, checked with the issuer) are StringOrURI (RFC 7519 §4.1.2, §4.1.7):
+ * anything else is malformed. Revocation, reuse counting, logs and forwarded headers all read
+ * these claims; a `sub` of `["admin"]` or `42` would otherwise be one value to a `subject:`
+ * revocation and another to the app.
+ */
+const checkIdentifiers: ClaimCheck = (p) => {
+  if (p.sub !== undefined && typeof p.sub !== 'string')
+    return fail('malformed', 'the sub claim is not a string');
+  if (p.jti !== undefined && typeof p.jti !== 'string')
+    return fail('malformed', 'the jti claim is not a string');
+  return undefined;
+};
+
+/**
+ * The latest `exp` any policy accepts, relative to now: 10 years. A token valid for longer is
+ * not an access token but a password; no policy setting lifts this (ADR 0007).
+ */
+export const MAX_EXP_AHEAD_SECONDS = 10 * 365 * 86_400;
+
 const checkExp: ClaimCheck = (p, _i, expiry, now) => {
   const exp = numericDate(p, 'exp');
   if (exp === null) return fail('malformed', 'the exp claim is not a number');
@@ -74,6 +94,12 @@ const checkExp: ClaimCheck = (p, _i, expiry, now) => {
   // RFC 7519 §4.1.4: not accepted ON or after exp; the skew extends that instant.
   if (now >= exp + expiry.clockSkewSeconds) {
     return fail('expired', `the token expired at ${at(exp)} (clock skew ${expiry.clockSkewSeconds}s)`);
+  }
+  if (exp - now > MAX_EXP_AHEAD_SECONDS) {
+    return fail(
+      'lifetime_too_long',
+      `the token expires at ${at(exp)}, more than ${MAX_EXP_AHEAD_SECONDS}s (10 years) from now: no policy accepts that`,
+    );
   }
   return undefined;
 };
@@ -131,6 +157,7 @@ const step =
 /** In the order the request path reports them: who issued it, for whom, then time. */
 const CHECKS: readonly Step<ClaimContext>[] = [
   checkIssuer,
+  checkIdentifiers,
   checkAudience,
   checkExp,
   checkNbf,

@@ -2,8 +2,8 @@
  * Authenticator (Envoy's role name): is this token genuine and valid for this policy, now?
  * Cheap local checks run before any key lookup, so garbage never costs a fetch or an RSA verify:
  *
- *   decode → alg asymmetric → issuer known → alg allowed for the issuer → key by kid →
- *   signature → claims
+ *   decode → alg asymmetric → issuer known → alg allowed for the issuer → typ expected →
+ *   key by kid → signature → claims
  *
  * An alg that does not fit the key the kid names (an RS256 header on an EC key) is
  * `bad_signature`, not `alg_not_allowed`: the alg passed the allow-list, and the token claims a
@@ -14,6 +14,7 @@
  */
 import type { JWTPayload } from 'jose';
 import type { KeyResolver } from '../keys/types.js';
+import { typeKey } from '../policy/compile.js';
 import { ALGORITHMS, type Algorithm, type CompiledIssuer, type CompiledPolicy } from '../policy/types.js';
 import { record } from '../core/chain.js';
 import { claimFailures, issuerOf, unknownIssuer, type ClaimFailure } from './claims.js';
@@ -72,6 +73,27 @@ function algFailure(alg: string, issuer: CompiledIssuer | undefined): ClaimFailu
     };
   }
   return undefined;
+}
+
+/**
+ * RFC 8725 §3.11 explicit typing: with `expectedTypes`, the header's `typ` must be one of them
+ * (an ID token, `typ: id+jwt` or no typ at all, is then not an access token). Checked before
+ * the key lookup: it costs a string comparison.
+ */
+function typeFailure(header: TokenHeader, issuer: CompiledIssuer): ClaimFailure | undefined {
+  const expected = issuer.expectedTypes;
+  if (expected === undefined) return undefined;
+  const typ: unknown = header.typ;
+  if (typ === undefined) {
+    return {
+      reason: 'wrong_type',
+      description: `the token has no typ header; expected ${[...expected].join(', ')}`,
+    };
+  }
+  if (typeof typ !== 'string')
+    return { reason: 'malformed', description: 'the token typ header is not a string' };
+  if (expected.has(typeKey(typ))) return undefined;
+  return { reason: 'wrong_type', description: `the token typ is not one of: ${[...expected].join(', ')}` };
 }
 
 export class TokenVerifier {
@@ -149,6 +171,10 @@ export class TokenVerifier {
     if (never === undefined && issuer !== undefined) {
       const alg = algFailure(header.alg, issuer);
       if (alg !== undefined && failed(alg)) return done();
+    }
+    if (issuer !== undefined) {
+      const typ = typeFailure(header, issuer);
+      if (typ !== undefined && failed(typ)) return done();
     }
     // The signature can be checked whenever there is a key source and an alg that is not
     // none/HS*, even one this issuer does not allow: "also, the signature is bad" helps.

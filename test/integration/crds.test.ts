@@ -98,6 +98,10 @@ function goodPolicy(name = 'orders-api'): Obj {
         { claim: 'sub', header: 'X-Auth-Subject' },
         { claim: 'email', header: 'x-auth-email' },
       ],
+      forwardToken: false,
+      trustedProxies: ['10.0.0.0/8', '192.168.1.7/32', 'fd00::/8'],
+      paths: { caseInsensitive: false, matrixParameters: 'Reject' },
+      http: { allowUnderscoreHeaders: false },
     },
   };
 }
@@ -358,6 +362,43 @@ const badCases: BadCase[] = [
     field: 'spec.rules[0].methods[0]',
   },
   {
+    name: 'a method outside the Gateway API set (ANY)',
+    kind: 'policy',
+    mutate: (s) => (s.rules[0].methods = ['GET', 'ANY']),
+    field: 'spec.rules[0].methods',
+  },
+  {
+    name: 'an expectedTypes entry that is not a media type',
+    kind: 'policy',
+    mutate: (s) => (issuer0(s).expectedTypes = ['at jwt']),
+    field: 'spec.issuers[0].expectedTypes[0]',
+  },
+  // --- request-handling options (issue 8)
+  {
+    name: 'a trusted proxy that is not a CIDR',
+    kind: 'policy',
+    mutate: (s) => (s.trustedProxies = ['proxy.example.com']),
+    field: 'spec.trustedProxies[0]',
+  },
+  {
+    name: 'a trusted proxy CIDR with host bits set',
+    kind: 'policy',
+    mutate: (s) => (s.trustedProxies = ['10.0.0.0/8', '10.1.2.3/8']),
+    field: 'spec.trustedProxies[1]',
+  },
+  {
+    name: 'matrixParameters outside its enum',
+    kind: 'policy',
+    mutate: (s) => (s.paths.matrixParameters = 'Allow'),
+    field: 'spec.paths.matrixParameters',
+  },
+  {
+    name: 'forwardToken as a string',
+    kind: 'policy',
+    mutate: (s) => (s.forwardToken = 'yes'),
+    field: 'spec.forwardToken',
+  },
+  {
     name: 'an action outside the enum',
     kind: 'policy',
     mutate: (s) => (s.rules[0].action = 'Permit'),
@@ -611,6 +652,14 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
       );
       expect(refused.code).toBe(422);
       expect(refused.message).toContain(field);
+    });
+
+    it('a method outside the Gateway API set says to omit methods for every method', async () => {
+      const obj = goodPolicy('bad-method');
+      obj.spec.rules[0].methods = ['ANY'];
+      const refused = await refusal(create(ns, 'tokenpolicies', obj));
+      expect(refused.code).toBe(422);
+      expect(refused.message).toContain('omit methods to match every method');
     });
 
     it('every schema error of a manifest at once, each with its field', async () => {

@@ -8,6 +8,7 @@ import type { ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
 import type { Readiness } from '../../metrics/operator.js';
 import type { LabelSelector, TokenPolicyStatus } from '../../policy/types.js';
+import { policyWarnings } from '../../policy/warnings.js';
 import {
   READY,
   desiredPolicyStatus,
@@ -81,6 +82,8 @@ export class PolicyReconciler {
         matchedPods: countMatchedPods(selector, pods),
         revocations: this.deps.revocations.countEntries(namespace, name, nowMs),
         unprotectedPods: unprotected,
+        // Only a spec that compiled can be judged; an invalid one keeps its last Warnings.
+        ...(decision.compiled === undefined ? {} : { warnings: policyWarnings(decision.compiled) }),
       },
       new Date(nowMs),
     );

@@ -11,6 +11,11 @@ import type { ReadyState } from './reasons.js';
 export type { ReadyState } from './reasons.js';
 
 export const READY = 'Ready';
+/**
+ * Warnings=True when the policy is enforced but has a risky setting (src/policy/warnings.ts),
+ * reason the first warning's, message every warning's; Warnings=False reason `None` otherwise.
+ */
+export const WARNINGS = 'Warnings';
 
 /** What a policy reconcile found: the inputs of its status. */
 export interface PolicyFacts {
@@ -20,6 +25,8 @@ export interface PolicyFacts {
   readonly revocations: number;
   /** Names of the selected pods running without the sidecar (selector.ts unprotectedPods). */
   readonly unprotectedPods: readonly string[];
+  /** From policyWarnings(compiled); absent when the spec did not compile (Warnings left as is). */
+  readonly warnings?: readonly { readonly reason: string; readonly message: string }[];
 }
 
 /** API server limit on condition messages (metav1.Condition). */
@@ -58,11 +65,33 @@ export function desiredPolicyStatus(
   facts: PolicyFacts,
   now: Date,
 ): TokenPolicyStatus {
-  const conditions = setCondition(
+  let conditions = setCondition(
     current?.conditions,
     { type: READY, ...facts.ready, observedGeneration: facts.generation },
     now,
   );
+  const warnings = facts.warnings;
+  const first = warnings?.[0];
+  if (warnings !== undefined)
+    conditions = setCondition(
+      conditions,
+      first === undefined
+        ? {
+            type: WARNINGS,
+            status: 'False',
+            reason: 'None',
+            message: 'no warnings',
+            observedGeneration: facts.generation,
+          }
+        : {
+            type: WARNINGS,
+            status: 'True',
+            reason: first.reason,
+            message: warnings.map((w) => w.message).join('; '),
+            observedGeneration: facts.generation,
+          },
+      now,
+    );
   return {
     observedGeneration: facts.generation,
     conditions,

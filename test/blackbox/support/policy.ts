@@ -24,6 +24,8 @@ export interface PolicyOptions {
   forwardClaims?: { claim: string; header: string }[];
   /** Replaces the issuer entry wholesale (inline jwks, a second issuer…). */
   issuers?: Record<string, unknown>[];
+  /** Further spec fields (forwardToken, trustedProxies, paths, http…), merged last. */
+  spec?: Record<string, unknown>;
 }
 
 export function issuerEntry(issuer: Issuer, opts: PolicyOptions = {}): Record<string, unknown> {
@@ -44,6 +46,7 @@ export function policyDoc(issuer: Issuer, opts: PolicyOptions = {}): string {
   if (opts.maxUses !== undefined) spec.reuse = { maxUses: opts.maxUses };
   if (opts.rules) spec.rules = opts.rules;
   if (opts.forwardClaims) spec.forwardClaims = opts.forwardClaims;
+  Object.assign(spec, opts.spec);
   return stringify({
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',

@@ -10,11 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { METHODS } from '../../../src/policy/validate-rules.js';
 import {
   ALGORITHMS,
+  MATRIX_PARAMETERS,
   type ExpirySpec,
   type ForwardClaimSpec,
+  type HttpSpec,
   type IssuerSpec,
+  type PathsSpec,
   type Mode,
   type RevocationEntry,
   type RuleAction,
@@ -155,7 +159,13 @@ const policySpecFields = {
   reuse: true,
   rules: true,
   forwardClaims: true,
+  forwardToken: true,
+  trustedProxies: true,
+  paths: true,
+  http: true,
 } satisfies Record<keyof TokenPolicySpec, true>;
+const pathsFields = { caseInsensitive: true, matrixParameters: true } satisfies Record<keyof PathsSpec, true>;
+const httpFields = { allowUnderscoreHeaders: true } satisfies Record<keyof HttpSpec, true>;
 const issuerFields = {
   issuer: true,
   audiences: true,
@@ -163,6 +173,7 @@ const issuerFields = {
   discovery: true,
   jwks: true,
   algorithms: true,
+  expectedTypes: true,
 } satisfies Record<keyof IssuerSpec, true>;
 const expiryFields = {
   requireExp: true,
@@ -258,6 +269,8 @@ describe('crds/', () => {
       expect(keys(at(spec, 'expiry'))).toEqual(sorted(expiryFields));
       expect(keys(at(spec, 'rules', '[*]'))).toEqual(sorted(ruleFields));
       expect(keys(at(spec, 'forwardClaims', '[*]'))).toEqual(sorted(forwardFields));
+      expect(keys(at(spec, 'paths'))).toEqual(sorted(pathsFields));
+      expect(keys(at(spec, 'http'))).toEqual(sorted(httpFields));
       expect(keys(at(s, 'status'))).toEqual(sorted(policyStatusFields));
     });
 
@@ -265,6 +278,8 @@ describe('crds/', () => {
       expect(at(spec, 'issuers', '[*]', 'algorithms', '[*]').enum).toEqual([...ALGORITHMS]);
       expect(at(spec, 'mode').enum?.slice().sort()).toEqual(sorted(modes));
       expect(at(spec, 'rules', '[*]', 'action').enum?.slice().sort()).toEqual(sorted(actions));
+      expect(at(spec, 'rules', '[*]', 'methods', '[*]').enum).toEqual([...METHODS]);
+      expect(at(spec, 'paths', 'matrixParameters').enum).toEqual([...MATRIX_PARAMETERS]);
     });
 
     it('requires selector, targetPort and issuers', () => {

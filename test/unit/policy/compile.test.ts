@@ -38,8 +38,13 @@ describe('compilePolicy', () => {
       maxUses: 0,
       rules: [],
       forwardClaims: [],
+      forwardToken: false,
+      trustedProxies: undefined,
+      paths: { caseInsensitive: false, matrixParameters: 'Reject' },
+      allowUnderscoreHeaders: false,
     });
     const issuer = c.issuers.get('https://i/');
+    expect(issuer?.expectedTypes).toBeUndefined();
     expect([...(issuer?.algorithms ?? [])]).toEqual(['RS256', 'ES256']);
     expect(issuer?.keySource).toEqual({ kind: 'discovery', issuer: 'https://i/' });
   });
@@ -122,6 +127,35 @@ describe('compilePolicy', () => {
   it('freezes what it returns', () => {
     const c = compilePolicy(valid(validPolicy()));
     expect(Object.isFrozen(c) && Object.isFrozen(c.rules) && Object.isFrozen(c.rules[0])).toBe(true);
+  });
+});
+
+describe('compilePolicy, request-handling options', () => {
+  it('keeps explicit values and compiles trusted proxies into a lookup', () => {
+    const p = minimal();
+    Object.assign(p.spec, {
+      forwardToken: true,
+      trustedProxies: ['10.0.0.0/8'],
+      paths: { caseInsensitive: true, matrixParameters: 'Strip' },
+      http: { allowUnderscoreHeaders: true },
+    });
+    p.spec.issuers[0].expectedTypes = ['Application/AT+JWT', 'jwt'];
+    const c = compilePolicy(valid(p, true));
+    expect(c.forwardToken).toBe(true);
+    expect(c.paths).toEqual({ caseInsensitive: true, matrixParameters: 'Strip' });
+    expect(c.allowUnderscoreHeaders).toBe(true);
+    expect(c.trustedProxies?.has('10.9.8.7')).toBe(true);
+    expect(c.trustedProxies?.has('11.0.0.1')).toBe(false);
+    expect([...(c.issuers.get('https://i/')?.expectedTypes ?? [])]).toEqual(['at+jwt', 'jwt']);
+  });
+
+  it('lower-cases rule paths when matching is case-insensitive', () => {
+    const p = minimal();
+    p.spec.paths = { caseInsensitive: true };
+    p.spec.rules = [{ name: 'admin', paths: ['/Admin/*', '/Exact'], action: 'Deny' }];
+    const rule = compilePolicy(valid(p, true)).rules[0];
+    expect(rule?.prefixes).toEqual(['/admin/']);
+    expect([...(rule?.exact ?? [])]).toEqual(['/exact']);
   });
 });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalisePath } from '../../../src/policy/normalize.js';
+import { hasNonAscii, normalisePath } from '../../../src/policy/normalize.js';
 
 const accepted: { name: string; raw: string; path: string }[] = [
   { name: 'a normal path as it is', raw: '/orders/7', path: '/orders/7' },
@@ -9,13 +9,15 @@ const accepted: { name: string; raw: string; path: string }[] = [
   { name: 'a trailing slash kept', raw: '/a/', path: '/a/' },
   { name: 'a decoded unreserved letter', raw: '/%61dmin', path: '/admin' },
   { name: 'decoded unreserved marks', raw: '/%2D%2e%5F%7e%41%7A%30', path: '/-._~Az0' },
-  { name: 'an escaped reserved character kept, hex upper-cased', raw: '/a%3bb%3F', path: '/a%3Bb%3F' },
-  {
-    name: 'an escaped percent kept (no double decoding)',
-    raw: '/%252e%252e/admin',
-    path: '/%252e%252e/admin',
-  },
+  // Was '/a%3bb%3F': an escaped ';' is a matrix parameter since issue 8.
+  { name: 'an escaped reserved character kept, hex upper-cased', raw: '/a%3fb%2c', path: '/a%3Fb%2C' },
   { name: 'escaped UTF-8 kept', raw: '/caf%c3%a9', path: '/caf%C3%A9' },
+  {
+    name: 'escaped NFKC-stable non-Latin script kept',
+    raw: '/%E6%97%A5%E6%9C%AC',
+    path: '/%E6%97%A5%E6%9C%AC',
+  },
+  { name: 'a dot inside a name', raw: '/a.b/../c.d', path: '/c.d' },
   { name: 'a dot segment', raw: '/a/./b', path: '/a/b' },
   { name: 'a dot-dot segment', raw: '/healthz/../admin', path: '/admin' },
   { name: 'dot-dot written %2e%2e', raw: '/healthz/%2e%2e/admin', path: '/admin' },
@@ -28,9 +30,81 @@ const accepted: { name: string; raw: string; path: string }[] = [
   { name: 'repeated slashes folded', raw: '//admin//users///1', path: '/admin/users/1' },
   { name: 'slashes folded around dot segments', raw: '/a//..//b', path: '/b' },
   { name: 'a trailing double slash', raw: '/a//', path: '/a/' },
-  { name: 'three dots as a name', raw: '/a/.../b', path: '/a/.../b' },
   { name: 'a hidden name', raw: '/.well-known/jwks.json', path: '/.well-known/jwks.json' },
-  { name: 'a semicolon in a normal segment', raw: '/a;v=1/b', path: '/a;v=1/b' },
+];
+
+/** Issue 8, point 3: each form a common framework reads differently from the sidecar. */
+const ambiguous: { name: string; raw: string; description: string }[] = [
+  { name: 'a fragment', raw: '/admin#x', description: "fragment ('#') in the request target" },
+  { name: 'an empty matrix parameter', raw: '/admin;/x', description: "matrix parameter (';') in path" },
+  { name: 'a matrix parameter', raw: '/admin;x=1/y', description: "matrix parameter (';') in path" },
+  { name: 'an encoded matrix parameter', raw: '/admin%3B/x', description: "matrix parameter (';') in path" },
+  { name: 'a semicolon in a normal segment', raw: '/a;v=1/b', description: "matrix parameter (';') in path" },
+  { name: 'a trailing dot', raw: '/admin./x', description: 'path segment ending in a dot or whitespace' },
+  {
+    name: 'an encoded trailing dot',
+    raw: '/admin%2E/x',
+    description: 'path segment ending in a dot or whitespace',
+  },
+  {
+    name: 'three dots as a name',
+    raw: '/a/.../b',
+    description: 'path segment ending in a dot or whitespace',
+  },
+  {
+    name: 'a last segment ending in a dot',
+    raw: '/admin.',
+    description: 'path segment ending in a dot or whitespace',
+  },
+  { name: 'a trailing space', raw: '/admin%20/x', description: 'path segment ending in a dot or whitespace' },
+  { name: 'a trailing tab', raw: '/admin%09/x', description: 'encoded control character in path' },
+  { name: 'a double-encoded dot-dot', raw: '/%252e%252e/admin', description: "encoded '%' (%25) in path" },
+  { name: 'a double-encoded slash', raw: '/a%252Fb', description: "encoded '%' (%25) in path" },
+  {
+    name: 'an overlong UTF-8 dot (C0 AE)',
+    raw: '/%C0%AE%C0%AE/admin',
+    description: 'percent-encoded bytes that are not valid UTF-8 in path',
+  },
+  {
+    name: 'an overlong UTF-8 slash (E0 80 AF)',
+    raw: '/a%E0%80%AFb',
+    description: 'percent-encoded bytes that are not valid UTF-8 in path',
+  },
+  {
+    name: 'a truncated UTF-8 sequence',
+    raw: '/caf%C3',
+    description: 'percent-encoded bytes that are not valid UTF-8 in path',
+  },
+  {
+    name: 'a lone continuation byte',
+    raw: '/a%80',
+    description: 'percent-encoded bytes that are not valid UTF-8 in path',
+  },
+  {
+    name: 'a fullwidth dot (NFKC: .)',
+    raw: '/admin%EF%BC%8E/x',
+    description: 'a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot',
+  },
+  {
+    name: 'fullwidth dots as a traversal',
+    raw: '/public/%EF%BC%8E%EF%BC%8E/admin',
+    description: 'a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot',
+  },
+  {
+    name: 'a fullwidth solidus (NFKC: /)',
+    raw: '/admin%EF%BC%8Fx',
+    description: 'a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot',
+  },
+  {
+    name: 'a Kelvin sign (NFKC: K)',
+    raw: '/%E2%84%AAey',
+    description: 'a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot',
+  },
+  {
+    name: 'a no-break space at a segment end (NFKC: space)',
+    raw: '/admin%C2%A0/x',
+    description: 'a character with a compatibility (NFKC) form in path, e.g. a fullwidth letter or dot',
+  },
 ];
 
 const refused: { name: string; raw: string; description: string }[] = [
@@ -88,6 +162,45 @@ describe('normalisePath refuses', () => {
   it.each(refused)('$name', ({ raw, description }) => {
     expect(normalisePath(raw)).toEqual({ ok: false, description });
   });
+});
+
+describe('normalisePath refuses forms frameworks read differently (default: matrixParameters Reject)', () => {
+  it.each(ambiguous)('$name: $raw', ({ raw, description }) => {
+    expect(normalisePath(raw)).toEqual({ ok: false, description });
+  });
+});
+
+describe('normalisePath with matrixParameters: Strip', () => {
+  const strip = { matrixParameters: 'Strip' } as const;
+  it.each([
+    ['/admin;/x', '/admin/x'],
+    ['/admin;x=1/y', '/admin/y'],
+    ['/admin%3B/x', '/admin/x'],
+    ['/a;jsessionid=1', '/a'],
+    ['/a/;x/b', '/a/b'],
+    ['/public;x/../admin', '/admin'],
+  ])('%s is matched and forwarded as %s', (raw, path) => {
+    expect(normalisePath(raw, strip)).toEqual({ ok: true, path });
+  });
+
+  it('still refuses a parameter on a dot segment', () => {
+    expect(normalisePath('/public/..;/admin', strip)).toEqual({
+      ok: false,
+      description: 'dot segment with a parameter in path',
+    });
+  });
+
+  it('still refuses a trailing dot left after stripping', () => {
+    expect(normalisePath('/admin.;x/y', strip).ok).toBe(false);
+  });
+});
+
+describe('hasNonAscii', () => {
+  it.each([
+    ['/caf%C3%A9', true],
+    ['/a%3Fb', false],
+    ['/plain', false],
+  ])('%s: %s', (path, expected) => expect(hasNonAscii(path)).toBe(expected));
 });
 
 // Paths built from the characters that matter, so dot segments, escapes and slashes are common.

@@ -54,6 +54,12 @@ const bad: BadCase[] = [
     fields: ['spec.rules[0].paths[0]'],
   },
   {
+    name: 'a path with a matrix parameter, which no request can reach',
+    mutate: (p) => (rule(p).paths = ['/a;v=1/*']),
+    fields: ['spec.rules[0].paths[0]'],
+    message: 'cannot match any request',
+  },
+  {
     name: 'a path with an encoded slash',
     mutate: (p) => (rule(p).paths = ['/a%2Fb']),
     fields: ['spec.rules[0].paths[0]'],
@@ -70,6 +76,18 @@ const bad: BadCase[] = [
     fields: ['spec.rules[0].methods[0]'],
   },
   { name: 'an empty method list', mutate: (p) => (rule(p).methods = []), fields: ['spec.rules[0].methods'] },
+  {
+    // Was accepted before issue 8: a method outside the Gateway API set is a rule that never matches.
+    name: 'a method that is not a Gateway API method (ANY)',
+    mutate: (p) => (rule(p).methods = ['GET', 'ANY']),
+    fields: ['spec.rules[0].methods[1]'],
+    message: 'leave methods out to match every method',
+  },
+  {
+    name: 'an extension method (M-SEARCH)',
+    mutate: (p) => (rule(p).methods = ['M-SEARCH']),
+    fields: ['spec.rules[0].methods[0]'],
+  },
   { name: 'an unknown action', mutate: (p) => (rule(p).action = 'Permit'), fields: ['spec.rules[0].action'] },
   {
     name: 'scopes on an Allow rule',

@@ -94,6 +94,13 @@ const TABLE: Record<DenyReason, Expected & { stage: Stage }> = {
     error: 'invalid_token',
     description: 'the token audience is not accepted',
   },
+  wrong_type: {
+    stage: 'token',
+    status: 401,
+    wwwAuthenticate: invalidToken('the token type is not accepted'),
+    error: 'invalid_token',
+    description: 'the token type is not accepted',
+  },
   revoked: {
     stage: 'token',
     status: 401,

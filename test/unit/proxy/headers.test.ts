@@ -70,7 +70,9 @@ describe('upstreamHeaders: what the app receives', () => {
     expect(out['x-auth-subject']).toBe('user-42');
   });
 
-  it("X-Forwarded-For gets the client address appended; X-Forwarded-Proto is always the sidecar's", () => {
+  // Issue 8, point 7: the client's X-Forwarded-For was kept and extended; from an untrusted peer
+  // (the default) it is now replaced by what the sidecar saw. A trusted proxy's is extended.
+  it("X-Forwarded-For is the client address from an untrusted peer; X-Forwarded-Proto is the sidecar's", () => {
     expect(upstreamHeaders({}, NONE, [], '10.0.0.1')).toMatchObject({
       'x-forwarded-for': '10.0.0.1',
       'x-forwarded-proto': 'http',
@@ -83,18 +85,62 @@ describe('upstreamHeaders: what the app receives', () => {
         '10.0.0.1',
       ),
     ).toMatchObject({
-      'x-forwarded-for': '203.0.113.9, 10.0.0.1',
+      'x-forwarded-for': '10.0.0.1',
       'x-forwarded-proto': 'http',
     });
   });
 
+  it('a trusted proxy keeps its forwarding headers, extended with its own address', () => {
+    const out = upstreamHeaders(
+      {
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        forwarded: 'for=203.0.113.9',
+        'x-real-ip': '203.0.113.9',
+        'x-forwarded-host': 'shop.example.com',
+      },
+      NONE,
+      [],
+      '10.0.0.1',
+      { trustedPeer: true },
+    );
+    expect(out).toMatchObject({
+      'x-forwarded-for': '203.0.113.9, 10.0.0.1',
+      'x-forwarded-proto': 'https',
+      forwarded: 'for=203.0.113.9, for=10.0.0.1',
+      'x-real-ip': '203.0.113.9',
+      'x-forwarded-host': 'shop.example.com',
+    });
+  });
+
+  it('an untrusted peer gets Forwarded, X-Real-IP and X-Forwarded-Host replaced by what the sidecar saw', () => {
+    const out = upstreamHeaders(
+      {
+        host: 'orders:8080',
+        forwarded: 'for=1.2.3.4;host=evil',
+        'x-real-ip': '1.2.3.4',
+        'x-forwarded-host': 'evil.example',
+      },
+      NONE,
+      [],
+      '::1',
+    );
+    expect(out).toMatchObject({
+      forwarded: 'for="[::1]";host="orders:8080";proto=http',
+      'x-real-ip': '::1',
+      'x-forwarded-host': 'orders:8080',
+    });
+  });
+
+  // Issue 8, point 7: `authorization: Bearer t` used to pass; a bearer token now reaches the
+  // app only when verified under forwardToken (keepToken).
   it('end-to-end headers pass unchanged, repeated ones as they came', () => {
     const out = upstreamHeaders(
       {
         host: 'orders',
         'content-type': 'application/json',
         'set-cookie': ['a=1', 'b=2'],
-        authorization: 'Bearer t',
+        authorization: 'Basic dTpw',
       },
       NONE,
       [],
@@ -104,8 +150,41 @@ describe('upstreamHeaders: what the app receives', () => {
       host: 'orders',
       'content-type': 'application/json',
       'set-cookie': ['a=1', 'b=2'],
-      authorization: 'Bearer t',
+      authorization: 'Basic dTpw',
     });
+  });
+
+  it.each(['Bearer t', 'bearer t', 'BEARER  t', 'Bearer'])(
+    'a bearer token (%s) is not forwarded by default',
+    (v) => {
+      expect(upstreamHeaders({ authorization: v }, NONE, [], undefined).authorization).toBeUndefined();
+    },
+  );
+
+  it('a verified bearer token is forwarded under forwardToken (keepToken)', () => {
+    const out = upstreamHeaders({ authorization: 'Bearer t' }, NONE, [], undefined, { keepToken: true });
+    expect(out.authorization).toBe('Bearer t');
+  });
+
+  it('headers with _ in their names are dropped by default', () => {
+    const out = upstreamHeaders({ x_auth_subject: 'admin', x_custom: '1', 'x-ok': '2' }, NONE, [], undefined);
+    expect(out.x_auth_subject).toBeUndefined();
+    expect(out.x_custom).toBeUndefined();
+    expect(out['x-ok']).toBe('2');
+  });
+
+  it('with allowUnderscores, only names aliasing a protected header after _ → - are dropped', () => {
+    const out = upstreamHeaders(
+      { x_auth_subject: 'admin', x_forwarded_for: '1.2.3.4', authorization_: 'x', x_custom: '1' },
+      new Set(['x-auth-subject']),
+      [['x-auth-subject', 'alice']],
+      undefined,
+      { allowUnderscores: true },
+    );
+    expect(out.x_auth_subject).toBeUndefined();
+    expect(out.x_forwarded_for).toBeUndefined();
+    expect(out.x_custom).toBe('1');
+    expect(out['x-auth-subject']).toBe('alice');
   });
 
   it('Expect is not passed on: the sidecar has answered 100-continue itself (and undici refuses the header)', () => {

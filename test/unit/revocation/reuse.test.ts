@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReuseCounter, reuseKey } from '../../../src/revocation/reuse.js';
+import { entryBytes, ReuseCounter, reuseKey } from '../../../src/revocation/reuse.js';
 
 const NOW = 1_800_000_000;
 const EXP = NOW + 300;
@@ -93,5 +93,29 @@ describe('reuseKey', () => {
   it('keeps issuer and jti apart', () => {
     expect(reuseKey('https://a/', 'x')).not.toBe(reuseKey('https://a/x', ''));
     expect(reuseKey('i', 'j')).toBe(reuseKey('i', 'j'));
+  });
+});
+
+describe('ReuseCounter byte cap', () => {
+  it('estimates entry bytes from the key and sums them', () => {
+    const c = new ReuseCounter();
+    c.use('a'.repeat(10), EXP, NOW);
+    c.use('b'.repeat(20), EXP, NOW);
+    expect(c.bytes).toBe(entryBytes('a'.repeat(10)) + entryBytes('b'.repeat(20)));
+    c.sweep(EXP + 10_000);
+    expect(c.bytes).toBe(0);
+  });
+
+  it('fails closed at the byte cap: a new jti is refused, known ones keep counting, and it is counted', () => {
+    const key = (i: number) => reuseKey('https://auth.example.com/', `jti-${String(i).padStart(4, '0')}`);
+    const cap = entryBytes(key(0)) * 3;
+    const c = new ReuseCounter({ maxBytes: cap });
+    expect([c.use(key(1), EXP, NOW), c.use(key(2), EXP, NOW), c.use(key(3), EXP, NOW)]).toEqual([1, 1, 1]);
+    expect(c.use(key(4), EXP, NOW)).toBe(Infinity);
+    expect(c.refusedFull).toBe(1);
+    expect(c.use(key(1), EXP, NOW)).toBe(2); // a known jti is never forgotten
+    expect(c.bytes).toBeLessThanOrEqual(cap);
+    // Once the entries expire (plus the retention margin), room is made by a sweep.
+    expect(c.use(key(4), EXP, EXP + 301)).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VerifiedTokenCache } from '../../../src/token/cache.js';
+import { entryBytes, VerifiedTokenCache } from '../../../src/token/cache.js';
 import { wholeTokenSha256 } from '../../../src/token/hash.js';
 import type { Verified } from '../../../src/token/verify.js';
 import { NOW, issuer, policy } from '../../support/tokens.js';
@@ -131,5 +131,38 @@ describe('VerifiedTokenCache.sync', () => {
     cache.set('k', verified(), NOW);
     cache.sync(next(), keys);
     expect(cache.get('k', NOW) !== undefined).toBe(kept);
+  });
+});
+
+describe('VerifiedTokenCache byte cap', () => {
+  it('evicts to stay under maxBytes and reports its estimated size', () => {
+    const one = entryBytes(verified());
+    const c = new VerifiedTokenCache({ maxEntries: 1000, maxBytes: one * 5 });
+    c.sync(pol, 1);
+    for (let i = 0; i < 50; i++) c.set(wholeTokenSha256(`t${i}`), verified(), NOW);
+    expect(c.size).toBe(5);
+    expect(c.bytes).toBe(one * 5);
+    expect(c.get(wholeTokenSha256('t49'), NOW)).toBeDefined();
+    expect(c.get(wholeTokenSha256('t0'), NOW)).toBeUndefined();
+  });
+
+  it('does not cache an entry larger than the whole cap', () => {
+    const c = new VerifiedTokenCache({ maxBytes: 100 });
+    c.sync(pol, 1);
+    c.set(wholeTokenSha256('t'), verified(), NOW);
+    expect(c.size).toBe(0);
+    expect(c.bytes).toBe(0);
+  });
+
+  it('counts bytes down on expiry, replacement and clear', () => {
+    const c = new VerifiedTokenCache();
+    c.sync(pol, 1);
+    c.set(wholeTokenSha256('a'), verified({ cacheUntil: NOW + 1 }), NOW);
+    c.set(wholeTokenSha256('b'), verified(), NOW);
+    c.set(wholeTokenSha256('b'), verified({ claims: { sub: 'a-longer-subject-than-before' } }), NOW);
+    expect(c.get(wholeTokenSha256('a'), NOW + 1)).toBeUndefined();
+    expect(c.bytes).toBe(entryBytes(verified({ claims: { sub: 'a-longer-subject-than-before' } })));
+    c.clear();
+    expect(c.bytes).toBe(0);
   });
 });

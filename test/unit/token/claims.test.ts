@@ -189,6 +189,50 @@ const cases: Case[] = [
     reason: 'malformed',
     description: 'lacks exp or iat',
   },
+  // ---- one identity: sub / jti are strings or nothing (RFC 7519 StringOrURI) ----
+  {
+    name: 'an array sub is malformed',
+    payload: claims({ sub: ['user-42'] }),
+    reason: 'malformed',
+    description: 'sub claim is not a string',
+  },
+  {
+    name: 'a numeric sub is malformed',
+    payload: claims({ sub: 42 }),
+    reason: 'malformed',
+    description: 'sub claim is not a string',
+  },
+  { name: 'an object sub is malformed', payload: claims({ sub: { id: 'user-42' } }), reason: 'malformed' },
+  {
+    name: 'a numeric jti is malformed',
+    payload: claims({ jti: 7 }),
+    reason: 'malformed',
+    description: 'jti claim is not a string',
+  },
+  { name: 'a null sub is malformed', payload: claims({ sub: null }), reason: 'malformed' },
+  { name: 'no sub and no jti pass', payload: claims({ sub: undefined, jti: undefined }) },
+  // ---- the hard bound on exp, which no policy setting lifts ----
+  {
+    name: 'exp of 1e300 is refused even without a lifetime cap',
+    payload: claims({ exp: 1e300 }),
+    reason: 'lifetime_too_long',
+    description: '10 years',
+  },
+  {
+    name: 'exp one second past 10 years from now is refused',
+    payload: claims({ exp: NOW + 10 * 365 * 86400 + 1 }),
+    reason: 'lifetime_too_long',
+  },
+  {
+    name: 'exp exactly 10 years from now passes',
+    payload: claims({ exp: NOW + 10 * 365 * 86400 }),
+  },
+  {
+    name: 'the 10-year bound holds with exp optional',
+    payload: claims({ exp: 1e12 }),
+    expiry: { requireExp: false },
+    reason: 'lifetime_too_long',
+  },
 ];
 
 describe('checkClaims', () => {

@@ -199,3 +199,34 @@ describe('unprotectedPodsEvent', () => {
     expect(unprotectedPodsEvent(previous, names)).toBeUndefined();
   });
 });
+
+describe('the Warnings condition', () => {
+  const noCap = [{ reason: 'NoLifetimeCap', message: 'no lifetime cap' }];
+
+  it('is True with the first warning as reason when the compiled policy has warnings', () => {
+    const s = desiredPolicyStatus(undefined, facts({ warnings: noCap }), T0);
+    expect(s.conditions?.find((c) => c.type === 'Warnings')).toMatchObject({
+      status: 'True',
+      reason: 'NoLifetimeCap',
+      message: 'no lifetime cap',
+      observedGeneration: 2,
+    });
+  });
+
+  it('is False/None when there is nothing to warn about', () => {
+    const s = desiredPolicyStatus(undefined, facts({ warnings: [] }), T0);
+    expect(s.conditions?.find((c) => c.type === 'Warnings')).toMatchObject({
+      status: 'False',
+      reason: 'None',
+    });
+  });
+
+  it('is left as it was when the spec did not compile (warnings unknown)', () => {
+    const stored = desiredPolicyStatus(undefined, facts({ warnings: noCap }), T0);
+    const invalid = facts({ ready: { status: 'False', reason: 'InvalidSpec', message: 'bad' } });
+    const next = desiredPolicyStatus(stored, invalid, T1);
+    expect(next.conditions?.find((c) => c.type === 'Warnings')).toEqual(
+      stored.conditions?.find((c) => c.type === 'Warnings'),
+    );
+  });
+});

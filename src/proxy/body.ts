@@ -1,0 +1,115 @@
+/**
+ * Reading a request body so that a slow client cannot hold an upstream connection (issue 8,
+ * point 1). Bodies up to `bufferBytes` are read whole before the upstream is asked for a
+ * connection; a larger body is streamed, its first `bufferBytes` buffered first. In both cases
+ * the client must keep sending: no byte for `idleTimeoutMs`, or fewer than `minBytesPerSecond`
+ * on average once `graceMs` have passed, ends the request with 408 (or cuts it if the app has
+ * answered already). One unref'd 1 s timer per body being read; none for bodiless requests.
+ */
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+
+export interface BodyLimits {
+  /** Bodies up to this size are buffered before forwarding. Default 64 KiB. */
+  readonly bufferBytes: number;
+  /** No byte for this long ends the request. Default 15 s. */
+  readonly idleTimeoutMs: number;
+  /** Average rate required once `graceMs` have passed. Default 1024 B/s after 10 s. */
+  readonly minBytesPerSecond: number;
+  readonly graceMs: number;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = Object.freeze({
+  bufferBytes: 64 * 1024,
+  idleTimeoutMs: 15_000,
+  minBytesPerSecond: 1024,
+  graceMs: 10_000,
+});
+
+export type BodyResult =
+  | { kind: 'buffered'; body: Buffer }
+  | { kind: 'stream'; body: Readable }
+  | { kind: 'timeout'; description: string }
+  | { kind: 'aborted' };
+
+/**
+ * Reads `req`'s body. Resolves once it is whole (≤ bufferBytes), once bufferBytes have arrived
+ * (then `stream` carries them and the rest), or on a timeout / client abort. `onLateTimeout` is
+ * called if a streamed body stalls after the promise resolved (the caller cuts the exchange).
+ */
+export function readBody(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  onLateTimeout: (description: string) => void,
+): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let lastData = started;
+    let received = 0;
+    const chunks: Buffer[] = [];
+    let stream: PassThrough | undefined;
+    let settled = false;
+    const settle = (r: BodyResult): void => {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+    };
+    const stop = (): void => {
+      clearInterval(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAbort);
+      req.off('error', onAbort);
+    };
+    const check = (): void => {
+      const now = Date.now();
+      let why: string | undefined;
+      if (now - lastData >= limits.idleTimeoutMs) why = `no body data for ${limits.idleTimeoutMs} ms`;
+      else if (now - started > limits.graceMs) {
+        const needed = (limits.minBytesPerSecond * (now - started - limits.graceMs)) / 1000;
+        if (received < needed) why = `body slower than ${limits.minBytesPerSecond} bytes/s`;
+      }
+      if (why === undefined) return;
+      stop();
+      if (!settled) settle({ kind: 'timeout', description: why });
+      else {
+        stream?.destroy(new Error(why));
+        onLateTimeout(why);
+      }
+    };
+    const timer = setInterval(check, Math.min(1000, limits.idleTimeoutMs));
+    timer.unref();
+    const onData = (chunk: Buffer): void => {
+      lastData = Date.now();
+      received += chunk.length;
+      if (stream !== undefined) {
+        if (!stream.write(chunk)) {
+          req.pause();
+          stream.once('drain', () => req.resume());
+        }
+        return;
+      }
+      chunks.push(chunk);
+      if (received > limits.bufferBytes) {
+        stream = new PassThrough({ highWaterMark: limits.bufferBytes });
+        for (const c of chunks) stream.write(c);
+        chunks.length = 0;
+        settle({ kind: 'stream', body: stream });
+      }
+    };
+    const onEnd = (): void => {
+      stop();
+      if (stream !== undefined) stream.end();
+      else settle({ kind: 'buffered', body: Buffer.concat(chunks, received) });
+    };
+    const onAbort = (): void => {
+      stop();
+      if (stream !== undefined) stream.destroy(new Error('client aborted the body'));
+      settle({ kind: 'aborted' });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAbort);
+    req.on('error', onAbort);
+  });
+}
