@@ -5,7 +5,14 @@
  * informers stop, in-flight reconciles get a bounded time to finish, the lease is released so
  * another replica takes over at once rather than after the lease expires.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { OperatorConfig } from '../config/operator.js';
 import type { Logger } from '../log/logger.js';
@@ -19,7 +26,23 @@ import { PolicyReconciler } from './reconcile.js';
 import { RevocationReconciler } from './reconcile-revocation.js';
 import { RevocationIndex } from './revocations.js';
 import { startHealthServer, type HealthServer } from './server.js';
+import { servingDnsNames } from './serving/certificate.js';
+import { ManagedCertificate, type ServingCa } from './serving/secret.js';
+import { createServingServer, type ServingPlugin, type ServingServer } from './serving/server.js';
 import { StatusWriter } from './status.js';
+import { reviewToken } from './stream/auth.js';
+import { StreamHub } from './stream/hub.js';
+import { streamRoutes } from './stream/routes.js';
+
+/** What a plugin mounted on the HTTPS server (the admission webhook) may use. */
+export interface ServingContext {
+  readonly kc: KubeConfig;
+  readonly log: Logger;
+  readonly metrics: OperatorMetrics;
+  readonly config: OperatorConfig;
+  /** The CA of the serving certificate, and its changes (the webhook's caBundle). */
+  readonly ca: ServingCa;
+}
 
 export interface OperatorDeps {
   readonly kc: KubeConfig;
@@ -28,11 +51,19 @@ export interface OperatorDeps {
   readonly registry?: Registry;
   /** For JWKS and discovery fetches; globalThis.fetch by default. */
   readonly fetch?: typeof globalThis.fetch;
+  /** More plugins for the HTTPS server (the admission webhook at POST /inject). */
+  readonly servingPlugins?: (ctx: ServingContext) => readonly ServingPlugin[];
+  /** How often the serving Secret is re-read (default 10 s; tests go faster). */
+  readonly servingSecretPollMs?: number;
 }
 
 export interface OperatorHandle {
   readonly metrics: OperatorMetrics;
   readonly health: HealthServer;
+  /** The HTTPS server's bound address (config stream, webhook). */
+  readonly servingAddress: AddressInfo;
+  readonly ca: ServingCa;
+  readonly hub: StreamHub;
   /** The informers have synced and the workers run. */
   ready(): boolean;
   isLeader(): boolean;
@@ -49,7 +80,10 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const index = new RevocationIndex();
   const keys = new SharedKeys({
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    onRefresh: (_issuer, result) => metrics.jwksFetches.inc({ result }),
+    onRefresh: (issuer, result) => {
+      metrics.jwksFetches.inc({ result });
+      if (result === 'success') hub.keysRefreshed(issuer);
+    },
   });
   const elector = new LeaderElector({
     api: kc.makeApiClient(CoordinationV1Api),
@@ -96,6 +130,36 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     }),
   });
 
+  // The config stream reads the same caches; its handlers run after the controller's, so the
+  // revocation index is current when the hub looks.
+  const hub: StreamHub = new StreamHub({
+    policies: informers.policies.cache,
+    pods: informers.pods.cache,
+    revocations: index,
+    keys,
+    log: log.child({ component: 'stream' }),
+    metrics,
+  });
+  informers.policies.onEvent((_, obj) => hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''));
+  informers.revocations.onEvent((event, obj) => {
+    const policyName = (obj.spec as { policyName?: unknown } | undefined)?.policyName;
+    hub.revocationChanged(event === 'delete', obj, typeof policyName === 'string' ? policyName : undefined);
+  });
+  informers.pods.onEvent((event, pod) => hub.podChanged(event === 'delete', pod));
+  const core = kc.makeApiClient(CoreV1Api);
+  const cert = new ManagedCertificate({
+    core,
+    namespace: cfg.namespace,
+    want: {
+      dnsNames: servingDnsNames(cfg.namespace, cfg.serviceName, cfg.servingDnsNames),
+      ipAddresses: cfg.servingIpAddresses,
+    },
+    certManager: cfg.certManager,
+    log: log.child({ component: 'serving-secret' }),
+    ...(deps.servingSecretPollMs === undefined ? {} : { pollMs: deps.servingSecretPollMs }),
+  });
+  const authn = kc.makeApiClient(AuthenticationV1Api);
+
   let started = false;
   let stopping: Promise<void> | undefined;
   const health = await startHealthServer({
@@ -107,6 +171,36 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   await Promise.all([informers.policies.start(), informers.revocations.start(), informers.pods.start()]);
   elector.start();
 
+  let serving: ServingServer | undefined;
+  let servingAddress: AddressInfo;
+  try {
+    const material = await cert.start();
+    const slog = log.child({ component: 'serving' });
+    serving = await createServingServer({
+      tls: material,
+      log: slog,
+      plugins: [
+        {
+          plugin: streamRoutes,
+          options: { hub, review: (t: string) => reviewToken(authn, t), log: slog, metrics },
+        },
+        ...(deps.servingPlugins?.({ kc, log, metrics, config: cfg, ca: cert }) ?? []),
+      ],
+    });
+    const server = serving;
+    cert.onChange((m) => server.reload(m));
+    servingAddress = await serving.listen(cfg.serve);
+    log.info({ address: servingAddress }, 'serving HTTPS');
+  } catch (err) {
+    cert.stop();
+    await serving?.close();
+    await Promise.all([informers.policies.stop(), informers.revocations.stop(), informers.pods.stop()]);
+    await elector.stop();
+    keys.close();
+    await health.close();
+    throw err;
+  }
+
   // Workers start only once every cache is complete: a policy counted against a half-listed
   // set of pods would get a wrong status, written by a leader that believes it.
   let resync: NodeJS.Timeout | undefined;
@@ -114,6 +208,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     if (!allSynced(informers) || stopping !== undefined) return;
     clearInterval(waitForSync);
     controller.start();
+    hub.start();
     started = true;
     resync = setInterval(() => controller.enqueueAll(), cfg.resyncSeconds * 1000);
     log.info('informers synced; reconciling');
@@ -123,6 +218,10 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     clearInterval(waitForSync);
     clearInterval(resync);
     started = false;
+    // Streams first: their sidecars reconnect to another replica while this one winds down.
+    hub.close();
+    cert.stop();
+    await serving?.close();
     await Promise.all([informers.policies.stop(), informers.revocations.stop(), informers.pods.stop()]);
     const drained = await controller.stop(cfg.shutdownTimeoutSeconds * 1000);
     if (!drained)
@@ -135,6 +234,9 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   return {
     metrics,
     health,
+    servingAddress,
+    ca: cert,
+    hub,
     ready: () => started,
     isLeader: () => elector.isLeader(),
     stop: () => (stopping ??= stop()),

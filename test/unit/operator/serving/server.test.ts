@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { pino } from 'pino';
@@ -33,7 +34,7 @@ describe('createServingServer', () => {
       log: pino({ level: 'silent' }),
       plugins: [
         {
-          plugin: async (app) => {
+          plugin: async (app: FastifyInstance) => {
             app.get('/hello', async () => ({ hello: 'world' }));
           },
         },
