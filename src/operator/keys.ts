@@ -53,7 +53,13 @@ export class SharedKeys {
       let shared = this.sources.get(id);
       if (shared === undefined) {
         const store = new KeyStore(this.options);
-        shared = { store, issuer: issuer.issuer, users: new Set(), firstLoad: store.sync([issuer]), lastOnDemandAt: this.now() };
+        shared = {
+          store,
+          issuer: issuer.issuer,
+          users: new Set(),
+          firstLoad: store.sync([issuer]),
+          lastOnDemandAt: this.now(),
+        };
         this.sources.set(id, shared);
       }
       loads.push(shared.firstLoad);

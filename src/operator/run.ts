@@ -140,7 +140,9 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     log: log.child({ component: 'stream' }),
     metrics,
   });
-  informers.policies.onEvent((_, obj) => hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''));
+  informers.policies.onEvent((_, obj) =>
+    hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+  );
   informers.revocations.onEvent((event, obj) => {
     const policyName = (obj.spec as { policyName?: unknown } | undefined)?.policyName;
     hub.revocationChanged(event === 'delete', obj, typeof policyName === 'string' ? policyName : undefined);

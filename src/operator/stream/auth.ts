@@ -16,7 +16,12 @@ const SA_PREFIX = 'system:serviceaccount:';
 
 export type Authenticated =
   | { readonly ok: true; readonly pod: PodRef; readonly serviceAccount: string }
-  | { readonly ok: false; readonly status: number; readonly reason: StreamRefusalReason; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly reason: StreamRefusalReason;
+      readonly message: string;
+    };
 
 /** The bearer token of an Authorization header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -35,7 +40,12 @@ export function podFromReview(review: V1TokenReview): Authenticated {
       message: `token refused by the API server${st?.error ? `: ${st.error}` : ''}`,
     };
   if (!(st.audiences ?? []).includes(TOKEN_AUDIENCE))
-    return { ok: false, status: 401, reason: 'token_invalid', message: `token is not for audience ${TOKEN_AUDIENCE}` };
+    return {
+      ok: false,
+      status: 401,
+      reason: 'token_invalid',
+      message: `token is not for audience ${TOKEN_AUDIENCE}`,
+    };
   const username = st.user?.username ?? '';
   const extra = st.user?.extra ?? {};
   const name = extra[POD_NAME_EXTRA]?.[0];
@@ -56,7 +66,11 @@ export async function reviewToken(api: AuthenticationV1Api, token: string): Prom
   let review: V1TokenReview;
   try {
     review = await api.createTokenReview({
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [TOKEN_AUDIENCE] } },
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: [TOKEN_AUDIENCE] },
+      },
     });
   } catch (err) {
     return { ok: false, status: 503, reason: 'not_ready', message: `TokenReview failed: ${apiMessage(err)}` };

@@ -80,7 +80,10 @@ function wireRevocation(r: TokenRevocation): TokenRevocation {
     w = {
       apiVersion: API_VERSION,
       kind: 'TokenRevocation',
-      metadata: { name: r.metadata.name, ...(r.metadata.namespace === undefined ? {} : { namespace: r.metadata.namespace }) },
+      metadata: {
+        name: r.metadata.name,
+        ...(r.metadata.namespace === undefined ? {} : { namespace: r.metadata.namespace }),
+      },
       spec: r.spec,
     };
     wireRevocations.set(r, w);
@@ -92,7 +95,10 @@ export class StreamHub {
   readonly sessions = new SessionTable();
   private readonly states = new Map<string, PolicyConfig>();
   /** Last valid policy per key, by uid/generation, so pods churning never revalidate. */
-  private readonly validated = new Map<string, { stamp: string; policy: TokenPolicy | undefined; problem: string }>();
+  private readonly validated = new Map<
+    string,
+    { stamp: string; policy: TokenPolicy | undefined; problem: string }
+  >();
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -148,14 +154,24 @@ export class StreamHub {
     const state = this.stateFor(policy);
     if (state === undefined) {
       const problem = this.validated.get(policy)?.problem ?? 'not valid';
-      return { status: 503, reason: 'not_ready', message: `TokenPolicy ${policy} has no valid config yet: ${problem}` };
+      return {
+        status: 503,
+        reason: 'not_ready',
+        message: `TokenPolicy ${policy} has no valid config yet: ${problem}`,
+      };
     }
     const session = this.sessions.open(pod, policy, io, this.now());
     const change = sinceVersion === undefined ? undefined : state.changeFrom(sinceVersion);
     if (change !== undefined) this.sendChange(session, state, change);
     else this.sendSnapshot(session, state);
     this.d.log.info(
-      { session: session.id, pod: `${pod.namespace}/${pod.name}`, policy, version: state.version, resumed: change !== undefined },
+      {
+        session: session.id,
+        pod: `${pod.namespace}/${pod.name}`,
+        policy,
+        version: state.version,
+        resumed: change !== undefined,
+      },
       'sidecar connected',
     );
     this.gauges(policy);
@@ -167,7 +183,10 @@ export class StreamHub {
     const s = this.sessions.remove(id);
     if (s === undefined) return;
     this.propagation.sessionGone(s, this.now());
-    this.d.log.info({ session: id, pod: `${s.pod.namespace}/${s.pod.name}`, policy: s.policy, reason }, 'sidecar disconnected');
+    this.d.log.info(
+      { session: id, pod: `${s.pod.namespace}/${s.pod.name}`, policy: s.policy, reason },
+      'sidecar disconnected',
+    );
     this.gauges(s.policy);
   }
 
@@ -184,7 +203,9 @@ export class StreamHub {
   }
 
   /** An unknown kid on a sidecar: refetch (throttled); new keys arrive through `keysRefreshed`. */
-  async refreshKeys(req: KeysRefreshRequest): Promise<'ok' | 'session_gone' | 'unknown_issuer' | 'throttled'> {
+  async refreshKeys(
+    req: KeysRefreshRequest,
+  ): Promise<'ok' | 'session_gone' | 'unknown_issuer' | 'throttled'> {
     const s = this.sessions.get(req.session);
     if (s === undefined) return 'session_gone';
     const issuers = this.states.get(s.policy)?.snapshot().policy.spec.issuers ?? [];
@@ -209,7 +230,14 @@ export class StreamHub {
         ? [`${namespace}/${policyName}`]
         : [...this.states.keys()].filter((k) => k.startsWith(`${namespace}/`));
     if (deleted) this.propagation.forget(`${namespace}/${name}`);
-    else this.propagation.observed(`${namespace}/${name}`, obj.metadata?.generation ?? 0, obj.metadata?.uid ?? '', targets, this.now());
+    else
+      this.propagation.observed(
+        `${namespace}/${name}`,
+        obj.metadata?.generation ?? 0,
+        obj.metadata?.uid ?? '',
+        targets,
+        this.now(),
+      );
     for (const k of targets) this.mark(k);
     if (targets.length === 0) this.schedule();
   }
@@ -266,7 +294,10 @@ export class StreamHub {
       .map((p) => p.metadata?.name ?? '')
       .sort();
     if (matching.length > 1)
-      this.d.log.warn({ namespace, policies: matching }, 'several TokenPolicies select one pod; serving the first by name');
+      this.d.log.warn(
+        { namespace, policies: matching },
+        'several TokenPolicies select one pod; serving the first by name',
+      );
     return matching[0] === undefined ? undefined : `${namespace}/${matching[0]}`;
   }
 
@@ -308,7 +339,10 @@ export class StreamHub {
         const change = state.update(config);
         if (change !== undefined) {
           for (const s of this.sessions.forPolicy(key)) this.sendChange(s, state, change);
-          this.d.log.debug({ policy: key, version: change.version, sessions: this.sessions.forPolicy(key).length }, 'config pushed');
+          this.d.log.debug(
+            { policy: key, version: change.version, sessions: this.sessions.forPolicy(key).length },
+            'config pushed',
+          );
         }
       }
       this.propagation.built(key, state.seq, this.sessions.forPolicy(key));
@@ -383,7 +417,10 @@ export class StreamHub {
     const now = this.now();
     const line = `{"type":"heartbeat","at":${now}}\n`;
     for (const s of this.sessions.silent(now, PEER_TIMEOUT_MS)) {
-      this.d.log.warn({ session: s.id, pod: `${s.pod.namespace}/${s.pod.name}` }, 'no ack for 15 s; closing session');
+      this.d.log.warn(
+        { session: s.id, pod: `${s.pod.namespace}/${s.pod.name}` },
+        'no ack for 15 s; closing session',
+      );
       this.end(s, 'ack_timeout');
     }
     for (const s of this.sessions.all()) s.io.write(line);
@@ -408,7 +445,10 @@ export class StreamHub {
     if (ack.ackedAt === undefined) return;
     const seconds = (ack.ackedAt - ack.observedAt) / 1000;
     this.d.metrics?.propagation.observe(seconds);
-    this.d.log.info({ revocation: ack.key, sidecars: ack.sidecars, seconds }, 'revocation acknowledged by every sidecar');
+    this.d.log.info(
+      { revocation: ack.key, sidecars: ack.sidecars, seconds },
+      'revocation acknowledged by every sidecar',
+    );
     this.d.onSummaryChange?.();
   }
 }

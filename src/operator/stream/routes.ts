@@ -70,53 +70,73 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     return reply.code(status).header('cache-control', 'no-store').send({ reason, message });
   };
 
-  app.get<{ Querystring: { version?: string } }>(STREAM_PATH, { schema: configSchema }, async (req, reply) => {
-    const token = bearerToken(req.headers.authorization);
-    if (token === undefined) return refuse(reply, 401, 'token_invalid', 'missing Authorization: Bearer <projected ServiceAccount token>');
-    const who = await o.review(token);
-    if (!who.ok) {
-      o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
-      return refuse(reply, who.status, who.reason, who.message);
-    }
-    const resolved = o.hub.resolve(who.pod);
-    if (!resolved.ok) {
-      o.log.info({ pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason }, 'stream refused');
-      return refuse(reply, resolved.status, resolved.reason, resolved.message);
-    }
-    // Lines produced while the session opens are held until the headers are out.
-    const early: string[] = [];
-    let live = false;
-    let ended = false;
-    const raw = reply.raw;
-    const opened = o.hub.connect(who.pod, resolved.policy, {
-      write: (line) => (live ? raw.write(line) : (early.push(line), true)),
-      end: (_reason: CloseReason) => {
-        ended = true;
-        if (live) raw.end();
-      },
-    }, req.query.version);
-    if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
-    const s: Session = opened;
-    reply.hijack();
-    raw.writeHead(200, {
-      'content-type': STREAM_CONTENT_TYPE,
-      'cache-control': 'no-store',
-      // Proxies that buffer responses (nginx) would hold the stream back.
-      'x-accel-buffering': 'no',
-    });
-    live = true;
-    for (const line of early) raw.write(line);
-    raw.on('close', () => o.hub.disconnected(s.id, 'client_closed'));
-    if (ended) raw.end();
-    return reply;
-  });
+  app.get<{ Querystring: { version?: string } }>(
+    STREAM_PATH,
+    { schema: configSchema },
+    async (req, reply) => {
+      const token = bearerToken(req.headers.authorization);
+      if (token === undefined)
+        return refuse(
+          reply,
+          401,
+          'token_invalid',
+          'missing Authorization: Bearer <projected ServiceAccount token>',
+        );
+      const who = await o.review(token);
+      if (!who.ok) {
+        o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
+        return refuse(reply, who.status, who.reason, who.message);
+      }
+      const resolved = o.hub.resolve(who.pod);
+      if (!resolved.ok) {
+        o.log.info(
+          { pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason },
+          'stream refused',
+        );
+        return refuse(reply, resolved.status, resolved.reason, resolved.message);
+      }
+      // Lines produced while the session opens are held until the headers are out.
+      const early: string[] = [];
+      let live = false;
+      let ended = false;
+      const raw = reply.raw;
+      const opened = o.hub.connect(
+        who.pod,
+        resolved.policy,
+        {
+          write: (line) => (live ? raw.write(line) : (early.push(line), true)),
+          end: (_reason: CloseReason) => {
+            ended = true;
+            if (live) raw.end();
+          },
+        },
+        req.query.version,
+      );
+      if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
+      const s: Session = opened;
+      reply.hijack();
+      raw.writeHead(200, {
+        'content-type': STREAM_CONTENT_TYPE,
+        'cache-control': 'no-store',
+        // Proxies that buffer responses (nginx) would hold the stream back.
+        'x-accel-buffering': 'no',
+      });
+      live = true;
+      for (const line of early) raw.write(line);
+      raw.on('close', () => o.hub.disconnected(s.id, 'client_closed'));
+      if (ended) raw.end();
+      return reply;
+    },
+  );
 
   app.post<{ Body: AckRequest }>(ACK_PATH, { schema: ackSchema }, async (req, reply) => {
     const outcome = o.hub.ack(req.body);
     if (outcome === 'session_gone')
       return refuse(reply, 410, 'session_gone', 'no such session on this replica: reconnect');
     if (outcome === 'bad_generation')
-      return reply.code(400).send({ reason: 'bad_generation', message: 'generation was never sent on this session' });
+      return reply
+        .code(400)
+        .send({ reason: 'bad_generation', message: 'generation was never sent on this session' });
     return reply.code(204).send();
   });
 

@@ -14,13 +14,7 @@ export interface PodRef {
 
 /** Why the operator ended a session (a log field and a stream-error reason). */
 export type CloseReason =
-  | 'ack_timeout'
-  | 'pod_gone'
-  | 'policy_gone'
-  | 'not_selected'
-  | 'shutdown'
-  | 'client_closed'
-  | 'replaced';
+  'ack_timeout' | 'pod_gone' | 'policy_gone' | 'not_selected' | 'shutdown' | 'client_closed' | 'replaced';
 
 export interface SessionIo {
   /** Writes one NDJSON line (newline included); false when the socket's buffer is full. */
@@ -109,8 +103,7 @@ export class SessionTable {
 
   forPod(namespace: string, name: string): Session[] {
     const out: Session[] = [];
-    for (const s of this.byId.values())
-      if (s.pod.namespace === namespace && s.pod.name === name) out.push(s);
+    for (const s of this.byId.values()) if (s.pod.namespace === namespace && s.pod.name === name) out.push(s);
     return out;
   }
 
