@@ -24,6 +24,8 @@ export interface PolicyFacts {
   readonly ready: ReadyState;
   readonly matchedPods: number;
   readonly revocations: number;
+  /** Sidecars acknowledging the current config, over every replica; undefined: keep as stored. */
+  readonly syncedSidecars?: number;
 }
 
 /** API server limit on condition messages (metav1.Condition). */
@@ -71,8 +73,8 @@ export function desiredPolicyStatus(
     observedGeneration: facts.generation,
     conditions,
     matchedPods: facts.matchedPods,
-    // Written by the distribution server once sidecars connect; kept as found until then.
-    syncedSidecars: current?.syncedSidecars ?? 0,
+    // From the replicas' summaries (stream/replicas.ts); kept as found when unknown.
+    syncedSidecars: facts.syncedSidecars ?? current?.syncedSidecars ?? 0,
     revocations: facts.revocations,
   };
 }

@@ -64,6 +64,11 @@ export class Controller {
     this.enqueueAll();
   }
 
+  /** One object, from outside the informers (the replica summaries moved). */
+  enqueue(kind: ReconcileKind, namespace: string, name: string): void {
+    this.d.queue.add(queueKey(kind, namespace, name));
+  }
+
   /** Every known object, as on a resync or when this replica becomes leader. */
   enqueueAll(): void {
     for (const p of this.d.informers.policies.cache.list())

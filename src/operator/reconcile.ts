@@ -39,6 +39,8 @@ export interface PolicyReconcilerDeps {
   readonly writer: StatusWriter;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Sidecars acknowledging the current config of `namespace/name`, summed over replicas. */
+  readonly synced?: (key: string) => number;
 }
 
 function rawSelector(obj: RawObject): LabelSelector | undefined {
@@ -89,6 +91,7 @@ export class PolicyReconciler {
         ready: decision.ready,
         matchedPods: countMatchedPods(selector, this.d.pods.list(namespace)),
         revocations: this.d.revocations.countEntries(namespace, name, nowMs),
+        ...(this.d.synced === undefined ? {} : { syncedSidecars: this.d.synced(key) }),
       },
       new Date(nowMs),
     );

@@ -32,7 +32,13 @@ import { createServingServer, type ServingPlugin, type ServingServer } from './s
 import { StatusWriter } from './status.js';
 import { reviewToken } from './stream/auth.js';
 import { StreamHub } from './stream/hub.js';
+import { ReplicaStatus } from './stream/replicas.js';
 import { streamRoutes } from './stream/routes.js';
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
 
 /** What a plugin mounted on the HTTPS server (the admission webhook) may use. */
 export interface ServingContext {
@@ -120,6 +126,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       keys,
       writer,
       log: rlog,
+      synced: (key) => replicas.aggregate().synced(key),
     }),
     revocations: new RevocationReconciler({
       revocations: informers.revocations.cache,
@@ -127,6 +134,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       writer,
       log: rlog,
       metrics,
+      acknowledgement: (key, uid, generation) => replicas.aggregate().revocation(key, uid, generation),
     }),
   });
 
@@ -139,6 +147,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     keys,
     log: log.child({ component: 'stream' }),
     metrics,
+    onSummaryChange: () => replicas.changed(),
   });
   informers.policies.onEvent((_, obj) =>
     hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
@@ -149,6 +158,18 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   });
   informers.pods.onEvent((event, pod) => hub.podChanged(event === 'delete', pod));
   const core = kc.makeApiClient(CoreV1Api);
+  const replicas: ReplicaStatus = new ReplicaStatus({
+    core,
+    namespace: cfg.namespace,
+    identity: cfg.identity,
+    hub,
+    log: log.child({ component: 'replicas' }),
+    isLeader: () => elector.isLeader(),
+    onChange: (policies, revocations) => {
+      for (const k of policies) controller.enqueue('TokenPolicy', ...splitKey(k));
+      for (const k of revocations) controller.enqueue('TokenRevocation', ...splitKey(k));
+    },
+  });
   const cert = new ManagedCertificate({
     core,
     namespace: cfg.namespace,
@@ -211,6 +232,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     clearInterval(waitForSync);
     controller.start();
     hub.start();
+    replicas.start();
     started = true;
     resync = setInterval(() => controller.enqueueAll(), cfg.resyncSeconds * 1000);
     log.info('informers synced; reconciling');
@@ -224,6 +246,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     hub.close();
     cert.stop();
     await serving?.close();
+    await replicas.stop();
     await Promise.all([informers.policies.stop(), informers.revocations.stop(), informers.pods.stop()]);
     const drained = await controller.stop(cfg.shutdownTimeoutSeconds * 1000);
     if (!drained)
