@@ -82,7 +82,7 @@ export async function startServingOperator(
   const registry = new Registry();
   const log = pino({ level: process.env.TOKENWARDEN_TEST_LOG ?? 'silent' });
   const handle = await runOperator(cfg, { kc, log, registry, servingSecretPollMs: 300 });
-  await waitFor('operator ready', async () => handle.ready());
+  await waitFor('operator ready', () => Promise.resolve(handle.ready()));
   return { handle, registry, port: handle.servingAddress.port, caPem: () => handle.ca.caPem() };
 }
 

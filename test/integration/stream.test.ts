@@ -151,13 +151,11 @@ describe('GET /v1/config', () => {
     const p = await createPodWithSa(kc, ns, 'orders-relabel', { app: 'orders' });
     const s = await openStream(op.port, op.caPem(), await podToken(kc, p));
     await s.next();
-    await kc
-      .makeApiClient(CoreV1Api)
-      .patchNamespacedPod({
-        namespace: ns,
-        name: 'orders-relabel',
-        body: [{ op: 'replace', path: '/metadata/labels/app', value: 'batch' }],
-      });
+    await kc.makeApiClient(CoreV1Api).patchNamespacedPod({
+      namespace: ns,
+      name: 'orders-relabel',
+      body: [{ op: 'replace', path: '/metadata/labels/app', value: 'batch' }],
+    });
     await s.ended;
   });
 });

@@ -6,7 +6,6 @@
  */
 import Fastify, {
   LogController,
-  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyPluginCallback,
@@ -48,7 +47,7 @@ export interface ServingServer {
 export async function createServingServer(o: ServingServerOptions): Promise<ServingServer> {
   const app = Fastify({
     https: { cert: o.tls.certPem, key: o.tls.keyPem, minVersion: 'TLSv1.2' },
-    loggerInstance: o.log as FastifyBaseLogger,
+    loggerInstance: o.log,
     // Per-request lines at debug: a thousand sidecars acking every 5 s must not flood the log.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,

@@ -64,7 +64,7 @@ const configSchema = {
   },
 } as const;
 
-export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, o) => {
+export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
   const refuse = (reply: FastifyReply, status: number, reason: StreamRefusalReason, message: string) => {
     o.metrics?.streamErrors.inc({ reason });
     return reply.code(status).header('cache-control', 'no-store').send({ reason, message });
@@ -149,4 +149,5 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     // 202 either way: new keys, if any, come as a delta on the stream.
     return reply.code(202).send({ refreshed: outcome === 'ok' });
   });
+  return Promise.resolve();
 };

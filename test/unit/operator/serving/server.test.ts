@@ -34,8 +34,9 @@ describe('createServingServer', () => {
       log: pino({ level: 'silent' }),
       plugins: [
         {
-          plugin: async (app: FastifyInstance) => {
-            app.get('/hello', async () => ({ hello: 'world' }));
+          plugin: (app: FastifyInstance) => {
+            app.get('/hello', () => Promise.resolve({ hello: 'world' }));
+            return Promise.resolve();
           },
         },
       ],

@@ -13,7 +13,7 @@ export function policy(generation = 1, audience = 'orders-api'): TokenPolicy {
         { issuer: 'https://idp.example/', audiences: [audience], jwksUri: 'https://idp.example/jwks' },
       ],
     },
-  } as TokenPolicy;
+  };
 }
 
 export function revocation(name: string, jti = name): TokenRevocation {
