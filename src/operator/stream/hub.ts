@@ -238,8 +238,10 @@ export class StreamHub {
         targets,
         this.now(),
       );
-    for (const k of targets) this.mark(k);
-    if (targets.length === 0) this.schedule();
+    // Every policy of the namespace is looked at again: the revocation may have named another
+    // policy before this change. Versions that do not move push nothing.
+    for (const k of this.states.keys()) if (k.startsWith(`${namespace}/`)) this.mark(k);
+    this.schedule();
   }
 
   podChanged(deleted: boolean, pod: V1Pod): void {
