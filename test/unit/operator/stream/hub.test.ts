@@ -117,7 +117,11 @@ describe('StreamHub', () => {
     index.upsert(rev);
     hub.revocationChanged(
       false,
-      { ...rev, metadata: { ...rev.metadata, uid: 'r1', generation: 1 } },
+      {
+        kind: rev.kind,
+        metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
+        spec: rev.spec,
+      },
       undefined,
     );
     await tick();
