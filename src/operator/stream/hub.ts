@@ -127,6 +127,14 @@ export class StreamHub {
   resolve(pod: PodRef): Resolved {
     if (!this.isReady())
       return { ok: false, status: 503, reason: 'not_ready', message: 'operator caches are not synced yet' };
+    // Pods are only watched where policies are: a namespace without one has nothing to serve.
+    if (this.d.policies.list(pod.namespace).length === 0)
+      return {
+        ok: false,
+        status: 404,
+        reason: 'no_policy',
+        message: `no TokenPolicy in namespace ${pod.namespace} selects pod ${pod.name}`,
+      };
     const live = this.d.pods.get(pod.name, pod.namespace);
     if (live === undefined || live.metadata?.uid !== pod.uid || !isLivePod(live))
       return {

@@ -96,7 +96,7 @@ describe('StreamHub', () => {
     });
     expect(hub.resolve({ namespace: 'elsewhere', name: 'a', uid: 'u-a' })).toMatchObject({
       ok: false,
-      reason: 'pod_not_found',
+      reason: 'no_policy',
     });
     hub.close();
   });
