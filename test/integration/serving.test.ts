@@ -157,7 +157,7 @@ describe('two replicas', () => {
     const ns = await freshNamespace(kc, 'shop-ha');
     const lease = { 'lease-name': `tw-ha-${opNs}` };
     const [r1, r2] = await Promise.all([start(opNs, lease), start(opNs, lease)]);
-    expect(r1!.caPem()).toBe(r2!.caPem());
+    expect(r1.caPem()).toBe(r2.caPem());
     await createPolicy(
       kc,
       ns,
@@ -167,11 +167,11 @@ describe('two replicas', () => {
       [1, 2].map((i) => createPodWithSa(kc, ns, `orders-${i}`, { app: 'orders' })),
     );
     const streams = await Promise.all(
-      [r1!, r2!].map(async (r, i) => openStream(r.port, r.caPem(), await podToken(kc, pods[i]!))),
+      [r1, r2].map(async (r, i) => openStream(r.port, r.caPem(), await podToken(kc, pods[i]!))),
     );
     // Each sidecar acks what it got and keeps acking (its heartbeat), as a sidecar does.
     const latest = await Promise.all(streams.map((s) => s.next()));
-    const op = [r1!, r2!];
+    const op = [r1, r2];
     const acking = setInterval(() => {
       latest.forEach((m, i) => void ack(op[i]!.port, op[i]!.caPem(), m));
     }, 300);
@@ -234,11 +234,11 @@ describe('two replicas', () => {
     );
     const pod = await createPodWithSa(kc, ns, 'orders-1', { app: 'orders' });
     const token = await podToken(kc, pod);
-    const s1 = await openStream(r1!.port, r1!.caPem(), token);
+    const s1 = await openStream(r1.port, r1.caPem(), token);
     const snap = await s1.next();
-    await r1!.handle.stop();
+    await r1.handle.stop();
     await s1.ended;
-    const s2 = await openStream(r2!.port, r2!.caPem(), token, snap.version as string);
+    const s2 = await openStream(r2.port, r2.caPem(), token, snap.version as string);
     // Same content on both replicas → same version → an empty delta, not a snapshot.
     expect(await s2.next()).toMatchObject({ type: 'delta', base: snap.version, version: snap.version });
     s2.close();
