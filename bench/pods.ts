@@ -120,7 +120,10 @@ async function measure(
         heap,
         await metric(metricsPort, 'tokenwarden_operator_process_nodejs_heap_size_used_bytes'),
       );
-      rss = Math.max(rss, await metric(metricsPort, 'tokenwarden_operator_process_process_resident_memory_bytes'));
+      rss = Math.max(
+        rss,
+        await metric(metricsPort, 'tokenwarden_operator_process_process_resident_memory_bytes'),
+      );
       await new Promise((r) => setTimeout(r, 1_000));
     }
     return { heapMb: heap / 2 ** 20, rssMb: rss / 2 ** 20, syncMs };

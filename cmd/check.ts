@@ -8,8 +8,8 @@ import { KeyStore } from '../src/keys/store.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
 import { formatFieldErrors } from '../src/policy/validate.js';
-import { explainRequest, type Explained } from '../src/sidecar/explain.js';
-import { ConfigState } from '../src/sidecar/state.js';
+import { explainRequest, type Explained } from '../src/decide/explain.js';
+import { ConfigState } from '../src/decide/state.js';
 import { TokenVerifier } from '../src/token/verify.js';
 
 const USAGE = `usage: tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]

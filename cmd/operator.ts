@@ -1,6 +1,6 @@
 /** `tokenwarden operator`: flags → config → running operator; SIGTERM/SIGINT stop it gracefully, exit 0. */
 import { parseArgs } from 'node:util';
-import { KubeconfigError, loadKubeconfig } from '../src/operator/kubeconfig.js';
+import { KubeconfigError, loadKubeconfig } from '../src/cli/kubeconfig.js';
 import { ConfigError, loadOperatorConfig, type OperatorFlags } from '../src/config/operator.js';
 import { createLogger } from '../src/log/logger.js';
 import { runOperator } from '../src/operator/run.js';

@@ -1,13 +1,13 @@
 /** `tokenwarden revoke`: flags → one TokenRevocation; prints its name. Exit 0 created, 1 failed, 2 usage. */
 import { parseArgs } from 'node:util';
-import { KubeconfigError, loadKubeconfig } from '../src/operator/kubeconfig.js';
+import { KubeconfigError, loadKubeconfig } from '../src/cli/kubeconfig.js';
 import {
   createRevocation,
   describeRevokeError,
   revokeRequestProblem,
   type RevokeMatch,
   type RevokeRequest,
-} from '../src/operator/revoke.js';
+} from '../src/cli/revoke.js';
 
 export const REVOKE_USAGE = `usage: tokenwarden revoke --namespace NS (--jti J | --token T | --subject S [--issuer I] [--issued-before TIME]) [flags]
 

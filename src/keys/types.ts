@@ -3,6 +3,7 @@
  * on an interface (and tests or the operator may pass another implementation).
  */
 import type { CryptoKey } from 'jose';
+import type { RefreshResult } from '../core/reasons.js';
 import type { Algorithm } from '../policy/types.js';
 
 /**
@@ -25,8 +26,8 @@ export interface KeyResolver {
   readonly version: number;
 }
 
-/** Outcome of one fetch of a key source, as the `result` label of tokenwarden_jwks_refresh_total. */
-export type RefreshResult = 'success' | 'failure' | 'not_modified';
+/** Outcome of one fetch of a key source (a closed label set: see src/core/reasons.ts). */
+export type { RefreshResult };
 
 /** Per-issuer state for /status and operator conditions. */
 export interface IssuerKeyStatus {

@@ -5,7 +5,7 @@
  * one series per TokenPolicy that has sidecars on this replica (removed when it has none).
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import type { RefreshResult } from '../keys/types.js';
+import type { RefreshResult } from '../core/reasons.js';
 
 /** Kinds of queue keys the operator reconciles. */
 export type ReconcileKind = 'TokenPolicy' | 'TokenRevocation';

@@ -3,14 +3,14 @@
  * Labels come from closed sets only: never a token, subject, jti, path or client address.
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
-import { ALL_REASONS, type DecisionLabel, type Reason } from '../token/reasons.js';
-import { LeanHistogram, RequestCounter } from './lean.js';
+import { ALL_REASONS, type DecisionLabel, type Reason } from '../core/reasons.js';
+import { LeanHistogram, RequestCounter } from './hot-path.js';
 
 const LIFETIME_BUCKETS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400];
 
 export interface SidecarMetrics {
   readonly registry: Registry;
-  /** Request-path histograms: `record(value)` costs an array increment (src/metrics/lean.ts). */
+  /** Request-path histograms: `record(value)` costs an array increment (src/metrics/hot-path.ts). */
   readonly authDuration: LeanHistogram;
   readonly remainingLifetime: LeanHistogram;
   readonly tokenAge: LeanHistogram;

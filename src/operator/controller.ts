@@ -1,44 +1,31 @@
 /**
  * The controller: informer events become queue keys (never work done in a handler), workers
- * take keys one at a time each and hand them to the reconciler of their kind. The revocation
- * index is kept current from the events themselves, so a policy reconciled right after a
- * revocation changed already counts it.
+ * take keys one at a time each and hand them to the reconciler of their kind. A revocation event
+ * only enqueues its key: the revocation reconciler validates it, keeps the revocation index
+ * current and enqueues the policies it names, so a policy reconciled after that counts it.
  */
 import type { Logger } from '../log/logger.js';
 import {
   setPolicyReadiness,
   type OperatorMetrics,
-  type ReconcileKind,
   type ReconcileResultLabel as ResultLabel,
 } from '../metrics/operator.js';
-import type { TokenRevocation } from '../policy/types.js';
-import { validateRevocation } from '../policy/validate.js';
-import type { Informers, RawObject } from './informers.js';
-import { apiMessage, apiStatus } from './k8s.js';
-import type { WorkQueue } from './queue.js';
-import type { PolicyReconciler, ReconcileResult } from './reconcile.js';
-import type { RevocationReconciler } from './reconcile-revocation.js';
-import type { RevocationIndex } from './revocations.js';
-import { isLivePod, type PodView } from './selector.js';
+import type { PolicyReconciler } from './policy/reconcile.js';
+import type { RevocationReconciler } from './revocation/reconcile.js';
+import type { Informers } from './runtime/informers.js';
+import { apiMessage, apiStatus } from './runtime/k8s.js';
+import type { WorkQueue } from './runtime/queue.js';
+import { reconcileKey, type ReconcileKey, type ReconcileResult } from './runtime/reconcile-key.js';
+import { isLivePod, type PodView } from './policy/selector.js';
 
 export interface ControllerDeps {
   readonly informers: Informers;
-  readonly queue: WorkQueue;
-  readonly index: RevocationIndex;
+  readonly queue: WorkQueue<ReconcileKey>;
   readonly policies: PolicyReconciler;
   readonly revocations: RevocationReconciler;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
   readonly workers?: number;
-}
-
-export function queueKey(kind: ReconcileKind, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
-}
-
-export function parseQueueKey(key: string): { kind: ReconcileKind; namespace: string; name: string } {
-  const [kind = '', namespace = '', ...rest] = key.split('/');
-  return { kind: kind as ReconcileKind, namespace, name: rest.join('/') };
 }
 
 function nsName(obj: { metadata?: { namespace?: string; name?: string } }): [string, string] {
@@ -50,52 +37,50 @@ export class Controller {
   /** What matching looks at, per pod: a status update that changes none of it changes no count. */
   private readonly podShapes = new Map<string, string>();
 
-  constructor(private readonly d: ControllerDeps) {
-    const { informers } = d;
-    informers.policies.onEvent((_, obj) => d.queue.add(queueKey('TokenPolicy', ...nsName(obj))));
-    informers.revocations.onEvent((event, obj) => this.onRevocation(event === 'delete', obj));
+  constructor(private readonly deps: ControllerDeps) {
+    const { informers, queue } = deps;
+    informers.policies.onEvent((_, obj) => queue.add(reconcileKey('TokenPolicy', ...nsName(obj))));
+    informers.revocations.onEvent((_, obj) => queue.add(reconcileKey('TokenRevocation', ...nsName(obj))));
     informers.pods.onEvent((event, pod) => this.onPod(event === 'delete', pod));
   }
 
   /** Starts the workers; call once the informers have synced. */
   start(): void {
-    const n = this.d.workers ?? 4;
+    // Index every revocation before the first policy is counted, so no policy status starts
+    // at zero revocations only to be corrected a moment later.
+    for (const r of this.deps.informers.revocations.cache.list()) this.deps.revocations.reindex(...nsName(r));
+    const n = this.deps.workers ?? 4;
     for (let i = 0; i < n; i++) this.workers.push(this.work());
     this.enqueueAll();
   }
 
   /** One object, from outside the informers (the replica summaries moved). */
-  enqueue(kind: ReconcileKind, namespace: string, name: string): void {
-    this.d.queue.add(queueKey(kind, namespace, name));
+  enqueue(kind: 'TokenPolicy' | 'TokenRevocation', namespace: string, name: string): void {
+    this.deps.queue.add(reconcileKey(kind, namespace, name));
   }
 
   /** Every known object, as on a resync or when this replica becomes leader. */
   enqueueAll(): void {
-    for (const p of this.d.informers.policies.cache.list())
-      this.d.queue.add(queueKey('TokenPolicy', ...nsName(p)));
-    for (const r of this.d.informers.revocations.cache.list())
-      this.d.queue.add(queueKey('TokenRevocation', ...nsName(r)));
+    for (const p of this.deps.informers.policies.cache.list())
+      this.deps.queue.add(reconcileKey('TokenPolicy', ...nsName(p)));
+    for (const r of this.deps.informers.revocations.cache.list())
+      this.deps.queue.add(reconcileKey('TokenRevocation', ...nsName(r)));
+  }
+
+  /** The named policy, or every policy of the namespace when `policyName` is undefined. */
+  enqueuePolicies(namespace: string, policyName: string | undefined): void {
+    if (policyName !== undefined)
+      return this.deps.queue.add(reconcileKey('TokenPolicy', namespace, policyName));
+    for (const p of this.deps.informers.policies.cache.list(namespace)) {
+      this.deps.queue.add(reconcileKey('TokenPolicy', ...nsName(p)));
+    }
   }
 
   /** Stops taking keys and waits up to `timeoutMs` for the ones in flight. */
   async stop(timeoutMs: number): Promise<boolean> {
-    const drained = await this.d.queue.drain(timeoutMs);
+    const drained = await this.deps.queue.drain(timeoutMs);
     if (drained) await Promise.all(this.workers);
     return drained;
-  }
-
-  private onRevocation(deleted: boolean, obj: RawObject): void {
-    const [namespace, name] = nsName(obj);
-    const old = this.d.index.remove(namespace, name);
-    let next: TokenRevocation | undefined;
-    if (!deleted) {
-      const v = validateRevocation(obj);
-      if (v.ok) this.d.index.upsert((next = v.value));
-      this.d.queue.add(queueKey('TokenRevocation', namespace, name));
-    }
-    // Both the policy it used to name and the one it names now may count it differently.
-    for (const rev of [old, next])
-      if (rev !== undefined) this.enqueuePolicies(namespace, rev.spec.policyName);
   }
 
   private onPod(deleted: boolean, pod: PodView & { metadata?: { namespace?: string; name?: string } }): void {
@@ -112,61 +97,56 @@ export class Controller {
     this.enqueuePolicies(namespace, undefined);
   }
 
-  /** The named policy, or every policy of the namespace when `policyName` is undefined. */
-  private enqueuePolicies(namespace: string, policyName: string | undefined): void {
-    if (policyName !== undefined) return this.d.queue.add(queueKey('TokenPolicy', namespace, policyName));
-    for (const p of this.d.informers.policies.cache.list(namespace)) {
-      this.d.queue.add(queueKey('TokenPolicy', ...nsName(p)));
-    }
-  }
-
   private async work(): Promise<void> {
     for (;;) {
-      const key = await this.d.queue.get();
+      const key = await this.deps.queue.get();
       if (key === undefined) return;
       try {
         await this.process(key);
       } finally {
-        this.d.queue.done(key);
+        this.deps.queue.done(key);
       }
     }
   }
 
-  private async process(key: string): Promise<void> {
-    const { kind, namespace, name } = parseQueueKey(key);
+  private async process(key: ReconcileKey): Promise<void> {
+    const { kind, namespace, name } = key;
     const started = process.hrtime.bigint();
     let label: ResultLabel = 'success';
     try {
       const r: ReconcileResult =
         kind === 'TokenPolicy'
-          ? await this.d.policies.reconcile(namespace, name)
-          : await this.d.revocations.reconcile(namespace, name);
+          ? await this.deps.policies.reconcile(namespace, name)
+          : await this.deps.revocations.reconcile(namespace, name);
       if (r.retry === true) {
         label = 'requeue';
-        this.d.queue.addRateLimited(key);
+        this.deps.queue.addRateLimited(key);
       } else {
-        this.d.queue.forget(key);
-        if (r.requeueAfterMs !== undefined) this.d.queue.addAfter(key, r.requeueAfterMs);
+        this.deps.queue.forget(key);
+        if (r.requeueAfterMs !== undefined) this.deps.queue.addAfter(key, r.requeueAfterMs);
       }
     } catch (err) {
       const status = apiStatus(err);
-      const delayMs = this.d.queue.addRateLimited(key);
+      const delayMs = this.deps.queue.addRateLimited(key);
       // 409: computed from a cached object older than the stored one (our own last write, say);
       // the newer version is reconciled next. Expected, so neither an error nor a warning.
       label = status === 409 ? 'requeue' : 'error';
       const level = status === 409 ? 'debug' : 'warn';
-      this.d.log[level]({ kind, namespace, name, status, err: apiMessage(err), delayMs }, 'reconcile failed');
+      this.deps.log[level](
+        { kind, namespace, name, status, err: apiMessage(err), delayMs },
+        'reconcile failed',
+      );
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.d.metrics?.reconcileTotal.inc({ kind, result: label });
-    this.d.metrics?.reconcileDuration.observe({ kind, result: label }, seconds);
-    if (kind === 'TokenPolicy' && this.d.metrics !== undefined) {
-      const counts = this.d.policies.counts();
+    this.deps.metrics?.reconcileTotal.inc({ kind, result: label });
+    this.deps.metrics?.reconcileDuration.observe({ kind, result: label }, seconds);
+    if (kind === 'TokenPolicy' && this.deps.metrics !== undefined) {
+      const counts = this.deps.policies.counts();
       counts.unknown = Math.max(
         0,
-        this.d.informers.policies.cache.list().length - counts.true - counts.false,
+        this.deps.informers.policies.cache.list().length - counts.true - counts.false,
       );
-      setPolicyReadiness(this.d.metrics, counts);
+      setPolicyReadiness(this.deps.metrics, counts);
     }
   }
 }

@@ -18,18 +18,19 @@ import type { OperatorConfig } from '../config/operator.js';
 import type { Logger } from '../log/logger.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../metrics/operator.js';
 import { Controller } from './controller.js';
-import { LeaderElector } from './elector.js';
-import { allSynced, createInformers } from './informers.js';
-import { SharedKeys } from './keys.js';
-import { WorkQueue } from './queue.js';
-import { PolicyReconciler } from './reconcile.js';
-import { RevocationReconciler } from './reconcile-revocation.js';
-import { RevocationIndex } from './revocations.js';
-import { startHealthServer, type HealthServer } from './server.js';
+import { LeaderElector } from './runtime/elector.js';
+import { allSynced, createInformers } from './runtime/informers.js';
+import { SharedKeys } from './policy/keys.js';
+import { WorkQueue } from './runtime/queue.js';
+import { reconcileKeyId, type ReconcileKey } from './runtime/reconcile-key.js';
+import { PolicyReconciler } from './policy/reconcile.js';
+import { RevocationReconciler } from './revocation/reconcile.js';
+import { RevocationIndex } from './revocation/revocation-index.js';
+import { startHealthServer, type HealthServer } from './runtime/health-server.js';
+import { StatusWriter } from './status/status-writer.js';
 import { servingDnsNames } from './serving/certificate.js';
 import { ManagedCertificate, type ServingCa } from './serving/secret.js';
 import { createServingServer, type ServingPlugin, type ServingServer } from './serving/server.js';
-import { StatusWriter } from './status.js';
 import { reviewToken } from './stream/auth.js';
 import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
@@ -82,7 +83,10 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const metrics = createOperatorMetrics(deps.registry ?? new Registry());
   const custom = kc.makeApiClient(CustomObjectsApi);
   const informers = createInformers(kc, log, metrics);
-  const queue = new WorkQueue({ onDepth: (n) => metrics.queueDepth.set(n) });
+  const queue = new WorkQueue<ReconcileKey>({
+    id: reconcileKeyId,
+    onDepth: (n) => metrics.queueDepth.set(n),
+  });
   const index = new RevocationIndex();
   const keys = new SharedKeys({
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
@@ -116,7 +120,6 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const controller: Controller = new Controller({
     informers,
     queue,
-    index,
     log: rlog,
     metrics,
     policies: new PolicyReconciler({
@@ -130,6 +133,8 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     }),
     revocations: new RevocationReconciler({
       revocations: informers.revocations.cache,
+      index,
+      enqueuePolicies: (namespace, policyName) => controller.enqueuePolicies(namespace, policyName),
       custom,
       writer,
       log: rlog,
@@ -138,12 +143,12 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     }),
   });
 
-  // The config stream reads the same caches; its handlers run after the controller's, so the
-  // revocation index is current when the hub looks.
+  // The config stream reads the informer caches directly (not the revocation index, which
+  // reconciles fill): a write reaches sidecars without waiting for the work queue.
   const hub: StreamHub = new StreamHub({
     policies: informers.policies.cache,
     pods: informers.pods.cache,
-    revocations: index,
+    revocations: informers.revocations.cache,
     keys,
     log: log.child({ component: 'stream' }),
     metrics,

@@ -26,7 +26,7 @@ function matchesPath(rule: CompiledRule, path: string): boolean {
 
 /**
  * The first rule whose methods (if any) include `method` and whose paths match
- * `normalisedPath`, which must come from normalisePath (src/proxy/normalize.ts): matching a raw
+ * `normalisedPath`, which must come from normalisePath (src/policy/normalize.ts): matching a raw
  * path would let `/public/../admin` slip past a rule on `/admin/*`.
  */
 export function matchRule(

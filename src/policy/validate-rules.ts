@@ -3,7 +3,7 @@
  * closed. Rule paths are matched against normalised request paths, so a rule path that is not
  * itself normal (`/admin//*`, `/%61dmin`) could never match: refused with the spelling to use.
  */
-import { normalisePath } from '../proxy/normalize.js';
+import { normalisePath } from './normalize.js';
 import {
   type Errors,
   type Obj,

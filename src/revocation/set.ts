@@ -3,7 +3,7 @@
  * TokenRevocations of the cluster (or of a standalone file) whenever they change; matched on
  * every request, cache hit or not, in O(1) per entry kind (jti, tokenSha256, subject).
  *
- * Which revocations apply (decided in `build`, in one place for file and cluster):
+ * Which revocations apply (decided by src/revocation/rule.ts, the same rule the operator uses):
  *  - same namespace as the policy. Only a standalone file can hold a revocation without a
  *    namespace (the API server always sets one); it applies to the file's policy, whatever that
  *    policy's namespace: a revocation written next to a policy is never silently ignored;
@@ -15,6 +15,7 @@
  */
 import { parseRfc3339Seconds } from '../policy/time.js';
 import type { RevocationEntry, TokenRevocation } from '../policy/types.js';
+import { appliesTo, expiryMs, expiryPassed } from './rule.js';
 
 export interface TokenIdentity {
   jti?: string;
@@ -63,11 +64,11 @@ export class RevocationSet {
   ): RevocationSet {
     const set = new RevocationSet();
     for (const r of revocations) {
-      if (r.metadata.namespace !== undefined && r.metadata.namespace !== policy.namespace) continue;
-      if (r.spec.policyName !== undefined && r.spec.policyName !== policy.name) continue;
-      const expiresAt = r.spec.expiresAt === undefined ? undefined : parseRfc3339Seconds(r.spec.expiresAt);
-      // An unparsable expiresAt cannot pass validation; if one arrives anyway, keep the entries.
-      if (expiresAt !== undefined && expiresAt <= nowSeconds) continue;
+      if (!appliesTo(r, policy)) continue;
+      const atMs = expiryMs(r.spec.expiresAt);
+      // Unparsable (impossible after validation): never expires, the entries stay (rule.ts).
+      const expiresAt = atMs === undefined ? undefined : atMs / 1000;
+      if (expiryPassed(expiresAt, nowSeconds)) continue;
       if (expiresAt !== undefined) set.earliestExpiry = Math.min(expiresAt, set.earliestExpiry ?? Infinity);
       set.add(r);
     }

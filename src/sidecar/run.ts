@@ -15,9 +15,9 @@ import { createProxyServer } from '../proxy/server.js';
 import { ReuseCounter } from '../revocation/reuse.js';
 import { VerifiedTokenCache } from '../token/cache.js';
 import { TokenVerifier } from '../token/verify.js';
-import { Engine } from './engine.js';
+import { Engine } from '../decide/engine.js';
 import { startPolicyFile } from './standalone.js';
-import { ConfigState } from './state.js';
+import { ConfigState } from '../decide/state.js';
 
 export interface RunningSidecar {
   proxyAddress: AddressInfo;

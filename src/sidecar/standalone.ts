@@ -9,7 +9,7 @@ import { compilePolicy } from '../policy/compile.js';
 import { parsePolicyDocuments } from '../policy/load.js';
 import { formatFieldErrors } from '../policy/validate.js';
 import { FileSource } from './file-source.js';
-import type { ConfigState } from './state.js';
+import type { ConfigState } from '../decide/state.js';
 
 export interface StandaloneOptions {
   path: string;

@@ -8,7 +8,7 @@
  * a key only ever comes from the policy's key source, never from the token it is meant to check.
  */
 import type { JWTPayload } from 'jose';
-import type { Check } from './reasons.js';
+import type { Check } from '../core/reasons.js';
 
 /** Tokens above this size are refused before decoding; real access tokens are 1–4 KiB. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;

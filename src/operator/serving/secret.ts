@@ -12,7 +12,7 @@
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
-import { FIELD_MANAGER, apiMessage, apiStatus } from '../k8s.js';
+import { FIELD_MANAGER, apiMessage, apiStatus } from '../runtime/k8s.js';
 import {
   decideCertificate,
   issueServingCertificate,

@@ -7,7 +7,7 @@
  */
 import type { AuthenticationV1Api, V1TokenReview } from '@kubernetes/client-node';
 import { TOKEN_AUDIENCE, type StreamRefusalReason } from '../../distribution/protocol.js';
-import { apiMessage } from '../k8s.js';
+import { apiMessage } from '../runtime/k8s.js';
 import type { PodRef } from './sessions.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';

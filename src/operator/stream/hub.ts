@@ -21,11 +21,11 @@ import {
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics } from '../../metrics/operator.js';
 import { API_VERSION, type TokenPolicy, type TokenRevocation } from '../../policy/types.js';
-import { validatePolicy } from '../../policy/validate.js';
-import type { RawObject } from '../informers.js';
-import type { SharedKeys } from '../keys.js';
-import type { RevocationIndex } from '../revocations.js';
-import { isLivePod, matchesSelector } from '../selector.js';
+import { validatePolicy, validateRevocation } from '../../policy/validate.js';
+import { isExpired } from '../../revocation/rule.js';
+import type { RawObject } from '../runtime/informers.js';
+import type { SharedKeys } from '../policy/keys.js';
+import { isLivePod, matchesSelector } from '../policy/selector.js';
 import { PolicyConfig, type ConfigChange } from './config-state.js';
 import { Propagation, type RevocationAck } from './propagation.js';
 import { SessionTable, type CloseReason, type PodRef, type Session, type SessionIo } from './sessions.js';
@@ -34,7 +34,8 @@ export interface HubDeps {
   readonly policies: ObjectCache<RawObject>;
   /** Pods by namespace/name (the scoped pod informers). */
   readonly pods: Pick<ObjectCache<V1Pod>, 'get'>;
-  readonly revocations: RevocationIndex;
+  /** The TokenRevocation informer's cache (validated here, each object once). */
+  readonly revocations: ObjectCache<RawObject>;
   readonly keys: SharedKeys;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
@@ -70,6 +71,18 @@ function wirePolicy(p: TokenPolicy): TokenPolicy {
     },
     spec: p.spec,
   };
+}
+
+/** Each informer object is validated once; invalid ones are never served. */
+const validatedRevocations = new WeakMap<object, TokenRevocation | null>();
+function validRevocation(obj: RawObject): TokenRevocation | undefined {
+  let v = validatedRevocations.get(obj);
+  if (v === undefined) {
+    const r = validateRevocation(obj);
+    v = r.ok ? wireRevocation(r.value) : null;
+    validatedRevocations.set(obj, v);
+  }
+  return v ?? undefined;
 }
 
 /** Same object in, same object out: config-state.ts hashes each revocation object once. */
@@ -398,8 +411,24 @@ export class StreamHub {
     return {
       policy: v.policy,
       keys: this.d.keys.keysFor(key),
-      revocations: this.d.revocations.forPolicy(namespace, name, this.now()).map(wireRevocation),
+      revocations: this.revocationsFor(namespace, name),
     };
+  }
+
+  /**
+   * Unexpired valid revocations that apply to the policy (naming it, or naming none), read from
+   * the informer cache: the stream does not wait for a reconcile to learn of a write.
+   */
+  private revocationsFor(namespace: string, policyName: string): TokenRevocation[] {
+    const now = this.now();
+    const out: TokenRevocation[] = [];
+    for (const obj of this.d.revocations.list(namespace)) {
+      const rev = validRevocation(obj);
+      if (rev === undefined || isExpired(rev, now)) continue;
+      if (rev.spec.policyName !== undefined && rev.spec.policyName !== policyName) continue;
+      out.push(rev);
+    }
+    return out;
   }
 
   private sendSnapshot(s: Session, state: PolicyConfig): void {

@@ -9,7 +9,7 @@
  */
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
-import { FIELD_MANAGER, apiMessage, apiStatus } from '../k8s.js';
+import { FIELD_MANAGER, apiMessage, apiStatus } from '../runtime/k8s.js';
 import type { StreamHub } from './hub.js';
 import { Aggregate, STALE_MS, makeSummary, replicaObjectName, type ReplicaSummary } from './summary.js';
 

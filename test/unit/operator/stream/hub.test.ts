@@ -3,9 +3,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createOperatorMetrics } from '../../../../src/metrics/operator.js';
-import type { RawObject } from '../../../../src/operator/informers.js';
-import { SharedKeys } from '../../../../src/operator/keys.js';
-import { RevocationIndex } from '../../../../src/operator/revocations.js';
+import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
 import { revocation } from './fixtures.js';
@@ -56,7 +55,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 function setup() {
   const policies = cache<RawObject>([rawPolicy]);
   const pods = cache<V1Pod>([pod('a'), pod('b', 'batch')]);
-  const index = new RevocationIndex();
+  const index = cache<RawObject>([]);
   const metrics = createOperatorMetrics(new Registry());
   const keys = new SharedKeys();
   const hub = new StreamHub({
@@ -114,7 +113,10 @@ describe('StreamHub', () => {
     hub.ack({ session: s.id, generation: 1, version: lines[0]!.version as string });
 
     const rev = revocation('leak');
-    index.upsert(rev);
+    index.items.push({
+      ...rev,
+      metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
+    } as RawObject);
     hub.revocationChanged(
       false,
       {

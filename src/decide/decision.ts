@@ -1,0 +1,64 @@
+/**
+ * What the engine decides for one request. Plain data: the proxy turns it into bytes
+ * (src/proxy/challenge.ts for refusals, src/proxy/forward.ts for the rest).
+ */
+import type { DenyReason, Reason } from '../core/reasons.js';
+
+/** Identity of a token for logs: never the token itself. */
+export interface TokenInfo {
+  fingerprint: string;
+  sub?: string | undefined;
+  jti?: string | undefined;
+  iss?: string | undefined;
+}
+
+/** Where a refusal was found: request-level problems answer 400, token problems 401. */
+export type Stage = 'request' | 'token' | 'rule' | 'config';
+
+/** The configuration a decision was made under: metrics and logs label with this, never re-read it. */
+export interface DecidedUnder {
+  /** Name of the enforced policy. */
+  policy: string;
+  /** ConfigState generation of the snapshot the decision read. */
+  generation: number;
+}
+
+export interface Forward extends DecidedUnder {
+  kind: 'forward';
+  decision: 'allow' | 'audit_deny';
+  reason: Reason;
+  /** For audit_deny: why it would have been refused. */
+  description?: string;
+  rule: string | undefined;
+  /**
+   * Lower-case names of the headers only the sidecar may set (forwardClaims of the config this
+   * decision was made with): removed from what the client sent, on every path.
+   */
+  strip: ReadonlySet<string>;
+  /** Lower-case header → value, set from verified claims. */
+  headers: readonly (readonly [string, string])[];
+  token: TokenInfo | undefined;
+  /** Accepted tokens only, for the lifetime histograms. */
+  exp?: number | undefined;
+  iat?: number | undefined;
+}
+
+export interface Reject extends DecidedUnder {
+  kind: 'reject';
+  stage: Stage;
+  reason: DenyReason;
+  /** Detail for logs and the CLI; the client gets a generic text. */
+  description: string;
+  rule: string | undefined;
+  /** insufficient_scope: the scopes the rule requires. */
+  scope?: string | undefined;
+  token: TokenInfo | undefined;
+}
+
+/** No policy enforced yet: protected paths answer 503 (never fail open). */
+export interface Unavailable {
+  kind: 'unavailable';
+  description: string;
+}
+
+export type Decision = Forward | Reject | Unavailable;

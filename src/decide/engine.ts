@@ -1,0 +1,219 @@
+/**
+ * The decision pipeline, one exit per request (Envoy jwt_authn's filter role):
+ *
+ *   rule lookup → extract → verified-token cache | verify (signature + claims)
+ *     → revocation → reuse → rule requirements → forward
+ *
+ * Cheap local checks run before any key lookup. Revocation and reuse run on every request,
+ * cache hit or not: the cache only saves signature work. Cache hits decide synchronously (no
+ * promise on the hot path); only a miss awaits key resolution and signature verification.
+ */
+import type { KeyResolver } from '../keys/types.js';
+import { forwardedHeaders } from '../policy/evaluate.js';
+import { matchRule } from '../policy/rules.js';
+import type { CompiledRule } from '../policy/types.js';
+import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
+import type { VerifiedTokenCache } from '../token/cache.js';
+import { extractToken } from '../token/extract.js';
+import { wholeTokenSha256 } from '../token/hash.js';
+import type { DenyReason } from '../core/reasons.js';
+import type { TokenVerifier, Verified } from '../token/verify.js';
+import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
+import type { ActiveConfig, ConfigState } from './state.js';
+import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
+
+export interface RequestFacts {
+  method: string;
+  /** Normalised path (what rules match). */
+  path: string;
+  /** What the app receives: normalised path plus the original query. */
+  target: string;
+  query: string;
+  /** Every Authorization header value, in order (node:http keeps only the first). */
+  authorization: readonly string[];
+  client: string | undefined;
+  /**
+   * Set when the request itself cannot be trusted (smuggling shape, unsafe path): refused as
+   * `malformed` in every mode, Audit included, since its framing or target is ambiguous.
+   */
+  problem?: string | undefined;
+}
+
+export interface EngineDeps {
+  state: ConfigState;
+  verifier: TokenVerifier;
+  cache: VerifiedTokenCache;
+  reuse: ReuseCounter;
+  keys: KeyResolver;
+  /** Epoch milliseconds. */
+  now?: () => number;
+}
+
+const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
+const NO_HEADERS: readonly (readonly [string, string])[] = [];
+
+export class Engine {
+  readonly #deps: EngineDeps;
+  readonly #now: () => number;
+
+  constructor(deps: EngineDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** The policy enforced now, for answers given without a decision (no await between). */
+  policyName(): string {
+    return this.#deps.state.active?.policy.name ?? '';
+  }
+
+  decide(f: RequestFacts): Decision | Promise<Decision> {
+    // One snapshot for the whole request: a reload mid-request cannot mix two configs.
+    const active = this.#deps.state.active;
+    if (f.problem !== undefined) {
+      return {
+        kind: 'reject',
+        stage: 'request',
+        reason: 'malformed',
+        description: f.problem,
+        policy: active?.policy.name ?? '',
+        generation: active?.generation ?? 0,
+        rule: undefined,
+        token: undefined,
+      };
+    }
+    if (active === undefined) return UNAVAILABLE;
+    const policy = active.policy;
+    const rule = matchRule(policy.rules, f.path, f.method);
+    if (rule?.action === 'Deny') {
+      const denied = deniedByRule(rule, f.method, f.path);
+      return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
+    }
+    if (rule?.action === 'Allow') {
+      return {
+        kind: 'forward',
+        decision: 'allow',
+        reason: 'public',
+        policy: policy.name,
+        generation: active.generation,
+        rule: rule.name,
+        strip: active.strippedHeaders,
+        headers: NO_HEADERS,
+        token: undefined,
+      };
+    }
+    const extracted = extractToken(f.authorization, f.query);
+    if (extracted.kind !== 'token') {
+      const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
+      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, rule, undefined);
+    }
+    const token = extracted.token;
+    const nowMs = this.#now();
+    const cacheKey = wholeTokenSha256(token);
+    const keysVersion = this.#deps.keys.version;
+    this.#deps.cache.sync(policy, keysVersion);
+    const hit = this.#deps.cache.get(cacheKey, nowMs / 1000);
+    if (hit !== undefined) return this.#afterVerify(active, rule, hit, nowMs / 1000);
+
+    return this.#deps.verifier.verify(token, policy, nowMs / 1000).then((result) => {
+      if (!result.ok) {
+        const info: TokenInfo | undefined = result.fingerprint
+          ? {
+              fingerprint: result.fingerprint,
+              sub: str(result.claims?.sub),
+              jti: str(result.claims?.jti),
+              iss: str(result.claims?.iss),
+            }
+          : undefined;
+        return this.#deniedOrAudited(active, 'token', result.reason, result.description, rule, info);
+      }
+      const now = this.#now() / 1000;
+      // Cache only what was verified against what is still in force: a reload or key rotation
+      // that happened during verification makes this result one for the old config.
+      if (this.#deps.state.active === active && this.#deps.keys.version === keysVersion) {
+        this.#deps.cache.set(cacheKey, result, now);
+      }
+      return this.#afterVerify(active, rule, result, now);
+    });
+  }
+
+  /** Checks that depend on state that changes without the token changing: run on every request. */
+  #afterVerify(
+    active: ActiveConfig,
+    rule: CompiledRule | undefined,
+    v: Verified,
+    nowSeconds: number,
+  ): Decision {
+    const claims = v.claims;
+    // iss is a verified string (the issuer lookup needs it); the others are optional.
+    const iss = claims.iss as string;
+    const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
+    const failure = afterVerifyFailures({
+      active,
+      rule,
+      claims,
+      tokenSha256: v.tokenSha256,
+      countUse: (issuer, jti) => this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds),
+    });
+    if (failure !== undefined) {
+      const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
+      if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
+      return r;
+    }
+    const headers =
+      active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
+    const strip = active.strippedHeaders;
+    return {
+      kind: 'forward',
+      decision: 'allow',
+      reason: 'ok',
+      policy: active.policy.name,
+      generation: active.generation,
+      rule: rule?.name,
+      strip,
+      headers,
+      token: info,
+      exp: v.exp,
+      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
+    };
+  }
+
+  /** Enforce: a refusal. Audit: the same verdict, forwarded and counted as audit_deny. */
+  #deniedOrAudited(
+    active: ActiveConfig,
+    stage: Stage,
+    reason: DenyReason,
+    description: string,
+    rule: CompiledRule | undefined,
+    token: TokenInfo | undefined,
+  ): Reject | Forward {
+    if (active.policy.mode === 'Audit') {
+      const strip = active.strippedHeaders;
+      return {
+        kind: 'forward',
+        decision: 'audit_deny',
+        reason,
+        description,
+        policy: active.policy.name,
+        generation: active.generation,
+        rule: rule?.name,
+        strip,
+        headers: NO_HEADERS,
+        token,
+      };
+    }
+    return {
+      kind: 'reject',
+      stage,
+      reason,
+      description,
+      policy: active.policy.name,
+      generation: active.generation,
+      rule: rule?.name,
+      token,
+    };
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}

@@ -1,0 +1,121 @@
+/**
+ * TokenPolicy reconcile, level-based: whatever event brought the key here, look at the policy
+ * as it is now (informer cache), decide readiness (readiness.ts), count matching pods and the
+ * revocation entries that apply, and write the status only if it differs from the stored one.
+ * Running it twice in a row changes nothing the second time.
+ */
+import type { ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from '../../log/logger.js';
+import type { Readiness } from '../../metrics/operator.js';
+import type { LabelSelector, TokenPolicyStatus } from '../../policy/types.js';
+import {
+  READY,
+  desiredPolicyStatus,
+  findCondition,
+  readyTransitionEvent,
+  statusChanged,
+} from '../status/conditions.js';
+import type { RawObject } from '../runtime/informers.js';
+import type { ReconcileResult } from '../runtime/reconcile-key.js';
+import { objectKey } from '../runtime/k8s.js';
+import type { SharedKeys } from './keys.js';
+import { checkSpec, decideReady, type SpecCheck } from './readiness.js';
+import type { RevocationIndex } from '../revocation/revocation-index.js';
+import { countMatchedPods, type PodView } from './selector.js';
+import type { StatusWriter } from '../status/status-writer.js';
+
+export interface PolicyReconcilerDeps {
+  readonly policies: ObjectCache<RawObject>;
+  readonly pods: ObjectCache<PodView>;
+  readonly revocations: RevocationIndex;
+  readonly keys: SharedKeys;
+  readonly writer: StatusWriter;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Sidecars acknowledging the current config of `namespace/name`, summed over replicas. */
+  readonly synced?: (key: string) => number;
+}
+
+function rawSelector(obj: RawObject): LabelSelector | undefined {
+  const sel = (obj.spec as { selector?: unknown } | undefined)?.selector;
+  return typeof sel === 'object' && sel !== null ? sel : undefined;
+}
+
+export class PolicyReconciler {
+  /** Readiness of every known policy, for the tokenwarden_operator_policies gauge. */
+  readonly readiness = new Map<string, Readiness>();
+  /** The spec check of the generation last seen, per policy: pods churning do not recompile. */
+  private readonly specs = new Map<string, { stamp: string; spec: SpecCheck }>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: PolicyReconcilerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const key = objectKey(namespace, name);
+    const obj = this.deps.policies.get(name, namespace);
+    if (obj === undefined) {
+      // Deleted: nothing to write; forget what was derived from it.
+      this.readiness.delete(key);
+      this.specs.delete(key);
+      this.deps.keys.forget(key);
+      return {};
+    }
+    const decision = await decideReady(
+      obj,
+      (issuers) => this.deps.keys.ensure(key, issuers),
+      this.specCheck(key, obj),
+    );
+    this.readiness.set(key, decision.ready.status === 'True' ? 'true' : 'false');
+
+    const nowMs = this.now();
+    const selector = decision.policy?.spec.selector ?? rawSelector(obj);
+    const current = obj.status as TokenPolicyStatus | undefined;
+    const desired = desiredPolicyStatus(
+      current,
+      {
+        generation: obj.metadata?.generation ?? 0,
+        ready: decision.ready,
+        matchedPods: countMatchedPods(selector, this.deps.pods.list(namespace)),
+        revocations: this.deps.revocations.countEntries(namespace, name, nowMs),
+        ...(this.deps.synced === undefined ? {} : { syncedSidecars: this.deps.synced(key) }),
+      },
+      new Date(nowMs),
+    );
+    const outcome = await this.deps.writer.writeStatus(
+      'TokenPolicy',
+      obj,
+      desired,
+      statusChanged(current, desired),
+    );
+    if (outcome === 'written') {
+      const next = findCondition(desired.conditions, READY);
+      const event = next && readyTransitionEvent(findCondition(current?.conditions, READY), next);
+      if (event !== undefined) await this.deps.writer.event('TokenPolicy', obj, event);
+      this.deps.log.info(
+        { namespace, name, generation: desired.observedGeneration, reason: decision.ready.reason },
+        'policy status updated',
+      );
+    }
+    // Keys may come back by themselves (the store retries); until then keep looking, backed off.
+    return decision.ready.reason === 'KeysUnavailable' ? { retry: true } : {};
+  }
+
+  private specCheck(key: string, obj: RawObject): SpecCheck {
+    // generation moves with every spec change (and only then); uid tells a re-created object apart.
+    const stamp = `${obj.metadata?.uid ?? ''}/${obj.metadata?.generation ?? ''}`;
+    const cached = this.specs.get(key);
+    if (cached !== undefined && cached.stamp === stamp && obj.metadata?.generation !== undefined)
+      return cached.spec;
+    const spec = checkSpec(obj);
+    this.specs.set(key, { stamp, spec });
+    return spec;
+  }
+
+  counts(): Record<Readiness, number> {
+    const c: Record<Readiness, number> = { true: 0, false: 0, unknown: 0 };
+    for (const r of this.readiness.values()) c[r]++;
+    return c;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Status decisions, pure: what a TokenPolicy's status should be given what reconcile found,
+ * whether that differs from what is stored (no difference → no write, so a status patch that
+ * comes back through the watch cannot start a loop), and whether the Ready condition made a
+ * transition worth an Event. `now` is passed in.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, TokenPolicyStatus } from '../../policy/types.js';
+import type { ReadyState } from './reasons.js';
+
+export type { ReadyState } from './reasons.js';
+
+export const READY = 'Ready';
+
+/** What a policy reconcile found: the inputs of its status. */
+export interface PolicyFacts {
+  readonly generation: number;
+  readonly ready: ReadyState;
+  readonly matchedPods: number;
+  readonly revocations: number;
+  /** Sidecars acknowledging the current config, over every replica; undefined: keep as stored. */
+  readonly syncedSidecars?: number;
+}
+
+/** API server limit on condition messages (metav1.Condition). */
+const MAX_MESSAGE = 32_768;
+
+/**
+ * Returns `conditions` with `next` set. `lastTransitionTime` moves only when the status
+ * changes, as the API conventions require; other conditions are kept as they are.
+ */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  next: Omit<Condition, 'lastTransitionTime'>,
+  now: Date,
+): Condition[] {
+  const list = conditions ?? [];
+  const prev = list.find((c) => c.type === next.type);
+  const message =
+    next.message.length > MAX_MESSAGE ? `${next.message.slice(0, MAX_MESSAGE - 3)}...` : next.message;
+  const lastTransitionTime =
+    prev !== undefined && prev.status === next.status
+      ? prev.lastTransitionTime
+      : now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const updated: Condition = { ...next, message, lastTransitionTime };
+  return prev === undefined ? [...list, updated] : list.map((c) => (c === prev ? updated : c));
+}
+
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+export function desiredPolicyStatus(
+  current: TokenPolicyStatus | undefined,
+  facts: PolicyFacts,
+  now: Date,
+): TokenPolicyStatus {
+  const conditions = setCondition(
+    current?.conditions,
+    { type: READY, ...facts.ready, observedGeneration: facts.generation },
+    now,
+  );
+  return {
+    observedGeneration: facts.generation,
+    conditions,
+    matchedPods: facts.matchedPods,
+    // From the replicas' summaries (stream/replicas.ts); kept as found when unknown.
+    syncedSidecars: facts.syncedSidecars ?? current?.syncedSidecars ?? 0,
+    revocations: facts.revocations,
+  };
+}
+
+/** The fields this operator owns, in a shape that compares equal when nothing changed. */
+function comparable(s: TokenPolicyStatus | undefined): unknown {
+  return {
+    observedGeneration: s?.observedGeneration,
+    conditions: (s?.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastTransitionTime: c.lastTransitionTime,
+      observedGeneration: c.observedGeneration,
+    })),
+    matchedPods: s?.matchedPods ?? 0,
+    syncedSidecars: s?.syncedSidecars ?? 0,
+    revocations: s?.revocations ?? 0,
+  };
+}
+
+export function statusChanged(current: TokenPolicyStatus | undefined, desired: TokenPolicyStatus): boolean {
+  return !isDeepStrictEqual(comparable(current), comparable(desired));
+}
+
+export interface EventSpec {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * An Event only when Ready changes status or reason (or first appears): a policy that stays
+ * KeysUnavailable across a hundred retries produces one Warning, not a hundred.
+ */
+export function readyTransitionEvent(prev: Condition | undefined, next: Condition): EventSpec | undefined {
+  if (prev !== undefined && prev.status === next.status && prev.reason === next.reason) return undefined;
+  return { type: next.status === 'True' ? 'Normal' : 'Warning', reason: next.reason, message: next.message };
+}
