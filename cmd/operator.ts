@@ -8,13 +8,22 @@ import { runOperator } from '../src/operator/run.js';
 export const OPERATOR_USAGE = `usage: tokenwarden operator [flags]
 
 Runs the Kubernetes operator: watches TokenPolicy, TokenRevocation and Pods, compiles each
-policy, fetches issuer keys, and (the Lease leader only) writes status and Events and deletes
-expired revocations. In a pod it uses the pod's service account.
+policy, fetches issuer keys, serves every sidecar its configuration over HTTPS, and (the Lease
+leader only) writes status and Events and deletes expired revocations. In a pod it uses the
+pod's service account.
 
 flags:
   --kubeconfig FILE         kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --metrics-listen H:P      /metrics /healthz /readyz (default 0.0.0.0:15091)
-  --lease-namespace NS      namespace of the leader Lease (default: $POD_NAMESPACE, the pod's, or default)
+  --namespace NS            the operator's namespace: serving Secret, replica summaries
+                            (default: $POD_NAMESPACE, the pod's, or default)
+  --serve H:P               HTTPS server for the sidecars' config stream and the webhook
+                            (default 0.0.0.0:15443)
+  --service-name NAME       the operator's Service; the certificate covers NAME.NS.svc (default tokenwarden)
+  --serving-dns NAME        another DNS name for the managed certificate (repeatable)
+  --serving-ip IP           an IP address for the managed certificate (repeatable; tests)
+  --cert-manager            cert-manager issues Secret tokenwarden-serving; only read it
+  --lease-namespace NS      namespace of the leader Lease (default: --namespace)
   --lease-name NAME         leader Lease name (default tokenwarden-operator)
   --lease-duration S        leader lease duration in seconds (default 15)
   --resync S                re-reconcile everything this often (default 300)
@@ -42,6 +51,12 @@ function parse(argv: string[]): { help: boolean; flags: OperatorFlags } {
         'log-level': { type: 'string' },
         'injection-config': { type: 'string' },
         'webhook-configuration': { type: 'string' },
+        namespace: { type: 'string' },
+        serve: { type: 'string' },
+        'service-name': { type: 'string' },
+        'serving-dns': { type: 'string', multiple: true },
+        'serving-ip': { type: 'string', multiple: true },
+        'cert-manager': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -80,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     operator = await runOperator(config, { kc, log });
   } catch (err) {
     const e = err as Error & { code?: string };
-    const hint = e.code === 'EADDRINUSE' ? ' (address in use: pick another --metrics-listen)' : '';
+    const hint = e.code === 'EADDRINUSE' ? ' (address in use: pick another --metrics-listen or --serve)' : '';
     process.stderr.write(`tokenwarden operator: cannot start: ${e.message}${hint}\n`);
     return 1;
   }

@@ -3,10 +3,11 @@
  * validated once at start-up. The only place the operator reads `process.env`.
  *
  * Environment (a flag wins over its variable):
- *   POD_NAME, POD_NAMESPACE   downward API: lease holder identity and default lease namespace
+ *   POD_NAME, POD_NAMESPACE   downward API: lease holder / replica identity, the operator's namespace
  *   TOKENWARDEN_LOG_LEVEL     default for --log-level
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseInjectionConfig, type InjectionFileConfig } from './injection.js';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
@@ -31,6 +32,17 @@ export interface OperatorConfig {
   readonly injection: InjectionFileConfig | undefined;
   /** `--webhook-configuration NAME`: the MutatingWebhookConfiguration whose caBundle is kept in step. */
   readonly webhookConfiguration: string | undefined;
+  /** The operator's own namespace: the serving Secret and the replica summaries live there. */
+  readonly namespace: string;
+  /** The HTTPS server (config stream, admission webhook). */
+  readonly serve: ListenAddress;
+  /** Name of the operator's Service: the serving certificate's DNS names derive from it. */
+  readonly serviceName: string;
+  /** Extra DNS names (and IP addresses) the managed serving certificate must cover. */
+  readonly servingDnsNames: readonly string[];
+  readonly servingIpAddresses: readonly string[];
+  /** cert-manager issues the serving Secret; the operator only waits for it and reads it. */
+  readonly certManager: boolean;
 }
 
 /** Flag values as `node:util` parseArgs returns them (strings, or absent). */
@@ -45,9 +57,19 @@ export interface OperatorFlags {
   'shutdown-timeout'?: string;
   'injection-config'?: string;
   'webhook-configuration'?: string;
+  namespace?: string;
+  serve?: string;
+  'service-name'?: string;
+  /** Repeatable: parseArgs gives an array. */
+  'serving-dns'?: string[];
+  'serving-ip'?: string[];
+  'cert-manager'?: boolean;
 }
 
 export const DEFAULT_METRICS_LISTEN = '0.0.0.0:15091';
+export const DEFAULT_SERVE = '0.0.0.0:15443';
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -85,10 +107,24 @@ export function loadOperatorConfig(
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName)) {
     throw new ConfigError(`--lease-name "${leaseName}" must be a DNS subdomain name`);
   }
-  const leaseNamespace = flags['lease-namespace'] ?? defaultLeaseNamespace(env);
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(leaseNamespace)) {
+  const namespace = flags.namespace ?? defaultLeaseNamespace(env);
+  if (!DNS_LABEL.test(namespace)) {
+    throw new ConfigError(`--namespace "${namespace}" must be a namespace name`);
+  }
+  const leaseNamespace = flags['lease-namespace'] ?? namespace;
+  if (!DNS_LABEL.test(leaseNamespace)) {
     throw new ConfigError(`--lease-namespace "${leaseNamespace}" must be a namespace name`);
   }
+  const serviceName = flags['service-name'] ?? 'tokenwarden';
+  if (!DNS_LABEL.test(serviceName)) {
+    throw new ConfigError(`--service-name "${serviceName}" must be a DNS label (a Service name)`);
+  }
+  const servingDnsNames = flags['serving-dns'] ?? [];
+  for (const n of servingDnsNames)
+    if (!DNS_NAME.test(n)) throw new ConfigError(`--serving-dns "${n}" must be a lower-case DNS name`);
+  const servingIpAddresses = flags['serving-ip'] ?? [];
+  for (const ip of servingIpAddresses)
+    if (isIP(ip) === 0) throw new ConfigError(`--serving-ip "${ip}" must be an IPv4 or IPv6 address`);
   return Object.freeze({
     kubeconfig: flags.kubeconfig,
     metricsListen: Object.freeze(
@@ -103,6 +139,12 @@ export function loadOperatorConfig(
     shutdownTimeoutSeconds: seconds('shutdown-timeout', flags['shutdown-timeout'], 10, 0, 300),
     injection: readInjectionConfig(flags['injection-config']),
     webhookConfiguration: flags['webhook-configuration'],
+    namespace,
+    serve: Object.freeze(parseListen('serve', flags.serve ?? DEFAULT_SERVE)),
+    serviceName,
+    servingDnsNames: Object.freeze([...servingDnsNames]),
+    servingIpAddresses: Object.freeze([...servingIpAddresses]),
+    certManager: flags['cert-manager'] === true,
   });
 }
 

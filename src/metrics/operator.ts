@@ -1,7 +1,8 @@
 /**
  * Every metric the operator exports, registered on one injected Registry (never the global one).
- * Labels come from closed sets only: a resource kind, a result, a readiness — never a policy
- * name, a namespace or an issuer, so a cluster with thousands of policies stays cheap to scrape.
+ * Labels come from closed sets — a resource kind, a result, a readiness, a reason — with one
+ * exception the alerts need: `policy` (`namespace/name`) on the connected/synced sidecar gauges,
+ * one series per TokenPolicy that has sidecars on this replica (removed when it has none).
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { RefreshResult } from '../core/reasons.js';
@@ -22,7 +23,9 @@ export interface OperatorMetrics {
   readonly policies: Gauge<'ready'>;
   readonly jwksFetches: Counter<'result'>;
   readonly leader: Gauge;
-  readonly connectedSidecars: Gauge;
+  readonly connectedSidecars: Gauge<'policy'>;
+  readonly syncedSidecars: Gauge<'policy'>;
+  readonly streamErrors: Counter<'reason'>;
   readonly propagation: Histogram;
   readonly informerRestarts: Counter<'resource'>;
   readonly statusWrites: Counter<'kind'>;
@@ -70,12 +73,25 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     }),
     connectedSidecars: new Gauge({
       name: 'tokenwarden_operator_connected_sidecars',
-      help: 'Sidecars currently connected to this replica for configuration.',
+      help: 'Sidecars connected to this replica for configuration, by TokenPolicy (namespace/name).',
+      labelNames: ['policy'] as const,
+      registers: [registry],
+    }),
+    syncedSidecars: new Gauge({
+      name: 'tokenwarden_operator_synced_sidecars',
+      help: "Sidecars on this replica acknowledging their policy's current config version, by TokenPolicy.",
+      labelNames: ['policy'] as const,
+      registers: [registry],
+    }),
+    streamErrors: new Counter({
+      name: 'tokenwarden_operator_stream_errors_total',
+      help: 'Config stream requests refused and sessions ended by the operator, by reason.',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     propagation: new Histogram({
       name: 'tokenwarden_propagation_seconds',
-      help: "Time from a revocation's creation to the last matching sidecar's acknowledgement.",
+      help: 'Time from the informer observing a TokenRevocation write to the last matching sidecar on this replica acknowledging it.',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     }),
@@ -97,7 +113,6 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       registers: [registry],
     }),
   };
-  m.connectedSidecars.set(0);
   m.leader.set(0);
   m.queueDepth.set(0);
   return m;

@@ -54,6 +54,11 @@ export class Controller {
     this.enqueueAll();
   }
 
+  /** One object, from outside the informers (the replica summaries moved). */
+  enqueue(kind: 'TokenPolicy' | 'TokenRevocation', namespace: string, name: string): void {
+    this.deps.queue.add(reconcileKey(kind, namespace, name));
+  }
+
   /** Every known object, as on a resync or when this replica becomes leader. */
   enqueueAll(): void {
     for (const p of this.deps.informers.policies.cache.list())

@@ -5,7 +5,14 @@
  * informers stop, in-flight reconciles get a bounded time to finish, the lease is released so
  * another replica takes over at once rather than after the lease expires.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { OperatorConfig } from '../config/operator.js';
 import type { Logger } from '../log/logger.js';
@@ -21,6 +28,30 @@ import { RevocationReconciler } from './revocation/reconcile.js';
 import { RevocationIndex } from './revocation/revocation-index.js';
 import { startHealthServer, type HealthServer } from './runtime/health-server.js';
 import { StatusWriter } from './status/status-writer.js';
+import { servingDnsNames } from './serving/certificate.js';
+import { ManagedCertificate, type ServingCa } from './serving/secret.js';
+import { createServingServer, type ServingPlugin, type ServingServer } from './serving/server.js';
+import { reviewToken } from './stream/auth.js';
+import { StreamHub } from './stream/hub.js';
+import { ReplicaStatus } from './stream/replicas.js';
+import { streamRoutes } from './stream/routes.js';
+import { createInjection } from './webhook/wiring.js';
+import { VERSION } from '../core/version.js';
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** What a plugin mounted on the HTTPS server (the admission webhook) may use. */
+export interface ServingContext {
+  readonly kc: KubeConfig;
+  readonly log: Logger;
+  readonly metrics: OperatorMetrics;
+  readonly config: OperatorConfig;
+  /** The CA of the serving certificate, and its changes (the webhook's caBundle). */
+  readonly ca: ServingCa;
+}
 
 export interface OperatorDeps {
   readonly kc: KubeConfig;
@@ -29,11 +60,19 @@ export interface OperatorDeps {
   readonly registry?: Registry;
   /** For JWKS and discovery fetches; globalThis.fetch by default. */
   readonly fetch?: typeof globalThis.fetch;
+  /** More plugins for the HTTPS server (the admission webhook at POST /inject). */
+  readonly servingPlugins?: (ctx: ServingContext) => readonly ServingPlugin[];
+  /** How often the serving Secret is re-read (default 10 s; tests go faster). */
+  readonly servingSecretPollMs?: number;
 }
 
 export interface OperatorHandle {
   readonly metrics: OperatorMetrics;
   readonly health: HealthServer;
+  /** The HTTPS server's bound address (config stream, webhook). */
+  readonly servingAddress: AddressInfo;
+  readonly ca: ServingCa;
+  readonly hub: StreamHub;
   /** The informers have synced and the workers run. */
   ready(): boolean;
   isLeader(): boolean;
@@ -53,7 +92,10 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const index = new RevocationIndex();
   const keys = new SharedKeys({
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    onRefresh: (_issuer, result) => metrics.jwksFetches.inc({ result }),
+    onRefresh: (issuer, result) => {
+      metrics.jwksFetches.inc({ result });
+      if (result === 'success') hub.keysRefreshed(issuer);
+    },
   });
   const elector = new LeaderElector({
     api: kc.makeApiClient(CoordinationV1Api),
@@ -89,6 +131,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       keys,
       writer,
       log: rlog,
+      synced: (key) => replicas.aggregate().synced(key),
     }),
     revocations: new RevocationReconciler({
       revocations: informers.revocations.cache,
@@ -98,8 +141,54 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       writer,
       log: rlog,
       metrics,
+      acknowledgement: (key, uid, generation) => replicas.aggregate().revocation(key, uid, generation),
     }),
   });
+
+  // The config stream reads the informer caches directly (not the revocation index, which
+  // reconciles fill): a write reaches sidecars without waiting for the work queue.
+  const hub: StreamHub = new StreamHub({
+    policies: informers.policies.cache,
+    pods: informers.pods.cache,
+    revocations: informers.revocations.cache,
+    keys,
+    log: log.child({ component: 'stream' }),
+    metrics,
+    onSummaryChange: () => replicas.changed(),
+  });
+  informers.policies.onEvent((_, obj) =>
+    hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+  );
+  informers.revocations.onEvent((event, obj) => {
+    const policyName = (obj.spec as { policyName?: unknown } | undefined)?.policyName;
+    hub.revocationChanged(event === 'delete', obj, typeof policyName === 'string' ? policyName : undefined);
+  });
+  informers.pods.onEvent((event, pod) => hub.podChanged(event === 'delete', pod));
+  const core = kc.makeApiClient(CoreV1Api);
+  const replicas: ReplicaStatus = new ReplicaStatus({
+    core,
+    namespace: cfg.namespace,
+    identity: cfg.identity,
+    hub,
+    log: log.child({ component: 'replicas' }),
+    isLeader: () => elector.isLeader(),
+    onChange: (policies, revocations) => {
+      for (const k of policies) controller.enqueue('TokenPolicy', ...splitKey(k));
+      for (const k of revocations) controller.enqueue('TokenRevocation', ...splitKey(k));
+    },
+  });
+  const cert = new ManagedCertificate({
+    core,
+    namespace: cfg.namespace,
+    want: {
+      dnsNames: servingDnsNames(cfg.namespace, cfg.serviceName, cfg.servingDnsNames),
+      ipAddresses: cfg.servingIpAddresses,
+    },
+    certManager: cfg.certManager,
+    log: log.child({ component: 'serving-secret' }),
+    ...(deps.servingSecretPollMs === undefined ? {} : { pollMs: deps.servingSecretPollMs }),
+  });
+  const authn = kc.makeApiClient(AuthenticationV1Api);
 
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -112,6 +201,62 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   await Promise.all([informers.policies.start(), informers.revocations.start(), informers.pods.start()]);
   elector.start();
 
+  // The injection webhook runs when the chart gives its settings (--injection-config); it
+  // refuses pods until the policy cache has synced and the serving CA is known.
+  const injection =
+    cfg.injection === undefined
+      ? undefined
+      : createInjection({
+          kc,
+          config: cfg.injection,
+          webhookConfiguration: cfg.webhookConfiguration,
+          policies: informers.policies.cache,
+          policiesSynced: () => informers.policies.synced(),
+          log: log.child({ component: 'webhook' }),
+          registry: metrics.registry,
+          version: VERSION,
+        });
+  const syncCa = (caPem: string): void => {
+    injection?.onCertificate(caPem).catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'webhook caBundle sync failed');
+    });
+  };
+
+  let serving: ServingServer | undefined;
+  let servingAddress: AddressInfo;
+  try {
+    const material = await cert.start();
+    syncCa(material.caPem);
+    const slog = log.child({ component: 'serving' });
+    serving = await createServingServer({
+      tls: material,
+      log: slog,
+      plugins: [
+        {
+          plugin: streamRoutes,
+          options: { hub, review: (t: string) => reviewToken(authn, t), log: slog, metrics },
+        },
+        ...(injection === undefined ? [] : [{ plugin: injection.plugin }]),
+        ...(deps.servingPlugins?.({ kc, log, metrics, config: cfg, ca: cert }) ?? []),
+      ],
+    });
+    const server = serving;
+    cert.onChange((m) => {
+      server.reload(m);
+      syncCa(m.caPem);
+    });
+    servingAddress = await serving.listen(cfg.serve);
+    log.info({ address: servingAddress }, 'serving HTTPS');
+  } catch (err) {
+    cert.stop();
+    await serving?.close();
+    await Promise.all([informers.policies.stop(), informers.revocations.stop(), informers.pods.stop()]);
+    await elector.stop();
+    keys.close();
+    await health.close();
+    throw err;
+  }
+
   // Workers start only once every cache is complete: a policy counted against a half-listed
   // set of pods would get a wrong status, written by a leader that believes it.
   let resync: NodeJS.Timeout | undefined;
@@ -119,6 +264,8 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     if (!allSynced(informers) || stopping !== undefined) return;
     clearInterval(waitForSync);
     controller.start();
+    hub.start();
+    replicas.start();
     started = true;
     resync = setInterval(() => controller.enqueueAll(), cfg.resyncSeconds * 1000);
     log.info('informers synced; reconciling');
@@ -128,6 +275,11 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     clearInterval(waitForSync);
     clearInterval(resync);
     started = false;
+    // Streams first: their sidecars reconnect to another replica while this one winds down.
+    hub.close();
+    cert.stop();
+    await serving?.close();
+    await replicas.stop();
     await Promise.all([informers.policies.stop(), informers.revocations.stop(), informers.pods.stop()]);
     const drained = await controller.stop(cfg.shutdownTimeoutSeconds * 1000);
     if (!drained)
@@ -140,6 +292,9 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   return {
     metrics,
     health,
+    servingAddress,
+    ca: cert,
+    hub,
     ready: () => started,
     isLeader: () => elector.isLeader(),
     stop: () => (stopping ??= stop()),

@@ -40,6 +40,8 @@ function startProcess(n: number): ManagedProcess {
       'operator',
       `--kubeconfig=${inject('kubeconfigPath')}`,
       '--metrics-listen=127.0.0.1:0',
+      '--serve=127.0.0.1:0',
+      `--namespace=${ns}`,
       `--lease-namespace=${ns}`,
       `--lease-name=${leaseName}`,
       `--lease-duration=${LEASE_SECONDS}`,

@@ -40,6 +40,9 @@ export async function startOperator(
   const cfg = loadOperatorConfig(
     {
       'metrics-listen': '127.0.0.1:0',
+      serve: '127.0.0.1:0',
+      'serving-ip': ['127.0.0.1'],
+      namespace: leaseNamespace,
       'lease-namespace': leaseNamespace,
       'lease-name': `tw-test-${suffix()}`,
       'lease-duration': '3',

@@ -21,6 +21,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { OperatorHandle } from '../../src/operator/run.js';
 import { REPO_ROOT } from './harness/control-plane.js';
+import { createPodWithSa, openStream, podToken } from './stream-support.js';
 import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
 import {
   REVOCATIONS,
@@ -131,6 +132,44 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
         result: 'error',
       }),
     ).toBe(0);
+
+    // The config stream under the same rules: the serving Secret was created in the operator's
+    // namespace, and a sidecar's pod-bound token passes the TokenReview and gets its policy.
+    const secret = await admin
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ namespace: saNs, name: 'tokenwarden-serving' });
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pod = await createPodWithSa(admin, ns, 'orders-1', { app: 'orders' });
+    const stream = await openStream(
+      operator.servingAddress.port,
+      operator.ca.caPem(),
+      await podToken(admin, pod),
+    );
+    expect(stream.status).toBe(200);
+    expect(await stream.next()).toMatchObject({ type: 'snapshot' });
+    stream.close();
+  });
+
+  it('cannot authenticate sidecars without create on tokenreviews: 503, never a pass', async () => {
+    const without = clusterRules.filter((r) => !(r.resources ?? []).includes('tokenreviews'));
+    expect(without.length).toBe(clusterRules.length - 1);
+    const { ns: saNs, user } = await serviceAccountWith(without);
+    operator = await startOperator(impersonating(admin, user), saNs);
+    await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
+    const ns = await freshNamespace(admin, 'rbac-stream');
+    await createPolicy(
+      admin,
+      ns,
+      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    );
+    const pod = await createPodWithSa(admin, ns, 'orders-1', { app: 'orders' });
+    const stream = await openStream(
+      operator.servingAddress.port,
+      operator.ca.caPem(),
+      await podToken(admin, pod),
+    );
+    expect(stream.status).toBe(503);
+    expect(stream.refusal?.reason).toBe('not_ready');
   });
 
   it('fails to write policy status without patch on tokenpolicies/status', async () => {

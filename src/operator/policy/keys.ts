@@ -5,6 +5,7 @@
  * (src/keys); a policy whose keys are missing asks for a refresh on demand, at most once a
  * second per source. Stores no policy uses any more are closed.
  */
+import type { JWK } from 'jose';
 import { KeyStore } from '../../keys/store.js';
 import type { KeyStoreOptions } from '../../keys/types.js';
 import type { CompiledIssuer } from '../../policy/types.js';
@@ -16,6 +17,7 @@ export interface KeyProblem {
 
 interface Shared {
   readonly store: KeyStore;
+  readonly issuer: string;
   readonly users: Set<string>;
   /** The first load: every policy using the source waits for it, not only the first one. */
   readonly firstLoad: Promise<void>;
@@ -51,7 +53,13 @@ export class SharedKeys {
       let shared = this.sources.get(id);
       if (shared === undefined) {
         const store = new KeyStore(this.options);
-        shared = { store, users: new Set(), firstLoad: store.sync([issuer]), lastOnDemandAt: this.now() };
+        shared = {
+          store,
+          issuer: issuer.issuer,
+          users: new Set(),
+          firstLoad: store.sync([issuer]),
+          lastOnDemandAt: this.now(),
+        };
         this.sources.set(id, shared);
       }
       loads.push(shared.firstLoad);
@@ -72,6 +80,35 @@ export class SharedKeys {
       problems.push({ issuer: issuer.issuer, message: why });
     }
     return problems.sort((a, b) => a.issuer.localeCompare(b.issuer));
+  }
+
+  /** The public keys this replica holds for `policy`, per issuer: what its sidecars are pushed. */
+  keysFor(policy: string): Record<string, { keys: JWK[] }> {
+    const out: Record<string, { keys: JWK[] }> = {};
+    for (const id of this.byPolicy.get(policy) ?? []) {
+      const shared = this.sources.get(id);
+      if (shared === undefined) continue;
+      out[shared.issuer] = { keys: shared.store.publicKeys(shared.issuer) ?? [] };
+    }
+    return out;
+  }
+
+  /**
+   * A sidecar met an unknown kid: refetch `issuer`'s keys for `policy`, at most once a second
+   * per source (single-flight with any fetch in progress). Resolves when the fetch is done; the
+   * caller learns of new keys through `onRefresh` like any other fetch. False when throttled or
+   * the policy does not use the issuer.
+   */
+  async refreshOnDemand(policy: string, issuer: string): Promise<boolean> {
+    for (const id of this.byPolicy.get(policy) ?? []) {
+      const shared = this.sources.get(id);
+      if (shared === undefined || shared.issuer !== issuer) continue;
+      if (this.now() - shared.lastOnDemandAt < ON_DEMAND_COOLDOWN_MS) return false;
+      shared.lastOnDemandAt = this.now();
+      await shared.store.refreshAll();
+      return true;
+    }
+    return false;
   }
 
   /** The policy is gone: forget its sources, closing those nobody else uses. */

@@ -34,6 +34,8 @@ export interface PolicyReconcilerDeps {
   readonly writer: StatusWriter;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Sidecars acknowledging the current config of `namespace/name`, summed over replicas. */
+  readonly synced?: (key: string) => number;
 }
 
 function rawSelector(obj: RawObject): LabelSelector | undefined {
@@ -84,6 +86,7 @@ export class PolicyReconciler {
         unprotectedPods: unprotected,
         // Only a spec that compiled can be judged; an invalid one keeps its last Warnings.
         ...(decision.compiled === undefined ? {} : { warnings: policyWarnings(decision.compiled) }),
+        ...(this.deps.synced === undefined ? {} : { syncedSidecars: this.deps.synced(key) }),
       },
       new Date(nowMs),
     );

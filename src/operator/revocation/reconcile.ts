@@ -13,17 +13,32 @@ import type { Condition, TokenRevocation } from '../../policy/types.js';
 import { validateRevocation } from '../../policy/validate.js';
 import type { RawObject } from '../runtime/informers.js';
 import type { ReconcileResult } from '../runtime/reconcile-key.js';
-import { READY, findCondition, readyTransitionEvent, setCondition } from '../status/conditions.js';
+import {
+  READY,
+  findCondition,
+  readyTransitionEvent,
+  setCondition,
+  type EventSpec,
+} from '../status/conditions.js';
 import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '../status/reasons.js';
 import type { StatusWriter } from '../status/status-writer.js';
 import { collectRevocation, gcDecision } from './gc.js';
 import type { RevocationIndex } from './revocation-index.js';
+import type { AggregatedAck } from '../stream/summary.js';
 
 export interface RevocationStatus {
   observedGeneration?: number;
   entries?: number;
   conditions?: Condition[];
+  /** The generation the acknowledgement fields describe. */
+  acknowledgedGeneration?: number;
+  acknowledgedAt?: string;
+  propagationSeconds?: number;
+  acknowledgedSidecars?: number;
 }
+
+/** Propagation slower than this earns a Warning Event (the product promises a second). */
+export const SLOW_PROPAGATION_SECONDS = 1;
 
 export interface RevocationReconcilerDeps {
   readonly revocations: ObjectCache<RawObject>;
@@ -36,6 +51,8 @@ export interface RevocationReconcilerDeps {
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
+  /** Acknowledgement of `namespace/name` at this uid and generation, over every replica. */
+  readonly acknowledgement?: (key: string, uid: string, generation: number) => AggregatedAck | undefined;
 }
 
 /** The status a revocation should have; pure. */
@@ -45,7 +62,29 @@ export function desiredRevocationStatus(
   entries: number,
   ready: ReadyState<RevocationReadyReason>,
   now: Date,
+  ack?: AggregatedAck,
 ): RevocationStatus {
+  const acked =
+    ack !== undefined && ack.generation === generation
+      ? {
+          acknowledgedGeneration: ack.generation,
+          acknowledgedAt: new Date(ack.acknowledgedAt).toISOString(),
+          propagationSeconds: Math.round(ack.propagationSeconds * 1000) / 1000,
+          acknowledgedSidecars: ack.sidecars,
+        }
+      : {
+          // Not (yet) known for this generation: keep what is stored; acknowledgedGeneration says which it was.
+          ...(current?.acknowledgedGeneration === undefined
+            ? {}
+            : { acknowledgedGeneration: current.acknowledgedGeneration }),
+          ...(current?.acknowledgedAt === undefined ? {} : { acknowledgedAt: current.acknowledgedAt }),
+          ...(current?.propagationSeconds === undefined
+            ? {}
+            : { propagationSeconds: current.propagationSeconds }),
+          ...(current?.acknowledgedSidecars === undefined
+            ? {}
+            : { acknowledgedSidecars: current.acknowledgedSidecars }),
+        };
   return {
     observedGeneration: generation,
     entries,
@@ -54,6 +93,27 @@ export function desiredRevocationStatus(
       { type: READY, ...ready, observedGeneration: generation },
       now,
     ),
+    ...acked,
+  };
+}
+
+/** The Event for a generation acknowledged for the first time, when it took too long. */
+export function slowPropagationEvent(
+  current: RevocationStatus | undefined,
+  desired: RevocationStatus,
+): EventSpec | undefined {
+  if (desired.acknowledgedGeneration === undefined || desired.propagationSeconds === undefined)
+    return undefined;
+  if (
+    current?.acknowledgedGeneration === desired.acknowledgedGeneration &&
+    current.acknowledgedAt !== undefined
+  )
+    return undefined;
+  if (desired.propagationSeconds <= SLOW_PROPAGATION_SECONDS) return undefined;
+  return {
+    type: 'Warning',
+    reason: 'SlowPropagation',
+    message: `${desired.acknowledgedSidecars ?? 0} sidecars took ${desired.propagationSeconds} s to acknowledge generation ${desired.acknowledgedGeneration} (bound: ${SLOW_PROPAGATION_SECONDS} s)`,
   };
 }
 
@@ -65,6 +125,10 @@ export function revocationStatusChanged(
     observedGeneration: s?.observedGeneration,
     entries: s?.entries,
     conditions: s?.conditions ?? [],
+    acknowledgedGeneration: s?.acknowledgedGeneration,
+    acknowledgedAt: s?.acknowledgedAt,
+    propagationSeconds: s?.propagationSeconds,
+    acknowledgedSidecars: s?.acknowledgedSidecars,
   });
   return !isDeepStrictEqual(view(current), view(desired));
 }
@@ -138,6 +202,11 @@ export class RevocationReconciler {
       entries,
       ready,
       new Date(nowMs),
+      this.deps.acknowledgement?.(
+        `${namespace}/${name}`,
+        obj.metadata?.uid ?? '',
+        obj.metadata?.generation ?? 0,
+      ),
     );
     const changed = revocationStatusChanged(current, desired);
     const outcome = await this.deps.writer.writeStatus('TokenRevocation', obj, desired, changed);
@@ -147,6 +216,8 @@ export class RevocationReconciler {
       // A valid revocation being accepted is routine; only a refused one is worth an Event.
       if (event !== undefined && event.type === 'Warning')
         await this.deps.writer.event('TokenRevocation', obj, event);
+      const slow = slowPropagationEvent(current, desired);
+      if (slow !== undefined) await this.deps.writer.event('TokenRevocation', obj, slow);
     }
     return gc.recheckInMs === undefined ? {} : { requeueAfterMs: gc.recheckInMs };
   }

@@ -7,7 +7,6 @@
  * exponential backoff with jitter, from the last resourceVersion (a 410 then relists).
  */
 import {
-  CoreV1Api,
   CustomObjectsApi,
   makeInformer,
   type KubeConfig,
@@ -15,12 +14,12 @@ import {
   type KubernetesObject,
   type ListWatch,
   type ObjectCache,
-  type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics, WatchedResource } from '../../metrics/operator.js';
 import { backoffDelay, withJitter, type Backoff } from './backoff.js';
 import { POLICIES, REVOCATIONS, apiMessage, apiStatus } from './k8s.js';
+import { ScopedPodInformers } from './pods.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T) => void;
@@ -116,24 +115,30 @@ export interface RawObject extends KubernetesObject {
 export interface Informers {
   readonly policies: Informer<RawObject>;
   readonly revocations: Informer<RawObject>;
-  readonly pods: Informer<V1Pod>;
+  /** Per-namespace, only where TokenPolicies are (pods.ts). */
+  readonly pods: ScopedPodInformers;
 }
 
 export function createInformers(kc: KubeConfig, log: Logger, metrics?: OperatorMetrics): Informers {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
   const ilog = log.child({ component: 'informer' });
   const crPath = (c: { group: string; version: string; plural: string }): string =>
     `/apis/${c.group}/${c.version}/${c.plural}`;
+  const policies = new Informer<RawObject>(
+    'tokenpolicies',
+    kc,
+    crPath(POLICIES),
+    () => custom.listClusterCustomObject({ ...POLICIES }) as Promise<KubernetesListObject<RawObject>>,
+    ilog,
+    metrics,
+  );
+  const pods = new ScopedPodInformers(kc, ilog, metrics);
+  // Registered first, so the namespace's pod watch exists before any other handler runs.
+  policies.onEvent(() =>
+    pods.setNamespaces(new Set(policies.cache.list().map((p) => p.metadata?.namespace ?? ''))),
+  );
   return {
-    policies: new Informer<RawObject>(
-      'tokenpolicies',
-      kc,
-      crPath(POLICIES),
-      () => custom.listClusterCustomObject({ ...POLICIES }) as Promise<KubernetesListObject<RawObject>>,
-      ilog,
-      metrics,
-    ),
+    policies,
     revocations: new Informer<RawObject>(
       'tokenrevocations',
       kc,
@@ -142,14 +147,7 @@ export function createInformers(kc: KubeConfig, log: Logger, metrics?: OperatorM
       ilog,
       metrics,
     ),
-    pods: new Informer<V1Pod>(
-      'pods',
-      kc,
-      '/api/v1/pods',
-      () => core.listPodForAllNamespaces(),
-      ilog,
-      metrics,
-    ),
+    pods,
   };
 }
 

@@ -27,6 +27,8 @@ export interface PolicyFacts {
   readonly unprotectedPods: readonly string[];
   /** From policyWarnings(compiled); absent when the spec did not compile (Warnings left as is). */
   readonly warnings?: readonly { readonly reason: string; readonly message: string }[];
+  /** Sidecars acknowledging the current config, over every replica; undefined: keep as stored. */
+  readonly syncedSidecars?: number;
 }
 
 /** API server limit on condition messages (metav1.Condition). */
@@ -96,8 +98,8 @@ export function desiredPolicyStatus(
     observedGeneration: facts.generation,
     conditions,
     matchedPods: facts.matchedPods,
-    // Written by the distribution server once sidecars connect; kept as found until then.
-    syncedSidecars: current?.syncedSidecars ?? 0,
+    // From the replicas' summaries (stream/replicas.ts); kept as found when unknown.
+    syncedSidecars: facts.syncedSidecars ?? current?.syncedSidecars ?? 0,
     revocations: facts.revocations,
     unprotectedPods: facts.unprotectedPods.length,
   };

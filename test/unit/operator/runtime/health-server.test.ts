@@ -30,7 +30,9 @@ describe('operator health server', () => {
       'tokenwarden_operator_policies',
       'tokenwarden_operator_jwks_fetch_total',
       'tokenwarden_operator_leader 0',
-      'tokenwarden_operator_connected_sidecars 0',
+      '# TYPE tokenwarden_operator_connected_sidecars gauge',
+      '# TYPE tokenwarden_operator_synced_sidecars gauge',
+      '# TYPE tokenwarden_operator_stream_errors_total counter',
       'tokenwarden_propagation_seconds',
     ]) {
       expect(text).toContain(name);

@@ -1,0 +1,136 @@
+/**
+ * The sessions open on this replica: who is connected (pod, policy), what each was sent and
+ * what it acknowledged. Pure bookkeeping with `now` passed in; the writing of lines to a socket
+ * is the Session's `send`, supplied by the route.
+ */
+import { randomBytes } from 'node:crypto';
+import { PEER_TIMEOUT_MS } from '../../distribution/protocol.js';
+
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+/** Why the operator ended a session (a log field and a stream-error reason). */
+export type CloseReason =
+  'ack_timeout' | 'pod_gone' | 'policy_gone' | 'not_selected' | 'shutdown' | 'client_closed' | 'replaced';
+
+export interface SessionIo {
+  /** Writes one NDJSON line (newline included); false when the socket's buffer is full. */
+  write(line: string): boolean;
+  /** Ends the response (the sidecar reconnects). */
+  end(reason: CloseReason): void;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly pod: PodRef;
+  /** `namespace/name` of the TokenPolicy it is served. */
+  readonly policy: string;
+  readonly io: SessionIo;
+  readonly connectedAt: number;
+  lastAckAt: number;
+  /**
+   * Last generation and version sent on this session. The generation is the policy's
+   * replica-local sequence number (config-state.ts), so it only grows on a session.
+   */
+  sentGeneration: number;
+  sentVersion: string;
+  /** Last version the sidecar said it enforces ('' until its first ack). */
+  ackedVersion: string;
+  ackedGeneration: number;
+}
+
+export type AckOutcome = 'ok' | 'unknown_session' | 'future_generation';
+
+export class SessionTable {
+  private readonly byId = new Map<string, Session>();
+  private readonly byPolicy = new Map<string, Set<Session>>();
+
+  open(pod: PodRef, policy: string, io: SessionIo, now: number): Session {
+    const s: Session = {
+      id: randomBytes(16).toString('base64url'),
+      pod,
+      policy,
+      io,
+      connectedAt: now,
+      // Connecting counts as a sign of life: the 15 s ack budget starts now.
+      lastAckAt: now,
+      sentGeneration: 0,
+      sentVersion: '',
+      ackedVersion: '',
+      ackedGeneration: 0,
+    };
+    this.byId.set(s.id, s);
+    let set = this.byPolicy.get(policy);
+    if (set === undefined) this.byPolicy.set(policy, (set = new Set()));
+    set.add(s);
+    return s;
+  }
+
+  /** Forgets the session; returns it when it was open. */
+  remove(id: string): Session | undefined {
+    const s = this.byId.get(id);
+    if (s === undefined) return undefined;
+    this.byId.delete(id);
+    const set = this.byPolicy.get(s.policy);
+    set?.delete(s);
+    if (set?.size === 0) this.byPolicy.delete(s.policy);
+    return s;
+  }
+
+  get(id: string): Session | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Records an ack. A generation never sent on the session is refused (a confused or forged peer). */
+  ack(id: string, generation: number, version: string, now: number): AckOutcome {
+    const s = this.byId.get(id);
+    if (s === undefined) return 'unknown_session';
+    if (generation > s.sentGeneration) return 'future_generation';
+    s.lastAckAt = now;
+    if (generation >= s.ackedGeneration) {
+      s.ackedGeneration = generation;
+      s.ackedVersion = version;
+    }
+    return 'ok';
+  }
+
+  forPolicy(policy: string): readonly Session[] {
+    return [...(this.byPolicy.get(policy) ?? [])];
+  }
+
+  forPod(namespace: string, name: string): Session[] {
+    const out: Session[] = [];
+    for (const s of this.byId.values()) if (s.pod.namespace === namespace && s.pod.name === name) out.push(s);
+    return out;
+  }
+
+  policies(): string[] {
+    return [...this.byPolicy.keys()];
+  }
+
+  all(): Session[] {
+    return [...this.byId.values()];
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Sessions whose last ack is older than the peer timeout. */
+  silent(now: number, timeoutMs = PEER_TIMEOUT_MS): Session[] {
+    const out: Session[] = [];
+    for (const s of this.byId.values()) if (now - s.lastAckAt > timeoutMs) out.push(s);
+    return out;
+  }
+
+  /** Connected sessions of `policy`, and those whose last ack is `version`. */
+  counts(policy: string, version: string | undefined): { connected: number; synced: number } {
+    const set = this.byPolicy.get(policy);
+    let synced = 0;
+    for (const s of set ?? []) if (version !== undefined && s.ackedVersion === version) synced++;
+    return { connected: set?.size ?? 0, synced };
+  }
+}

@@ -1,0 +1,177 @@
+import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createOperatorMetrics } from '../../../../src/metrics/operator.js';
+import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import { SharedKeys } from '../../../../src/operator/policy/keys.js';
+import { StreamHub } from '../../../../src/operator/stream/hub.js';
+import type { Session } from '../../../../src/operator/stream/sessions.js';
+import { revocation } from './fixtures.js';
+
+/** An ObjectCache over a plain map: the informer's cache without an API server. */
+function cache<T extends { metadata?: { name?: string; namespace?: string } }>(
+  items: T[],
+): ObjectCache<T> & { items: T[] } {
+  return {
+    items,
+    get: (name, ns) => items.find((o) => o.metadata?.name === name && o.metadata?.namespace === ns),
+    list: (ns) => items.filter((o) => ns === undefined || o.metadata?.namespace === ns),
+  };
+}
+
+const rawPolicy: RawObject = {
+  apiVersion: 'tokenwarden.dev/v1alpha1',
+  kind: 'TokenPolicy',
+  metadata: { name: 'orders', namespace: 'shop', uid: 'p1', generation: 1 },
+  spec: {
+    selector: { matchLabels: { app: 'orders' } },
+    targetPort: 8080,
+    issuers: [
+      {
+        issuer: 'https://idp.example/',
+        audiences: ['a'],
+        jwks: {
+          keys: [
+            {
+              kty: 'EC',
+              crv: 'P-256',
+              kid: 'k',
+              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+            },
+          ],
+        },
+      },
+    ],
+  },
+};
+const pod = (name: string, app = 'orders'): V1Pod => ({
+  metadata: { name, namespace: 'shop', uid: `u-${name}`, labels: { app } },
+  status: { phase: 'Running' },
+});
+const tick = () => new Promise((r) => setImmediate(r));
+
+function setup() {
+  const policies = cache<RawObject>([rawPolicy]);
+  const pods = cache<V1Pod>([pod('a'), pod('b', 'batch')]);
+  const index = cache<RawObject>([]);
+  const metrics = createOperatorMetrics(new Registry());
+  const keys = new SharedKeys();
+  const hub = new StreamHub({
+    policies,
+    pods,
+    revocations: index,
+    keys,
+    log: pino({ level: 'silent' }),
+    metrics,
+  });
+  hub.start();
+  const lines: Record<string, unknown>[] = [];
+  let ended = '';
+  const io = {
+    write: (l: string) => (lines.push(JSON.parse(l) as Record<string, unknown>), true),
+    end: (r: string) => (ended = r),
+  };
+  return { hub, policies, pods, index, metrics, keys, lines, io, ended: () => ended };
+}
+
+describe('StreamHub', () => {
+  it('resolves a pod to the policy of its own namespace, with the refusals of the contract', () => {
+    const { hub } = setup();
+    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'u-a' })).toEqual({
+      ok: true,
+      policy: 'shop/orders',
+    });
+    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'other' })).toMatchObject({
+      ok: false,
+      reason: 'pod_not_found',
+      status: 403,
+    });
+    expect(hub.resolve({ namespace: 'shop', name: 'b', uid: 'u-b' })).toMatchObject({
+      ok: false,
+      reason: 'no_policy',
+      status: 404,
+    });
+    expect(hub.resolve({ namespace: 'elsewhere', name: 'a', uid: 'u-a' })).toMatchObject({
+      ok: false,
+      reason: 'no_policy',
+    });
+    hub.close();
+  });
+
+  it('sends a snapshot, pushes a delta on a revocation, and counts the ack as propagation', async () => {
+    const { hub, index, lines, io, metrics, keys } = setup();
+    await keys.ensure('shop/orders', []);
+    const s = hub.connect(
+      { namespace: 'shop', name: 'a', uid: 'u-a' },
+      'shop/orders',
+      io,
+      undefined,
+    ) as Session;
+    expect(lines[0]).toMatchObject({ type: 'snapshot', session: s.id, generation: 1 });
+    hub.ack({ session: s.id, generation: 1, version: lines[0]!.version as string });
+
+    const rev = revocation('leak');
+    index.items.push({
+      ...rev,
+      metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
+    } as RawObject);
+    hub.revocationChanged(
+      false,
+      {
+        kind: rev.kind,
+        metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
+        spec: rev.spec,
+      },
+      undefined,
+    );
+    await tick();
+    expect(lines[1]).toMatchObject({
+      type: 'delta',
+      base: lines[0]!.version,
+      generation: 2,
+      revocationsUpserted: [{ metadata: { name: 'leak' } }],
+    });
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({ pending: 1 });
+    hub.ack({ session: s.id, generation: 2, version: lines[1]!.version as string });
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({
+      pending: 0,
+      sidecars: 1,
+      ackedAt: expect.any(Number),
+    });
+    expect(
+      (await metrics.propagation.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value,
+    ).toBe(1);
+    expect(hub.policySummary().get('shop/orders')).toMatchObject({ connected: 1, synced: 1 });
+
+    // A reconnect from the first version gets one composed delta.
+    hub.disconnected(s.id, 'client_closed');
+    hub.connect({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'shop/orders', io, lines[0]!.version as string);
+    expect(lines[2]).toMatchObject({ type: 'delta', base: lines[0]!.version, version: lines[1]!.version });
+    hub.close();
+  });
+
+  it('ends the session of a pod that is deleted or relabelled', () => {
+    const { hub, io, ended } = setup();
+    hub.connect({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'shop/orders', io, undefined);
+    hub.podChanged(false, pod('a', 'batch'));
+    expect(ended()).toBe('not_selected');
+    expect(hub.sessions.size).toBe(0);
+    hub.close();
+  });
+
+  it('keeps serving the last valid policy when an edit makes it invalid', async () => {
+    const { hub, policies, io, lines } = setup();
+    hub.connect({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'shop/orders', io, undefined);
+    policies.items[0] = {
+      ...rawPolicy,
+      metadata: { ...rawPolicy.metadata, generation: 2 },
+      spec: { ...(rawPolicy.spec as object), targetPort: -1 },
+    };
+    hub.policyChanged('shop', 'orders');
+    await tick();
+    expect(lines.length).toBe(1);
+    hub.close();
+  });
+});
