@@ -116,7 +116,7 @@ describe('StreamHub', () => {
     index.items.push({
       ...rev,
       metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
-    } as RawObject);
+    });
     hub.revocationChanged(
       false,
       {
