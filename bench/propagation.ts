@@ -41,6 +41,8 @@ import { freePort } from './processes.js';
 /** dist/bench/propagation.js → the repository (crds/, hack/, dist/cmd). */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(REPO, 'dist/cmd/tokenwarden.js');
+/** The operator binary; TOKENWARDEN_OPERATOR_CLI runs another build's (e.g. a branch not merged yet). */
+const OPERATOR_CLI = process.env.TOKENWARDEN_OPERATOR_CLI ?? CLI;
 const OPERATOR_NS = 'tokenwarden-system';
 const ISSUER = 'https://issuer.bench.local/';
 const AUDIENCE = 'bench-api';
@@ -221,8 +223,8 @@ interface Spawned {
   output: () => string;
 }
 
-function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+function spawnCli(args: string[], env: Record<string, string> = {}, cli = CLI): Spawned {
+  const child = spawn(process.execPath, [cli, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -346,6 +348,7 @@ async function main(): Promise<void> {
         ...(values['operator-arg'] ?? []),
       ],
       { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS },
+      OPERATOR_CLI,
     );
     cleanups.push(() => void operator.child.kill('SIGKILL'));
     const opPid = operator.child.pid as number;
