@@ -542,9 +542,9 @@ async function main(): Promise<void> {
             keys.close();
             if (!r.ok) return fail(new Error(r.error));
             ok({
+              entries: r.active.revocations.size,
               bytes: Buffer.byteLength(line) + 1,
               ms: Math.round(performance.now() - begin),
-              entries: r.active.revocations.size,
             });
           });
         });
