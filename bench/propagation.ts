@@ -20,7 +20,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,8 @@ import { freePort } from './processes.js';
 /** dist/bench/propagation.js → the repository (crds/, hack/, dist/cmd). */
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(REPO, 'dist/cmd/tokenwarden.js');
+/** The operator binary; TOKENWARDEN_OPERATOR_CLI runs another build's (e.g. a branch not merged yet). */
+const OPERATOR_CLI = process.env.TOKENWARDEN_OPERATOR_CLI ?? CLI;
 const OPERATOR_NS = 'tokenwarden-system';
 const ISSUER = 'https://issuer.bench.local/';
 const AUDIENCE = 'bench-api';
@@ -93,6 +95,7 @@ interface SimClient {
   /** Revocation name → epoch ms when the ack naming a version that holds it was sent. */
   readonly acked: Map<string, number>;
   snapshotAt: number | undefined;
+  reconnects: number;
   close(): void;
 }
 
@@ -104,67 +107,90 @@ function simClient(
   onError: (e: string) => void,
 ): SimClient {
   const acked = new Map<string, number>();
-  const state: SimClient = { acked, snapshotAt: undefined, close: () => undefined };
+  const state: SimClient = { acked, snapshotAt: undefined, reconnects: 0, close: () => undefined };
   let session: string | undefined;
   let generation = 0;
-  let version = '';
+  let version: string | undefined;
+  let closed = false;
+  let req: ClientRequest | undefined;
   const ack = (): void => {
-    if (session === undefined) return;
+    if (session === undefined || version === undefined) return;
     const body = JSON.stringify({ session, generation, version });
-    const req = https.request(new URL(ACK_PATH, base), {
+    const post = https.request(new URL(ACK_PATH, base), {
       method: 'POST',
       agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     });
-    req.on('response', (res) => res.resume());
-    req.on('error', (e) => onError(`ack: ${e.message}`));
-    req.end(body);
+    post.on('response', (res) => res.resume());
+    post.on('error', (e) => onError(`ack: ${e.message}`));
+    post.end(body);
   };
   const timer = setInterval(ack, 5_000);
-  const req = https.request(new URL(STREAM_PATH, base), {
-    method: 'GET',
-    ca: caPem,
-    agent: false,
-    headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
-  });
-  req.on('response', (res) => {
-    if (res.statusCode !== 200) {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => onError(`stream refused ${res.statusCode}: ${body}`));
-      return;
-    }
-    const lines = new LineSplitter(256 * 1024 * 1024);
-    res.on('data', (chunk: Buffer) => {
-      const pushed = lines.push(chunk);
-      if (!pushed.ok) return onError(pushed.error);
-      for (const line of pushed.lines) {
-        const m = parseServerMessage(line);
-        if (!m.ok) return onError(m.error);
-        const msg = m.value;
-        if (msg.type === 'heartbeat') continue;
-        session = msg.session;
-        generation = msg.generation;
-        version = msg.version;
-        const now = Date.now();
-        if (msg.type === 'snapshot') {
-          state.snapshotAt ??= now;
-          for (const r of msg.config.revocations)
-            if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
-        } else {
-          for (const r of msg.revocationsUpserted ?? [])
-            if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
-        }
-        ack();
-      }
+  // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
+  const reconnect = (why: string): void => {
+    session = undefined;
+    if (closed) return;
+    onError(why);
+    state.reconnects++;
+    setTimeout(connect, 200 + Math.random() * 800);
+  };
+  const connect = (): void => {
+    if (closed) return;
+    const url = new URL(STREAM_PATH, base);
+    if (version !== undefined) url.searchParams.set('version', version);
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      reconnect(why);
+    };
+    req = https.request(url, {
+      method: 'GET',
+      ca: caPem,
+      agent: false,
+      headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
     });
-    res.on('close', () => onError('stream closed'));
-  });
-  req.on('error', (e) => onError(`stream: ${e.message}`));
-  req.end();
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => end(`stream refused ${res.statusCode}: ${body}`));
+        return;
+      }
+      const lines = new LineSplitter(256 * 1024 * 1024);
+      res.on('data', (chunk: Buffer) => {
+        const pushed = lines.push(chunk);
+        if (!pushed.ok) return end(pushed.error);
+        for (const line of pushed.lines) {
+          const m = parseServerMessage(line);
+          if (!m.ok) return end(m.error);
+          const msg = m.value;
+          if (msg.type === 'heartbeat') continue;
+          session = msg.session;
+          generation = msg.generation;
+          version = msg.version;
+          const now = Date.now();
+          if (msg.type === 'snapshot') {
+            state.snapshotAt ??= now;
+            for (const r of msg.config.revocations)
+              if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
+          } else {
+            for (const r of msg.revocationsUpserted ?? [])
+              if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
+          }
+          ack();
+        }
+      });
+      res.on('close', () => end('stream closed'));
+    });
+    req.on('error', (e) => end(`stream: ${e.message}`));
+    req.end();
+  };
+  connect();
   state.close = () => {
+    closed = true;
     clearInterval(timer);
-    req.destroy();
+    req?.destroy();
   };
   return state;
 }
@@ -221,8 +247,8 @@ interface Spawned {
   output: () => string;
 }
 
-function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+function spawnCli(args: string[], env: Record<string, string> = {}, cli = CLI): Spawned {
+  const child = spawn(process.execPath, [cli, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -267,6 +293,7 @@ export interface PropagationResult {
   real_sidecars: { count: number; p50_ms: number; p99_ms: number; max_ms: number };
   operator_rss_per_sidecar_kb: number;
   missed_acks: number;
+  client_reconnects: number;
 }
 
 async function main(): Promise<void> {
@@ -346,6 +373,7 @@ async function main(): Promise<void> {
         ...(values['operator-arg'] ?? []),
       ],
       { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS },
+      OPERATOR_CLI,
     );
     cleanups.push(() => void operator.child.kill('SIGKILL'));
     const opPid = operator.child.pid as number;
@@ -362,7 +390,7 @@ async function main(): Promise<void> {
       throw new Error(`${e.message}\n--- operator output ---\n${operator.output()}`);
     });
     const base = new URL(`https://127.0.0.1:${servePort}`);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: caPem });
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: caPem });
     cleanups.push(() => agent.destroy());
     // Wait until the server answers a stream at all (caches synced).
     await until(
@@ -539,9 +567,9 @@ async function main(): Promise<void> {
             keys.close();
             if (!r.ok) return fail(new Error(r.error));
             ok({
+              entries: r.active.revocations.size,
               bytes: Buffer.byteLength(line) + 1,
               ms: Math.round(performance.now() - begin),
-              entries: r.active.revocations.size,
             });
           });
         });
@@ -567,12 +595,13 @@ async function main(): Promise<void> {
       },
       operator_rss_per_sidecar_kb: N > 0 ? Math.round((rssConnected - rssIdle) / 1024 / N) : 0,
       missed_acks: missed,
+      client_reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
     };
     console.log(
       [
-        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | operator RSS MB | RSS/sidecar KB | snapshot entries / bytes / ms | missed acks |`,
-        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|`,
-        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} |`,
+        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | operator RSS MB | RSS/sidecar KB | snapshot entries / bytes / ms | missed acks | client reconnects |`,
+        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|`,
+        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
       ].join('\n'),
     );
     if (errors.length > 0) log(`client errors (first ${errors.length}): ${errors.join('; ')}`);
