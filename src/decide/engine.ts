@@ -9,7 +9,7 @@
  * promise on the hot path); only a miss awaits key resolution and signature verification.
  */
 import type { KeyResolver } from '../keys/types.js';
-import { evaluateRule, forwardedHeaders } from '../policy/evaluate.js';
+import { forwardedHeaders } from '../policy/evaluate.js';
 import { matchRule } from '../policy/rules.js';
 import type { CompiledRule } from '../policy/types.js';
 import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
@@ -20,6 +20,7 @@ import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier, Verified } from '../token/verify.js';
 import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
 import type { ActiveConfig, ConfigState } from './state.js';
+import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
 
 export interface RequestFacts {
   method: string;
@@ -84,14 +85,8 @@ export class Engine {
     const policy = active.policy;
     const rule = matchRule(policy.rules, f.path, f.method);
     if (rule?.action === 'Deny') {
-      return this.#deniedOrAudited(
-        active,
-        'rule',
-        'denied_by_rule',
-        `rule ${rule.name} denies this request`,
-        rule,
-        undefined,
-      );
+      const denied = deniedByRule(rule, f.method, f.path);
+      return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
     }
     if (rule?.action === 'Allow') {
       return {
@@ -107,11 +102,9 @@ export class Engine {
       };
     }
     const extracted = extractToken(f.authorization, f.query);
-    if (extracted.kind === 'malformed') {
-      return this.#deniedOrAudited(active, 'request', 'malformed', extracted.description, rule, undefined);
-    }
-    if (extracted.kind === 'none') {
-      return this.#deniedOrAudited(active, 'token', 'missing', 'no bearer token', rule, undefined);
+    if (extracted.kind !== 'token') {
+      const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
+      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, rule, undefined);
     }
     const token = extracted.token;
     const nowMs = this.#now();
@@ -153,50 +146,18 @@ export class Engine {
     const claims = v.claims;
     // iss is a verified string (the issuer lookup needs it); the others are optional.
     const iss = claims.iss as string;
-    const sub = str(claims.sub);
-    const jti = str(claims.jti);
-    const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
-    const info: TokenInfo = { fingerprint: v.fingerprint, sub, jti, iss };
-    const revokedBy = active.revocations.match({ jti, tokenSha256: v.tokenSha256, sub, iss, iat });
-    if (revokedBy !== undefined) {
-      return this.#deniedOrAudited(
-        active,
-        'token',
-        'revoked',
-        `revoked by TokenRevocation ${revokedBy}`,
-        rule,
-        info,
-      );
-    }
-    const maxUses = active.policy.maxUses;
-    if (maxUses > 0) {
-      if (jti === undefined) {
-        return this.#deniedOrAudited(
-          active,
-          'token',
-          'malformed',
-          'reuse.maxUses is set and the token has no jti',
-          rule,
-          info,
-        );
-      }
-      // Keyed by issuer too: two issuers may mint the same jti.
-      const uses = this.#deps.reuse.use(reuseKey(iss, jti), v.exp ?? Infinity, nowSeconds);
-      if (uses > maxUses) {
-        const why =
-          uses === Infinity
-            ? 'the reuse table is full (refusing rather than forgetting uses)'
-            : `use ${uses} of at most ${maxUses}`;
-        return this.#deniedOrAudited(active, 'token', 'reused', why, rule, info);
-      }
-    }
-    if (rule !== undefined) {
-      const check = evaluateRule(rule, claims);
-      if (!check.ok) {
-        const r = this.#deniedOrAudited(active, 'rule', check.reason, check.description, rule, info);
-        if (r.kind === 'reject') r.scope = check.scope;
-        return r;
-      }
+    const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
+    const failure = afterVerifyFailures({
+      active,
+      rule,
+      claims,
+      tokenSha256: v.tokenSha256,
+      countUse: (issuer, jti) => this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds),
+    });
+    if (failure !== undefined) {
+      const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
+      if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
+      return r;
     }
     const headers =
       active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
@@ -212,7 +173,7 @@ export class Engine {
       headers,
       token: info,
       exp: v.exp,
-      iat,
+      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
     };
   }
 
