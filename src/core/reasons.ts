@@ -26,9 +26,28 @@ export type DenyReason = (typeof DENY_REASONS)[number];
 /** `ok`: a verified token was accepted; `public`: an Allow rule let the request through without one. */
 export type AllowReason = 'ok' | 'public';
 
-export type Reason = DenyReason | AllowReason;
+/**
+ * Answers the sidecar gives without a policy decision (src/proxy/respond.ts writes them all),
+ * counted as `deny` with one of these reasons: nothing reached the app.
+ *  - no_policy: no policy is enforced yet (503; never fail open);
+ *  - malformed_http: the HTTP parser refused the request (400, raw socket);
+ *  - header_too_large: the request head is over the limit (431, raw socket);
+ *  - upgrade_refused: a protocol upgrade (WebSocket) is not proxied (501, raw socket);
+ *  - internal_error: an exception while deciding (500; never forwarded).
+ */
+export const REFUSAL_REASONS = [
+  'no_policy',
+  'malformed_http',
+  'header_too_large',
+  'upgrade_refused',
+  'internal_error',
+] as const;
 
-export const ALL_REASONS: readonly Reason[] = [...DENY_REASONS, 'ok', 'public'];
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export type Reason = DenyReason | AllowReason | RefusalReason;
+
+export const ALL_REASONS: readonly Reason[] = [...DENY_REASONS, 'ok', 'public', ...REFUSAL_REASONS];
 
 /** Decision label of `tokenwarden_requests_total`. */
 export type DecisionLabel = 'allow' | 'deny' | 'audit_deny';

@@ -15,7 +15,15 @@ export interface TokenInfo {
 /** Where a refusal was found: request-level problems answer 400, token problems 401. */
 export type Stage = 'request' | 'token' | 'rule' | 'config';
 
-export interface Forward {
+/** The configuration a decision was made under: metrics and logs label with this, never re-read it. */
+export interface DecidedUnder {
+  /** Name of the enforced policy. */
+  policy: string;
+  /** ConfigState generation of the snapshot the decision read. */
+  generation: number;
+}
+
+export interface Forward extends DecidedUnder {
   kind: 'forward';
   decision: 'allow' | 'audit_deny';
   reason: Reason;
@@ -35,7 +43,7 @@ export interface Forward {
   iat?: number | undefined;
 }
 
-export interface Reject {
+export interface Reject extends DecidedUnder {
   kind: 'reject';
   stage: Stage;
   reason: DenyReason;

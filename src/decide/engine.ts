@@ -9,7 +9,7 @@
  * promise on the hot path); only a miss awaits key resolution and signature verification.
  */
 import type { KeyResolver } from '../keys/types.js';
-import { evaluateRule, forwardedHeaders } from '../policy/evaluate.js';
+import { forwardedHeaders } from '../policy/evaluate.js';
 import { matchRule } from '../policy/rules.js';
 import type { CompiledRule } from '../policy/types.js';
 import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
@@ -20,6 +20,7 @@ import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier, Verified } from '../token/verify.js';
 import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
 import type { ActiveConfig, ConfigState } from './state.js';
+import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
 
 export interface RequestFacts {
   method: string;
@@ -28,10 +29,14 @@ export interface RequestFacts {
   /** What the app receives: normalised path plus the original query. */
   target: string;
   query: string;
-  /** The first Authorization header; `authorizationCount` says how many there were. */
-  authorization: string | undefined;
-  authorizationCount: number;
+  /** Every Authorization header value, in order (node:http keeps only the first). */
+  authorization: readonly string[];
   client: string | undefined;
+  /**
+   * Set when the request itself cannot be trusted (smuggling shape, unsafe path): refused as
+   * `malformed` in every mode, Audit included, since its framing or target is ambiguous.
+   */
+  problem?: string | undefined;
 }
 
 export interface EngineDeps {
@@ -56,6 +61,7 @@ export class Engine {
     this.#now = deps.now ?? Date.now;
   }
 
+  /** The policy enforced now, for answers given without a decision (no await between). */
   policyName(): string {
     return this.#deps.state.active?.policy.name ?? '';
   }
@@ -63,39 +69,42 @@ export class Engine {
   decide(f: RequestFacts): Decision | Promise<Decision> {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#deps.state.active;
+    if (f.problem !== undefined) {
+      return {
+        kind: 'reject',
+        stage: 'request',
+        reason: 'malformed',
+        description: f.problem,
+        policy: active?.policy.name ?? '',
+        generation: active?.generation ?? 0,
+        rule: undefined,
+        token: undefined,
+      };
+    }
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
     const rule = matchRule(policy.rules, f.path, f.method);
     if (rule?.action === 'Deny') {
-      return this.#deniedOrAudited(
-        active,
-        'rule',
-        'denied_by_rule',
-        `rule ${rule.name} denies this request`,
-        rule,
-        undefined,
-      );
+      const denied = deniedByRule(rule, f.method, f.path);
+      return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
     }
     if (rule?.action === 'Allow') {
       return {
         kind: 'forward',
         decision: 'allow',
         reason: 'public',
+        policy: policy.name,
+        generation: active.generation,
         rule: rule.name,
         strip: active.strippedHeaders,
         headers: NO_HEADERS,
         token: undefined,
       };
     }
-    const extracted = extractToken(
-      f.authorizationCount > 1 ? [f.authorization ?? '', f.authorization ?? ''] : f.authorization,
-      f.query,
-    );
-    if (extracted.kind === 'malformed') {
-      return this.#deniedOrAudited(active, 'request', 'malformed', extracted.description, rule, undefined);
-    }
-    if (extracted.kind === 'none') {
-      return this.#deniedOrAudited(active, 'token', 'missing', 'no bearer token', rule, undefined);
+    const extracted = extractToken(f.authorization, f.query);
+    if (extracted.kind !== 'token') {
+      const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
+      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, rule, undefined);
     }
     const token = extracted.token;
     const nowMs = this.#now();
@@ -137,50 +146,18 @@ export class Engine {
     const claims = v.claims;
     // iss is a verified string (the issuer lookup needs it); the others are optional.
     const iss = claims.iss as string;
-    const sub = str(claims.sub);
-    const jti = str(claims.jti);
-    const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
-    const info: TokenInfo = { fingerprint: v.fingerprint, sub, jti, iss };
-    const revokedBy = active.revocations.match({ jti, tokenSha256: v.tokenSha256, sub, iss, iat });
-    if (revokedBy !== undefined) {
-      return this.#deniedOrAudited(
-        active,
-        'token',
-        'revoked',
-        `revoked by TokenRevocation ${revokedBy}`,
-        rule,
-        info,
-      );
-    }
-    const maxUses = active.policy.maxUses;
-    if (maxUses > 0) {
-      if (jti === undefined) {
-        return this.#deniedOrAudited(
-          active,
-          'token',
-          'malformed',
-          'reuse.maxUses is set and the token has no jti',
-          rule,
-          info,
-        );
-      }
-      // Keyed by issuer too: two issuers may mint the same jti.
-      const uses = this.#deps.reuse.use(reuseKey(iss, jti), v.exp ?? Infinity, nowSeconds);
-      if (uses > maxUses) {
-        const why =
-          uses === Infinity
-            ? 'the reuse table is full (refusing rather than forgetting uses)'
-            : `use ${uses} of at most ${maxUses}`;
-        return this.#deniedOrAudited(active, 'token', 'reused', why, rule, info);
-      }
-    }
-    if (rule !== undefined) {
-      const check = evaluateRule(rule, claims);
-      if (!check.ok) {
-        const r = this.#deniedOrAudited(active, 'rule', check.reason, check.description, rule, info);
-        if (r.kind === 'reject') r.scope = check.scope;
-        return r;
-      }
+    const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
+    const failure = afterVerifyFailures({
+      active,
+      rule,
+      claims,
+      tokenSha256: v.tokenSha256,
+      countUse: (issuer, jti) => this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds),
+    });
+    if (failure !== undefined) {
+      const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
+      if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
+      return r;
     }
     const headers =
       active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
@@ -189,12 +166,14 @@ export class Engine {
       kind: 'forward',
       decision: 'allow',
       reason: 'ok',
+      policy: active.policy.name,
+      generation: active.generation,
       rule: rule?.name,
       strip,
       headers,
       token: info,
       exp: v.exp,
-      iat,
+      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
     };
   }
 
@@ -214,13 +193,24 @@ export class Engine {
         decision: 'audit_deny',
         reason,
         description,
+        policy: active.policy.name,
+        generation: active.generation,
         rule: rule?.name,
         strip,
         headers: NO_HEADERS,
         token,
       };
     }
-    return { kind: 'reject', stage, reason, description, rule: rule?.name, token };
+    return {
+      kind: 'reject',
+      stage,
+      reason,
+      description,
+      policy: active.policy.name,
+      generation: active.generation,
+      rule: rule?.name,
+      token,
+    };
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * `tokenwarden check`: the same decision the proxy makes, but with EVERY failed check listed,
- * not only the first. Reuse is not counted (a check is not a use).
+ * `tokenwarden check`: the same decision the proxy makes, from the same steps (steps.ts and the
+ * verifier's chain) run in every-failure mode: EVERY failed check listed, the first of them the
+ * proxy's reason. Reuse is not counted (a check is not a use).
  */
-import { explainRule } from '../policy/evaluate.js';
 import { matchRule } from '../policy/rules.js';
 import { normalisePath } from '../policy/normalize.js';
 import { extractToken } from '../token/extract.js';
@@ -10,6 +10,13 @@ import { signedPartSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier } from '../token/verify.js';
 import type { ActiveConfig } from './state.js';
+import {
+  afterVerifyFailures,
+  deniedByRule,
+  malformedRequest,
+  NO_TOKEN,
+  type DecisionFailure,
+} from './steps.js';
 
 export interface ExplainInput {
   token: string;
@@ -36,57 +43,41 @@ export async function explainRequest(
   nowSeconds: number,
 ): Promise<Explained> {
   const policy = active.policy;
-  const reasons: Explained['reasons'] = [];
+  // Every failure, in the order the proxy meets them (its first one is the proxy's decision).
+  const failures: DecisionFailure[] = [];
   const normalised = normalisePath(input.path);
   const path = normalised.ok ? normalised.path : input.path;
-  if (!normalised.ok) reasons.push({ reason: 'malformed', description: `path: ${normalised.description}` });
+  if (!normalised.ok) failures.push(malformedRequest(`path: ${normalised.description}`));
   const method = input.method.toUpperCase();
   const rule = normalised.ok ? matchRule(policy.rules, path, method) : undefined;
   const base = { mode: policy.mode, rule: rule && { name: rule.name, action: rule.action }, path };
+  const done = (decision: 'allow' | 'deny', token: Explained['token']): Explained => ({
+    ...base,
+    decision,
+    reasons: failures.map((f) => ({ reason: f.reason, description: f.description })),
+    token,
+  });
 
-  if (rule?.action === 'Deny') {
-    reasons.push({ reason: 'denied_by_rule', description: `rule ${rule.name} denies ${method} ${path}` });
-  }
-  if (rule?.action === 'Allow' && reasons.length === 0) {
-    return { ...base, decision: 'allow', reasons, token: undefined };
-  }
+  if (rule?.action === 'Deny') failures.push(deniedByRule(rule, method, path));
+  if (rule?.action === 'Allow' && failures.length === 0) return done('allow', undefined);
   const extracted = extractToken(`Bearer ${input.token}`, '');
   if (extracted.kind !== 'token') {
-    reasons.push({ reason: 'malformed', description: 'the token is not a bearer token (b64token syntax)' });
-    return { ...base, decision: 'deny', reasons, token: undefined };
+    failures.push(extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description));
+    return done('deny', undefined);
   }
   const explanation = await verifier.explain(extracted.token, policy, nowSeconds);
-  reasons.push(...explanation.reasons);
+  for (const r of explanation.reasons) failures.push({ stage: 'token', ...r });
   const claims = explanation.claims;
   if (claims !== undefined) {
-    const revokedBy = active.revocations.match({
-      jti: typeof claims.jti === 'string' ? claims.jti : undefined,
-      tokenSha256: signedPartSha256(extracted.token),
-      sub: typeof claims.sub === 'string' ? claims.sub : undefined,
-      iss: typeof claims.iss === 'string' ? claims.iss : '',
-      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
-    });
-    if (revokedBy !== undefined)
-      reasons.push({ reason: 'revoked', description: `revoked by TokenRevocation ${revokedBy}` });
-    if (policy.maxUses > 0 && typeof claims.jti !== 'string') {
-      reasons.push({ reason: 'malformed', description: 'reuse.maxUses is set and the token has no jti' });
-    }
-    if (rule !== undefined && rule.action === 'Authenticate') {
-      for (const f of explainRule(rule, claims))
-        reasons.push({ reason: f.reason, description: f.description });
-    }
+    // No countUse: a check is not a use.
+    afterVerifyFailures({ active, rule, claims, tokenSha256: signedPartSha256(extracted.token) }, failures);
   }
-  return {
-    ...base,
-    decision: reasons.length === 0 ? 'allow' : 'deny',
-    reasons,
-    token: {
-      fingerprint: explanation.fingerprint,
-      iss: claims?.iss,
-      sub: claims?.sub,
-      jti: claims?.jti,
-      exp: claims?.exp,
-      iat: claims?.iat,
-    },
-  };
+  return done(failures.length === 0 ? 'allow' : 'deny', {
+    fingerprint: explanation.fingerprint,
+    iss: claims?.iss,
+    sub: claims?.sub,
+    jti: claims?.jti,
+    exp: claims?.exp,
+    iat: claims?.iat,
+  });
 }

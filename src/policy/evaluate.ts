@@ -4,6 +4,7 @@
  * allocates nothing.
  */
 import type { JWTPayload } from 'jose';
+import { record } from '../core/chain.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
 
@@ -83,30 +84,46 @@ function claimFailure(rule: CompiledRule, name: string): RuleFailure {
   return failure;
 }
 
-/** The first unmet requirement of `rule` (scopes before claims), or ok. */
-export function evaluateRule(rule: CompiledRule, claims: JWTPayload): RuleCheck {
+/**
+ * The rule's requirements as one chain (src/core/chain.ts), scopes before claims: the first
+ * unmet one (`every` undefined; allocates nothing when the rule is satisfied), or every unmet
+ * one pushed into `every`.
+ */
+export function ruleFailures(
+  rule: CompiledRule,
+  claims: JWTPayload,
+  every?: RuleFailure[],
+): RuleFailure | undefined {
+  let first: RuleFailure | undefined;
   const scopes = rule.requiredScopes;
   for (let i = 0; i < scopes.length; i++) {
     const scope = scopes[i] as string;
-    if (!hasScope(claims, scope)) return scopeFailure(rule, scope);
+    if (hasScope(claims, scope)) continue;
+    const f = scopeFailure(rule, scope);
+    first ??= f;
+    if (record(f, every)) return f;
   }
   const required = rule.requiredClaims;
   for (let i = 0; i < required.length; i++) {
     const [name, value] = required[i] as readonly [string, string];
-    if (!hasClaimValue(claims, name, value)) return claimFailure(rule, name);
+    if (hasClaimValue(claims, name, value)) continue;
+    const f = claimFailure(rule, name);
+    first ??= f;
+    if (record(f, every)) return f;
   }
-  return OK;
+  return first;
+}
+
+/** The first unmet requirement of `rule`, or ok (the request path). */
+export function evaluateRule(rule: CompiledRule, claims: JWTPayload): RuleCheck {
+  return ruleFailures(rule, claims) ?? OK;
 }
 
 /** Every unmet requirement of `rule`, for `tokenwarden check`; empty when the rule is satisfied. */
 export function explainRule(rule: CompiledRule, claims: JWTPayload): RuleFailure[] {
-  const failures: RuleFailure[] = [];
-  for (const scope of rule.requiredScopes)
-    if (!hasScope(claims, scope)) failures.push(scopeFailure(rule, scope));
-  for (const [name, value] of rule.requiredClaims) {
-    if (!hasClaimValue(claims, name, value)) failures.push(claimFailure(rule, name));
-  }
-  return failures;
+  const every: RuleFailure[] = [];
+  ruleFailures(rule, claims, every);
+  return every;
 }
 
 /**

@@ -1,17 +1,16 @@
 /**
- * The only place where a refusal becomes HTTP: status, RFC 6750 `WWW-Authenticate` and the
- * JSON body. Descriptions sent to clients are generic per reason; the detail stays in logs.
+ * The only place where a decision's refusal becomes an answer: status, RFC 6750
+ * `WWW-Authenticate` and the JSON body (respond.ts writes it). Descriptions sent to clients are
+ * generic per reason; the detail stays in logs.
  */
-import type { Reject } from '../decide/decision.js';
 import type { DenyReason } from '../core/reasons.js';
+import type { Reject } from '../decide/decision.js';
+import { errorBody as body, type Answer } from './respond.js';
 
 export const REALM = 'tokenwarden';
 
-export interface Challenge {
-  status: number;
-  wwwAuthenticate: string | undefined;
-  body: string;
-}
+/** An RFC 6750 refusal is an Answer like any other the sidecar writes. */
+export type Challenge = Answer;
 
 const GENERIC: Record<DenyReason, string> = {
   missing: 'a bearer token is required',
@@ -41,10 +40,6 @@ function bearer(params: Record<string, string>): string {
   const parts = [`realm=${quote(REALM)}`];
   for (const [k, v] of Object.entries(params)) parts.push(`${k}=${quote(v)}`);
   return `Bearer ${parts.join(', ')}`;
-}
-
-function body(error: string, description: string): string {
-  return JSON.stringify({ error, error_description: description });
 }
 
 // Precomputed: the refusal path is also a hot path under attack.
@@ -84,16 +79,4 @@ export function challengeFor(reject: Reject): Challenge {
  */
 function requestDescription(description: string): string {
   return description.slice(0, 200);
-}
-
-export function unavailableChallenge(): Challenge {
-  return {
-    status: 503,
-    wwwAuthenticate: undefined,
-    body: body('temporarily_unavailable', 'no token policy is loaded yet'),
-  };
-}
-
-export function badGatewayBody(): string {
-  return body('bad_gateway', 'the application did not answer');
 }

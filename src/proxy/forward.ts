@@ -7,8 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import { badGatewayBody } from './challenge.js';
 import { downstreamHeaders, type OutgoingHeaders } from './headers.js';
+import { badGateway, respond } from './respond.js';
 
 export interface UpstreamOptions {
   /** http://127.0.0.1:8080 */
@@ -113,17 +113,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#done = true;
     if (this.#res.destroyed) return; // the client left first; nothing to answer
     this.#report(classify(err), err);
-    if (!this.#res.headersSent) {
-      const body = badGatewayBody();
-      this.#res.writeHead(502, {
-        'content-type': 'application/json',
-        'cache-control': 'no-store',
-        'content-length': String(Buffer.byteLength(body)),
-      });
-      this.#res.end(body);
-    } else {
-      this.#res.destroy(err);
-    }
+    if (!this.#res.headersSent) respond(this.#res, badGateway());
+    else this.#res.destroy(err);
   }
 }
 

@@ -1,17 +1,21 @@
 /**
  * Registered-claim checks (iss, aud, exp, nbf, iat, age, lifetime): pure functions of the
  * payload, the compiled policy and `nowSeconds`, in the jose manner (`currentDate` passed in).
- * Each check is one small function returning a failure or undefined, so the request path can
- * stop at the first failure (`checkClaims`) and the CLI can list them all (`explainClaims`)
- * from the same code.
+ * Each check is one step of a chain (src/core/chain.ts), so the request path stops at the first
+ * failure and the CLI lists them all from the same code.
  */
 import type { JWTPayload } from 'jose';
-import type { CompiledExpiry, CompiledIssuer, CompiledPolicy } from '../policy/types.js';
+import { runChain, type Failure, type Step } from '../core/chain.js';
 import type { DenyReason } from '../core/reasons.js';
+import type { CompiledExpiry, CompiledIssuer, CompiledPolicy } from '../policy/types.js';
 
-export interface ClaimFailure {
-  readonly reason: DenyReason;
-  readonly description: string;
+export type ClaimFailure = Failure;
+
+interface ClaimContext {
+  readonly payload: JWTPayload;
+  readonly issuer: CompiledIssuer | undefined;
+  readonly expiry: CompiledExpiry;
+  readonly now: number;
 }
 
 type ClaimCheck = (
@@ -119,8 +123,13 @@ const checkLifetime: ClaimCheck = (p, _i, expiry) => {
   return undefined;
 };
 
+const step =
+  (check: ClaimCheck): Step<ClaimContext> =>
+  (c) =>
+    check(c.payload, c.issuer, c.expiry, c.now);
+
 /** In the order the request path reports them: who issued it, for whom, then time. */
-const CHECKS: readonly ClaimCheck[] = [
+const CHECKS: readonly Step<ClaimContext>[] = [
   checkIssuer,
   checkAudience,
   checkExp,
@@ -128,25 +137,39 @@ const CHECKS: readonly ClaimCheck[] = [
   checkIat,
   checkAge,
   checkLifetime,
-];
+].map(step);
 
 /** The policy's issuer for `payload.iss`, by exact match. */
 export function issuerOf(payload: JWTPayload, policy: CompiledPolicy): CompiledIssuer | undefined {
   return typeof payload.iss === 'string' ? policy.issuers.get(payload.iss) : undefined;
 }
 
-/** The first failed check, or undefined when every claim passes. Hot path: allocates on failure only. */
+/**
+ * The claim chain: the first failed check (`every` undefined), or every failed check pushed
+ * into `every` (the first one returned). Hot path: allocates on failure only.
+ */
+export function claimFailures(
+  payload: JWTPayload,
+  policy: CompiledPolicy,
+  nowSeconds: number,
+  every?: ClaimFailure[],
+): ClaimFailure | undefined {
+  const ctx: ClaimContext = {
+    payload,
+    issuer: issuerOf(payload, policy),
+    expiry: policy.expiry,
+    now: nowSeconds,
+  };
+  return runChain(CHECKS, ctx, every);
+}
+
+/** The first failed check, or undefined when every claim passes. */
 export function checkClaims(
   payload: JWTPayload,
   policy: CompiledPolicy,
   nowSeconds: number,
 ): ClaimFailure | undefined {
-  const issuer = issuerOf(payload, policy);
-  for (const check of CHECKS) {
-    const failure = check(payload, issuer, policy.expiry, nowSeconds);
-    if (failure !== undefined) return failure;
-  }
-  return undefined;
+  return claimFailures(payload, policy, nowSeconds);
 }
 
 /** Every failed check, for `tokenwarden check`: empty when every claim passes. */
@@ -155,11 +178,7 @@ export function explainClaims(
   policy: CompiledPolicy,
   nowSeconds: number,
 ): ClaimFailure[] {
-  const issuer = issuerOf(payload, policy);
-  const failures: ClaimFailure[] = [];
-  for (const check of CHECKS) {
-    const failure = check(payload, issuer, policy.expiry, nowSeconds);
-    if (failure !== undefined) failures.push(failure);
-  }
-  return failures;
+  const every: ClaimFailure[] = [];
+  claimFailures(payload, policy, nowSeconds, every);
+  return every;
 }

@@ -30,9 +30,12 @@ function malformed(description: string): Extracted {
  *   ones for the duplicate check to mean anything).
  * @param rawQuery the query string of the request target, with or without its leading `?`.
  */
-export function extractToken(authorization: string | string[] | undefined, rawQuery: string): Extracted {
+export function extractToken(
+  authorization: string | readonly string[] | undefined,
+  rawQuery: string,
+): Extracted {
   let header: string | undefined;
-  if (Array.isArray(authorization)) {
+  if (typeof authorization !== 'string' && authorization !== undefined) {
     // "If a request has several tokens, all must be valid" (Envoy) would need a verdict per
     // token; RFC 6750 simply forbids more than one method, so two headers are refused whole.
     if (authorization.length > 1) return malformed('more than one Authorization header');

@@ -15,7 +15,8 @@
 import type { JWTPayload } from 'jose';
 import type { KeyResolver } from '../keys/types.js';
 import { ALGORITHMS, type Algorithm, type CompiledIssuer, type CompiledPolicy } from '../policy/types.js';
-import { checkClaims, explainClaims, issuerOf, unknownIssuer, type ClaimFailure } from './claims.js';
+import { record } from '../core/chain.js';
+import { claimFailures, issuerOf, unknownIssuer, type ClaimFailure } from './claims.js';
 import { decodeToken, MAX_TOKEN_LENGTH, type Decoded, type TokenHeader } from './decode.js';
 import { fingerprint as fingerprintOf, FINGERPRINT_LENGTH, signedPartSha256 } from './hash.js';
 import type { DenyReason } from '../core/reasons.js';
@@ -76,37 +77,23 @@ function algFailure(alg: string, issuer: CompiledIssuer | undefined): ClaimFailu
 export class TokenVerifier {
   constructor(private readonly keys: KeyResolver) {}
 
+  /** The first failed check, or the verified token (the request path). */
   async verify(token: string, policy: CompiledPolicy, nowSeconds: number): Promise<VerifyResult> {
-    const decoded = decodeToken(token);
-    if (!decoded.ok) {
+    const run = await this.run(token, policy, nowSeconds, undefined);
+    if (run.decoded === undefined) {
       // Fingerprint what the size cap lets us hash: enough to find a malformed token in logs.
       const fp = token.length <= MAX_TOKEN_LENGTH ? fingerprintOf(token) : undefined;
-      return { ok: false, reason: decoded.reason, description: decoded.description, fingerprint: fp };
+      return { ok: false, ...(run.failure as ClaimFailure), fingerprint: fp };
     }
-    const { header, payload } = decoded.value;
-    const tokenSha256 = signedPartSha256(token);
-    const fingerprint = tokenSha256.slice(0, FINGERPRINT_LENGTH);
-    const refuse = (f: ClaimFailure): Refused => ({ ok: false, ...f, fingerprint, claims: payload });
-
-    // The order of the pipeline: alg never acceptable → issuer unknown → alg not for this issuer.
-    const never = algFailure(header.alg, undefined);
-    if (never !== undefined) return refuse(never);
-    const issuer = issuerOf(payload, policy);
-    if (issuer === undefined) return refuse(unknownIssuer(payload));
-    const alg = algFailure(header.alg, issuer);
-    if (alg !== undefined) return refuse(alg);
-
-    const signature = await this.checkSignature(token, decoded.value, issuer);
-    if (signature !== undefined) return refuse(signature);
-    const claims = checkClaims(payload, policy, nowSeconds);
-    if (claims !== undefined) return refuse(claims);
-
+    const { header, payload } = run.decoded;
+    const fingerprint = run.tokenSha256.slice(0, FINGERPRINT_LENGTH);
+    if (run.failure !== undefined) return { ok: false, ...run.failure, fingerprint, claims: payload };
     const exp = typeof payload.exp === 'number' ? payload.exp : undefined;
     return {
       ok: true,
       claims: payload,
       header,
-      tokenSha256,
+      tokenSha256: run.tokenSha256,
       fingerprint,
       exp,
       cacheUntil: cacheUntil(payload, policy),
@@ -115,21 +102,63 @@ export class TokenVerifier {
 
   /** Every failed check, signature and claims alike, for `tokenwarden check`. */
   async explain(token: string, policy: CompiledPolicy, nowSeconds: number): Promise<Explanation> {
-    const decoded = decodeToken(token);
-    if (!decoded.ok) return { reasons: [{ reason: decoded.reason, description: decoded.description }] };
-    const { header, payload } = decoded.value;
-    const issuer = issuerOf(payload, policy);
     const reasons: ClaimFailure[] = [];
-    const alg = algFailure(header.alg, issuer);
-    if (alg !== undefined) reasons.push(alg);
+    const run = await this.run(token, policy, nowSeconds, reasons);
+    if (run.decoded === undefined) return { reasons };
+    const { header, payload } = run.decoded;
+    return { reasons, claims: payload, header, fingerprint: fingerprintOf(token) };
+  }
+
+  /**
+   * The one pipeline, in either mode (src/core/chain.ts): `every` undefined stops at the first
+   * failure; an array collects every failure. A token that does not decode stops both modes.
+   * Order: alg never acceptable → issuer unknown → alg not for this issuer → signature → claims.
+   */
+  private async run(
+    token: string,
+    policy: CompiledPolicy,
+    nowSeconds: number,
+    every: ClaimFailure[] | undefined,
+  ): Promise<{ decoded?: Decoded; tokenSha256: string; failure?: ClaimFailure }> {
+    const decoded = decodeToken(token);
+    if (!decoded.ok) {
+      const failure: ClaimFailure = { reason: decoded.reason, description: decoded.description };
+      every?.push(failure);
+      return { tokenSha256: '', failure };
+    }
+    const { header, payload } = decoded.value;
+    const tokenSha256 = signedPartSha256(token);
+    let first: ClaimFailure | undefined;
+    const failed = (f: ClaimFailure): boolean => {
+      first ??= f;
+      return record(f, every);
+    };
+    const done = (): { decoded: Decoded; tokenSha256: string; failure?: ClaimFailure } =>
+      first === undefined
+        ? { decoded: decoded.value, tokenSha256 }
+        : { decoded: decoded.value, tokenSha256, failure: first };
+
+    const never = algFailure(header.alg, undefined);
+    if (never !== undefined && failed(never)) return done();
+    const issuer = issuerOf(payload, policy);
+    // An unknown issuer is reported by the claim chain's first step in every-failure mode.
+    if (issuer === undefined && every === undefined) {
+      failed(unknownIssuer(payload));
+      return done();
+    }
+    if (never === undefined && issuer !== undefined) {
+      const alg = algFailure(header.alg, issuer);
+      if (alg !== undefined && failed(alg)) return done();
+    }
     // The signature can be checked whenever there is a key source and an alg that is not
     // none/HS*, even one this issuer does not allow: "also, the signature is bad" helps.
     if (issuer !== undefined && ASYMMETRIC.has(header.alg)) {
       const signature = await this.checkSignature(token, decoded.value, issuer);
-      if (signature !== undefined) reasons.push(signature);
+      if (signature !== undefined && failed(signature)) return done();
     }
-    reasons.push(...explainClaims(payload, policy, nowSeconds));
-    return { reasons, claims: payload, header, fingerprint: fingerprintOf(token) };
+    const claims = claimFailures(payload, policy, nowSeconds, every);
+    if (claims !== undefined) first ??= claims;
+    return done();
   }
 
   /** Key lookup then signature; undefined when the signature is genuine. */

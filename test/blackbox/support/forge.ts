@@ -4,10 +4,8 @@
  */
 import { constants, createHash, createHmac, KeyObject, sign } from 'node:crypto';
 import type { CryptoKey } from 'jose';
+import { malleate as malleateSignature } from '../../support/tokens.js';
 import { recordToken } from './ledger.js';
-
-/** P-256 group order n. */
-export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -45,12 +43,7 @@ export function tamperedPayload(token: string, change: Record<string, unknown>):
 
 /** The ES256 signature (r, s) rewritten to (r, n − s): a second valid signature, same signed part. */
 export function malleate(token: string): string {
-  const dot = token.lastIndexOf('.');
-  const raw = Buffer.from(token.slice(dot + 1), 'base64url');
-  if (raw.length !== 64) throw new Error(`not a raw ES256 signature (${raw.length} bytes)`);
-  const s = BigInt(`0x${raw.subarray(32).toString('hex')}`);
-  const twin = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
-  return keep(`${token.slice(0, dot)}.${Buffer.concat([raw.subarray(0, 32), twin]).toString('base64url')}`);
+  return keep(malleateSignature(token));
 }
 
 /** `tokenSha256` of the revocation API: SHA-256 hex of everything before the last `.`. */

@@ -2,10 +2,11 @@
  * `tokenwarden check`'s engine: the same decision as the proxy, but EVERY failed check listed.
  * Real compiled policy, real KeyStore with inline keys, real signatures, `now` passed in.
  */
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/keys/store.js';
+import { jws, rsaKey, type TestKey } from '../../support/tokens.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
 import { explainRequest, type Explained } from '../../../src/decide/explain.js';
@@ -16,25 +17,23 @@ const NOW = 1_800_000_000;
 const ISS = 'https://auth.example.com/';
 const AUD = 'orders-api';
 
-let privateKey: KeyObject;
+let signer: TestKey;
 let stranger: KeyObject;
 let jwk: JWK;
 const stores: KeyStore[] = [];
 
 beforeAll(() => {
-  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  privateKey = pair.privateKey;
-  jwk = { ...(pair.publicKey.export({ format: 'jwk' }) as JWK), kid: 'rsa-1', alg: 'RS256' };
-  stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  signer = rsaKey('rsa-1', 'RS256');
+  jwk = signer.jwk;
+  stranger = rsaKey('stranger').privateKey;
 });
 
 afterAll(() => {
   for (const s of stores) s.close();
 });
 
-const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
-
-function token(extra: Record<string, unknown> = {}, key: KeyObject = privateKey): string {
+/** A token from the shared factory (test/support/tokens.ts); `undefined` removes a claim. */
+function token(extra: Record<string, unknown> = {}, key: KeyObject = signer.privateKey): string {
   const payload = Object.fromEntries(
     Object.entries({
       iss: ISS,
@@ -46,8 +45,7 @@ function token(extra: Record<string, unknown> = {}, key: KeyObject = privateKey)
       ...extra,
     }).filter(([, v]) => v !== undefined),
   );
-  const signed = `${b64({ alg: 'RS256', kid: 'rsa-1' })}.${b64(payload)}`;
-  return `${signed}.${sign('sha256', Buffer.from(signed), key).toString('base64url')}`;
+  return jws({ alg: 'RS256', kid: 'rsa-1' }, payload, key);
 }
 
 function policyOf(spec: Partial<TokenPolicySpec> = {}): TokenPolicy {

@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildKeySet, fitProblem, matchKey, MAX_KEYS, type KeySet } from '../../../src/keys/jwks.js';
 import type { Algorithm } from '../../../src/policy/types.js';
-import { KEYGEN_TIMEOUT_MS, ecKey, edKey, rsaKey, type TestKey } from '../token/fixtures.js';
+import { KEYGEN_TIMEOUT_MS, ecKey, edKey, rsaKey, type TestKey } from '../../support/tokens.js';
 
 let rsa: TestKey;
 let ec: TestKey;

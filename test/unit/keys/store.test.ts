@@ -3,7 +3,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyStoreOptions, RefreshResult } from '../../../src/keys/types.js';
 import type { CompiledIssuer } from '../../../src/policy/types.js';
-import { ISSUER, KEYGEN_TIMEOUT_MS, ecKey, issuer, rsaKey, type TestKey } from '../token/fixtures.js';
+import { ISSUER, KEYGEN_TIMEOUT_MS, ecKey, issuer, rsaKey, type TestKey } from '../../support/tokens.js';
 import { startServer, type TestServer } from './server.js';
 
 let k1: TestKey;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REALM, badGatewayBody, challengeFor, unavailableChallenge } from '../../../src/proxy/challenge.js';
+import { REALM, challengeFor } from '../../../src/proxy/challenge.js';
+import { badGateway, refusal } from '../../../src/proxy/respond.js';
 import type { Reject, Stage } from '../../../src/decide/decision.js';
 import { DENY_REASONS, type DenyReason } from '../../../src/core/reasons.js';
 
@@ -136,7 +137,17 @@ function reject(
   description = 'detail that stays in the logs',
   scope?: string,
 ): Reject {
-  return { kind: 'reject', stage, reason, description, rule: 'r', token: undefined, scope };
+  return {
+    kind: 'reject',
+    stage,
+    reason,
+    description,
+    policy: 'p',
+    generation: 1,
+    rule: 'r',
+    token: undefined,
+    scope,
+  };
 }
 
 describe('challengeFor: the one DenyReason → HTTP mapping', () => {
@@ -225,7 +236,7 @@ describe('challengeFor, for any description', () => {
 
 describe('other answers', () => {
   it('no policy loaded answers 503 without a challenge', () => {
-    const c = unavailableChallenge();
+    const c = refusal('no_policy');
     expect(c.status).toBe(503);
     expect(c.wwwAuthenticate).toBeUndefined();
     expect(JSON.parse(c.body)).toEqual({
@@ -235,7 +246,7 @@ describe('other answers', () => {
   });
 
   it('an unreachable app answers a JSON bad_gateway body', () => {
-    expect(JSON.parse(badGatewayBody())).toEqual({
+    expect(JSON.parse(badGateway().body)).toEqual({
       error: 'bad_gateway',
       error_description: 'the application did not answer',
     });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { wholeTokenSha256 } from '../../../src/token/hash.js';
 import type { Verified } from '../../../src/token/verify.js';
-import { NOW, issuer, policy } from './fixtures.js';
+import { NOW, issuer, policy } from '../../support/tokens.js';
 
 const pol = policy([issuer({ kind: 'inline', keys: [] })]);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CompiledExpiry, KeySourceSpec } from '../../../src/policy/types.js';
 import { checkClaims, explainClaims } from '../../../src/token/claims.js';
-import { AUDIENCE, ISSUER, NOW, claims, issuer, policy } from './fixtures.js';
+import { AUDIENCE, ISSUER, NOW, claims, issuer, policy } from '../../support/tokens.js';
 
 const source: KeySourceSpec = { kind: 'inline', keys: [] };
 const issuers = [issuer(source, { audiences: [AUDIENCE, 'billing'] })];

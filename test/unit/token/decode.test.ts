@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeToken, MAX_TOKEN_LENGTH } from '../../../src/token/decode.js';
-import { b64url } from './fixtures.js';
+import { b64url } from '../../support/tokens.js';
 
 const H = b64url({ alg: 'RS256', kid: 'k1' });
 const P = b64url({ sub: 'user-42' });

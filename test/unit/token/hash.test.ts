@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { compactVerify, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { fingerprint, signedPart, signedPartSha256, wholeTokenSha256 } from '../../../src/token/hash.js';
-import { claims, ecKey, jws, malleate } from './fixtures.js';
+import { claims, ecKey, jws, malleate } from '../../support/tokens.js';
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 

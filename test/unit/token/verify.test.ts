@@ -24,7 +24,7 @@ import {
   publicPem,
   rsaKey,
   type TestKey,
-} from './fixtures.js';
+} from '../../support/tokens.js';
 
 const RS_ONLY = 'https://rs-only.example.com/';
 

@@ -1,5 +1,5 @@
 /**
- * Real keys and real signatures for the token and key tests. Tokens are built by hand (header
+ * The one token factory of the test suites (unit and black-box): real keys and real signatures. Tokens are built by hand (header
  * and payload JSON → base64url → signature over the signed part) so a test can produce any
  * header at all, including the ones a library would refuse to sign.
  */
@@ -11,7 +11,7 @@ import type {
   CompiledIssuer,
   CompiledPolicy,
   KeySourceSpec,
-} from '../../../src/policy/types.js';
+} from '../../src/policy/types.js';
 
 /** For hooks that generate RSA keys: seconds of CPU when many test workers share a machine. */
 export const KEYGEN_TIMEOUT_MS = 60_000;
@@ -137,6 +137,7 @@ const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac
 export function malleate(token: string): string {
   const lastDot = token.lastIndexOf('.');
   const sig = Buffer.from(token.slice(lastDot + 1), 'base64url');
+  if (sig.length !== 64) throw new Error(`not a raw ES256 signature (${sig.length} bytes)`);
   const s = BigInt(`0x${sig.subarray(32).toString('hex')}`);
   const flipped = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
   return `${token.slice(0, lastDot)}.${Buffer.concat([sig.subarray(0, 32), flipped]).toString('base64url')}`;

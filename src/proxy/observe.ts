@@ -1,0 +1,95 @@
+/**
+ * What is recorded about each answer: `tokenwarden_requests_total` (every answer the sidecar
+ * gives, decided or not), the decision latency, the lifetime histograms of accepted tokens and
+ * the log lines. Labels come from the decision itself (the policy and generation it was made
+ * under), never from state re-read after an await.
+ */
+import type { RefusalReason } from '../core/reasons.js';
+import type { Decision, Forward, Reject } from '../decide/decision.js';
+import type { RequestFacts } from '../decide/engine.js';
+import type { Logger } from '../log/logger.js';
+import type { SidecarMetrics } from '../metrics/sidecar.js';
+import type { UpstreamErrorKind } from './forward.js';
+
+export interface Observer {
+  /** A decision was made (`started`: process.hrtime.bigint() when the request arrived). */
+  decided(d: Decision, facts: RequestFacts, started: bigint): void;
+  /** An answer given without a decision; `policy` is the one enforced at that instant. */
+  refused(reason: RefusalReason, policy: string, detail: Record<string, unknown>): void;
+  /** A forwarded request the app did not answer (the request was counted by its decision). */
+  upstreamFailed(kind: UpstreamErrorKind, err: Error, facts: RequestFacts): void;
+}
+
+export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
+  const logDenial = (d: Reject | Forward, facts: RequestFacts): void => {
+    log.info(
+      {
+        decision: d.kind === 'forward' ? d.decision : 'deny',
+        reason: d.reason,
+        detail: d.description,
+        policy: d.policy,
+        generation: d.generation,
+        rule: d.rule,
+        method: facts.method,
+        path: facts.path,
+        client: facts.client,
+        fingerprint: d.token?.fingerprint,
+        sub: d.token?.sub,
+        jti: d.token?.jti,
+        iss: d.token?.iss,
+      },
+      d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
+    );
+  };
+
+  return {
+    decided(d, facts, started) {
+      metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
+      if (d.kind === 'unavailable') {
+        metrics.countRequest('', 'deny', 'no_policy');
+        return;
+      }
+      const policy = d.policy;
+      if (d.kind === 'reject') {
+        metrics.countRequest(policy, 'deny', d.reason);
+        if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
+        logDenial(d, facts);
+        return;
+      }
+      metrics.countRequest(policy, d.decision, d.reason);
+      if (d.decision === 'audit_deny') {
+        if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
+        logDenial(d, facts);
+      } else if (d.reason === 'ok') {
+        const now = Date.now() / 1000;
+        if (d.exp !== undefined) metrics.remainingLifetime.record(Math.max(0, d.exp - now));
+        if (d.iat !== undefined) metrics.tokenAge.record(Math.max(0, now - d.iat));
+        if (log.isLevelEnabled('debug')) {
+          log.debug(
+            {
+              policy,
+              generation: d.generation,
+              rule: d.rule,
+              method: facts.method,
+              path: facts.path,
+              fingerprint: d.token?.fingerprint,
+              sub: d.token?.sub,
+            },
+            'request allowed',
+          );
+        }
+      }
+    },
+
+    refused(reason, policy, detail) {
+      metrics.countRequest(policy, 'deny', reason);
+      if (reason === 'internal_error') log.error({ reason, ...detail }, 'internal error deciding request');
+      else log.info({ decision: 'deny', reason, policy, ...detail }, 'request refused');
+    },
+
+    upstreamFailed(kind, err, facts) {
+      metrics.upstreamErrors.inc({ kind });
+      log.warn({ kind, err: err.message, method: facts.method, path: facts.path }, 'upstream failed');
+    },
+  };
+}
