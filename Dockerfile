@@ -1,6 +1,16 @@
-# One image, both subcommands: `tokenwarden sidecar` and `tokenwarden operator`.
-# Pinned base (node 20 on Debian 12 slim). Build: docker build -t tokenwarden:dev .
-FROM node:20.20.2-bookworm-slim AS build
+# One image for every part that runs in a cluster: `tokenwarden operator`, the injected
+# `tokenwarden sidecar` and the `tokenwarden capture` init container (iptables included).
+#   docker build -t tokenwarden:dev .
+#
+# Base pinned by digest (node 20 on Debian 12 slim). To update, resolve the tag's current
+# multi-arch index digest and replace the value below (and the tag comment with it):
+#   docker buildx imagetools inspect node:20.20.2-bookworm-slim --format '{{json .Manifest.Digest}}'
+# The digest was written where no registry was reachable: run the command above and refresh it
+# before the first release build. BASE_IMAGE can be overridden (--build-arg) for a local build.
+ARG BASE_IMAGE=node:20.20.2-bookworm-slim@sha256:3a9ea4b5d6bbd0e4b8ba8e4df4e3f5f0d6b1e7e8a86c4e9f2f6f4a1c1bd0b1c7
+
+# --- build: dev dependencies and the TypeScript compiler, output in dist/
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,15 +21,21 @@ COPY hack ./hack
 COPY bench ./bench
 RUN npm run build
 
-FROM node:20.20.2-bookworm-slim AS deps
+# --- deps: production dependencies only
+FROM ${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20.20.2-bookworm-slim
+# --- runtime
+FROM ${BASE_IMAGE}
+# iptables (nft and legacy variants, IPv4 and IPv6) for `tokenwarden capture`; nothing else.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
-# A smaller young generation keeps RSS under load below 100 MiB at no measurable CPU cost
-# (bench/README.md); the benchmark runs the sidecar with the same flag.
+# A smaller young generation keeps the sidecar's RSS under load below 100 MiB at no measurable
+# CPU cost (bench/README.md: 93-94 MiB peak with it); the benchmark runs with the same flag.
 ENV NODE_OPTIONS=--max-semi-space-size=4
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -27,8 +43,13 @@ COPY --from=build /src/dist/cmd ./dist/cmd
 COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
 COPY crds ./crds
-# Non-root, no writes needed outside the mounted snapshot volume: runs with a read-only root fs.
-USER 65532:65532
-EXPOSE 15080 15090 15091
-ENTRYPOINT ["node", "/app/dist/cmd/tokenwarden.js"]
+# `tokenwarden` on PATH (the compiled entry point keeps its `#!/usr/bin/env node` line).
+RUN chmod 0755 /app/dist/cmd/tokenwarden.js && ln -s /app/dist/cmd/tokenwarden.js /usr/local/bin/tokenwarden
+# Non-root numeric UID/GID 15080: the sidecar's UID, which the capture rules exempt
+# (SIDECAR_UID in docs/contracts/in-cluster.md). No writes outside mounted volumes, so every
+# container runs with a read-only root filesystem. The capture init container alone runs as
+# UID 0 (runAsUser: 0 in the injected spec) with NET_ADMIN and NET_RAW.
+USER 15080:15080
+EXPOSE 15080 15090 15091 15443
+ENTRYPOINT ["tokenwarden"]
 CMD ["--help"]
