@@ -37,11 +37,15 @@ export async function explainRequest(
 ): Promise<Explained> {
   const policy = active.policy;
   const reasons: Explained['reasons'] = [];
-  const normalised = normalisePath(input.path);
+  const normalised = normalisePath(input.path, {
+    matrixParameters: policy.paths?.matrixParameters ?? 'Reject',
+  });
   const path = normalised.ok ? normalised.path : input.path;
   if (!normalised.ok) reasons.push({ reason: 'malformed', description: `path: ${normalised.description}` });
   const method = input.method.toUpperCase();
-  const rule = normalised.ok ? matchRule(policy.rules, path, method) : undefined;
+  // As the engine does: with caseInsensitive, rule paths were lower-cased at compile time.
+  const matchPath = policy.paths?.caseInsensitive === true ? path.toLowerCase() : path;
+  const rule = normalised.ok ? matchRule(policy.rules, matchPath, method) : undefined;
   const base = { mode: policy.mode, rule: rule && { name: rule.name, action: rule.action }, path };
 
   if (rule?.action === 'Deny') {
