@@ -45,11 +45,15 @@ export async function explainRequest(
   const policy = active.policy;
   // Every failure, in the order the proxy meets them (its first one is the proxy's decision).
   const failures: DecisionFailure[] = [];
-  const normalised = normalisePath(input.path);
+  const normalised = normalisePath(input.path, {
+    matrixParameters: policy.paths?.matrixParameters ?? 'Reject',
+  });
   const path = normalised.ok ? normalised.path : input.path;
   if (!normalised.ok) failures.push(malformedRequest(`path: ${normalised.description}`));
   const method = input.method.toUpperCase();
-  const rule = normalised.ok ? matchRule(policy.rules, path, method) : undefined;
+  // As the engine does: with caseInsensitive, rule paths were lower-cased at compile time.
+  const matchPath = policy.paths?.caseInsensitive === true ? path.toLowerCase() : path;
+  const rule = normalised.ok ? matchRule(policy.rules, matchPath, method) : undefined;
   const base = { mode: policy.mode, rule: rule && { name: rule.name, action: rule.action }, path };
   const done = (decision: 'allow' | 'deny', token: Explained['token']): Explained => ({
     ...base,

@@ -3,15 +3,18 @@
  * recording app behind. Each block is one class of finding; each test would have failed before
  * the fix (the app would have received the request, or the refusal would have been invisible).
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
 import { raw, send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
-import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { issuerEntry, policyDoc } from './support/policy.js';
+import { CLI, startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep, waitFor } from './support/wait.js';
 
 let issuer: Issuer;
@@ -389,5 +392,67 @@ describe('point 9: the reuse store fails closed at its cap', () => {
     expect(await metric(small.adminUrl, 'tokenwarden_reuse_store_full_total')).toBeGreaterThan(0);
     expect(await metric(small.adminUrl, 'tokenwarden_reuse_store_bytes')).toBeLessThanOrEqual(1000);
     await waitFor('the log line', () => small.logs().includes('reuse store full'), 2_000);
+  });
+});
+
+describe('point 8 and 10 through the command line and the sidecar', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenwarden-hardening-'));
+  /** Async, so the issuer in this process can answer the JWKS fetch of `check`. */
+  const check = (yaml: string, token: string): Promise<{ status: number | null; stderr: string }> => {
+    const file = join(dir, `p-${Math.random().toString(16).slice(2)}.yaml`);
+    writeFileSync(file, yaml);
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [
+        CLI,
+        'check',
+        '--policy',
+        file,
+        '--token',
+        '-',
+        '--path',
+        '/orders',
+      ]);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdout.resume();
+      child.on('close', (status) => resolve({ status, stderr }));
+      child.stdin.end(token);
+    });
+  };
+
+  it('a policy with methods: [ANY] is refused, and the message says to omit methods', async () => {
+    const yaml = policyDoc(issuer, {
+      rules: [{ name: 'any', paths: ['/x'], methods: ['ANY'], action: 'Deny' }],
+    });
+    const run = await check(yaml, await issuer.token());
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('spec.rules[0].methods[0]');
+    expect(run.stderr).toContain('leave methods out to match every method');
+  });
+
+  it('check warns when no lifetime cap is set, and not when one is', async () => {
+    const token = await issuer.token();
+    expect((await check(policyDoc(issuer), token)).stderr).toContain('warning: NoLifetimeCap');
+    expect(
+      (await check(policyDoc(issuer, { expiry: { maxLifetimeSeconds: 3600 } }), token)).stderr,
+    ).not.toContain('warning');
+  });
+
+  it('expectedTypes [at+jwt] refuses an ID token (typ id+jwt) with 401 and accepts at+jwt', async () => {
+    const typed = await startSidecar({
+      name: 'typed',
+      upstream: app.url,
+      policyYaml: policyDoc(issuer, {
+        issuers: [{ ...issuerEntry(issuer), expectedTypes: ['at+jwt'] }],
+      }),
+    });
+    await waitReady(typed);
+    const idToken = await issuer.token({}, { header: { typ: 'id+jwt' } });
+    const accessToken = await issuer.token({}, { header: { typ: 'at+jwt' } });
+    expect((await send(typed.proxyUrl, '/orders/typ', { token: idToken })).status).toBe(401);
+    expect((await send(typed.proxyUrl, '/orders/typ', { token: accessToken })).status).toBe(200);
+    expect(
+      await metric(typed.adminUrl, 'tokenwarden_requests_total', { decision: 'deny', reason: 'wrong_type' }),
+    ).toBe(1);
   });
 });
