@@ -5,6 +5,8 @@
  * Plus the image those commands run in: entrypoint, user, memory flags.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -58,9 +60,23 @@ describe.skipIf(!helm)('the operator Deployment the chart renders', () => {
         return 'tokenwarden-system';
       }),
     );
+    // The injection settings file is the chart's own ConfigMap, mounted in the pod: give the
+    // CLI the rendered content at a local path, so it is parsed and validated too.
+    const settings = objs.find(
+      (o) =>
+        o.kind === 'ConfigMap' &&
+        typeof (o as { data?: Record<string, string> }).data?.['injection.json'] === 'string',
+    ) as { data: Record<string, string> } | undefined;
+    expect(settings, 'the chart renders the injection settings ConfigMap').toBeDefined();
+    const dir = await mkdtemp(join(tmpdir(), 'tw-chart-'));
+    const file = join(dir, 'injection.json');
+    await writeFile(file, settings!.data['injection.json']!);
+    const local = args.map((a) => (a.startsWith('--injection-config=') ? `--injection-config=${file}` : a));
+    expect(local).toContain(`--injection-config=${file}`);
     // Config is validated before the kubeconfig is read: reaching the kubeconfig error means
     // every chart flag was accepted.
-    const res = await cli(['operator', ...args, '--kubeconfig', '/nonexistent/tokenwarden-kubeconfig']);
+    const res = await cli(['operator', ...local, '--kubeconfig', '/nonexistent/tokenwarden-kubeconfig']);
+    await rm(dir, { recursive: true, force: true });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('cannot load /nonexistent/tokenwarden-kubeconfig');
   });

@@ -24,7 +24,14 @@ import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '
 import type { StatusWriter } from '../status/status-writer.js';
 import { collectRevocation, gcDecision } from './gc.js';
 import type { RevocationIndex } from './revocation-index.js';
-import type { AggregatedAck } from '../stream/summary.js';
+
+/** What the leader writes (summed from the replicas' summaries, stream/summary.ts) for a revocation generation once every replica's sidecars acked it. */
+export interface AggregatedAck {
+  readonly generation: number;
+  readonly acknowledgedAt: number;
+  readonly propagationSeconds: number;
+  readonly sidecars: number;
+}
 
 export interface RevocationStatus {
   observedGeneration?: number;

@@ -7,6 +7,7 @@
  */
 import type { PolicySummary } from './hub.js';
 import type { RevocationAck } from './propagation.js';
+import type { AggregatedAck } from '../revocation/reconcile.js';
 
 export interface ReplicaSummary {
   readonly identity: string;
@@ -39,13 +40,7 @@ export function makeSummary(
   };
 }
 
-/** What the leader writes for a revocation generation once every replica's sidecars acked it. */
-export interface AggregatedAck {
-  readonly generation: number;
-  readonly acknowledgedAt: number;
-  readonly propagationSeconds: number;
-  readonly sidecars: number;
-}
+export type { AggregatedAck };
 
 export class Aggregate {
   constructor(private readonly fresh: readonly ReplicaSummary[]) {}
