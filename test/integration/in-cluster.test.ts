@@ -214,6 +214,12 @@ async function untilEvery(
   );
 }
 
+/** The sidecar's admin /status document. */
+async function adminStatus(s: Sidecar): Promise<Obj> {
+  const res = await fetch(`${s.admin}/status`, { signal: AbortSignal.timeout(5_000) });
+  return (await res.json()) as Obj;
+}
+
 async function statuses(path: string, token?: string, list = sidecars): Promise<number[]> {
   return Promise.all(list.map((s) => statusOf(`${s.url}${path}`, token)));
 }
@@ -272,6 +278,11 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders', `${valid.slice(0, -4)}AAAA`)).toEqual([401, 401]);
     // Only the two accepted requests reached the app.
     expect(app.seen.slice(before)).toEqual(['GET /orders', 'GET /orders']);
+    for (const s of sidecars) {
+      const st = await adminStatus(s);
+      expect(st.policy).toBe('orders');
+      expect(st.source).toMatchObject({ kind: 'control-plane', connected: true });
+    }
   });
 
   it('2. a TokenRevocation turns 200 into 401 on every sidecar within the bound, is acknowledged, and its deletion restores 200', async () => {
@@ -339,6 +350,14 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders', a)).toEqual([401, 401]);
     expect(await statuses('/orders')).toEqual([401, 401]);
     expect(await statuses('/admin/users', valid)).toEqual([403, 403]);
+    // An operator outage does not pull the pods out of their Service; /status says it is disconnected.
+    for (const s of sidecars) {
+      expect(await statusOf(`${s.admin}/readyz`)).toBe(200);
+      await waitFor(
+        `${s.proc.name} reports disconnected`,
+        async () => (await adminStatus(s)).source?.connected === false,
+      );
+    }
 
     await createRevocation('rev-b', 'jti-b');
     await sleep(1_000);
