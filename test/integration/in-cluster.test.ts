@@ -337,6 +337,24 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders')).toEqual([401, 401]);
   });
 
+  it("3b. a sidecar holding another namespace's pod token (labelled like ours) gets no config: 503, refusal logged", async () => {
+    const elsewhere = await freshNamespace(kc, 'e2e-thief');
+    const thief = await createPodWithSa(kc, elsewhere, 'orders-0', { app: 'orders' });
+    const file = join(work, 'pod-token-thief');
+    writeFileSync(file, await podToken(kc, thief), { mode: 0o600 });
+    podTokenFiles[6] = file;
+    const s = await startSidecar(6, { waitReady: false });
+    const valid = await userToken('jti-valid');
+    await waitFor('the refusal logged', () =>
+      Promise.resolve(s.proc.output().includes('control plane refused the stream')),
+    );
+    expect(s.proc.output()).toContain('no_policy');
+    expect(await statuses('/orders', valid, [s])).toEqual([503]);
+    expect(await statusOf(`${s.admin}/readyz`)).not.toBe(200);
+    expect((await adminStatus(s)).policy).toBeNull();
+    await stop(s.proc);
+  });
+
   it('4. operator SIGKILLed: the sidecars keep enforcing; a revocation made meanwhile is enforced once a new operator runs', async () => {
     const valid = await userToken('jti-valid');
     const a = await userToken('jti-a');
