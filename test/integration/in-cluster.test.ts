@@ -7,267 +7,48 @@
  *
  * The tests run in order and share the world: the operator is killed and restarted along the way.
  */
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshNamespace } from './harness/namespace.js';
+import { POLICIES, REVOCATIONS, custom, getPolicy, sleep, waitFor } from './operator-support.js';
+import { createPodWithSa, podToken } from './stream-support.js';
+import { alive, forwarder, freePort, statusOf, stop, type Proc } from './in-cluster-support.js';
 import {
-  POLICIES,
-  REVOCATIONS,
-  custom,
-  getPolicy,
-  sleep,
-  suffix,
-  waitFor,
-  type Obj,
-} from './operator-support.js';
-import { createPodWithSa, openStream, podToken } from './stream-support.js';
-import {
-  alive,
-  forwarder,
-  freePort,
-  recordingApp,
-  spawnCli,
-  statusOf,
-  stop,
-  stopAll,
-  type Proc,
-} from './in-cluster-support.js';
+  adminStatus,
+  app,
+  closers,
+  createRevocation,
+  getRevocation,
+  kc,
+  ns,
+  podTokenFiles,
+  servePort,
+  setupWorld,
+  startOperatorProc,
+  startSidecar,
+  teardownWorld,
+  untilEvery,
+  userToken,
+  work,
+  type Sidecar,
+} from './in-cluster-world.js';
 
-const ISSUER = 'https://issuer.e2e.test/';
-const AUDIENCE = 'orders-api';
 const BOUND_MS = 5_000;
 
-let kc: KubeConfig;
-let ns: string;
-let opNs: string;
-let work: string;
-let signer: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
-let app: Awaited<ReturnType<typeof recordingApp>>;
-let pods: V1Pod[] = [];
-const podTokenFiles: string[] = [];
-const leaseName = `tw-e2e-${suffix()}`;
-let servePort: number;
-let caFile: string;
-let caPem: string;
 let operator: Proc | undefined;
-const closers: (() => Promise<void>)[] = [];
-
-interface Sidecar {
-  proc: Proc;
-  url: string;
-  admin: string;
-  stateDir: string;
-}
 let sidecars: Sidecar[] = [];
-
-function userToken(jti: string, sub = 'alice'): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub, jti })
-    .setProtectedHeader({ alg: 'ES256', kid: 'e2e-1' })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(signer);
-}
-
-/** The real operator; `port` is its --serve port (kept across restarts: the sidecars dial it). */
-async function startOperatorProc(name: string, port: number): Promise<Proc> {
-  const p = spawnCli(
-    name,
-    [
-      'operator',
-      '--kubeconfig',
-      inject('kubeconfigPath'),
-      '--namespace',
-      opNs,
-      '--lease-name',
-      leaseName,
-      '--lease-duration',
-      '3',
-      '--serve',
-      `127.0.0.1:${port}`,
-      '--serving-ip',
-      '127.0.0.1',
-      '--metrics-listen',
-      `127.0.0.1:${await freePort()}`,
-      '--log-level',
-      'info',
-    ],
-    { POD_NAME: name, POD_NAMESPACE: opNs },
-  );
-  const core = kc.makeApiClient(CoreV1Api);
-  try {
-    caPem = await waitFor(
-      'the tokenwarden-serving Secret',
-      async () => {
-        if (!alive(p)) throw new Error('operator exited');
-        const s = await core.readNamespacedSecret({ name: 'tokenwarden-serving', namespace: opNs });
-        const ca = s.data?.['ca.crt'];
-        return ca === undefined ? undefined : Buffer.from(ca, 'base64').toString('utf8');
-      },
-      60_000,
-    );
-    writeFileSync(caFile, caPem);
-    // Serving streams at all (caches synced, certificate loaded).
-    const token = readFileSync(podTokenFiles[0] as string, 'utf8');
-    await waitFor(
-      `${name} serving streams`,
-      async () => {
-        if (!alive(p)) throw new Error('operator exited');
-        const s = await openStream(port, caPem, token);
-        s.close();
-        return s.status === 200;
-      },
-      60_000,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${p.output()}`);
-  }
-  return p;
-}
-
-async function startSidecar(
-  i: number,
-  opts: { controlPlane?: string; stateDir?: string; waitReady?: boolean } = {},
-): Promise<Sidecar> {
-  const stateDir = opts.stateDir ?? mkdtempSync(join(work, `state-${i}-`));
-  const [port, admin] = [await freePort(), await freePort()];
-  const proc = spawnCli(`sidecar-${i}`, [
-    'sidecar',
-    '--control-plane',
-    opts.controlPlane ?? `https://127.0.0.1:${servePort}`,
-    '--control-plane-ca',
-    caFile,
-    '--token-file',
-    podTokenFiles[i] as string,
-    '--state-dir',
-    stateDir,
-    '--upstream',
-    app.url,
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--admin-listen',
-    `127.0.0.1:${admin}`,
-    '--log-level',
-    'info',
-  ]);
-  const s: Sidecar = { proc, url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${admin}`, stateDir };
-  try {
-    if (opts.waitReady ?? true) {
-      await waitFor(`sidecar-${i} ready`, async () => {
-        if (!alive(proc)) throw new Error('sidecar exited');
-        return (await statusOf(`${s.admin}/readyz`)) === 200;
-      });
-    } else {
-      await waitFor(`sidecar-${i} listening`, async () => {
-        if (!alive(proc)) throw new Error('sidecar exited');
-        return (await statusOf(`${s.url}/healthz-probe`)) !== 0;
-      });
-    }
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- sidecar-${i} output ---\n${proc.output()}`);
-  }
-  return s;
-}
-
-async function createRevocation(name: string, jti: string): Promise<void> {
-  await custom(kc).createNamespacedCustomObject({
-    ...REVOCATIONS,
-    namespace: ns,
-    body: {
-      apiVersion: 'tokenwarden.dev/v1alpha1',
-      kind: 'TokenRevocation',
-      metadata: { name },
-      spec: { reason: 'e2e', tokens: [{ jti }] },
-    },
-  });
-}
-
-async function getRevocation(name: string): Promise<Obj> {
-  return (await custom(kc).getNamespacedCustomObject({ ...REVOCATIONS, namespace: ns, name })) as Obj;
-}
-
-/** Polls every sidecar every 20 ms until each answers `want`; returns the ms each took from `t0`. */
-async function untilEvery(
-  list: Sidecar[],
-  path: string,
-  token: string | undefined,
-  want: number,
-  t0: number,
-  timeoutMs = 30_000,
-): Promise<number[]> {
-  return Promise.all(
-    list.map(async (s) => {
-      let last = 0;
-      while (Date.now() - t0 < timeoutMs) {
-        last = await statusOf(`${s.url}${path}`, token);
-        if (last === want) return Date.now() - t0;
-        await sleep(20);
-      }
-      throw new Error(`${s.proc.name} still answers ${last} (want ${want}) on ${path}\n${s.proc.output()}`);
-    }),
-  );
-}
-
-/** The sidecar's admin /status document. */
-async function adminStatus(s: Sidecar): Promise<Obj> {
-  const res = await fetch(`${s.admin}/status`, { signal: AbortSignal.timeout(5_000) });
-  return (await res.json()) as Obj;
-}
 
 async function statuses(path: string, token?: string, list = sidecars): Promise<number[]> {
   return Promise.all(list.map((s) => statusOf(`${s.url}${path}`, token)));
 }
-
 beforeAll(async () => {
-  kc = loadKubeConfig();
-  ns = await freshNamespace(kc, 'e2e');
-  opNs = await freshNamespace(kc, 'e2e-op');
-  work = mkdtempSync(join(tmpdir(), 'tw-e2e-'));
-  caFile = join(work, 'ca.crt');
-  app = await recordingApp();
-  closers.push(() => app.close());
-
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  signer = privateKey;
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'e2e-1', alg: 'ES256', use: 'sig' };
-  await custom(kc).createNamespacedCustomObject({
-    ...POLICIES,
-    namespace: ns,
-    body: {
-      apiVersion: 'tokenwarden.dev/v1alpha1',
-      kind: 'TokenPolicy',
-      metadata: { name: 'orders' },
-      spec: {
-        selector: { matchLabels: { app: 'orders' } },
-        targetPort: 8080,
-        issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks: { keys: [jwk] }, algorithms: ['ES256'] }],
-      },
-    },
-  });
-  for (let i = 0; i < 6; i++) {
-    const pod = await createPodWithSa(kc, ns, `orders-${i}`, { app: 'orders' });
-    pods.push(pod);
-    const file = join(work, `pod-token-${i}`);
-    writeFileSync(file, await podToken(kc, pod), { mode: 0o600 });
-    podTokenFiles.push(file);
-  }
-  servePort = await freePort();
+  await setupWorld();
   operator = await startOperatorProc('operator-1', servePort);
   sidecars = [await startSidecar(0), await startSidecar(1)];
 });
 
-afterAll(async () => {
-  await stopAll();
-  for (const c of closers) await c().catch(() => undefined);
-  if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  pods = [];
-});
+afterAll(teardownWorld);
 
 describe('in cluster: the real operator and real sidecars', () => {
   it('1. the sidecars enforce the policy from the cluster (valid token 200, no token 401)', async () => {
