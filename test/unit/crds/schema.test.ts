@@ -309,7 +309,15 @@ describe('crds/', () => {
     it('declares exactly the fields of the API types', () => {
       expect(keys(spec)).toEqual(sorted(revocationSpecFields));
       expect(keys(at(spec, 'tokens', '[*]'))).toEqual(sorted(entryFields));
-      expect(keys(at(s, 'status'))).toEqual(['conditions', 'entries', 'observedGeneration']);
+      expect(keys(at(s, 'status'))).toEqual([
+        'acknowledgedAt',
+        'acknowledgedGeneration',
+        'acknowledgedSidecars',
+        'conditions',
+        'entries',
+        'observedGeneration',
+        'propagationSeconds',
+      ]);
     });
 
     it('requires between 1 and 1000 entries', () => {
@@ -319,7 +327,15 @@ describe('crds/', () => {
 
     it('has the printer columns kubectl get shows', () => {
       const cols = crd('tokenrevocations.tokenwarden.dev').spec.versions[0]!.additionalPrinterColumns!;
-      expect(cols.map((c) => c.name)).toEqual(['Policy', 'Entries', 'Expires', 'Reason', 'Age']);
+      expect(cols.map((c) => c.name)).toEqual([
+        'Policy',
+        'Entries',
+        'Expires',
+        'Acked',
+        'Reason',
+        'Propagation',
+        'Age',
+      ]);
     });
   });
 });
