@@ -720,6 +720,7 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
         ['Policy', '.spec.policyName'],
         ['Entries', '.status.entries'],
         ['Expires', '.spec.expiresAt'],
+        ['Acked', '.status.acknowledgedSidecars'],
         ['Age', '.metadata.creationTimestamp'],
       ]);
     });
@@ -811,8 +812,18 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
         mergePatch,
       );
       const table = await getTable(kc, `/apis/${group}/${version}/namespaces/${ns}/tokenrevocations`);
-      expect(table.columns).toEqual(['Name', 'Policy', 'Entries', 'Expires', 'Reason', 'Age']);
-      expect(table.rows[0]?.slice(0, 5)).toEqual([
+      expect(table.columns).toEqual([
+        'Name',
+        'Policy',
+        'Entries',
+        'Expires',
+        'Acked',
+        'Reason',
+        'Propagation',
+        'Age',
+      ]);
+      const row = table.rows[0] ?? [];
+      expect([...row.slice(0, 4), row[5]]).toEqual([
         'leaked',
         'orders-api',
         4,
