@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_USAGE, parseSidecarArgs } from '../../src/config/sidecar.js';
+import { parseSidecarArgs } from '../../src/config/sidecar.js';
 import { helmOrSkipReason, helmTemplate, ROOT, type K8sObject } from '../unit/chart/helm.js';
 import { readRepoFile } from '../unit/chart/metric-names.js';
 
@@ -93,15 +93,6 @@ describe.skipIf(!helm)('the operator Deployment the chart renders', () => {
   });
 });
 
-// Until the sidecar's in-cluster mode lands (its usage marks --control-plane "not in this
-// release"), the contract's sidecar command cannot parse; the check switches on by itself then.
-const inClusterSidecar = !SIDECAR_USAGE.includes('(not in this release)');
-if (!inClusterSidecar) {
-  console.warn(
-    '\n*** sidecar contract args check skipped: `tokenwarden sidecar --control-plane` is not in this release ***\n',
-  );
-}
-
 describe('the injected commands of the contract', () => {
   it('the capture init container args are accepted by `tokenwarden capture` (dry run)', async () => {
     const argv = contractCommand('tokenwarden capture', { ' P ': ' 8080 ' });
@@ -116,7 +107,7 @@ describe('the injected commands of the contract', () => {
     expect(res.stdout).toContain('REDIRECT --to-ports 15080');
   });
 
-  it.skipIf(!inClusterSidecar)('the sidecar args use only flags `tokenwarden sidecar` knows', async () => {
+  it('the sidecar args use only flags `tokenwarden sidecar` knows', async () => {
     const argv = contractCommand('sidecar --control-plane', {
       '<operatorNs>': 'tokenwarden-system',
       '<targetPort>': '8080',
@@ -127,7 +118,7 @@ describe('the injected commands of the contract', () => {
     expect(res.code).toBe(0);
   });
 
-  it.skipIf(!inClusterSidecar)('the sidecar args validate as a control-plane sidecar config', () => {
+  it('the sidecar args validate as a control-plane sidecar config', () => {
     const argv = contractCommand('sidecar --control-plane', {
       '<operatorNs>': 'tokenwarden-system',
       '<targetPort>': '8080',
