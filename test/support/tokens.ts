@@ -87,6 +87,11 @@ export function claims(extra: Record<string, unknown> = {}): Record<string, unkn
   return { iss: ISSUER, aud: AUDIENCE, sub: 'user-42', jti: 'j-1', iat: NOW - 60, exp: NOW + 600, ...extra };
 }
 
+/** `claims(extra)` where an `undefined` value removes that claim (a token missing `exp`, say). */
+export function claimsWithout(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims(extra)).filter(([, v]) => v !== undefined));
+}
+
 export function issuer(
   keySource: KeySourceSpec,
   opts: { issuer?: string; audiences?: string[]; algorithms?: Algorithm[] } = {},

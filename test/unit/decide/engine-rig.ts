@@ -14,7 +14,7 @@ import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src
 import { ReuseCounter } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
-import { ecKey, jws, rsaKey, type TestKey } from '../../support/tokens.js';
+import { claimsWithout, ecKey, jws, rsaKey, type TestKey } from '../../support/tokens.js';
 
 /** 2027-01-15T08:00:00Z, far from the real clock: only the injected `now` can make tokens valid. */
 export const NOW = 1_800_000_000;
@@ -36,17 +36,7 @@ export function token(
   extra: Record<string, unknown> = {},
   header: Record<string, unknown> = {},
 ): string {
-  const payload = Object.fromEntries(
-    Object.entries({
-      iss: ISS,
-      aud: AUD,
-      sub: 'user-1',
-      jti: 'j-1',
-      iat: NOW - 60,
-      exp: NOW + 600,
-      ...extra,
-    }).filter(([, v]) => v !== undefined),
-  );
+  const payload = claimsWithout({ sub: 'user-1', ...extra });
   return jws({ alg: k.alg, kid: k.kid, typ: 'JWT', ...header }, payload, k.privateKey);
 }
 

@@ -6,7 +6,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/keys/store.js';
-import { jws, rsaKey, type TestKey } from '../../support/tokens.js';
+import { claimsWithout, jws, rsaKey, type TestKey } from '../../support/tokens.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
 import { explainRequest, type Explained } from '../../../src/decide/explain.js';
@@ -34,17 +34,7 @@ afterAll(() => {
 
 /** A token from the shared factory (test/support/tokens.ts); `undefined` removes a claim. */
 function token(extra: Record<string, unknown> = {}, key: KeyObject = signer.privateKey): string {
-  const payload = Object.fromEntries(
-    Object.entries({
-      iss: ISS,
-      aud: AUD,
-      sub: 'user-1',
-      jti: 'j-1',
-      iat: NOW - 60,
-      exp: NOW + 600,
-      ...extra,
-    }).filter(([, v]) => v !== undefined),
-  );
+  const payload = claimsWithout({ sub: 'user-1', ...extra });
   return jws({ alg: 'RS256', kid: 'rsa-1' }, payload, key);
 }
 
