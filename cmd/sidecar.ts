@@ -3,6 +3,7 @@ import { ConfigError } from '../src/config/listen.js';
 import { SIDECAR_USAGE, parseSidecarArgs } from '../src/config/sidecar.js';
 import { createLogger } from '../src/log/logger.js';
 import { runSidecar } from '../src/sidecar/run.js';
+import { capYoungGeneration } from '../src/sidecar/young-generation.js';
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -19,6 +20,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(SIDECAR_USAGE);
     return 0;
   }
+  // Before anything allocates much: the young generation stays within the budget's share.
+  capYoungGeneration(parsed.config.memory.semiSpaceMiB);
   const log = createLogger('tokenwarden-sidecar', { level: parsed.config.logLevel });
   let sidecar;
   try {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
+import { DEFAULT_MEMORY_BUDGET_BYTES, parseQuantity, planMemory, type MemoryPlan } from './memory.js';
 
 /** In-cluster mode: where the configuration comes from (docs/contracts/in-cluster.md). */
 export interface ControlPlaneConfig {
@@ -37,6 +38,8 @@ export interface SidecarConfig {
   readonly adminListen: ListenAddress;
   readonly logLevel: string;
   readonly cacheSize: number;
+  /** Sizes derived from --memory-budget (src/config/memory.ts). */
+  readonly memory: MemoryPlan;
   readonly tokenCacheBytes: number;
   readonly reuseStoreBytes: number;
   readonly maxHeaderBytes: number;
@@ -70,9 +73,13 @@ flags:
   --listen HOST:PORT       proxy listener (default 0.0.0.0:15080, env TOKENWARDEN_LISTEN)
   --admin-listen HOST:PORT /healthz /readyz /metrics /status (default 0.0.0.0:15090)
   --log-level LEVEL        trace|debug|info|warn|error (default info, env TOKENWARDEN_LOG_LEVEL)
+  --memory-budget SIZE     memory this sidecar is sized for: bytes or a quantity such as 96Mi
+                           (default 96Mi, env TOKENWARDEN_MEMORY_BUDGET; set it to the
+                           container's memory limit). Sizes the caches below and V8's young
+                           generation (one semi-space of budget/64, 1-16 MiB)
   --cache-size N           verified-token cache entries (default 10000)
-  --token-cache-bytes N    verified-token cache cap in estimated heap bytes (default 16777216)
-  --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default 67108864);
+  --token-cache-bytes N    verified-token cache cap in estimated heap bytes (default budget/16)
+  --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default budget/8);
                            when full, reuse-limited tokens are refused, never forgotten
   --max-header-bytes N     largest request head accepted, bigger answers 431 (default 32768)
   --max-headers N          most header fields in a request, more answers 431 (default 100)
@@ -106,6 +113,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'admin-listen': { type: 'string' },
         'log-level': { type: 'string' },
         'cache-size': { type: 'string' },
+        'memory-budget': { type: 'string' },
         'token-cache-bytes': { type: 'string' },
         'reuse-store-bytes': { type: 'string' },
         'max-header-bytes': { type: 'string' },
@@ -149,6 +157,20 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const logLevel = values['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.has(logLevel))
     throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
+  const budget = values['memory-budget'] ?? env.TOKENWARDEN_MEMORY_BUDGET;
+  const memory = planMemory(
+    budget === undefined || budget === '' ? DEFAULT_MEMORY_BUDGET_BYTES : parseQuantity('memory-budget', budget),
+    {
+      tokenCacheBytes:
+        values['token-cache-bytes'] === undefined
+          ? undefined
+          : positiveInt('token-cache-bytes', values['token-cache-bytes']),
+      reuseStoreBytes:
+        values['reuse-store-bytes'] === undefined
+          ? undefined
+          : positiveInt('reuse-store-bytes', values['reuse-store-bytes']),
+    },
+  );
   return {
     help: false,
     config: Object.freeze({
@@ -161,14 +183,9 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       ),
       logLevel,
       cacheSize: positiveInt('cache-size', values['cache-size'] ?? '10000'),
-      tokenCacheBytes: positiveInt(
-        'token-cache-bytes',
-        values['token-cache-bytes'] ?? String(16 * 1024 * 1024),
-      ),
-      reuseStoreBytes: positiveInt(
-        'reuse-store-bytes',
-        values['reuse-store-bytes'] ?? String(64 * 1024 * 1024),
-      ),
+      memory,
+      tokenCacheBytes: memory.tokenCacheBytes,
+      reuseStoreBytes: memory.reuseStoreBytes,
       maxHeaderBytes: positiveInt('max-header-bytes', values['max-header-bytes'] ?? '32768'),
       maxHeaders: positiveInt('max-headers', values['max-headers'] ?? '100'),
       headersTimeoutMs: positiveInt('headers-timeout-ms', values['headers-timeout-ms'] ?? '10000'),

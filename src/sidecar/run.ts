@@ -201,7 +201,17 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   await listen(admin, config.adminListen.host, config.adminListen.port);
   const adminAddress = admin.address() as AddressInfo;
   log.info(
-    { listen: proxy.address(), admin: adminAddress, upstream: config.upstream.origin },
+    {
+      listen: proxy.address(),
+      admin: adminAddress,
+      upstream: config.upstream.origin,
+      memory: {
+        budgetBytes: config.memory.budgetBytes,
+        tokenCacheBytes: config.tokenCacheBytes,
+        reuseStoreBytes: config.reuseStoreBytes,
+        semiSpaceMiB: config.memory.semiSpaceMiB,
+      },
+    },
     'sidecar started',
   );
 

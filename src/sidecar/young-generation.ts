@@ -1,0 +1,52 @@
+/**
+ * Caps V8's young generation from inside the process, however it was started (the
+ * `tokenwarden` bin, the image, `node dist/cmd/tokenwarden.js`): no NODE_OPTIONS needed.
+ *
+ * Node 20's default lets each of the two semi-spaces grow to 16 MiB under load: 32 MiB of RSS
+ * that a sidecar serving small requests does not need (bench/README.md). `--max-semi-space-size`
+ * only works on the command line (V8 reads it once, when the heap is set up), but V8 reads
+ * `--semi-space-growth-factor` each time it grows the young generation, and a factor of 1 means
+ * "do not grow". So: let V8 grow the semi-space up to the cap, then set the factor to 1; if V8
+ * shrinks it again (idle), allow growth back up to the cap. A check every 250 ms (unref'd) is
+ * enough: one growth step needs several scavenges' worth of survivors.
+ *
+ * tests: test/unit/sidecar/young-generation.test.ts runs allocation pressure in a child process
+ * with and without the cap and asserts the young generation's size, so a Node/V8 upgrade that
+ * stops honouring the flag fails the suite instead of silently costing 30 MiB per pod.
+ */
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+
+const MiB = 1024 * 1024;
+const CHECK_MS = 250;
+
+/** Bytes of the young generation (both semi-spaces) as V8 reports it. */
+export function youngGenerationBytes(): number {
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'new_space') return space.space_size;
+  }
+  return 0;
+}
+
+/**
+ * Keeps each semi-space at most `semiSpaceMiB` (a power of two ≥ 1). Returns a function that
+ * lifts the cap (restores V8's default growth).
+ */
+export function capYoungGeneration(semiSpaceMiB: number): () => void {
+  if (!(semiSpaceMiB >= 1)) throw new RangeError(`semiSpaceMiB must be ≥ 1, got ${semiSpaceMiB}`);
+  const capBytes = 2 * semiSpaceMiB * MiB;
+  let growing: boolean | undefined;
+  const set = (grow: boolean): void => {
+    if (growing === grow) return;
+    growing = grow;
+    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+  };
+  const check = (): void => set(youngGenerationBytes() < capBytes);
+  check();
+  // V8 starts at one 1 MiB semi-space: a 1 MiB cap needs no watching.
+  const timer = semiSpaceMiB > 1 ? setInterval(check, CHECK_MS) : undefined;
+  timer?.unref();
+  return () => {
+    clearInterval(timer);
+    set(true);
+  };
+}
