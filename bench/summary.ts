@@ -147,7 +147,8 @@ export function missBound(hitCpuUs: number, verifyUs: number): number {
  * could not be measured is `pending`, never a PASS.
  */
 export function judge(value: number, limit: number, goal?: number, unit = ''): string {
-  if (!Number.isFinite(value)) return 'pending (not measured)';
+  // A bound built from an unmeasured part (e.g. no raw verify cost) is no bound either.
+  if (!Number.isFinite(value) || !Number.isFinite(limit)) return 'pending (not measured)';
   if (value > limit) return 'FAIL';
   if (goal === undefined) return 'PASS';
   return value <= goal ? `PASS (goal ${goal}${unit} met)` : `PASS (goal ${goal}${unit} not met)`;
