@@ -97,10 +97,11 @@ function signInWorker(job: SignJob): Promise<string[]> {
  * than SINGLE_THREAD_LIMIT_SECONDS, it is split over one worker thread per CPU (nothing else of
  * the benchmark runs yet, so both CPUs are free).
  */
-async function signMany(
-  keys: readonly SigningKey[],
+export async function signMany(
+  keys: readonly SigningSpec[],
   count: number,
   iat: number,
+  singleThreadLimitSeconds = SINGLE_THREAD_LIMIT_SECONDS,
 ): Promise<{ tokens: Map<Alg, string[]>; workers: number }> {
   const sample = Math.min(count, 100);
   const tokens = new Map<Alg, string[]>();
@@ -111,7 +112,7 @@ async function signMany(
     projectedMs += ((performance.now() - started) / sample) * (count - sample);
   }
   const cpus = availableParallelism();
-  const workers = projectedMs > SINGLE_THREAD_LIMIT_SECONDS * 1000 && cpus > 1 ? cpus : 0;
+  const workers = projectedMs > singleThreadLimitSeconds * 1000 && cpus > 1 ? cpus : 0;
   for (const key of keys) {
     const done = tokens.get(key.alg)!;
     if (workers === 0) {
