@@ -9,8 +9,21 @@ export type TargetName = (typeof TARGETS)[number];
 /** haproxy-noauth (HAProxy forwarding without jwt_verify) is opt-in: it splits HAProxy's cost. */
 const DEFAULT_TARGETS: readonly TargetName[] = ['direct', 'passthrough', 'haproxy', 'sidecar'];
 
-export const SCENARIOS = ['rs256-pool', 'rs256-one', 'es256-pool', 'es256-one'] as const;
+export const SCENARIOS = [
+  'rs256-pool',
+  'es256-pool',
+  'rs256-miss',
+  'es256-miss',
+  'rs256-one',
+  'es256-one',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** The rows of issue 11's table; the `-one` scenarios stay available through BENCH_SCENARIOS. */
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['rs256-pool', 'es256-pool', 'rs256-miss', 'es256-miss'];
+
+export function isMissScenario(scenario: ScenarioName): boolean {
+  return scenario.endsWith('-miss');
+}
 
 export interface BenchConfig {
   quick: boolean;
@@ -23,6 +36,10 @@ export interface BenchConfig {
   wrkThreads: number;
   /** Distinct tokens in the *-pool scenarios. */
   poolSize: number;
+  /** Distinct tokens in the *-miss scenarios: more than the sidecar's verified-token cache holds. */
+  missPoolSize: number;
+  /** CPU milliseconds the raw crypto.verify measurement spends per algorithm and round. */
+  verifyCostMs: number;
   /** CPU the proxy under test is pinned to; wrk and the app share loadCpu. */
   proxyCpu: number;
   loadCpu: number;
@@ -75,10 +92,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bench
     connections: int(env, 'BENCH_CONNECTIONS', 50, 1, 10_000),
     wrkThreads: int(env, 'BENCH_WRK_THREADS', 1, 1, 64),
     poolSize: int(env, 'BENCH_POOL_SIZE', 1000, 1, 1_000_000),
+    missPoolSize: int(env, 'BENCH_MISS_POOL_SIZE', 30_000, 1, 1_000_000),
+    verifyCostMs: int(env, 'BENCH_VERIFY_MS', quick ? 200 : 500, 10, 10_000),
     proxyCpu: int(env, 'BENCH_PROXY_CPU', 0, 0, cpus - 1),
     loadCpu: int(env, 'BENCH_LOAD_CPU', 1 % cpus, 0, cpus - 1),
     targets: list(env, 'BENCH_TARGETS', TARGETS, DEFAULT_TARGETS),
-    scenarios: list(env, 'BENCH_SCENARIOS', SCENARIOS, SCENARIOS),
+    scenarios: list(env, 'BENCH_SCENARIOS', SCENARIOS, DEFAULT_SCENARIOS),
     jsonOut: env.BENCH_JSON || undefined,
     keepTmp: env.BENCH_KEEP_TMP === '1',
     startTimeoutSeconds: int(env, 'BENCH_START_TIMEOUT', 30, 1, 600),
@@ -92,8 +111,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bench
   return Object.freeze(config);
 }
 
-/** Upper bound of the whole run, used to refuse runs that would outlive the tokens. */
+/** Seconds the driver waits before reading idle RSS: after start-up, and after the last load. */
+export const IDLE_SETTLE_SECONDS = { start: 2, afterLoad: 5 } as const;
+
+/**
+ * Upper bound of the measuring part of the run (token signing and start-up come first), used
+ * to refuse runs that would outlive the tokens.
+ */
 export function plannedSeconds(config: BenchConfig): number {
   const perRun = config.durationSeconds + config.warmupSeconds + 1;
-  return config.rounds * config.targets.length * config.scenarios.length * perRun;
+  // Per round: two raw-verify measurements (RS256, ES256) plus a Node start-up.
+  const verify = (2 * config.verifyCostMs) / 1000 + 1;
+  const idle = IDLE_SETTLE_SECONDS.start + IDLE_SETTLE_SECONDS.afterLoad;
+  return config.rounds * (config.targets.length * config.scenarios.length * perRun + verify) + idle;
 }

@@ -1,6 +1,6 @@
 /**
- * Aggregation (median per target × scenario over the rounds) and the printed report: the
- * results table and the sidecar/HAProxy ratios with their targets.
+ * Aggregation (median per target × scenario over the rounds), per-round paired ratios and the
+ * per-target results table. Pure: bench/summary.ts builds issue 11's tables on top of it.
  */
 import type { ScenarioName, TargetName } from './config.js';
 import { DESCRIPTIONS } from './targets.js';
@@ -17,6 +17,9 @@ export interface RunResult {
   peakRssMiB: number;
   /** Non-2xx responses plus socket errors: any makes the run suspect. */
   failures: number;
+  /** Verified-token cache lookups during the measured run (sidecar only; null: not exposed). */
+  cacheHits: number | null;
+  cacheMisses: number | null;
 }
 
 export interface Cell {
@@ -30,11 +33,15 @@ export interface Cell {
   /** Highest peak over the rounds: a memory ceiling is about the worst case. */
   peakRssMiB: number;
   failures: number;
+  /** Hits ÷ lookups over all the rounds' measured runs; null when not measured. */
+  cacheHitRatio: number | null;
 }
 
-/** CPU µs/request ceilings, sidecar ÷ HAProxy, from the performance issue. */
-export const CPU_RATIO_TARGETS: Record<'RS256' | 'ES256', number> = { RS256: 1.25, ES256: 0.75 };
-export const RSS_LIMIT_MIB = 100;
+/** Where a ratio's numerator or denominator comes from. */
+export interface RunKey {
+  target: TargetName;
+  scenario: ScenarioName;
+}
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -62,19 +69,68 @@ export function aggregate(runs: readonly RunResult[]): Cell[] {
       cpuUsPerRequest: pick((r) => r.cpuUsPerRequest),
       peakRssMiB: Math.max(...group.map((r) => r.peakRssMiB)),
       failures: group.reduce((sum, r) => sum + r.failures, 0),
+      cacheHitRatio: hitRatio(group),
     };
   });
 }
 
-const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+/** Total hits ÷ total lookups of the runs that read the counter; null if none did. */
+export function hitRatio(runs: readonly RunResult[]): number | null {
+  let hits = 0;
+  let lookups = 0;
+  for (const r of runs) {
+    if (r.cacheHits === null || r.cacheMisses === null) continue;
+    hits += r.cacheHits;
+    lookups += r.cacheHits + r.cacheMisses;
+  }
+  return lookups === 0 ? null : hits / lookups;
+}
+
+/** `100%` and `0%` only when exactly so; anything in between shows one decimal, never rounded to an end. */
+export function hitRatioText(ratio: number | null): string {
+  if (ratio === null || !Number.isFinite(ratio)) return '–';
+  if (ratio >= 1) return '100%';
+  if (ratio <= 0) return '0%';
+  const percent = Math.min(99.9, Math.max(0.1, Math.round(ratio * 1000) / 10));
+  return `${percent.toFixed(1)}%`;
+}
+
+export const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
 /** "failed: long reason (log: …)" → "failed"; "not built" stays. */
-function shortStatus(status: string): string {
+export function shortStatus(status: string): string {
   return status.split(':')[0]!;
 }
 
-function row(cells: readonly string[]): string {
+export function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
+}
+
+/**
+ * metric(a) ÷ metric(b), paired by round: in the interleaved order the two runs of a pair are
+ * close in time, so a slow drift of a shared machine cancels out better than in a ratio of
+ * medians. Rounds missing either run are skipped.
+ */
+export function pairedRatios(
+  runs: readonly RunResult[],
+  a: RunKey,
+  b: RunKey,
+  metric: (r: RunResult) => number,
+): number[] {
+  const ratios: number[] = [];
+  for (const x of runs) {
+    if (x.target !== a.target || x.scenario !== a.scenario) continue;
+    const y = runs.find((r) => r.target === b.target && r.scenario === b.scenario && r.round === x.round);
+    if (y !== undefined) ratios.push(metric(x) / metric(y));
+  }
+  return ratios;
+}
+
+/** "1.23×", or "1.23× (1.10–1.31)" over two or more rounds; "–" with none. */
+export function ratioText(ratios: readonly number[]): string {
+  if (ratios.length === 0) return '–';
+  const m = `${fixed(median(ratios), 2)}×`;
+  return ratios.length < 2 ? m : `${m} (${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)})`;
 }
 
 export function resultsTable(
@@ -84,13 +140,23 @@ export function resultsTable(
   unavailable: ReadonlyMap<TargetName, string>,
 ): string {
   const lines = [
-    row(['target', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MiB', 'note']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---']),
+    row([
+      'target',
+      'scenario',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'peak RSS MiB',
+      'cache hits',
+      'note',
+    ]),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const target of targets) {
     const missing = unavailable.get(target);
     if (missing !== undefined) {
-      lines.push(row([DESCRIPTIONS[target], 'all', '–', '–', '–', '–', '–', missing]));
+      lines.push(row([DESCRIPTIONS[target], 'all', '–', '–', '–', '–', '–', '–', missing]));
       continue;
     }
     for (const scenario of scenarios) {
@@ -106,82 +172,11 @@ export function resultsTable(
           fixed(c.p99Ms, 2),
           fixed(c.cpuUsPerRequest, 1),
           fixed(c.peakRssMiB, 1),
+          hitRatioText(c.cacheHitRatio),
           note,
         ]),
       );
     }
-  }
-  return lines.join('\n');
-}
-
-/**
- * Sidecar ÷ HAProxy for one metric, paired by round: the two runs of a pair are adjacent in
- * time, so a slow drift of a shared machine cancels out better than in a ratio of medians.
- */
-function pairedRatios(
-  runs: readonly RunResult[],
-  scenario: ScenarioName,
-  metric: (r: RunResult) => number,
-): number[] {
-  const ratios: number[] = [];
-  for (const s of runs) {
-    if (s.target !== 'sidecar' || s.scenario !== scenario) continue;
-    const h = runs.find((r) => r.target === 'haproxy' && r.scenario === scenario && r.round === s.round);
-    if (h !== undefined) ratios.push(metric(s) / metric(h));
-  }
-  return ratios;
-}
-
-function ratioText(ratios: readonly number[]): string {
-  const m = `${fixed(median(ratios), 2)}×`;
-  return ratios.length < 2 ? m : `${m} (${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)})`;
-}
-
-export function ratiosTable(
-  runs: readonly RunResult[],
-  cells: readonly Cell[],
-  scenarios: readonly ScenarioName[],
-  unavailable: ReadonlyMap<TargetName, string>,
-): string {
-  const lines = [
-    row([
-      'scenario',
-      'CPU µs/req sidecar ÷ HAProxy (range)',
-      'target',
-      'p99 sidecar ÷ HAProxy (range)',
-      `sidecar peak RSS (< ${RSS_LIMIT_MIB} MiB)`,
-      'verdict',
-    ]),
-    row(['---', '---:', '---:', '---:', '---:', '---']),
-  ];
-  const missing = (['sidecar', 'haproxy'] as const).find((t) => unavailable.has(t));
-  const pending =
-    missing === undefined ? 'not measured' : `${missing} ${shortStatus(unavailable.get(missing)!)}`;
-  for (const scenario of scenarios) {
-    const alg = scenario.startsWith('rs256') ? 'RS256' : 'ES256';
-    const limit = CPU_RATIO_TARGETS[alg];
-    const sidecar = cells.find((c) => c.target === 'sidecar' && c.scenario === scenario);
-    const cpu = pairedRatios(runs, scenario, (r) => r.cpuUsPerRequest);
-    const p99 = pairedRatios(runs, scenario, (r) => r.p99Ms);
-    if (missing !== undefined || sidecar === undefined || cpu.length === 0) {
-      lines.push(row([scenario, '–', `≤ ${limit}×`, '–', '–', `pending (${pending})`]));
-      continue;
-    }
-    const failed = [
-      ...(median(cpu) <= limit ? [] : ['CPU']),
-      ...(sidecar.peakRssMiB < RSS_LIMIT_MIB ? [] : ['RSS']),
-      ...(sidecar.failures > 0 ? ['failed responses'] : []),
-    ];
-    lines.push(
-      row([
-        scenario,
-        ratioText(cpu),
-        `≤ ${limit}×`,
-        ratioText(p99),
-        `${fixed(sidecar.peakRssMiB, 1)} MiB`,
-        failed.length === 0 ? 'PASS' : `FAIL (${failed.join(', ')})`,
-      ]),
-    );
   }
   return lines.join('\n');
 }

@@ -1,6 +1,8 @@
 -- wrk script: rotate the Authorization header round-robin over a file of tokens (one a line)
 -- and print the result as one machine-readable line.
--- Usage: wrk ... -s bench/rotate.lua URL -- TOKEN_FILE
+-- Usage: wrk ... -s bench/rotate.lua URL -- TOKEN_FILE [START]
+-- START (default 0): index where the cycle begins, so that consecutive runs can continue where
+-- the last one stopped (the *-miss scenarios must never come back to a recently used token).
 
 local thread_count = 0
 
@@ -26,8 +28,9 @@ function init(args)
   end
   file:close()
   assert(count > 0, "no tokens in " .. path)
+  local start = tonumber(args[2] or "0") or 0
   -- Threads start at spread-out offsets (golden ratio) of the same cycle over the pool.
-  next_index = math.floor((thread_index or 0) * count * 0.618034) % count
+  next_index = (start + math.floor((thread_index or 0) * count * 0.618034)) % count
 end
 
 function request()

@@ -33,6 +33,8 @@ export interface Target {
   /** The process whose CPU time and RSS are reported. */
   measured: Started;
   authenticates: boolean;
+  /** The sidecar's admin listener (/metrics), where it has one. */
+  adminPort?: number;
 }
 
 export type TargetStart = { ok: true; target: Target } | { ok: false; name: TargetName; status: string };
@@ -123,6 +125,7 @@ async function launch(name: TargetName, ctx: StartContext): Promise<Target | str
         port,
         measured: startPinned(name, ctx.proxyCpu, process.execPath, args, log, NODE_ENV),
         authenticates: true,
+        adminPort,
       };
     }
   }

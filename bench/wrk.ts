@@ -28,6 +28,8 @@ export interface WrkRun {
   connections: number;
   threads: number;
   tokenFile: string;
+  /** Index in the token file where the round-robin starts (rotate.lua's START). */
+  start?: number;
 }
 
 export function runWrk(run: WrkRun): Promise<WrkResult> {
@@ -48,6 +50,7 @@ export function runWrk(run: WrkRun): Promise<WrkResult> {
     `http://127.0.0.1:${run.port}/`,
     '--',
     run.tokenFile,
+    String(run.start ?? 0),
   ];
   // wrk stops itself after -d; the kill timeout only guards against a wedged wrk.
   const timeout = (run.seconds + 30) * 1000;
