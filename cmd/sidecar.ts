@@ -3,7 +3,7 @@ import { ConfigError } from '../src/config/listen.js';
 import { SIDECAR_USAGE, parseSidecarArgs } from '../src/config/sidecar.js';
 import { createLogger } from '../src/log/logger.js';
 import { runSidecar } from '../src/sidecar/run.js';
-import { capYoungGeneration } from '../src/sidecar/young-generation.js';
+import { applySidecarV8Settings } from '../src/sidecar/v8-settings.js';
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -20,8 +20,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(SIDECAR_USAGE);
     return 0;
   }
-  // Before anything allocates much: the young generation stays within the budget's share.
-  capYoungGeneration(parsed.config.memory.semiSpaceMiB);
+  // Before the first connection and before much is allocated (src/sidecar/v8-settings.ts).
+  applySidecarV8Settings(parsed.config.memory.semiSpaceMiB);
   const log = createLogger('tokenwarden-sidecar', { level: parsed.config.logLevel });
   let sidecar;
   try {

@@ -5,8 +5,9 @@
  *
  *   verified-token cache   budget / 16   (96 MiB → 6 MiB ≈ 6,000 tokens)
  *   reuse (maxUses) store  budget / 8    (96 MiB → 12 MiB ≈ 40,000 tokens)
- *   V8 young generation    one semi-space of budget / 64, rounded down to a power of two,
- *                          1–16 MiB (96 MiB → 1 MiB; V8's own default grows to 16 MiB)
+ *   V8 young generation    one semi-space of budget / 48, rounded down to a power of two,
+ *                          1–16 MiB (96 MiB → 2 MiB; V8's own default grows to 16 MiB; at
+ *                          1 MiB the scavenger runs ten times as often and costs CPU)
  *
  * What is left (about half) is Node itself, the code, the sockets and the old generation's
  * working set; bench/README.md shows where it goes. `--token-cache-bytes` and
@@ -61,7 +62,7 @@ export function planMemory(
       `--token-cache-bytes (${tokenCacheBytes}) + --reuse-store-bytes (${reuseStoreBytes}) exceed half of --memory-budget (${budgetBytes}); raise the budget or lower the caches`,
     );
   }
-  const semi = budgetBytes / 64 / MiB;
+  const semi = budgetBytes / 48 / MiB;
   const semiSpaceMiB = Math.min(16, Math.max(1, 2 ** Math.floor(Math.log2(semi))));
   return Object.freeze({ budgetBytes, tokenCacheBytes, reuseStoreBytes, semiSpaceMiB });
 }

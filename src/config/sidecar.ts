@@ -76,7 +76,7 @@ flags:
   --memory-budget SIZE     memory this sidecar is sized for: bytes or a quantity such as 96Mi
                            (default 96Mi, env TOKENWARDEN_MEMORY_BUDGET; set it to the
                            container's memory limit). Sizes the caches below and V8's young
-                           generation (one semi-space of budget/64, 1-16 MiB)
+                           generation (one semi-space of budget/48, 1-16 MiB)
   --cache-size N           verified-token cache entries (default 10000)
   --token-cache-bytes N    verified-token cache cap in estimated heap bytes (default budget/16)
   --reuse-store-bytes N    reuse (maxUses) store cap in estimated heap bytes (default budget/8);

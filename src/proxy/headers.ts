@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const HOP_BY_HOP = new Set([
-  // Not hop-by-hop, but answered by node itself (100-continue): never passed on.
+  // Not hop-by-hop, but answered by node itself (100-continue) and refused by undici.
   'expect',
   'connection',
   'keep-alive',
@@ -120,29 +120,19 @@ function connectionTokens(value: string): Set<string> {
   return set;
 }
 
-/**
- * Response headers for the client: the app's raw name/value pairs (as node:http's `rawHeaders`
- * gives them: case, order and repeated fields kept) minus hop-by-hop fields and any the app's
- * Connection header names (node frames the body itself). Returns pairs flattened the same way,
- * which `writeHead` takes as they are.
- */
-export function downstreamRawHeaders(raw: readonly string[]): string[] {
-  let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    const value = raw[i + 1]!.trim().toLowerCase();
-    // `keep-alive` / `close` name no other header (the common case: skip the split).
-    if (value === 'keep-alive' || value === 'close') continue;
-    named ??= new Set();
-    for (const token of connectionTokens(value)) named.add(token);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+/** Response headers for the client: the app's minus hop-by-hop (node frames the body itself). */
+export function downstreamHeaders(incoming: Record<string, string | string[] | undefined>): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  const connection = incoming.connection;
+  // `keep-alive` / `close` name no other header (the common case: skip the split).
+  const named =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? undefined
+      : connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
   }
   return out;
 }
