@@ -7,9 +7,18 @@ type Subcommand = (argv: string[]) => Promise<number>;
 
 // Loaded on demand: the sidecar must not pay (in start-up time and RSS) for the Kubernetes
 // client the operator needs, and the other way round.
-const SUBCOMMANDS: Record<string, { load: () => Promise<{ main: Subcommand }>; summary: string }> = {
+const SUBCOMMANDS: Record<
+  string,
+  { load: (argv: string[]) => Promise<{ main: Subcommand }>; summary: string }
+> = {
   sidecar: {
-    load: () => import('./sidecar.js'),
+    load: async (argv) => {
+      // Before the sidecar's modules load (src/sidecar/v8-settings.ts): loading alone grows V8's
+      // young generation past the budget's share.
+      const v8 = await import('../src/sidecar/v8-settings.js');
+      v8.applySidecarV8Settings(v8.semiSpaceFromArgs(argv, process.env));
+      return import('./sidecar.js');
+    },
     summary: 'run the enforcing reverse proxy in front of an app',
   },
   check: {
@@ -40,7 +49,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`tokenwarden: unknown command "${name}"; run 'tokenwarden --help' for the list\n`);
     return 2;
   }
-  const { main } = await sub.load();
+  const { main } = await sub.load(rest);
   return main(rest);
 }
 

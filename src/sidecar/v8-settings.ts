@@ -17,17 +17,20 @@
  * only works on the command line (V8 reads it once, when the heap is set up), but V8 reads
  * `--semi-space-growth-factor` each time it grows the young generation, and a factor of 1 means
  * "do not grow". So: let V8 grow the semi-space up to the cap, then set the factor to 1; if V8
- * shrinks it again (idle), allow growth back up to the cap. A check every 250 ms (unref'd) is
- * enough: one growth step needs several scavenges' worth of survivors.
+ * shrinks it again (idle), allow growth back up to the cap. The size is checked after every
+ * garbage collection (a `gc` PerformanceObserver), because V8 only ever resizes the young
+ * generation during one; the next growth step needs a full semi-space of survivors, several
+ * scavenges later. (A 250 ms timer was measured to overshoot: 2 → 4 → 8 MiB within one period.)
  *
- * tests: test/unit/sidecar/young-generation.test.ts runs allocation pressure in a child process
- * with and without the cap and asserts the young generation's size, so a Node/V8 upgrade that
- * stops honouring the flag fails the suite instead of silently costing 30 MiB per pod.
+ * test/blackbox/memory.test.ts loads the real sidecar, started with no node flags, until V8
+ * would have grown the young generation, and reads its size from /metrics: a Node/V8 upgrade
+ * that stops honouring the flag fails the suite instead of silently costing 30 MiB per pod.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { DEFAULT_MEMORY_BUDGET_BYTES, parseQuantity, planMemory } from '../config/memory.js';
 
 const MiB = 1024 * 1024;
-const CHECK_MS = 250;
 
 /** Bytes of the young generation (both semi-spaces) as V8 reports it. */
 export function youngGenerationBytes(): number {
@@ -48,10 +51,38 @@ export function liftoffOnly(): void {
   setFlagsFromString('--no-wasm-dynamic-tiering');
 }
 
-/** Everything above, sized from the memory plan. Call once, before the first connection. */
+let lift: (() => void) | undefined;
+
+/**
+ * Everything above, sized from the memory plan. Called first thing by `tokenwarden sidecar`
+ * (before its modules load: loading them alone grew the young generation to 8 MiB), and again
+ * with the parsed configuration; the later call replaces the earlier one.
+ */
 export function applySidecarV8Settings(semiSpaceMiB: number): void {
   liftoffOnly();
-  capYoungGeneration(semiSpaceMiB);
+  lift?.();
+  lift = capYoungGeneration(semiSpaceMiB);
+}
+
+/**
+ * The semi-space size for `argv`/`env` as the full flag parser will decide it, read before that
+ * parser is loaded. Lenient: anything it cannot read gives the default, and the parser then
+ * reports the error.
+ */
+export function semiSpaceFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  let raw = env.TOKENWARDEN_MEMORY_BUDGET;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--memory-budget') raw = argv[i + 1];
+    else if (arg.startsWith('--memory-budget=')) raw = arg.slice('--memory-budget='.length);
+  }
+  try {
+    const budget =
+      raw === undefined || raw === '' ? DEFAULT_MEMORY_BUDGET_BYTES : parseQuantity('memory-budget', raw);
+    return planMemory(budget).semiSpaceMiB;
+  } catch {
+    return planMemory(DEFAULT_MEMORY_BUDGET_BYTES).semiSpaceMiB;
+  }
 }
 
 export function capYoungGeneration(semiSpaceMiB: number): () => void {
@@ -66,10 +97,10 @@ export function capYoungGeneration(semiSpaceMiB: number): () => void {
   const check = (): void => set(youngGenerationBytes() < capBytes);
   check();
   // V8 starts at one 1 MiB semi-space: a 1 MiB cap needs no watching.
-  const timer = semiSpaceMiB > 1 ? setInterval(check, CHECK_MS) : undefined;
-  timer?.unref();
+  const observer = semiSpaceMiB > 1 ? new PerformanceObserver(check) : undefined;
+  observer?.observe({ entryTypes: ['gc'] });
   return () => {
-    clearInterval(timer);
+    observer?.disconnect();
     set(true);
   };
 }

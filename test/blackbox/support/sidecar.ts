@@ -56,6 +56,8 @@ export interface SidecarOptions {
   args?: string[];
   /** Name for the log file in the ledger. */
   name?: string;
+  /** Flags for node itself, before the script (e.g. a `--import` preload). */
+  nodeArgs?: string[];
 }
 
 export interface Exit {
@@ -101,6 +103,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       CLI,
       'sidecar',
       ...(opts.policyYaml !== undefined ? ['--policy', policyFile] : []),
