@@ -159,7 +159,9 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
   const budget = values['memory-budget'] ?? env.TOKENWARDEN_MEMORY_BUDGET;
   const memory = planMemory(
-    budget === undefined || budget === '' ? DEFAULT_MEMORY_BUDGET_BYTES : parseQuantity('memory-budget', budget),
+    budget === undefined || budget === ''
+      ? DEFAULT_MEMORY_BUDGET_BYTES
+      : parseQuantity('memory-budget', budget),
     {
       tokenCacheBytes:
         values['token-cache-bytes'] === undefined
