@@ -34,9 +34,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
-# A smaller young generation keeps the sidecar's RSS under load below 100 MiB at no measurable
-# CPU cost (bench/README.md: 93-94 MiB peak with it); the benchmark runs with the same flag.
-ENV NODE_OPTIONS=--max-semi-space-size=4
+# No NODE_OPTIONS: `tokenwarden sidecar` applies its own V8 settings from --memory-budget
+# (src/sidecar/v8-settings.ts), so the image runs exactly what the benchmark measures.
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/cmd ./dist/cmd

@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
-import { DEFAULT_MEMORY_BUDGET_BYTES, parseQuantity, planMemory, type MemoryPlan } from './memory.js';
+import {
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  MAX_MEMORY_BUDGET_BYTES,
+  MIN_MEMORY_BUDGET_BYTES,
+  parseQuantity,
+  planMemory,
+  type MemoryPlan,
+} from './memory.js';
 
 /** In-cluster mode: where the configuration comes from (docs/contracts/in-cluster.md). */
 export interface ControlPlaneConfig {
@@ -157,22 +164,16 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const logLevel = values['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.has(logLevel))
     throw new ConfigError(`--log-level: expected one of ${[...LOG_LEVELS].join('|')}`);
-  const budget = values['memory-budget'] ?? env.TOKENWARDEN_MEMORY_BUDGET;
-  const memory = planMemory(
-    budget === undefined || budget === ''
-      ? DEFAULT_MEMORY_BUDGET_BYTES
-      : parseQuantity('memory-budget', budget),
-    {
-      tokenCacheBytes:
-        values['token-cache-bytes'] === undefined
-          ? undefined
-          : positiveInt('token-cache-bytes', values['token-cache-bytes']),
-      reuseStoreBytes:
-        values['reuse-store-bytes'] === undefined
-          ? undefined
-          : positiveInt('reuse-store-bytes', values['reuse-store-bytes']),
-    },
-  );
+  const memory = planMemory(budgetBytes(values['memory-budget'], env.TOKENWARDEN_MEMORY_BUDGET), {
+    tokenCacheBytes:
+      values['token-cache-bytes'] === undefined
+        ? undefined
+        : positiveInt('token-cache-bytes', values['token-cache-bytes']),
+    reuseStoreBytes:
+      values['reuse-store-bytes'] === undefined
+        ? undefined
+        : positiveInt('reuse-store-bytes', values['reuse-store-bytes']),
+  });
   return {
     help: false,
     config: Object.freeze({
@@ -204,6 +205,18 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       ),
     }),
   };
+}
+
+/**
+ * The flag is taken as written (out of range: an error). The environment variable is what the
+ * injected sidecar gets from the Downward API: its container's memory limit in bytes, clamped
+ * into the accepted range (no limit set shows up as the node's whole memory).
+ */
+function budgetBytes(flag: string | undefined, fromEnv: string | undefined): number {
+  if (flag !== undefined) return parseQuantity('memory-budget', flag);
+  if (fromEnv === undefined || fromEnv === '') return DEFAULT_MEMORY_BUDGET_BYTES;
+  const bytes = parseQuantity('memory-budget', fromEnv);
+  return Math.min(MAX_MEMORY_BUDGET_BYTES, Math.max(MIN_MEMORY_BUDGET_BYTES, bytes));
 }
 
 interface SourceFlags {

@@ -28,7 +28,13 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { DEFAULT_MEMORY_BUDGET_BYTES, parseQuantity, planMemory } from '../config/memory.js';
+import {
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  MAX_MEMORY_BUDGET_BYTES,
+  MIN_MEMORY_BUDGET_BYTES,
+  parseQuantity,
+  planMemory,
+} from '../config/memory.js';
 
 const MiB = 1024 * 1024;
 
@@ -71,14 +77,18 @@ export function applySidecarV8Settings(semiSpaceMiB: number): void {
  */
 export function semiSpaceFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   let raw = env.TOKENWARDEN_MEMORY_BUDGET;
+  let clamp = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--memory-budget') raw = argv[i + 1];
     else if (arg.startsWith('--memory-budget=')) raw = arg.slice('--memory-budget='.length);
+    else continue;
+    clamp = false;
   }
   try {
-    const budget =
+    let budget =
       raw === undefined || raw === '' ? DEFAULT_MEMORY_BUDGET_BYTES : parseQuantity('memory-budget', raw);
+    if (clamp) budget = Math.min(MAX_MEMORY_BUDGET_BYTES, Math.max(MIN_MEMORY_BUDGET_BYTES, budget));
     return planMemory(budget).semiSpaceMiB;
   } catch {
     return planMemory(DEFAULT_MEMORY_BUDGET_BYTES).semiSpaceMiB;

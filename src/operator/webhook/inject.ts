@@ -256,6 +256,17 @@ function sidecarContainer(
       { name: 'TOKENWARDEN_CA_PEM', value: settings.caPem },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // --memory-budget: the container's own memory limit, in bytes (src/config/memory.ts).
+      ...(settings.sidecarResources.limits?.memory === undefined
+        ? []
+        : [
+            {
+              name: 'TOKENWARDEN_MEMORY_BUDGET',
+              valueFrom: {
+                resourceFieldRef: { containerName: SIDECAR_NAME, resource: 'limits.memory', divisor: '1' },
+              },
+            },
+          ]),
     ],
     ports,
     // The app starts once the sidecar's startup probe passes (native sidecar ordering).

@@ -113,6 +113,18 @@ describe('--memory-budget on the command line', () => {
     );
   });
 
+  it('from the environment (the Downward API), a limit outside the range is clamped, not fatal', () => {
+    expect(parse([], { TOKENWARDEN_MEMORY_BUDGET: String(32 * MiB) }).memory.budgetBytes).toBe(
+      MIN_MEMORY_BUDGET_BYTES,
+    );
+    // no limit on the container: the Downward API reports the node's memory
+    expect(parse([], { TOKENWARDEN_MEMORY_BUDGET: String(256 * 1024 * MiB) }).memory.budgetBytes).toBe(
+      MAX_MEMORY_BUDGET_BYTES,
+    );
+    expect(semiSpaceFromArgs([], { TOKENWARDEN_MEMORY_BUDGET: String(256 * 1024 * MiB) })).toBe(16);
+    expect(() => parse(['--memory-budget', '32Mi'])).toThrow(/--memory-budget/);
+  });
+
   it('an explicit --token-cache-bytes wins over the budget share', () => {
     expect(parse(['--token-cache-bytes', '1048576']).tokenCacheBytes).toBe(MiB);
   });

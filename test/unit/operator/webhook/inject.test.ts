@@ -128,7 +128,22 @@ describe('injectSidecar', () => {
       '--log-level',
       'info',
     ]);
-    expect(s.env?.map((e) => e.name)).toEqual(['TOKENWARDEN_CA_PEM', 'POD_NAME', 'POD_NAMESPACE']);
+    expect(s.env?.map((e) => e.name)).toEqual([
+      'TOKENWARDEN_CA_PEM',
+      'POD_NAME',
+      'POD_NAMESPACE',
+      'TOKENWARDEN_MEMORY_BUDGET',
+    ]);
+    // --memory-budget follows the sidecar container's own memory limit (Downward API, bytes).
+    expect(s.env?.find((e) => e.name === 'TOKENWARDEN_MEMORY_BUDGET')?.valueFrom).toEqual({
+      resourceFieldRef: { containerName: SIDECAR_NAME, resource: 'limits.memory', divisor: '1' },
+    });
+  });
+
+  it("a sidecar without a memory limit gets no budget from the Downward API (it would be the node's memory)", () => {
+    const unlimited = { ...settings, sidecarResources: { requests: { cpu: '20m', memory: '64Mi' } } };
+    const s = init(injectSidecar(plain, policy, unlimited).pod, SIDECAR_NAME);
+    expect(s.env?.map((e) => e.name)).not.toContain('TOKENWARDEN_MEMORY_BUDGET');
   });
 
   it('gives the capture container NET_ADMIN and NET_RAW and nothing else', () => {
