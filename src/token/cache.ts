@@ -60,6 +60,13 @@ export class VerifiedTokenCache {
   private policy: CompiledPolicy | undefined;
   private specHash: string | undefined;
   private keysVersion = Number.NaN;
+  /**
+   * Lookups answered from the cache / not (absent or dead), since start. Plain numbers, read
+   * at scrape time (tokenwarden_verified_token_cache_lookups_total{result}): nothing on the
+   * request path touches a metrics library.
+   */
+  hits = 0;
+  misses = 0;
 
   constructor(options: VerifiedTokenCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -96,13 +103,18 @@ export class VerifiedTokenCache {
   /** The verified result for this whole-token hash, if still alive at `nowSeconds`. */
   get(wholeTokenSha256: string, nowSeconds: number): Verified | undefined {
     const entry = this.entries.get(wholeTokenSha256);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      this.misses++;
+      return undefined;
+    }
     if (nowSeconds >= entry.notAfter) {
       this.entries.delete(wholeTokenSha256);
       this.#bytes -= entry.bytes;
+      this.misses++;
       return undefined;
     }
     entry.used = true;
+    this.hits++;
     return entry.value;
   }
 
