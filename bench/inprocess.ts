@@ -13,7 +13,8 @@
  * CPU time is process.cpuUsage (user + system), so time spent waiting for a CPU is not counted.
  *
  * Variables: INPROC_TOKENS (distinct tokens per alg, default 1000), INPROC_ROUNDS (median of,
- * default 5). Bounded: a few seconds at the defaults.
+ * default 5), INPROC_ONLY=miss-rs|miss-es (run only that, INPROC_ROUNDS times, and print its
+ * figure: for `node --cpu-prof`). Bounded: a few seconds at the defaults.
  */
 import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -201,6 +202,16 @@ async function main(): Promise<void> {
   rawVerify('RS256', rsaPublic, tokens.RS256);
   rawVerify('ES256', ecPublic, tokens.ES256);
   const hitsBefore = missRig.cache.hits;
+  const only = process.env.INPROC_ONLY;
+  if (only === 'miss-rs' || only === 'miss-es') {
+    const alg = only === 'miss-rs' ? 'RS256' : 'ES256';
+    const xs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) xs.push(await pass(missRig.engine, requests[alg]));
+    console.log(`miss ${alg}: ${median(xs).toFixed(1)} µs CPU per decision (median of ${ROUNDS})`);
+    hitRig.keys.close();
+    missRig.keys.close();
+    return;
+  }
   for (let r = 0; r < ROUNDS; r++) {
     hitRs.push(await pass(hitRig.engine, requests.RS256));
     hitEs.push(await pass(hitRig.engine, requests.ES256));

@@ -29,9 +29,12 @@ export const DEFAULT_MAX_TTL_SECONDS = 60;
  * objects, the fingerprint and token hash, and the parsed header and claims. Measured on Node 20
  * at ~660 bytes for a 220-character header + payload JSON; estimated as 512 + 2 × the JSON
  * length, an upper bound for typical claim sets (many small claims cost more per character).
+ * The JSON length is the one received (`jsonBytes`, no serialising on the miss path) when the
+ * verifier gave it, else the claims and header serialised again.
  */
 export function entryBytes(value: Verified): number {
-  return 512 + 2 * (JSON.stringify(value.claims).length + JSON.stringify(value.header).length);
+  const json = value.jsonBytes ?? JSON.stringify(value.claims).length + JSON.stringify(value.header).length;
+  return 512 + 2 * json;
 }
 
 export interface VerifiedTokenCacheOptions {

@@ -52,35 +52,67 @@ export function decodeToken(token: string): Check<Decoded> {
   if (dot1 === 0 || dot2 === dot1 + 1 || dot2 === token.length - 1) {
     return malformed('the token has an empty part (an unsigned token has an empty signature)');
   }
+  const headerPart = token.slice(0, dot1);
+  const known = headers.get(headerPart);
   for (const [name, from, to] of [
     ['header', 0, dot1],
     ['payload', dot1 + 1, dot2],
     ['signature', dot2 + 1, token.length],
   ] as const) {
+    if (name === 'header' && known !== undefined) continue; // the same text passed before
     if (!isStrictBase64url(token, from, to)) return malformed(`the token ${name} is not base64url`);
   }
-  const header = parseObject(token.slice(0, dot1));
+  const header = known ?? parseObject(headerPart);
   if (header === undefined) return malformed('the token header is not a JSON object');
   const payload = parseObject(token.slice(dot1 + 1, dot2));
   if (payload === undefined) return malformed('the token payload is not a JSON object');
-
-  if (typeof header.alg !== 'string' || header.alg === '') {
-    return malformed('the token header has no alg');
+  if (known === undefined) {
+    const problem = headerProblem(header);
+    if (problem !== undefined) return malformed(problem);
+    remember(headerPart, header);
   }
-  if (header.kid !== undefined && typeof header.kid !== 'string') {
-    return malformed('the token header kid is not a string');
-  }
-  // RFC 7515 §4.1.11: a verifier that does not understand an extension listed in `crit` must
-  // refuse the token. We implement none, so any `crit` is a refusal.
-  if (header.crit !== undefined) return malformed('the token header has crit extensions, none is supported');
-  // RFC 7797 unencoded payloads change what the signature covers (and need `crit` anyway).
-  if (header.b64 !== undefined)
-    return malformed('the token header has b64, unencoded payloads are not supported');
 
   return {
     ok: true,
     value: { header: header as TokenHeader, payload, signedPart: token.slice(0, dot2) },
   };
+}
+
+/** Why a parsed header cannot be used, or undefined. A pure function of the header's text. */
+function headerProblem(header: Record<string, unknown>): string | undefined {
+  if (typeof header.alg !== 'string' || header.alg === '') return 'the token header has no alg';
+  if (header.kid !== undefined && typeof header.kid !== 'string')
+    return 'the token header kid is not a string';
+  // RFC 7515 §4.1.11: a verifier that does not understand an extension listed in `crit` must
+  // refuse the token. We implement none, so any `crit` is a refusal.
+  if (header.crit !== undefined) return 'the token header has crit extensions, none is supported';
+  // RFC 7797 unencoded payloads change what the signature covers (and need `crit` anyway).
+  if (header.b64 !== undefined) return 'the token header has b64, unencoded payloads are not supported';
+  return undefined;
+}
+
+/**
+ * Headers that decoded and passed `headerProblem`, by their exact base64url text: the tokens of
+ * one issuer share a handful of headers (alg, kid, typ), so a cache miss on a new token skips
+ * the header's base64url scan, UTF-8 decoding and JSON.parse, and every cached token of one key
+ * shares one header object. Sound because all of that is a pure function of the text, and only
+ * an exact string match is reused. Frozen: one object serves many requests. Bounded in count
+ * and in text length; when full it starts over (a stream of invented headers costs what it
+ * would cost without the cache).
+ */
+const headers = new Map<string, TokenHeader>();
+export const HEADER_CACHE_ENTRIES = 64;
+export const HEADER_CACHE_MAX_LENGTH = 512;
+
+function remember(text: string, header: Record<string, unknown>): void {
+  if (text.length > HEADER_CACHE_MAX_LENGTH) return;
+  if (headers.size >= HEADER_CACHE_ENTRIES) headers.clear();
+  headers.set(text, Object.freeze(header) as TokenHeader);
+}
+
+/** How many headers are remembered now (for tests). */
+export function rememberedHeaders(): number {
+  return headers.size;
 }
 
 /**

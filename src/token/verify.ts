@@ -36,6 +36,11 @@ export interface Verified {
    * maximum age): a cache must not answer for this token from then on. Undefined: never.
    */
   readonly cacheUntil?: number;
+  /**
+   * Bytes of the header and payload JSON as received (from their base64url lengths): sizes a
+   * cache entry (cache.ts `entryBytes`) without serialising the claims again.
+   */
+  readonly jsonBytes?: number;
 }
 
 export interface Refused {
@@ -245,7 +250,14 @@ function result(token: string, policy: CompiledPolicy, run: Run): VerifyResult {
     fingerprint,
     exp,
     cacheUntil: cacheUntil(payload, policy),
+    jsonBytes: jsonBytes(run.decoded.signedPart),
   };
+}
+
+/** Decoded bytes of `header.payload` (base64url: 3 bytes per 4 characters, each part apart). */
+function jsonBytes(signedPart: string): number {
+  const dot = signedPart.indexOf('.');
+  return Math.floor((dot * 3) / 4) + Math.floor(((signedPart.length - dot - 1) * 3) / 4);
 }
 
 const BAD_SIGNATURE: ClaimFailure = { reason: 'bad_signature', description: 'the signature does not verify' };

@@ -195,3 +195,11 @@ describe('VerifiedTokenCache lookup counters', () => {
     expect([cache.hits, cache.misses]).toEqual([0, 1]);
   });
 });
+
+describe('entryBytes', () => {
+  it('sizes an entry from the JSON length the verifier measured, else by serialising', () => {
+    expect(entryBytes(verified({ jsonBytes: 300 }))).toBe(512 + 600);
+    const v = verified();
+    expect(entryBytes(v)).toBe(512 + 2 * (JSON.stringify(v.claims).length + JSON.stringify(v.header).length));
+  });
+});

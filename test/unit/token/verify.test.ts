@@ -429,9 +429,12 @@ describe('TokenVerifier.explain', () => {
 
 describe('TokenVerifier without a promise', () => {
   it('answers synchronously, accepting or refusing, when its key is at hand', () => {
-    const accepted = verifier.verify(good(rsa, 'RS256'), pol, NOW);
+    const token = good(rsa, 'RS256');
+    const accepted = verifier.verify(token, pol, NOW);
     expect(accepted).not.toBeInstanceOf(Promise);
-    expect(accepted).toMatchObject({ ok: true, claims: { sub: 'user-42' } });
+    const [h, p] = token.split('.').map((part) => Buffer.from(part, 'base64url').length);
+    // jsonBytes: the received header and payload JSON, which sizes its cache entry.
+    expect(accepted).toMatchObject({ ok: true, claims: { sub: 'user-42' }, jsonBytes: h! + p! });
     const forged = withPart(good(ec, 'ES256'), 2, Buffer.alloc(64, 1).toString('base64url'));
     const refused = verifier.verify(forged, pol, NOW);
     expect(refused).not.toBeInstanceOf(Promise);
