@@ -96,13 +96,13 @@ export function signatureValid(
   if (!keyFits(key, p)) return false;
   const sig = Buffer.from(signature, 'base64url');
   if (p.length !== undefined && sig.length !== p.length) return false;
+  // PKCS#1 v1.5 is node's default for an RSA key: the KeyObject itself, no options to parse.
+  const keyArg =
+    p.padding === PKCS1
+      ? key
+      : { key, padding: p.padding, saltLength: p.saltLength, dsaEncoding: p.dsaEncoding };
   try {
-    return verify(
-      p.hash,
-      Buffer.from(signedPart, 'latin1'),
-      { key, padding: p.padding, saltLength: p.saltLength, dsaEncoding: p.dsaEncoding },
-      sig,
-    );
+    return verify(p.hash, Buffer.from(signedPart, 'latin1'), keyArg, sig);
   } catch {
     return false;
   }
