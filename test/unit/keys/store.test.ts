@@ -87,7 +87,9 @@ describe('KeyStore with a jwksUri', () => {
     const s = newStore();
     await s.sync([jwksIssuer()]);
     clock += 1_000;
-    const results = await Promise.all(Array.from({ length: 50 }, () => s.resolve(ISSUER, 'nope', 'RS256')));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async () => s.resolve(ISSUER, 'nope', 'RS256')),
+    );
     expect(server.count('/jwks.json')).toBe(2); // the initial load + one refetch
     expect(new Set(results.map((r) => (r.ok ? 'ok' : r.reason)))).toEqual(new Set(['unknown_key']));
     expect(results[0]).toEqual({
