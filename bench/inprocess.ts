@@ -202,6 +202,7 @@ async function main(): Promise<void> {
   rawVerify('RS256', rsaPublic, tokens.RS256);
   rawVerify('ES256', ecPublic, tokens.ES256);
   const hitsBefore = missRig.cache.hits;
+  const missesBefore = hitRig.cache.misses;
   const only = process.env.INPROC_ONLY;
   if (only === 'miss-rs' || only === 'miss-es') {
     const alg = only === 'miss-rs' ? 'RS256' : 'ES256';
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
     rawEs.push(rawVerify('ES256', ecPublic, tokens.ES256));
   }
   if (missRig.cache.hits !== hitsBefore) throw new Error('the miss rig answered from its cache');
+  if (hitRig.cache.misses !== missesBefore) throw new Error('the hit rig missed its cache');
   hitRig.keys.close();
   missRig.keys.close();
 
