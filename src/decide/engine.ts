@@ -6,7 +6,8 @@
  *
  * Cheap local checks run before any key lookup. Revocation and reuse run on every request,
  * cache hit or not: the cache only saves signature work. Cache hits decide synchronously (no
- * promise on the hot path); only a miss awaits key resolution and signature verification.
+ * promise on the hot path), and so do misses whose key is already loaded (signature checks are
+ * synchronous, ADR 0004); a decision is a promise only while the key layer must wait for a load.
  */
 import type { KeyResolver } from '../keys/types.js';
 import { forwardedHeaders } from '../policy/evaluate.js';
@@ -17,7 +18,7 @@ import type { VerifiedTokenCache } from '../token/cache.js';
 import { extractToken } from '../token/extract.js';
 import { wholeTokenSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
-import type { TokenVerifier, Verified } from '../token/verify.js';
+import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
 import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
 import type { ActiveConfig, ConfigState } from './state.js';
 import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
@@ -129,26 +130,41 @@ export class Engine {
     const hit = this.#deps.cache.get(cacheKey, nowMs / 1000);
     if (hit !== undefined) return this.#afterVerify(active, rule, hit, nowMs / 1000);
 
-    return this.#deps.verifier.verify(token, policy, nowMs / 1000).then((result) => {
-      if (!result.ok) {
-        const info: TokenInfo | undefined = result.fingerprint
-          ? {
-              fingerprint: result.fingerprint,
-              sub: str(result.claims?.sub),
-              jti: str(result.claims?.jti),
-              iss: str(result.claims?.iss),
-            }
-          : undefined;
-        return this.#deniedOrAudited(active, 'token', result.reason, result.description, rule, info);
-      }
-      const now = this.#now() / 1000;
-      // Cache only what was verified against what is still in force: a reload or key rotation
-      // that happened during verification makes this result one for the old config.
-      if (this.#deps.state.active === active && this.#deps.keys.version === keysVersion) {
-        this.#deps.cache.set(cacheKey, result, now);
-      }
-      return this.#afterVerify(active, rule, result, now);
-    });
+    // A miss: synchronous too when the key is at hand; a promise only while keys are loading.
+    const verified = this.#deps.verifier.verify(token, policy, nowMs / 1000);
+    if (verified instanceof Promise) {
+      return verified.then((result) => this.#afterMiss(active, rule, result, cacheKey, keysVersion));
+    }
+    return this.#afterMiss(active, rule, verified, cacheKey, keysVersion);
+  }
+
+  /** A verification's outcome: refused, or cached (when still current) and checked further. */
+  #afterMiss(
+    active: ActiveConfig,
+    rule: CompiledRule | undefined,
+    result: VerifyResult,
+    cacheKey: string,
+    keysVersion: number,
+  ): Decision {
+    if (!result.ok) {
+      const info: TokenInfo | undefined = result.fingerprint
+        ? {
+            fingerprint: result.fingerprint,
+            sub: str(result.claims?.sub),
+            jti: str(result.claims?.jti),
+            iss: str(result.claims?.iss),
+          }
+        : undefined;
+      return this.#deniedOrAudited(active, 'token', result.reason, result.description, rule, info);
+    }
+    const now = this.#now() / 1000;
+    // Cache only what was verified against what is still in force: a reload or key rotation
+    // that happened during verification (when it had to wait for keys) makes this result one
+    // for the old config.
+    if (this.#deps.state.active === active && this.#deps.keys.version === keysVersion) {
+      this.#deps.cache.set(cacheKey, result, now);
+    }
+    return this.#afterVerify(active, rule, result, now);
   }
 
   /** Checks that depend on state that changes without the token changing: run on every request. */

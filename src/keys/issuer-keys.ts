@@ -15,7 +15,7 @@
  * the request fails closed with unknown_key and a retry after the push succeeds.
  */
 import type { Algorithm } from '../policy/types.js';
-import { EMPTY_KEY_SET, buildKeySet, importFor, matchKey, type KeySet, type Match } from './jwks.js';
+import { EMPTY_KEY_SET, buildKeySet, matchKey, type KeySet, type Match } from './jwks.js';
 import type { LoadResult, SourceLoader } from './source.js';
 import type { IssuerKeyStatus, KeyResolution, RefreshResult } from './types.js';
 import type { JWK } from 'jose';
@@ -78,20 +78,26 @@ export class IssuerKeys {
     return this.inflight;
   }
 
-  async resolve(kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {
-    let match = matchKey(this.set, kid, alg);
-    if (match.kind === 'none' && this.deps.onUnknownKid !== undefined) {
+  /**
+   * Synchronous whenever nothing has to be waited for (the common case: the set holds the key);
+   * a promise only while a load this lookup needs is in flight or is started by it.
+   */
+  resolve(kid: string | undefined, alg: Algorithm): KeyResolution | Promise<KeyResolution> {
+    const match = matchKey(this.set, kid, alg);
+    if (match.kind !== 'none') return this.toResolution(match, kid, alg);
+    if (this.deps.onUnknownKid !== undefined) {
       if (this.deps.now() - this.lastAttemptAt >= this.deps.cooldownMs) {
         this.lastAttemptAt = this.deps.now();
         this.deps.onUnknownKid(kid);
       }
-    } else if (match.kind === 'none') {
-      if (this.inflight !== undefined) {
-        await this.inflight; // the first load at start-up, or a refetch someone else started
-      } else if (this.loader.remote && this.deps.now() - this.lastAttemptAt >= this.deps.cooldownMs) {
-        await this.refresh(); // a rotated-in key: the one refetch this kid is allowed
-      }
-      match = matchKey(this.set, kid, alg);
+      return this.toResolution(match, kid, alg);
+    }
+    const again = (): KeyResolution => this.toResolution(matchKey(this.set, kid, alg), kid, alg);
+    // The first load at start-up, or a refetch someone else started.
+    if (this.inflight !== undefined) return this.inflight.then(again);
+    // A rotated-in key: the one refetch this kid is allowed.
+    if (this.loader.remote && this.deps.now() - this.lastAttemptAt >= this.deps.cooldownMs) {
+      return this.refresh().then(again);
     }
     return this.toResolution(match, kid, alg);
   }
@@ -113,13 +119,10 @@ export class IssuerKeys {
     if (changed) this.deps.onChange();
   }
 
-  private async toResolution(match: Match, kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {
+  private toResolution(match: Match, kid: string | undefined, alg: Algorithm): KeyResolution {
     switch (match.kind) {
-      case 'found': {
-        const key = await importFor(match.entry, alg);
-        if (key !== undefined) return { ok: true, key };
-        return { ok: false, reason: 'unknown_key', description: `the key cannot be imported for ${alg}` };
-      }
+      case 'found':
+        return { ok: true, key: match.entry.key };
       case 'unfit':
         return {
           ok: false,

@@ -3,10 +3,19 @@
  * header (`kid`, `alg`) against them. Selection rules, each a reason a key is skipped:
  * symmetric (`kty: oct`) or unknown key types; any private member (a JWKS that leaks a private
  * key is misconfigured, and using it would make us complicit); `use` other than `sig`;
- * `key_ops` without `verify`; an `alg` outside the asymmetric allow-list; a key jose cannot
- * import; an RSA key under 2048 bits.
+ * `key_ops` without `verify`; an `alg` outside the asymmetric allow-list; a key that does not
+ * fit its own `alg` (or, without one, any alg of its type and curve); a key node:crypto cannot
+ * import, or whose imported form disagrees with its JWK (type, curve); an RSA key under 2048
+ * bits.
+ *
+ * Keys are imported with node:crypto (`createPublicKey`, format `jwk`) straight into the
+ * KeyObjects that src/token/signature.ts verifies with (ADR 0004): synchronously, once per key
+ * per set, and without loading jose (the sidecar must not carry it at run time). A KeyObject is
+ * not bound to one algorithm as a WebCrypto key is; which algs a key may verify is decided here
+ * (`fitProblem`, on the JWK) and checked again against the KeyObject before every verification.
  */
-import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
 import { ALGORITHMS, type Algorithm } from '../policy/types.js';
 
 /** Keys beyond this many in one set are ignored: bounds import work per fetch. */
@@ -19,8 +28,8 @@ const ALG_OF_CURVE: Record<string, Algorithm> = { 'P-256': 'ES256', 'P-384': 'ES
 export interface KeyEntry {
   readonly kid: string | undefined;
   readonly jwk: JWK;
-  /** Imports by alg, memoised: WebCrypto binds a key to one algorithm (an RS256 key is not a PS256 key). */
-  readonly imports: Map<string, Promise<CryptoKey | undefined>>;
+  /** The public key, imported once when the set was built. */
+  readonly key: KeyObject;
 }
 
 export interface KeySet {
@@ -71,29 +80,54 @@ function selectable(jwk: JWK): boolean {
   return jwk.alg === undefined || isAlgorithm(jwk.alg);
 }
 
-/** Import `entry` for `alg` (memoised); undefined when jose refuses the key. */
-export function importFor(entry: KeyEntry, alg: Algorithm): Promise<CryptoKey | undefined> {
-  let p = entry.imports.get(alg);
-  if (p === undefined) {
-    p = importJWK(entry.jwk, alg).then(
-      (k) => (k instanceof Uint8Array || tooShort(k) ? undefined : k),
-      () => undefined,
-    );
-    entry.imports.set(alg, p);
+/** node:crypto's name for each JWK curve this file accepts (asymmetricKeyDetails.namedCurve). */
+const NODE_CURVE: Record<string, string> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+};
+
+/**
+ * `jwk` as a node:crypto public KeyObject, or undefined when node refuses it, when what it
+ * built is not what the JWK says it is (type, curve), or when an RSA modulus is under 2048 bits
+ * (RFC 7518 §3.3; jose refuses those too). Never throws.
+ */
+export function importKey(jwk: JWK): KeyObject | undefined {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk, format: 'jwk' });
+  } catch {
+    return undefined;
   }
-  return p;
+  if (key.type !== 'public') return undefined;
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails;
+  switch (jwk.kty) {
+    case 'RSA':
+      return type === 'rsa' && (details?.modulusLength ?? 0) >= 2048 ? key : undefined;
+    case 'EC':
+      return type === 'ec' && jwk.crv !== undefined && details?.namedCurve === NODE_CURVE[jwk.crv]
+        ? key
+        : undefined;
+    case 'OKP':
+      return (type === 'ed25519' && jwk.crv === 'Ed25519') || (type === 'ed448' && jwk.crv === 'Ed448')
+        ? key
+        : undefined;
+    default:
+      return undefined;
+  }
 }
 
-/** jose refuses RSA keys under 2048 bits at verify time; refuse them here, where it is not a surprise. */
-function tooShort(key: CryptoKey): boolean {
-  const { modulusLength } = key.algorithm as { modulusLength?: number };
-  return modulusLength !== undefined && modulusLength < 2048;
+/**
+ * A JWKS document → its usable keys. A document that is not a JWK set is an error value.
+ * Synchronous work behind an async signature: callers outside this layer need not change if
+ * importing ever has to wait again.
+ */
+export function buildKeySet(doc: unknown): Promise<{ ok: true; set: KeySet } | { ok: false; error: string }> {
+  return Promise.resolve(buildKeySetSync(doc));
 }
 
-/** A JWKS document → its usable keys. A document that is not a JWK set is an error value. */
-export async function buildKeySet(
-  doc: unknown,
-): Promise<{ ok: true; set: KeySet } | { ok: false; error: string }> {
+export function buildKeySetSync(doc: unknown): { ok: true; set: KeySet } | { ok: false; error: string } {
   const keys = (doc as { keys?: unknown } | null)?.keys;
   if (typeof doc !== 'object' || doc === null || !Array.isArray(keys)) {
     return { ok: false, error: 'the document is not a JWK set (no "keys" array)' };
@@ -105,9 +139,9 @@ export async function buildKeySet(
     if (!selectable(jwk)) continue;
     const alg = isAlgorithm(jwk.alg) ? jwk.alg : probeAlg(jwk);
     if (alg === undefined || fitProblem(jwk, alg) !== undefined) continue;
-    const entry: KeyEntry = { kid: jwk.kid, jwk, imports: new Map() };
-    // Import once now so a key jose cannot use never counts as usable (the no-kid rule counts them).
-    if ((await importFor(entry, alg)) !== undefined) entries.push(entry);
+    // Imported now, so a key that cannot be used never counts as usable (the no-kid rule counts them).
+    const key = importKey(jwk);
+    if (key !== undefined) entries.push({ kid: jwk.kid, jwk, key });
   }
   return { ok: true, set: { entries, id: JSON.stringify(entries.map((e) => e.jwk)) } };
 }

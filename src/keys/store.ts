@@ -27,6 +27,11 @@ const PUSHED_LOADER: SourceLoader = {
   load: () => Promise.resolve({ kind: 'failure', error: 'pushed keys are installed, not loaded' }),
 };
 const PUSHED_SOURCE_ID = 'pushed';
+const NO_KEY_SOURCE: KeyResolution = Object.freeze({
+  ok: false,
+  reason: 'unknown_key',
+  description: 'no key source for this issuer',
+});
 
 /** One issuer, one key source: the source's identity, the same whatever the policy object. */
 function sourceId(source: KeySourceSpec): string {
@@ -130,16 +135,12 @@ export class KeyStore implements KeyResolver {
     }
   }
 
-  resolve(issuer: string, kid: string | undefined, alg: Algorithm): Promise<KeyResolution> {
+  resolve(issuer: string, kid: string | undefined, alg: Algorithm): KeyResolution | Promise<KeyResolution> {
     const keys = this.issuers.get(issuer);
     if (keys === undefined) {
       // The verifier only asks for issuers of the policy; a store not synced with it is a wiring
       // bug, answered as a refusal rather than an exception on the request path.
-      return Promise.resolve({
-        ok: false,
-        reason: 'unknown_key',
-        description: 'no key source for this issuer',
-      });
+      return NO_KEY_SOURCE;
     }
     return keys.resolve(kid, alg);
   }

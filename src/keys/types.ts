@@ -2,7 +2,7 @@
  * What verification asks of the key layer, kept apart from the store so that src/token depends
  * on an interface (and tests or the operator may pass another implementation).
  */
-import type { CryptoKey } from 'jose';
+import type { KeyObject } from 'node:crypto';
 import type { RefreshResult } from '../core/reasons.js';
 import type { Algorithm } from '../policy/types.js';
 
@@ -13,15 +13,18 @@ import type { Algorithm } from '../policy/types.js';
  * no refetch will change that, so none is made.
  */
 export type KeyResolution =
-  | { readonly ok: true; readonly key: CryptoKey }
+  | { readonly ok: true; readonly key: KeyObject }
   | { readonly ok: false; readonly reason: 'unknown_key' | 'bad_signature'; readonly description: string };
 
 export interface KeyResolver {
   /**
-   * The key that may have signed a token of `issuer` with header `kid`/`alg`. Never rejects.
+   * The key that may have signed a token of `issuer` with header `kid`/`alg`. Never throws nor
+   * rejects. A plain value when the answer needs no waiting (the key set is loaded and holds the
+   * key, or the answer is a refusal), a promise only when it must wait for a load: the cache-miss
+   * path then verifies without a promise or a tick (ADR 0004).
    * `kid` is only ever compared with the `kid` of fetched keys: it never reaches a URL or a path.
    */
-  resolve(issuer: string, kid: string | undefined, alg: Algorithm): Promise<KeyResolution>;
+  resolve(issuer: string, kid: string | undefined, alg: Algorithm): KeyResolution | Promise<KeyResolution>;
   /** Increments whenever any key set changes: a verified-token cache is stale once it moves. */
   readonly version: number;
 }

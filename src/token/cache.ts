@@ -29,9 +29,12 @@ export const DEFAULT_MAX_TTL_SECONDS = 60;
  * objects, the fingerprint and token hash, and the parsed header and claims. Measured on Node 20
  * at ~660 bytes for a 220-character header + payload JSON; estimated as 512 + 2 × the JSON
  * length, an upper bound for typical claim sets (many small claims cost more per character).
+ * The JSON length is the one received (`jsonBytes`, no serialising on the miss path) when the
+ * verifier gave it, else the claims and header serialised again.
  */
 export function entryBytes(value: Verified): number {
-  return 512 + 2 * (JSON.stringify(value.claims).length + JSON.stringify(value.header).length);
+  const json = value.jsonBytes ?? JSON.stringify(value.claims).length + JSON.stringify(value.header).length;
+  return 512 + 2 * json;
 }
 
 export interface VerifiedTokenCacheOptions {
@@ -60,6 +63,13 @@ export class VerifiedTokenCache {
   private policy: CompiledPolicy | undefined;
   private specHash: string | undefined;
   private keysVersion = Number.NaN;
+  /**
+   * Lookups answered from the cache / not (absent or dead), since start. Plain numbers, read
+   * at scrape time (tokenwarden_verified_token_cache_lookups_total{result}): nothing on the
+   * request path touches a metrics library.
+   */
+  hits = 0;
+  misses = 0;
 
   constructor(options: VerifiedTokenCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -96,13 +106,18 @@ export class VerifiedTokenCache {
   /** The verified result for this whole-token hash, if still alive at `nowSeconds`. */
   get(wholeTokenSha256: string, nowSeconds: number): Verified | undefined {
     const entry = this.entries.get(wholeTokenSha256);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      this.misses++;
+      return undefined;
+    }
     if (nowSeconds >= entry.notAfter) {
       this.entries.delete(wholeTokenSha256);
       this.#bytes -= entry.bytes;
+      this.misses++;
       return undefined;
     }
     entry.used = true;
+    this.hits++;
     return entry.value;
   }
 

@@ -34,6 +34,8 @@ const B64URL = new Int8Array(128).fill(-1);
   .split('')
   .forEach((c, i) => (B64URL[c.charCodeAt(0)] = i));
 
+const NOT_BASE64URL = /[^A-Za-z0-9_-]/;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function malformed(description: string): Check<never> {
@@ -52,35 +54,67 @@ export function decodeToken(token: string): Check<Decoded> {
   if (dot1 === 0 || dot2 === dot1 + 1 || dot2 === token.length - 1) {
     return malformed('the token has an empty part (an unsigned token has an empty signature)');
   }
-  for (const [name, from, to] of [
-    ['header', 0, dot1],
-    ['payload', dot1 + 1, dot2],
-    ['signature', dot2 + 1, token.length],
-  ] as const) {
-    if (!isStrictBase64url(token, from, to)) return malformed(`the token ${name} is not base64url`);
+  const headerPart = token.slice(0, dot1);
+  const known = headers.get(headerPart);
+  // The header's text passed these checks before when it is remembered.
+  if (known === undefined && !isStrictBase64url(token, 0, dot1)) {
+    return malformed('the token header is not base64url');
   }
-  const header = parseObject(token.slice(0, dot1));
+  if (!isStrictBase64url(token, dot1 + 1, dot2)) return malformed('the token payload is not base64url');
+  if (!isStrictBase64url(token, dot2 + 1, token.length)) {
+    return malformed('the token signature is not base64url');
+  }
+  const header = known ?? parseObject(headerPart);
   if (header === undefined) return malformed('the token header is not a JSON object');
   const payload = parseObject(token.slice(dot1 + 1, dot2));
   if (payload === undefined) return malformed('the token payload is not a JSON object');
-
-  if (typeof header.alg !== 'string' || header.alg === '') {
-    return malformed('the token header has no alg');
+  if (known === undefined) {
+    const problem = headerProblem(header);
+    if (problem !== undefined) return malformed(problem);
+    remember(headerPart, header);
   }
-  if (header.kid !== undefined && typeof header.kid !== 'string') {
-    return malformed('the token header kid is not a string');
-  }
-  // RFC 7515 §4.1.11: a verifier that does not understand an extension listed in `crit` must
-  // refuse the token. We implement none, so any `crit` is a refusal.
-  if (header.crit !== undefined) return malformed('the token header has crit extensions, none is supported');
-  // RFC 7797 unencoded payloads change what the signature covers (and need `crit` anyway).
-  if (header.b64 !== undefined)
-    return malformed('the token header has b64, unencoded payloads are not supported');
 
   return {
     ok: true,
     value: { header: header as TokenHeader, payload, signedPart: token.slice(0, dot2) },
   };
+}
+
+/** Why a parsed header cannot be used, or undefined. A pure function of the header's text. */
+function headerProblem(header: Record<string, unknown>): string | undefined {
+  if (typeof header.alg !== 'string' || header.alg === '') return 'the token header has no alg';
+  if (header.kid !== undefined && typeof header.kid !== 'string')
+    return 'the token header kid is not a string';
+  // RFC 7515 §4.1.11: a verifier that does not understand an extension listed in `crit` must
+  // refuse the token. We implement none, so any `crit` is a refusal.
+  if (header.crit !== undefined) return 'the token header has crit extensions, none is supported';
+  // RFC 7797 unencoded payloads change what the signature covers (and need `crit` anyway).
+  if (header.b64 !== undefined) return 'the token header has b64, unencoded payloads are not supported';
+  return undefined;
+}
+
+/**
+ * Headers that decoded and passed `headerProblem`, by their exact base64url text: the tokens of
+ * one issuer share a handful of headers (alg, kid, typ), so a cache miss on a new token skips
+ * the header's base64url scan, UTF-8 decoding and JSON.parse, and every cached token of one key
+ * shares one header object. Sound because all of that is a pure function of the text, and only
+ * an exact string match is reused. Frozen: one object serves many requests. Bounded in count
+ * and in text length; when full it starts over (a stream of invented headers costs what it
+ * would cost without the cache).
+ */
+const headers = new Map<string, TokenHeader>();
+export const HEADER_CACHE_ENTRIES = 64;
+export const HEADER_CACHE_MAX_LENGTH = 512;
+
+function remember(text: string, header: Record<string, unknown>): void {
+  if (text.length > HEADER_CACHE_MAX_LENGTH) return;
+  if (headers.size >= HEADER_CACHE_ENTRIES) headers.clear();
+  headers.set(text, Object.freeze(header) as TokenHeader);
+}
+
+/** How many headers are remembered now (for tests). */
+export function rememberedHeaders(): number {
+  return headers.size;
 }
 
 /**
@@ -91,18 +125,13 @@ export function decodeToken(token: string): Check<Decoded> {
 function isStrictBase64url(token: string, from: number, to: number): boolean {
   const len = to - from;
   if (len % 4 === 1) return false;
-  let last = 0;
-  for (let i = from; i < to; i++) {
-    const c = token.charCodeAt(i);
-    const v = c < 128 ? (B64URL[c] ?? -1) : -1;
-    if (v < 0) return false;
-    last = v;
-  }
+  // One native regexp scan (no u flag: any code unit outside the ASCII alphabet fails it).
+  if (NOT_BASE64URL.test(token.slice(from, to))) return false;
   const rem = len % 4;
+  if (rem < 2) return true;
+  const last = B64URL[token.charCodeAt(to - 1)] ?? 0;
   // 2 chars carry 12 bits for 8 → low 4 bits unused; 3 chars carry 18 for 16 → low 2 unused.
-  if (rem === 2) return (last & 0x0f) === 0;
-  if (rem === 3) return (last & 0x03) === 0;
-  return true;
+  return rem === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
 }
 
 /** base64url → UTF-8 (strict) → JSON → plain object, or undefined. */

@@ -3,13 +3,12 @@
  *
  * This is the verified-token cache's miss path, measured: jose's `compactVerify` goes through
  * WebCrypto (a thread-pool hop and promise per call) and costs 2–4× the process CPU of
- * `crypto.verify` on the same key (bench/README.md). Everything around the signature stays
- * jose's or ours as before: keys are imported by jose (`importJWK`, in src/keys) for exactly
- * one alg, the header and payload were decoded and checked by decode.ts (canonical base64url,
- * no `crit`, no `b64`), the alg passed the allow-list. What is left is RFC 7518 §3, as a table.
+ * `crypto.verify` on the same key (bench/README.md). Keys are imported by src/keys/jwks.ts
+ * (node:crypto `createPublicKey` from the JWK, checked there against the JWK's type and curve),
+ * the header and payload were decoded and checked by decode.ts (canonical base64url, no
+ * `crit`, no `b64`), the alg passed the allow-list. What is left is RFC 7518 §3, as a table.
  */
-import { KeyObject, constants, verify } from 'node:crypto';
-import type { CryptoKey } from 'jose';
+import { constants, verify, type KeyObject } from 'node:crypto';
 import type { Algorithm } from '../policy/types.js';
 
 interface AlgParams {
@@ -43,29 +42,42 @@ const PARAMS: Readonly<Record<Algorithm, AlgParams>> = {
   EdDSA: { hash: null, keyType: 'okp' },
 };
 
-/** jose's CryptoKeys, converted once (keys live as long as their key set). */
-const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+/** What keyFits reads of a key, read once per KeyObject (asymmetricKeyDetails builds a new object per call). */
+interface KeyShape {
+  readonly public: boolean;
+  readonly type: string | undefined;
+  readonly modulusLength: number;
+  readonly namedCurve: string | undefined;
+}
 
-function keyObjectOf(key: CryptoKey): KeyObject {
-  let ko = keyObjects.get(key);
-  if (ko === undefined) {
-    ko = KeyObject.from(key);
-    keyObjects.set(key, ko);
+const shapes = new WeakMap<KeyObject, KeyShape>();
+
+function shapeOf(ko: KeyObject): KeyShape {
+  let shape = shapes.get(ko);
+  if (shape === undefined) {
+    const details = ko.asymmetricKeyDetails;
+    shape = {
+      public: ko.type === 'public',
+      type: ko.asymmetricKeyType,
+      modulusLength: details?.modulusLength ?? 0,
+      namedCurve: details?.namedCurve,
+    };
+    shapes.set(ko, shape);
   }
-  return ko;
+  return shape;
 }
 
 function keyFits(ko: KeyObject, p: AlgParams): boolean {
-  if (ko.type !== 'public') return false;
-  const type = ko.asymmetricKeyType;
+  const k = shapeOf(ko);
+  if (!k.public) return false;
   switch (p.keyType) {
     case 'rsa':
       // RFC 7518 §3.3 and §3.5: 2048 bits or more (jose refuses smaller keys too).
-      return type === 'rsa' && (ko.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+      return k.type === 'rsa' && k.modulusLength >= 2048;
     case 'ec':
-      return type === 'ec' && ko.asymmetricKeyDetails?.namedCurve === p.namedCurve;
+      return k.type === 'ec' && k.namedCurve === p.namedCurve;
     case 'okp':
-      return type === 'ed25519' || type === 'ed448';
+      return k.type === 'ed25519' || k.type === 'ed448';
   }
 }
 
@@ -77,21 +89,20 @@ export function signatureValid(
   alg: Algorithm,
   signedPart: string,
   signature: string,
-  key: CryptoKey,
+  key: KeyObject,
 ): boolean {
   const p = PARAMS[alg];
-  const ko = keyObjectOf(key);
-  // The key was imported for this alg; checking again keeps this function safe on its own.
-  if (!keyFits(ko, p)) return false;
+  // The key layer chose a key that fits this alg; checking again keeps this function safe on its own.
+  if (!keyFits(key, p)) return false;
   const sig = Buffer.from(signature, 'base64url');
   if (p.length !== undefined && sig.length !== p.length) return false;
+  // PKCS#1 v1.5 is node's default for an RSA key: the KeyObject itself, no options to parse.
+  const keyArg =
+    p.padding === PKCS1
+      ? key
+      : { key, padding: p.padding, saltLength: p.saltLength, dsaEncoding: p.dsaEncoding };
   try {
-    return verify(
-      p.hash,
-      Buffer.from(signedPart, 'latin1'),
-      { key: ko, padding: p.padding, saltLength: p.saltLength, dsaEncoding: p.dsaEncoding },
-      sig,
-    );
+    return verify(p.hash, Buffer.from(signedPart, 'latin1'), keyArg, sig);
   } catch {
     return false;
   }

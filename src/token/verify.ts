@@ -13,7 +13,7 @@
  * only when they are one of a known set or a plain identifier.
  */
 import type { JWTPayload } from 'jose';
-import type { KeyResolver } from '../keys/types.js';
+import type { KeyResolution, KeyResolver } from '../keys/types.js';
 import { typeKey } from '../policy/compile.js';
 import { ALGORITHMS, type Algorithm, type CompiledIssuer, type CompiledPolicy } from '../policy/types.js';
 import { record } from '../core/chain.js';
@@ -36,6 +36,11 @@ export interface Verified {
    * maximum age): a cache must not answer for this token from then on. Undefined: never.
    */
   readonly cacheUntil?: number;
+  /**
+   * Bytes of the header and payload JSON as received (from their base64url lengths): sizes a
+   * cache entry (cache.ts `entryBytes`) without serialising the claims again.
+   */
+  readonly jsonBytes?: number;
 }
 
 export interface Refused {
@@ -96,30 +101,44 @@ function typeFailure(header: TokenHeader, issuer: CompiledIssuer): ClaimFailure 
   return { reason: 'wrong_type', description: `the token typ is not one of: ${[...expected].join(', ')}` };
 }
 
+/** Where `run` is: the decoded token, its hash, and the chain's failures so far. */
+interface Run {
+  decoded?: Decoded;
+  tokenSha256: string;
+  failure?: ClaimFailure;
+}
+
+/** The chain's state between its synchronous part and the signature (see `run`). */
+interface Pending {
+  readonly decoded: Decoded;
+  readonly tokenSha256: string;
+  readonly every: ClaimFailure[] | undefined;
+  first: ClaimFailure | undefined;
+}
+
+/** Records `f` in the chain's mode; true when the chain must stop. */
+function failed(c: Pending, f: ClaimFailure): boolean {
+  c.first ??= f;
+  return record(f, c.every);
+}
+
+function done(c: Pending): Run {
+  return c.first === undefined
+    ? { decoded: c.decoded, tokenSha256: c.tokenSha256 }
+    : { decoded: c.decoded, tokenSha256: c.tokenSha256, failure: c.first };
+}
+
 export class TokenVerifier {
   constructor(private readonly keys: KeyResolver) {}
 
-  /** The first failed check, or the verified token (the request path). */
-  async verify(token: string, policy: CompiledPolicy, nowSeconds: number): Promise<VerifyResult> {
-    const run = await this.run(token, policy, nowSeconds, undefined);
-    if (run.decoded === undefined) {
-      // Fingerprint what the size cap lets us hash: enough to find a malformed token in logs.
-      const fp = token.length <= MAX_TOKEN_LENGTH ? fingerprintOf(token) : undefined;
-      return { ok: false, ...(run.failure as ClaimFailure), fingerprint: fp };
-    }
-    const { header, payload } = run.decoded;
-    const fingerprint = run.tokenSha256.slice(0, FINGERPRINT_LENGTH);
-    if (run.failure !== undefined) return { ok: false, ...run.failure, fingerprint, claims: payload };
-    const exp = typeof payload.exp === 'number' ? payload.exp : undefined;
-    return {
-      ok: true,
-      claims: payload,
-      header,
-      tokenSha256: run.tokenSha256,
-      fingerprint,
-      exp,
-      cacheUntil: cacheUntil(payload, policy),
-    };
+  /**
+   * The first failed check, or the verified token (the request path). A plain value whenever
+   * the key was at hand (the key layer answered without waiting): a cache miss then costs no
+   * promise and no tick; a promise only while a key set is being loaded.
+   */
+  verify(token: string, policy: CompiledPolicy, nowSeconds: number): VerifyResult | Promise<VerifyResult> {
+    const run = this.run(token, policy, nowSeconds, undefined);
+    return run instanceof Promise ? run.then((r) => result(token, policy, r)) : result(token, policy, run);
   }
 
   /** Every failed check, signature and claims alike, for `tokenwarden check`. */
@@ -135,13 +154,14 @@ export class TokenVerifier {
    * The one pipeline, in either mode (src/core/chain.ts): `every` undefined stops at the first
    * failure; an array collects every failure. A token that does not decode stops both modes.
    * Order: alg never acceptable → issuer unknown → alg not for this issuer → signature → claims.
+   * Synchronous up to the key lookup, and after it too when the key layer answers at once.
    */
-  private async run(
+  private run(
     token: string,
     policy: CompiledPolicy,
     nowSeconds: number,
     every: ClaimFailure[] | undefined,
-  ): Promise<{ decoded?: Decoded; tokenSha256: string; failure?: ClaimFailure }> {
+  ): Run | Promise<Run> {
     const decoded = decodeToken(token);
     if (!decoded.ok) {
       const failure: ClaimFailure = { reason: decoded.reason, description: decoded.description };
@@ -149,58 +169,95 @@ export class TokenVerifier {
       return { tokenSha256: '', failure };
     }
     const { header, payload } = decoded.value;
-    const tokenSha256 = signedPartSha256(token);
-    let first: ClaimFailure | undefined;
-    const failed = (f: ClaimFailure): boolean => {
-      first ??= f;
-      return record(f, every);
+    const c: Pending = {
+      decoded: decoded.value,
+      tokenSha256: signedPartSha256(token),
+      every,
+      first: undefined,
     };
-    const done = (): { decoded: Decoded; tokenSha256: string; failure?: ClaimFailure } =>
-      first === undefined
-        ? { decoded: decoded.value, tokenSha256 }
-        : { decoded: decoded.value, tokenSha256, failure: first };
 
     const never = algFailure(header.alg, undefined);
-    if (never !== undefined && failed(never)) return done();
+    if (never !== undefined && failed(c, never)) return done(c);
     const issuer = issuerOf(payload, policy);
     // An unknown issuer is reported by the claim chain's first step in every-failure mode.
     if (issuer === undefined && every === undefined) {
-      failed(unknownIssuer(payload));
-      return done();
+      failed(c, unknownIssuer(payload));
+      return done(c);
     }
     if (never === undefined && issuer !== undefined) {
       const alg = algFailure(header.alg, issuer);
-      if (alg !== undefined && failed(alg)) return done();
+      if (alg !== undefined && failed(c, alg)) return done(c);
     }
     if (issuer !== undefined) {
       const typ = typeFailure(header, issuer);
-      if (typ !== undefined && failed(typ)) return done();
+      if (typ !== undefined && failed(c, typ)) return done(c);
     }
     // The signature can be checked whenever there is a key source and an alg that is not
     // none/HS*, even one this issuer does not allow: "also, the signature is bad" helps.
     if (issuer !== undefined && ASYMMETRIC.has(header.alg)) {
-      const signature = await this.checkSignature(token, decoded.value, issuer);
-      if (signature !== undefined && failed(signature)) return done();
+      const alg = header.alg as Algorithm; // in ALGORITHMS, checked just above
+      const key = this.keys.resolve(issuer.issuer, header.kid, alg);
+      if (key instanceof Promise) {
+        return key.then((k) => signatureThenClaims(c, token, alg, k, policy, nowSeconds));
+      }
+      return signatureThenClaims(c, token, alg, key, policy, nowSeconds);
     }
-    const claims = claimFailures(payload, policy, nowSeconds, every);
-    if (claims !== undefined) first ??= claims;
-    return done();
+    return claimsLast(c, policy, nowSeconds);
   }
+}
 
-  /** Key lookup then signature; undefined when the signature is genuine. */
-  private async checkSignature(
-    token: string,
-    d: Decoded,
-    issuer: CompiledIssuer,
-  ): Promise<ClaimFailure | undefined> {
-    const alg = d.header.alg as Algorithm; // callers checked it is in ALGORITHMS
-    const key = await this.keys.resolve(issuer.issuer, d.header.kid, alg);
-    if (!key.ok) return { reason: key.reason, description: key.description };
-    // The alg is the one checked against the allow-list and the one the key was imported for:
-    // the header cannot re-negotiate it between the check and the verification.
-    const signature = token.slice(d.signedPart.length + 1);
-    return signatureValid(alg, d.signedPart, signature, key.key) ? undefined : BAD_SIGNATURE;
+/** The rest of the chain once the key is known: the signature, then the claims. */
+function signatureThenClaims(
+  c: Pending,
+  token: string,
+  alg: Algorithm,
+  key: KeyResolution,
+  policy: CompiledPolicy,
+  nowSeconds: number,
+): Run {
+  // The alg is the one checked against the allow-list and the one the key was chosen for:
+  // the header cannot re-negotiate it between the check and the verification.
+  const signature = !key.ok
+    ? { reason: key.reason, description: key.description }
+    : signatureValid(alg, c.decoded.signedPart, token.slice(c.decoded.signedPart.length + 1), key.key)
+      ? undefined
+      : BAD_SIGNATURE;
+  if (signature !== undefined && failed(c, signature)) return done(c);
+  return claimsLast(c, policy, nowSeconds);
+}
+
+function claimsLast(c: Pending, policy: CompiledPolicy, nowSeconds: number): Run {
+  const claims = claimFailures(c.decoded.payload, policy, nowSeconds, c.every);
+  if (claims !== undefined) c.first ??= claims;
+  return done(c);
+}
+
+function result(token: string, policy: CompiledPolicy, run: Run): VerifyResult {
+  if (run.decoded === undefined) {
+    // Fingerprint what the size cap lets us hash: enough to find a malformed token in logs.
+    const fp = token.length <= MAX_TOKEN_LENGTH ? fingerprintOf(token) : undefined;
+    return { ok: false, ...(run.failure as ClaimFailure), fingerprint: fp };
   }
+  const { header, payload } = run.decoded;
+  const fingerprint = run.tokenSha256.slice(0, FINGERPRINT_LENGTH);
+  if (run.failure !== undefined) return { ok: false, ...run.failure, fingerprint, claims: payload };
+  const exp = typeof payload.exp === 'number' ? payload.exp : undefined;
+  return {
+    ok: true,
+    claims: payload,
+    header,
+    tokenSha256: run.tokenSha256,
+    fingerprint,
+    exp,
+    cacheUntil: cacheUntil(payload, policy),
+    jsonBytes: jsonBytes(run.decoded.signedPart),
+  };
+}
+
+/** Decoded bytes of `header.payload` (base64url: 3 bytes per 4 characters, each part apart). */
+function jsonBytes(signedPart: string): number {
+  const dot = signedPart.indexOf('.');
+  return Math.floor((dot * 3) / 4) + Math.floor(((signedPart.length - dot - 1) * 3) / 4);
 }
 
 const BAD_SIGNATURE: ClaimFailure = { reason: 'bad_signature', description: 'the signature does not verify' };

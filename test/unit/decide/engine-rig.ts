@@ -9,6 +9,7 @@ import type { Decision, Forward, Reject } from '../../../src/decide/decision.js'
 import { Engine, type RequestFacts } from '../../../src/decide/engine.js';
 import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
+import type { KeyResolver } from '../../../src/keys/types.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
 import { ReuseCounter } from '../../../src/revocation/reuse.js';
@@ -96,18 +97,37 @@ export interface Rig {
 
 const rigs: KeyStore[] = [];
 
-export async function rig(p?: TokenPolicy, revocations: TokenRevocation[] = []): Promise<Rig> {
+/**
+ * A key layer that answers every lookup through a promise (as one does while a key set is being
+ * fetched), with the store's own answer and version: for tests of what happens while a
+ * verification waits.
+ */
+export function waitingKeys(keys: KeyStore): KeyResolver {
+  return {
+    get version() {
+      return keys.version;
+    },
+    resolve: (issuer, kid, alg) => Promise.resolve(keys.resolve(issuer, kid, alg)),
+  };
+}
+
+export async function rig(
+  p?: TokenPolicy,
+  revocations: TokenRevocation[] = [],
+  wrapKeys: (keys: KeyStore) => KeyResolver = (keys) => keys,
+): Promise<Rig> {
   const state = new ConfigState();
   const keys = new KeyStore();
   rigs.push(keys);
   const cache = new VerifiedTokenCache();
   const clock = { ms: NOW * 1000 };
+  const resolver = wrapKeys(keys);
   const engine = new Engine({
     state,
-    verifier: new TokenVerifier(keys),
+    verifier: new TokenVerifier(resolver),
     cache,
     reuse: new ReuseCounter(),
-    keys,
+    keys: resolver,
     now: () => clock.ms,
   });
   const apply = async (next: TokenPolicy, revs: TokenRevocation[] = []): Promise<void> => {

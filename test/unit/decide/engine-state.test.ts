@@ -25,20 +25,35 @@ import {
   sha,
   token,
   useEngineRig,
+  waitingKeys,
 } from './engine-rig.js';
 
 useEngineRig();
 
 describe('the verified-token cache in the pipeline', () => {
-  it('a second request with the same token is decided synchronously', async () => {
+  it('a miss whose key is loaded, and the hit after it, are both decided synchronously', async () => {
     const r = await rig(policyOf());
     const t = token(rsa);
     const first = r.engine.decide(facts('/orders/1', t));
-    expect(first).toBeInstanceOf(Promise);
-    expect((await first).kind).toBe('forward');
+    expect(first).not.toBeInstanceOf(Promise);
+    expect((first as Decision).kind).toBe('forward');
+    expect([r.cache.hits, r.cache.misses]).toEqual([0, 1]);
     const second = r.engine.decide(facts('/orders/1', t));
     expect(second).not.toBeInstanceOf(Promise);
     expect((second as Decision).kind).toBe('forward');
+    expect([r.cache.hits, r.cache.misses]).toEqual([1, 1]);
+  });
+
+  it('a miss is decided through a promise while its key set is still loading', async () => {
+    const r = await rig();
+    const active = r.state.apply(compilePolicy(policyOf()), [], r.clock.ms);
+    const loading = r.keys.sync(active.policy.issuers.values());
+    const pending = r.engine.decide(facts('/orders/1', token(rsa)));
+    expect(pending).toBeInstanceOf(Promise);
+    expect((await pending).kind).toBe('forward');
+    await loading;
+    // Verified while the key set changed (none → loaded): not cached, verified again next time.
+    expect(r.cache.size).toBe(0);
   });
 
   it('revocation is checked on a cache hit: revoking a cached token refuses it at once', async () => {
@@ -74,8 +89,9 @@ describe('the verified-token cache in the pipeline', () => {
   });
 
   it('a result verified under a config replaced meanwhile is not cached', async () => {
-    const r = await rig(policyOf());
+    const r = await rig(policyOf(), [], waitingKeys);
     const pending = r.engine.decide(facts('/orders/1', token(rsa)));
+    expect(pending).toBeInstanceOf(Promise);
     r.state.apply(compilePolicy(policyOf({ mode: 'Audit' })), [], r.clock.ms);
     expect((await pending).kind).toBe('forward');
     expect(r.cache.size).toBe(0);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildKeySet, fitProblem, matchKey, MAX_KEYS, type KeySet } from '../../../src/keys/jwks.js';
@@ -18,6 +19,13 @@ async function kids(keys: unknown[]): Promise<(string | undefined)[]> {
   const built = await buildKeySet({ keys });
   if (!built.ok) throw new Error(built.error);
   return built.set.entries.map((e) => e.kid);
+}
+
+/** A fresh public JWK made by node:crypto (kid `node-<type>-<curve>`). */
+function nodeJwk(type: 'ec' | 'ed448', namedCurve?: string): JWK {
+  const { publicKey } =
+    type === 'ec' ? generateKeyPairSync('ec', { namedCurve: namedCurve! }) : generateKeyPairSync('ed448');
+  return { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: `node-${type}-${namedCurve ?? ''}` };
 }
 
 describe('buildKeySet keeps only public signature keys', () => {
@@ -45,7 +53,7 @@ describe('buildKeySet keeps only public signature keys', () => {
     },
     { name: 'not a key with a numeric kid', key: () => ({ ...rsa.jwk, kid: 7 }), kept: false },
     { name: 'not an unknown key type', key: () => ({ ...rsa.jwk, kty: 'XYZ' }), kept: false },
-    { name: 'not a key jose cannot import', key: () => ({ ...ec.jwk, x: 'AAAA' }), kept: false },
+    { name: 'not a key node:crypto cannot import', key: () => ({ ...ec.jwk, x: 'AAAA' }), kept: false },
     {
       name: 'not an RSA key under 2048 bits',
       key: () => ({ ...rsa.jwk, n: rsa.jwk.n!.slice(0, 172) }),
@@ -57,10 +65,41 @@ describe('buildKeySet keeps only public signature keys', () => {
       kept: false,
     },
     { name: 'not a non-object', key: () => 'rsa-1', kept: false },
+    { name: 'an EC P-384 public key', key: () => nodeJwk('ec', 'P-384'), kept: true },
+    { name: 'an EC P-521 public key', key: () => nodeJwk('ec', 'P-521'), kept: true },
+    { name: 'an Ed448 public key', key: () => nodeJwk('ed448'), kept: true },
+    {
+      name: 'not an EC key whose point is on another curve than its crv',
+      key: () => ({ ...ec.jwk, crv: 'P-384' }),
+      kept: false,
+    },
+    {
+      name: 'not an OKP key whose crv is not its type',
+      key: () => ({ ...ed.jwk, crv: 'Ed448' }),
+      kept: false,
+    },
+    { name: 'not an RSA key without its exponent', key: () => ({ ...rsa.jwk, e: undefined }), kept: false },
   ];
 
   it.each(cases)('$name', async ({ key, kept }) => {
     expect(await kids([key()])).toEqual(kept ? [(key() as JWK).kid] : []);
+  });
+
+  it('holds each kept key as a node:crypto public KeyObject of its own type and curve', async () => {
+    const built = await buildKeySet({ keys: [rsa.jwk, ec.jwk, ed.jwk] });
+    if (!built.ok) throw new Error(built.error);
+    expect(
+      built.set.entries.map((e) => [
+        e.key.type,
+        e.key.asymmetricKeyType,
+        e.key.asymmetricKeyDetails?.namedCurve,
+      ]),
+    ).toEqual([
+      ['public', 'rsa', undefined],
+      ['public', 'ec', 'prime256v1'],
+      ['public', 'ed25519', undefined],
+    ]);
+    expect(built.set.entries[0]!.key.equals(rsa.publicKey)).toBe(true);
   });
 
   it('refuses a document that is not a JWK set', async () => {

@@ -62,11 +62,34 @@ describe('KeyStore with a jwksUri', () => {
     expect(refreshes).toEqual([[ISSUER, 'success', undefined]]);
   });
 
+  it('answers a lookup that needs no load synchronously, and waits only for a load', async () => {
+    const s = newStore();
+    const loading = s.sync([jwksIssuer()]);
+    const early = s.resolve(ISSUER, 'k1', 'RS256');
+    expect(early).toBeInstanceOf(Promise); // the first load is in flight: wait for it
+    await loading;
+    expect(await early).toMatchObject({ ok: true });
+    const found = s.resolve(ISSUER, 'k1', 'RS256');
+    expect(found).not.toBeInstanceOf(Promise);
+    expect(found).toEqual({ ok: true, key: expect.objectContaining({ type: 'public' }) });
+    // A refusal that no refetch can change is synchronous too.
+    expect(s.resolve(ISSUER, 'ec-1', 'RS256')).toMatchObject({ ok: false, reason: 'bad_signature' });
+    // An unknown kid within the cooldown: no refetch, so no waiting.
+    expect(s.resolve(ISSUER, 'nope', 'RS256')).toMatchObject({ ok: false, reason: 'unknown_key' });
+    expect(s.resolve('https://other.example/', 'k1', 'RS256')).toMatchObject({
+      ok: false,
+      reason: 'unknown_key',
+    });
+    expect(server.count('/jwks.json')).toBe(1);
+  });
+
   it('an unknown kid triggers exactly one fetch even under 50 concurrent calls', async () => {
     const s = newStore();
     await s.sync([jwksIssuer()]);
     clock += 1_000;
-    const results = await Promise.all(Array.from({ length: 50 }, () => s.resolve(ISSUER, 'nope', 'RS256')));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async () => s.resolve(ISSUER, 'nope', 'RS256')),
+    );
     expect(server.count('/jwks.json')).toBe(2); // the initial load + one refetch
     expect(new Set(results.map((r) => (r.ok ? 'ok' : r.reason)))).toEqual(new Set(['unknown_key']));
     expect(results[0]).toEqual({

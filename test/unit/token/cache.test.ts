@@ -166,3 +166,40 @@ describe('VerifiedTokenCache byte cap', () => {
     expect(c.bytes).toBe(0);
   });
 });
+
+describe('VerifiedTokenCache lookup counters', () => {
+  it('counts a live entry as a hit, an absent or dead one as a miss', () => {
+    const cache = new VerifiedTokenCache();
+    cache.sync(pol, 0);
+    expect([cache.hits, cache.misses]).toEqual([0, 0]);
+    cache.get('absent', NOW);
+    cache.set('live', verified(), NOW);
+    cache.get('live', NOW);
+    cache.get('live', NOW + 1);
+    cache.set('dying', verified({ cacheUntil: NOW + 1 }), NOW);
+    cache.get('dying', NOW + 1); // dead at its cacheUntil: a miss, and gone
+    cache.get('dying', NOW + 1); // absent now: another miss
+    expect(cache.hits).toBe(2);
+    expect(cache.misses).toBe(3);
+  });
+
+  it('counts lookups only: storing, evicting and clearing leave the counters alone', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 1 });
+    cache.sync(pol, 0);
+    cache.set('a', verified(), NOW);
+    cache.set('b', verified(), NOW); // evicts a
+    cache.sync(pol, 1); // clears
+    cache.clear();
+    expect([cache.hits, cache.misses]).toEqual([0, 0]);
+    expect(cache.get('b', NOW)).toBeUndefined();
+    expect([cache.hits, cache.misses]).toEqual([0, 1]);
+  });
+});
+
+describe('entryBytes', () => {
+  it('sizes an entry from the JSON length the verifier measured, else by serialising', () => {
+    expect(entryBytes(verified({ jsonBytes: 300 }))).toBe(512 + 600);
+    const v = verified();
+    expect(entryBytes(v)).toBe(512 + 2 * (JSON.stringify(v.claims).length + JSON.stringify(v.header).length));
+  });
+});

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeToken, MAX_TOKEN_LENGTH } from '../../../src/token/decode.js';
+import {
+  decodeToken,
+  HEADER_CACHE_ENTRIES,
+  HEADER_CACHE_MAX_LENGTH,
+  MAX_TOKEN_LENGTH,
+  rememberedHeaders,
+} from '../../../src/token/decode.js';
 import { b64url } from '../../support/tokens.js';
 
 const H = b64url({ alg: 'RS256', kid: 'k1' });
@@ -161,5 +167,53 @@ describe('decodeToken properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('decodeToken remembers headers that decoded cleanly', () => {
+  it('gives the same header text one shared, frozen header object', () => {
+    const a = decodeToken(`${H}.${P}.${S}`);
+    const b = decodeToken(`${H}.${b64url({ sub: 'someone-else' })}.${S}`);
+    if (!a.ok || !b.ok) throw new Error('fixture');
+    expect(b.value.header).toBe(a.value.header);
+    expect(Object.isFrozen(a.value.header)).toBe(true);
+    expect(b.value.payload).toEqual({ sub: 'someone-else' });
+  });
+
+  it('still refuses a bad payload or signature behind a remembered header', () => {
+    expect(decodeToken(`${H}.${P}.${S}`).ok).toBe(true);
+    expect(decodeToken(`${H}.${P}.ab+/`)).toMatchObject({
+      ok: false,
+      description: expect.stringContaining('signature is not base64url'),
+    });
+    expect(decodeToken(`${H}.${b64url([1])}.${S}`)).toMatchObject({
+      ok: false,
+      description: expect.stringContaining('payload is not a JSON object'),
+    });
+  });
+
+  it('never remembers a refused header: it is refused every time', () => {
+    const crit = b64url({ alg: 'RS256', crit: ['exp'], exp: 1 });
+    for (let i = 0; i < 3; i++) {
+      expect(decodeToken(`${crit}.${P}.${S}`)).toMatchObject({
+        ok: false,
+        description: expect.stringContaining('crit'),
+      });
+    }
+  });
+
+  it(`holds at most ${HEADER_CACHE_ENTRIES} headers, none longer than ${HEADER_CACHE_MAX_LENGTH} characters`, () => {
+    for (let i = 0; i < HEADER_CACHE_ENTRIES * 3; i++) {
+      expect(decodeToken(`${b64url({ alg: 'RS256', kid: `k-${i}` })}.${P}.${S}`).ok).toBe(true);
+      expect(rememberedHeaders()).toBeLessThanOrEqual(HEADER_CACHE_ENTRIES);
+    }
+    const long = b64url({ alg: 'RS256', kid: 'x'.repeat(HEADER_CACHE_MAX_LENGTH) });
+    const first = decodeToken(`${long}.${P}.${S}`);
+    const second = decodeToken(`${long}.${P}.${S}`);
+    expect(first.ok && second.ok && first.value.header !== second.value.header).toBe(true);
+    expect(second.ok && second.value.header).toEqual({
+      alg: 'RS256',
+      kid: 'x'.repeat(HEADER_CACHE_MAX_LENGTH),
+    });
   });
 });

@@ -2,8 +2,15 @@
  * The node:crypto signature check against signatures made by jose (an independent
  * implementation): every asymmetric JOSE alg verifies, and nothing else does.
  */
-import { generateKeyPairSync, createPrivateKey, sign as nodeSign, webcrypto } from 'node:crypto';
-import { CompactSign, importJWK, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import {
+  generateKeyPairSync,
+  createPrivateKey,
+  sign as nodeSign,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
+import { CompactSign, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { importKey } from '../../../src/keys/jwks.js';
 import { describe, expect, it } from 'vitest';
 import { ALGORITHMS, type Algorithm } from '../../../src/policy/types.js';
 import { signatureValid } from '../../../src/token/signature.js';
@@ -12,14 +19,15 @@ const PAYLOAD = new TextEncoder().encode(JSON.stringify({ sub: 'alice', iss: 'ht
 
 interface Pair {
   alg: Algorithm;
-  verifyKey: CryptoKey;
+  verifyKey: KeyObject;
   signKey: CryptoKey;
 }
 
 async function pairFor(alg: Algorithm): Promise<Pair> {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  // Import the public half the way the key store does (importJWK for exactly this alg).
-  const verifyKey = (await importJWK(await exportJWK(publicKey), alg)) as CryptoKey;
+  // Import the public half the way the key store does (src/keys/jwks.ts, from its JWK).
+  const verifyKey = importKey(await exportJWK(publicKey));
+  if (verifyKey === undefined) throw new Error(`the key store refuses a ${alg} key`);
   return { alg, verifyKey, signKey: privateKey };
 }
 
@@ -80,24 +88,24 @@ describe('signatureValid', () => {
     );
   });
 
-  it('refuses an RSA key under 2048 bits even when the signature is genuine', async () => {
+  it('refuses an RSA key under 2048 bits even when the signature is genuine', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    const key = (await importJWK(
-      { ...small.publicKey.export({ format: 'jwk' }), alg: 'RS256' },
-      'RS256',
-    ).catch(async () => {
-      // jose refuses to import it; build the CryptoKey directly, as a careless resolver might.
-      return webcrypto.subtle.importKey(
-        'spki',
-        small.publicKey.export({ type: 'spki', format: 'der' }),
-        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-        true,
-        ['verify'],
-      );
-    })) as CryptoKey;
+    // The key store refuses to import it; pass the KeyObject directly, as a careless resolver might.
+    expect(importKey({ ...small.publicKey.export({ format: 'jwk' }), alg: 'RS256' })).toBeUndefined();
     const signedPart = 'eyJhbGciOiJSUzI1NiJ9.e30';
     const sig = nodeSign('sha256', Buffer.from(signedPart), small.privateKey).toString('base64url');
-    expect(signatureValid('RS256', signedPart, sig, key)).toBe(false);
+    expect(signatureValid('RS256', signedPart, sig, small.publicKey)).toBe(false);
+  });
+
+  it('refuses a private key passed where a public key belongs', () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signedPart = 'eyJhbGciOiJFUzI1NiJ9.e30';
+    const sig = nodeSign('sha256', Buffer.from(signedPart), {
+      key: pair.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    }).toString('base64url');
+    expect(signatureValid('ES256', signedPart, sig, pair.publicKey)).toBe(true);
+    expect(signatureValid('ES256', signedPart, sig, pair.privateKey)).toBe(false);
   });
 });
 

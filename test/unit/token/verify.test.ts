@@ -2,7 +2,7 @@
  * The verifier end to end: real keys, real signatures, keys served by a real JWKS endpoint on
  * 127.0.0.1, `now` fixed. One table of attacks and mistakes, each with the reason it must get.
  */
-import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/keys/store.js';
 import { signedPartSha256 } from '../../../src/token/hash.js';
@@ -427,17 +427,37 @@ describe('TokenVerifier.explain', () => {
   });
 });
 
+describe('TokenVerifier without a promise', () => {
+  it('answers synchronously, accepting or refusing, when its key is at hand', () => {
+    const token = good(rsa, 'RS256');
+    const accepted = verifier.verify(token, pol, NOW);
+    expect(accepted).not.toBeInstanceOf(Promise);
+    const [h, p] = token.split('.').map((part) => Buffer.from(part, 'base64url').length);
+    // jsonBytes: the received header and payload JSON, which sizes its cache entry.
+    expect(accepted).toMatchObject({ ok: true, claims: { sub: 'user-42' }, jsonBytes: h! + p! });
+    const forged = withPart(good(ec, 'ES256'), 2, Buffer.alloc(64, 1).toString('base64url'));
+    const refused = verifier.verify(forged, pol, NOW);
+    expect(refused).not.toBeInstanceOf(Promise);
+    expect(refused).toMatchObject({ ok: false, reason: 'bad_signature' });
+  });
+
+  it('goes through a promise when the key layer must wait, with the same answer', async () => {
+    const waiting = new TokenVerifier({
+      version: 0,
+      resolve: (iss, kid, alg) => Promise.resolve(store.resolve(iss, kid, alg)),
+    });
+    const token = good(rsa, 'RS256');
+    const got = waiting.verify(token, pol, NOW);
+    expect(got).toBeInstanceOf(Promise);
+    expect(await got).toEqual(verifier.verify(token, pol, NOW));
+  });
+});
+
 describe('TokenVerifier with a key that must not verify anything', () => {
   it('refuses a signature by an RSA key under 2048 bits as bad_signature instead of throwing', async () => {
     // A 1024-bit RSA key slipped past the key layer (a resolver that does not filter).
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    const key = await webcrypto.subtle.importKey(
-      'spki',
-      small.publicKey.export({ type: 'spki', format: 'der' }),
-      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-      true,
-      ['verify'],
-    );
+    const key = small.publicKey;
     const v = new TokenVerifier({ version: 0, resolve: () => Promise.resolve({ ok: true, key }) });
     const token = jws({ alg: 'RS256', kid: 'small' }, claims(), small.privateKey);
     expect(await v.verify(token, pol, NOW)).toMatchObject({ ok: false, reason: 'bad_signature' });
