@@ -45,6 +45,9 @@ export interface StoreSizes {
   reuseCapacityBytes: number;
   /** Uses refused because the reuse store was full, since start. */
   reuseRefusedFull: number;
+  /** Verified-token cache lookups since start that found a usable entry / did not. */
+  cacheHits: number;
+  cacheMisses: number;
 }
 
 function storeGauges(registry: Registry, read: () => StoreSizes | undefined): void {
@@ -80,6 +83,20 @@ function storeGauges(registry: Registry, read: () => StoreSizes | undefined): vo
     'Byte cap of the reuse store (--reuse-store-bytes); at the cap, reuse-limited tokens are refused.',
     (s) => s.reuseCapacityBytes,
   );
+  // Counted as plain numbers on the request path (src/token/cache.ts), read here at scrape.
+  new Counter({
+    name: 'tokenwarden_verified_token_cache_lookups_total',
+    help: 'Verified-token cache lookups by result (hit: no signature check needed; miss: verified now).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const s = read();
+      if (s === undefined) return;
+      this.reset();
+      this.inc({ result: 'hit' }, s.cacheHits);
+      this.inc({ result: 'miss' }, s.cacheMisses);
+    },
+  });
   new Counter({
     name: 'tokenwarden_reuse_store_full_total',
     help: 'Tokens refused because the reuse store was full (fail closed: a use is never forgotten).',

@@ -60,6 +60,8 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     reuseBytes: reuse.bytes,
     reuseCapacityBytes: reuse.capacityBytes,
     reuseRefusedFull: reuse.refusedFull,
+    cacheHits: cache.hits,
+    cacheMisses: cache.misses,
   }));
   // Fail closed, loudly: one line per 10 s at most while the store stays full.
   let lastFullLog = 0;
