@@ -149,7 +149,7 @@ describe('the image', () => {
     expect(runtime).toMatch(/apt-get install -y --no-install-recommends iptables/);
     // The sidecar sets its own V8 settings (ADR 0008): the image runs exactly what the benchmark
     // measures, `tokenwarden sidecar` with no node flags.
-    expect(runtime).not.toMatch(/NODE_OPTIONS/);
+    expect(runtime).not.toMatch(/^ENV NODE_OPTIONS/m);
     expect(readRepoFile('src/sidecar/v8-settings.ts')).toContain('--semi-space-growth-factor');
   });
 });
