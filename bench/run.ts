@@ -29,6 +29,7 @@ import {
   verifyCostText,
 } from './summary.js';
 import type { IdleRss, VerifyCost } from './summary.js';
+import { memoryBreakdownText, readMemoryBreakdown } from './memory-breakdown.js';
 import { DESCRIPTIONS, startApp, startTarget } from './targets.js';
 import type { Target } from './targets.js';
 import { runWrk, socketErrors } from './wrk.js';
@@ -301,6 +302,12 @@ async function main(): Promise<void> {
     `\nIdle RSS: ${IDLE_SETTLE_SECONDS.start} s after start-up and checks, and ${IDLE_SETTLE_SECONDS.afterLoad} s after the last load:\n`,
   );
   console.log(idleTable(idle, (t) => DESCRIPTIONS[t]));
+  const sidecar = targets.find((t) => t.name === 'sidecar' && !unavailable.has(t.name));
+  if (sidecar?.adminPort !== undefined) {
+    console.log(
+      `\n${memoryBreakdownText('Sidecar memory after the load', await readMemoryBreakdown(sidecar.adminPort))}`,
+    );
+  }
   console.log(`\n${verifyCostText(verify)}`);
   const summary = summaryRows(runs, cells, unavailable);
   console.log(

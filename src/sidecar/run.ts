@@ -50,7 +50,11 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         ? (issuer, kid) => controlPlane?.requestKeyRefresh(issuer, kid)
         : undefined,
   });
-  const cache = new VerifiedTokenCache({ maxEntries: config.cacheSize, maxBytes: config.tokenCacheBytes });
+  const cache = new VerifiedTokenCache({
+    maxEntries: config.cacheSize,
+    maxBytes: config.tokenCacheBytes,
+    admitOnSecondSighting: true,
+  });
   const reuse = new ReuseCounter({ maxBytes: config.reuseStoreBytes });
   metrics.setStoreSource(() => ({
     cacheEntries: cache.size,

@@ -12,6 +12,15 @@
  * Only signature and claim verification is cached. Revocation and reuse are checked on every
  * request, hit or miss, by the caller.
  *
+ * Admission (`admitOnSecondSighting`, what the sidecar uses): a token is cached the second time
+ * it is verified, not the first (the "doorkeeper" of W-TinyLFU, as in Caffeine). A token seen
+ * once and never again (short-lived tokens, one per request) then costs no cache entry: no
+ * long-lived object per request for the garbage collector to copy and promote, no eviction of
+ * tokens that do repeat. Measured in the benchmark's all-miss rows (bench/README.md). The
+ * doorkeeper is a fixed typed array of 32-bit token-hash fragments, direct-mapped: a token's
+ * first sighting is remembered until 65,536 other first sightings have passed, and nothing is
+ * allocated per token. A collision only admits a verified token one sighting early.
+ *
  * Invariants:
  * - an entry is never returned at or after its `cacheUntil` (exp, or the instant the token
  *   becomes too old), nor, for a token without either, after `maxTtlSeconds`;
@@ -43,7 +52,12 @@ export interface VerifiedTokenCacheOptions {
   readonly maxBytes?: number;
   /** Lifetime of an entry whose token has no exp (and no age limit). */
   readonly maxTtlSeconds?: number;
+  /** Cache a token only the second time it is verified (see the file header). Default false. */
+  readonly admitOnSecondSighting?: boolean;
 }
+
+/** Doorkeeper slots: a power of two (256 KiB of Uint32). */
+const DOORKEEPER_SLOTS = 1 << 16;
 
 interface Entry {
   readonly value: Verified;
@@ -70,8 +84,11 @@ export class VerifiedTokenCache {
    */
   hits = 0;
   misses = 0;
+  /** First sightings: slot (from the hash's first 16 bits) → the hash's next 32 bits. */
+  readonly #doorkeeper: Uint32Array | undefined;
 
   constructor(options: VerifiedTokenCacheOptions = {}) {
+    this.#doorkeeper = options.admitOnSecondSighting ? new Uint32Array(DOORKEEPER_SLOTS) : undefined;
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxTtlSeconds = options.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
@@ -122,6 +139,7 @@ export class VerifiedTokenCache {
   }
 
   set(wholeTokenSha256: string, value: Verified, nowSeconds: number): void {
+    if (this.#doorkeeper !== undefined && !this.#secondSighting(this.#doorkeeper, wholeTokenSha256)) return;
     const notAfter = value.cacheUntil ?? nowSeconds + this.maxTtlSeconds;
     if (nowSeconds >= notAfter) return;
     const bytes = entryBytes(value);
@@ -157,8 +175,19 @@ export class VerifiedTokenCache {
     }
   }
 
+  /** Records a first sighting and answers false; true when this hash was seen before. */
+  #secondSighting(doorkeeper: Uint32Array, hexSha256: string): boolean {
+    const slot = parseInt(hexSha256.slice(0, 4), 16);
+    // `| 1`: never 0, the value of an empty slot.
+    const tag = (parseInt(hexSha256.slice(4, 12), 16) | 1) >>> 0;
+    if (doorkeeper[slot] === tag) return true;
+    doorkeeper[slot] = tag;
+    return false;
+  }
+
   clear(): void {
     this.entries.clear();
     this.#bytes = 0;
+    this.#doorkeeper?.fill(0);
   }
 }

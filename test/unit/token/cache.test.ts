@@ -203,3 +203,44 @@ describe('entryBytes', () => {
     expect(entryBytes(v)).toBe(512 + 2 * (JSON.stringify(v.claims).length + JSON.stringify(v.header).length));
   });
 });
+
+describe('VerifiedTokenCache admission on the second sighting (the sidecar’s setting)', () => {
+  const key = (s: string): string => wholeTokenSha256(s);
+
+  it('a token verified once is not cached; verified again, it is', () => {
+    const cache = new VerifiedTokenCache({ admitOnSecondSighting: true });
+    cache.sync(pol, 0);
+    cache.set(key('t1'), verified(), NOW);
+    expect(cache.size).toBe(0);
+    expect(cache.get(key('t1'), NOW)).toBeUndefined();
+    cache.set(key('t1'), verified(), NOW);
+    expect(cache.size).toBe(1);
+    expect(cache.get(key('t1'), NOW)).toBeDefined();
+  });
+
+  it('a stream of tokens each seen once leaves the cache empty (no entry, no eviction of repeating tokens)', () => {
+    const cache = new VerifiedTokenCache({ admitOnSecondSighting: true, maxEntries: 10 });
+    cache.sync(pol, 0);
+    cache.set(key('repeats'), verified(), NOW);
+    cache.set(key('repeats'), verified(), NOW);
+    for (let i = 0; i < 5_000; i++) cache.set(key(`once-${i}`), verified(), NOW);
+    expect(cache.size).toBe(1);
+    expect(cache.get(key('repeats'), NOW)).toBeDefined();
+  });
+
+  it('clear() forgets first sightings too', () => {
+    const cache = new VerifiedTokenCache({ admitOnSecondSighting: true });
+    cache.sync(pol, 0);
+    cache.set(key('t'), verified(), NOW);
+    cache.clear();
+    cache.set(key('t'), verified(), NOW);
+    expect(cache.size).toBe(0);
+  });
+
+  it('without the option every verified token is cached at once (the default)', () => {
+    const cache = new VerifiedTokenCache();
+    cache.sync(pol, 0);
+    cache.set(key('t'), verified(), NOW);
+    expect(cache.size).toBe(1);
+  });
+});
