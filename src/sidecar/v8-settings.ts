@@ -1,7 +1,7 @@
 /**
  * The sidecar's memory-lean V8 settings, applied from inside the process however it was
  * started (the `tokenwarden` bin, the image, `node dist/cmd/tokenwarden.js`): no NODE_OPTIONS
- * needed. Two settings, both measured in bench/README.md:
+ * needed. Three settings, measured in bench/README.md and ADR 0008:
  *
  * 1. WebAssembly compiled by Liftoff only. undici parses the app's responses with llhttp
  *    compiled to WebAssembly; V8 first compiles it with Liftoff, then recompiles the hot parser
@@ -11,8 +11,7 @@
  *    setting them at start-up takes effect. The Liftoff code parses a response head in
  *    microseconds either way (no CPU difference visible in the benchmark).
  *
- * 2. A capped young generation.
- * Node 20's default lets each of the two semi-spaces grow to 16 MiB under load: 32 MiB of RSS
+ * 2. A capped young generation. Node 20's default lets each of the two semi-spaces grow to 16 MiB under load: 32 MiB of RSS
  * that a sidecar serving small requests does not need (bench/README.md). `--max-semi-space-size`
  * only works on the command line (V8 reads it once, when the heap is set up), but V8 reads
  * `--semi-space-growth-factor` each time it grows the young generation, and a factor of 1 means
@@ -21,6 +20,13 @@
  * garbage collection (a `gc` PerformanceObserver), because V8 only ever resizes the young
  * generation during one; the next growth step needs a full semi-space of survivors, several
  * scavenges later. (A 250 ms timer was measured to overshoot: 2 → 4 → 8 MiB within one period.)
+ *
+ * 3. Old-generation headroom. After a full GC, V8 lets the old generation grow by a factor it
+ *    picks (up to 4× for a small heap) before the next one. Under load the sidecar's old space
+ *    was measured swinging between 18 and 36 MiB around 11–15 MiB of live data: the largest
+ *    swing left in its peak RSS. A fixed factor of 1.5 (`--heap-growing-percent`, read by V8
+ *    each time it sets the next limit) keeps it near 22 MiB, for a full GC every few seconds
+ *    under load instead of every ten.
  *
  * test/blackbox/memory.test.ts loads the real sidecar, started with no node flags, until V8
  * would have grown the young generation, and reads its size from /metrics: a Node/V8 upgrade
@@ -46,15 +52,41 @@ export function youngGenerationBytes(): number {
   return 0;
 }
 
-/**
- * Keeps each semi-space at most `semiSpaceMiB` (a power of two ≥ 1). Returns a function that
- * lifts the cap (restores V8's default growth).
- */
+/** Setting 1. */
 export function liftoffOnly(): void {
   setFlagsFromString('--liftoff-only');
   // Stated too, in case the V8 in use does not apply --liftoff-only's implications at run time.
   setFlagsFromString('--no-wasm-tier-up');
   setFlagsFromString('--no-wasm-dynamic-tiering');
+}
+
+/**
+ * Setting 2: keeps each semi-space at most `semiSpaceMiB` (a power of two ≥ 1). Returns a
+ * function that lifts the cap (restores V8's default growth).
+ */
+export function capYoungGeneration(semiSpaceMiB: number): () => void {
+  if (!(semiSpaceMiB >= 1)) throw new RangeError(`semiSpaceMiB must be ≥ 1, got ${semiSpaceMiB}`);
+  const capBytes = 2 * semiSpaceMiB * MiB;
+  let growing: boolean | undefined;
+  const set = (grow: boolean): void => {
+    if (growing === grow) return;
+    growing = grow;
+    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+  };
+  const check = (): void => set(youngGenerationBytes() < capBytes);
+  check();
+  // V8 starts at one 1 MiB semi-space: a 1 MiB cap needs no watching.
+  const observer = semiSpaceMiB > 1 ? new PerformanceObserver(check) : undefined;
+  observer?.observe({ entryTypes: ['gc'] });
+  return () => {
+    observer?.disconnect();
+    set(true);
+  };
+}
+
+/** Setting 3. */
+export function boundOldGeneration(): void {
+  setFlagsFromString('--heap-growing-percent=50');
 }
 
 let lift: (() => void) | undefined;
@@ -66,6 +98,7 @@ let lift: (() => void) | undefined;
  */
 export function applySidecarV8Settings(semiSpaceMiB: number): void {
   liftoffOnly();
+  boundOldGeneration();
   lift?.();
   lift = capYoungGeneration(semiSpaceMiB);
 }
@@ -93,24 +126,4 @@ export function semiSpaceFromArgs(argv: readonly string[], env: NodeJS.ProcessEn
   } catch {
     return planMemory(DEFAULT_MEMORY_BUDGET_BYTES).semiSpaceMiB;
   }
-}
-
-export function capYoungGeneration(semiSpaceMiB: number): () => void {
-  if (!(semiSpaceMiB >= 1)) throw new RangeError(`semiSpaceMiB must be ≥ 1, got ${semiSpaceMiB}`);
-  const capBytes = 2 * semiSpaceMiB * MiB;
-  let growing: boolean | undefined;
-  const set = (grow: boolean): void => {
-    if (growing === grow) return;
-    growing = grow;
-    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
-  };
-  const check = (): void => set(youngGenerationBytes() < capBytes);
-  check();
-  // V8 starts at one 1 MiB semi-space: a 1 MiB cap needs no watching.
-  const observer = semiSpaceMiB > 1 ? new PerformanceObserver(check) : undefined;
-  observer?.observe({ entryTypes: ['gc'] });
-  return () => {
-    observer?.disconnect();
-    set(true);
-  };
 }
