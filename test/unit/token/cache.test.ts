@@ -228,6 +228,28 @@ describe('VerifiedTokenCache admission on the second sighting (the sidecar’s s
     expect(cache.get(key('repeats'), NOW)).toBeDefined();
   });
 
+  it('two tokens that share a doorkeeper slot and alternate are both cached (the other slot tells them apart)', () => {
+    const cache = new VerifiedTokenCache({ admitOnSecondSighting: true });
+    cache.sync(pol, 0);
+    // Synthetic keys: the same first 16 bits (slot a), different second 16 bits and tags.
+    const x = 'abcd0001' + '11111111' + 'f'.repeat(48);
+    const y = 'abcd0002' + '22222222' + 'f'.repeat(48);
+    for (let i = 0; i < 3; i++) {
+      cache.set(x, verified(), NOW);
+      cache.set(y, verified(), NOW);
+    }
+    expect(cache.get(x, NOW)).toBeDefined();
+    expect(cache.get(y, NOW)).toBeDefined();
+  });
+
+  it('of a 1,000-token pool seen twice each, every token is cached', () => {
+    const cache = new VerifiedTokenCache({ admitOnSecondSighting: true });
+    cache.sync(pol, 0);
+    for (let pass = 0; pass < 2; pass++)
+      for (let i = 0; i < 1000; i++) cache.set(key(`pool-${i}`), verified(), NOW);
+    expect(cache.size).toBe(1000);
+  });
+
   it('clear() forgets first sightings too', () => {
     const cache = new VerifiedTokenCache({ admitOnSecondSighting: true });
     cache.sync(pol, 0);
