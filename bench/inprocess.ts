@@ -5,7 +5,7 @@
  * sidecar's own work per request, and (miss − hit) ÷ raw verify says how much a miss costs
  * beyond the signature itself (issue 11 target: ≤ 1.5).
  *
- *   npm run build && taskset -c 0 node dist/bench/inprocess.js
+ *   npm run bench:inprocess   (or: npm run build && taskset -c 0 node dist/bench/inprocess.js)
  *
  * The wiring is the sidecar's (src/sidecar/run.ts): a KeyStore with the policy's inline keys, a
  * TokenVerifier over it, a VerifiedTokenCache, a ReuseCounter, one ConfigState. Keys are fresh
@@ -27,9 +27,8 @@ import type { TokenPolicy } from '../src/policy/types.js';
 import { ReuseCounter } from '../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../src/token/cache.js';
 import { TokenVerifier } from '../src/token/verify.js';
+import { AUDIENCE, ISSUER, benchPolicy } from './jwt.js';
 
-const ISSUER = 'https://issuer.bench.tokenwarden.dev/';
-const AUDIENCE = 'bench-api';
 const TOKENS = Math.max(10, Math.min(20_000, Number(process.env.INPROC_TOKENS ?? 1000)));
 const ROUNDS = Math.max(1, Math.min(21, Number(process.env.INPROC_ROUNDS ?? 5)));
 /**
@@ -80,25 +79,6 @@ function signToken(key: Key, i: number, iat: number): string {
       ? sign('sha256', data, key.privateKey)
       : sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${signedPart}.${sig.toString('base64url')}`;
-}
-
-function policy(keys: readonly Key[]): TokenPolicy {
-  return {
-    apiVersion: 'tokenwarden.dev/v1alpha1',
-    kind: 'TokenPolicy',
-    metadata: { name: 'bench', namespace: 'default' },
-    spec: {
-      mode: 'Enforce',
-      issuers: [
-        {
-          issuer: ISSUER,
-          audiences: [AUDIENCE],
-          jwks: { keys: keys.map((k) => k.jwk) },
-          algorithms: ['RS256', 'ES256'],
-        },
-      ],
-    },
-  };
 }
 
 interface Rig {
@@ -180,7 +160,7 @@ async function main(): Promise<void> {
     RS256: tokens.RS256.map(facts),
     ES256: tokens.ES256.map(facts),
   };
-  const p = policy([rsa, ec]);
+  const p = benchPolicy([rsa.jwk, ec.jwk]);
 
   // Hits: a cache holding the whole pool (the bench's *-pool scenarios after warm-up).
   const hitRig = await rig(p, 2 * TOKENS);

@@ -6,6 +6,8 @@
  */
 import { randomUUID, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { TokenPolicy } from '../src/policy/types.js';
 
 export const ISSUER = 'https://issuer.bench.tokenwarden.dev/';
 export const AUDIENCE = 'bench-api';
@@ -49,4 +51,24 @@ export function signRange(key: SigningSpec, from: number, to: number, iat: numbe
   const tokens: string[] = [];
   for (let i = from; i < to; i++) tokens.push(signToken(key, `user-${i}`, iat));
   return tokens;
+}
+
+/** The standalone policy every Tokenwarden target enforces: both public keys inline. */
+export function benchPolicy(jwks: readonly JWK[]): TokenPolicy {
+  return {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenPolicy',
+    metadata: { name: 'bench', namespace: 'default' },
+    spec: {
+      mode: 'Enforce',
+      issuers: [
+        {
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          jwks: { keys: [...jwks] },
+          algorithms: ['RS256', 'ES256'],
+        },
+      ],
+    },
+  };
 }

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { stringify } from 'yaml';
-import type { TokenPolicy } from '../src/policy/types.js';
 import { isMissScenario } from './config.js';
 import type { ScenarioName } from './config.js';
-import { AUDIENCE, ISSUER, signRange, signToken } from './jwt.js';
+import { benchPolicy, signRange, signToken } from './jwt.js';
 import type { Alg, SigningSpec } from './jwt.js';
 import type { SignJob } from './sign-worker.js';
 
@@ -53,32 +52,6 @@ function signingKey(alg: Alg): SigningKey {
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
       : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { alg, kid: `bench-${alg.toLowerCase()}`, privateKey, publicKey };
-}
-
-function policy(keys: readonly SigningKey[]): TokenPolicy {
-  return {
-    apiVersion: 'tokenwarden.dev/v1alpha1',
-    kind: 'TokenPolicy',
-    metadata: { name: 'bench', namespace: 'default' },
-    spec: {
-      mode: 'Enforce',
-      issuers: [
-        {
-          issuer: ISSUER,
-          audiences: [AUDIENCE],
-          jwks: {
-            keys: keys.map((k) => ({
-              ...k.publicKey.export({ format: 'jwk' }),
-              kid: k.kid,
-              alg: k.alg,
-              use: 'sig',
-            })),
-          },
-          algorithms: ['RS256', 'ES256'],
-        },
-      ],
-    },
-  };
 }
 
 function signInWorker(job: SignJob): Promise<string[]> {
@@ -193,7 +166,13 @@ export async function writeMaterial(
     return path;
   };
   const policyFile = join(dir, 'policy.yaml');
-  await writeFile(policyFile, stringify(policy([rsa, ec])));
+  const publicJwk = (k: SigningKey) => ({
+    ...k.publicKey.export({ format: 'jwk' }),
+    kid: k.kid,
+    alg: k.alg,
+    use: 'sig',
+  });
+  await writeFile(policyFile, stringify(benchPolicy([publicJwk(rsa), publicJwk(ec)])));
 
   return {
     tokenFiles,
