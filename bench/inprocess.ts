@@ -106,9 +106,7 @@ async function rig(p: TokenPolicy, cacheEntries: number): Promise<Rig> {
 function facts(token: string): RequestFacts {
   return {
     method: 'GET',
-    path: '/orders',
     target: '/orders',
-    query: '',
     authorization: [`Bearer ${token}`],
     client: '127.0.0.1',
   };

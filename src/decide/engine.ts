@@ -11,34 +11,18 @@
  */
 import type { KeyResolver } from '../keys/types.js';
 import { forwardedHeaders } from '../policy/evaluate.js';
-import { matchRule } from '../policy/rules.js';
-import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
+import type { CompiledPolicy } from '../policy/types.js';
 import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
-import { extractToken } from '../token/extract.js';
 import { wholeTokenSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
 import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
+import { requestToken, resolveRequest, type RequestFacts, type ResolvedRequest } from './request.js';
 import type { ActiveConfig, ConfigState } from './state.js';
 import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
 
-export interface RequestFacts {
-  method: string;
-  /** Normalised path (what rules match). */
-  path: string;
-  /** What the app receives: normalised path plus the original query. */
-  target: string;
-  query: string;
-  /** Every Authorization header value, in order (node:http keeps only the first). */
-  authorization: readonly string[];
-  client: string | undefined;
-  /**
-   * Set when the request itself cannot be trusted (smuggling shape, unsafe path): refused as
-   * `malformed` in every mode, Audit included, since its framing or target is ambiguous.
-   */
-  problem?: string | undefined;
-}
+export type { RequestFacts } from './request.js';
 
 export interface EngineDeps {
   state: ConfigState;
@@ -64,15 +48,6 @@ export class Engine {
     this.#now = deps.now ?? Date.now;
   }
 
-  /** How the active policy reads paths, for normalisation before `decide`. */
-  pathOptions(): { matrixParameters: 'Reject' | 'Strip'; caseInsensitive: boolean } {
-    const paths = this.#deps.state.active?.policy.paths;
-    return {
-      matrixParameters: paths?.matrixParameters ?? 'Reject',
-      caseInsensitive: paths?.caseInsensitive ?? false,
-    };
-  }
-
   /** The policy enforced now, for answers given without a decision (no await between). */
   policyName(): string {
     return this.#deps.state.active?.policy.name ?? '';
@@ -81,26 +56,33 @@ export class Engine {
   decide(f: RequestFacts): Decision | Promise<Decision> {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#deps.state.active;
-    if (f.problem !== undefined) {
+    const request = resolveRequest(active?.policy, f);
+    if (request.problem !== undefined) {
       return {
         kind: 'reject',
         stage: 'request',
         reason: 'malformed',
-        description: f.problem,
+        description: request.problem,
         policy: active?.policy.name ?? '',
         generation: active?.generation ?? 0,
         rule: undefined,
+        path: request.path,
         token: undefined,
       };
     }
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
-    // caseInsensitive: rule paths were lower-cased at compile time; the app still gets f.target.
-    const matchPath = policy.paths?.caseInsensitive === true ? f.path.toLowerCase() : f.path;
-    const rule = matchRule(policy.rules, matchPath, f.method);
+    const rule = request.rule;
     if (rule?.action === 'Deny') {
-      const denied = deniedByRule(rule, f.method, f.path);
-      return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
+      const denied = deniedByRule(rule, f.method, request.path);
+      return this.#deniedOrAudited(
+        active,
+        denied.stage,
+        denied.reason,
+        denied.description,
+        request,
+        undefined,
+      );
     }
     if (rule?.action === 'Allow') {
       return {
@@ -110,6 +92,8 @@ export class Engine {
         policy: policy.name,
         generation: active.generation,
         rule: rule.name,
+        path: request.path,
+        target: request.target,
         strip: active.strippedHeaders,
         headers: NO_HEADERS,
         keepToken: false,
@@ -117,10 +101,10 @@ export class Engine {
         token: undefined,
       };
     }
-    const extracted = extractToken(f.authorization, f.query);
+    const extracted = requestToken(request);
     if (extracted.kind !== 'token') {
       const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
-      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, rule, undefined);
+      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, request, undefined);
     }
     const token = extracted.token;
     const nowMs = this.#now();
@@ -128,20 +112,20 @@ export class Engine {
     const keysVersion = this.#deps.keys.version;
     this.#deps.cache.sync(policy, keysVersion);
     const hit = this.#deps.cache.get(cacheKey, nowMs / 1000);
-    if (hit !== undefined) return this.#afterVerify(active, rule, hit, nowMs / 1000);
+    if (hit !== undefined) return this.#afterVerify(active, request, hit, nowMs / 1000);
 
     // A miss: synchronous too when the key is at hand; a promise only while keys are loading.
     const verified = this.#deps.verifier.verify(token, policy, nowMs / 1000);
     if (verified instanceof Promise) {
-      return verified.then((result) => this.#afterMiss(active, rule, result, cacheKey, keysVersion));
+      return verified.then((result) => this.#afterMiss(active, request, result, cacheKey, keysVersion));
     }
-    return this.#afterMiss(active, rule, verified, cacheKey, keysVersion);
+    return this.#afterMiss(active, request, verified, cacheKey, keysVersion);
   }
 
   /** A verification's outcome: refused, or cached (when still current) and checked further. */
   #afterMiss(
     active: ActiveConfig,
-    rule: CompiledRule | undefined,
+    request: ResolvedRequest,
     result: VerifyResult,
     cacheKey: string,
     keysVersion: number,
@@ -155,7 +139,7 @@ export class Engine {
             iss: str(result.claims?.iss),
           }
         : undefined;
-      return this.#deniedOrAudited(active, 'token', result.reason, result.description, rule, info);
+      return this.#deniedOrAudited(active, 'token', result.reason, result.description, request, info);
     }
     const now = this.#now() / 1000;
     // Cache only what was verified against what is still in force: a reload or key rotation
@@ -164,20 +148,16 @@ export class Engine {
     if (this.#deps.state.active === active && this.#deps.keys.version === keysVersion) {
       this.#deps.cache.set(cacheKey, result, now);
     }
-    return this.#afterVerify(active, rule, result, now);
+    return this.#afterVerify(active, request, result, now);
   }
 
   /** Checks that depend on state that changes without the token changing: run on every request. */
-  #afterVerify(
-    active: ActiveConfig,
-    rule: CompiledRule | undefined,
-    v: Verified,
-    nowSeconds: number,
-  ): Decision {
+  #afterVerify(active: ActiveConfig, request: ResolvedRequest, v: Verified, nowSeconds: number): Decision {
     const claims = v.claims;
     // iss is a verified string (the issuer lookup needs it); the others are optional.
     const iss = claims.iss as string;
     const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
+    const rule = request.rule;
     const failure = afterVerifyFailures({
       active,
       rule,
@@ -190,7 +170,14 @@ export class Engine {
       },
     });
     if (failure !== undefined) {
-      const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
+      const r = this.#deniedOrAudited(
+        active,
+        failure.stage,
+        failure.reason,
+        failure.description,
+        request,
+        info,
+      );
       if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
       return r;
     }
@@ -204,6 +191,8 @@ export class Engine {
       policy: active.policy.name,
       generation: active.generation,
       rule: rule?.name,
+      path: request.path,
+      target: request.target,
       strip,
       headers,
       keepToken: active.policy.forwardToken === true,
@@ -220,9 +209,10 @@ export class Engine {
     stage: Stage,
     reason: DenyReason,
     description: string,
-    rule: CompiledRule | undefined,
+    request: ResolvedRequest,
     token: TokenInfo | undefined,
   ): Reject | Forward {
+    const rule = request.rule?.name;
     if (active.policy.mode === 'Audit') {
       const strip = active.strippedHeaders;
       return {
@@ -232,7 +222,9 @@ export class Engine {
         description,
         policy: active.policy.name,
         generation: active.generation,
-        rule: rule?.name,
+        rule,
+        path: request.path,
+        target: request.target,
         strip,
         headers: NO_HEADERS,
         keepToken: false,
@@ -247,7 +239,8 @@ export class Engine {
       description,
       policy: active.policy.name,
       generation: active.generation,
-      rule: rule?.name,
+      rule,
+      path: request.path,
       token,
     };
   }

@@ -138,12 +138,15 @@ export async function rig(
   return { engine, state, cache, keys, clock, apply };
 }
 
-export function facts(path: string, t?: string, extra: Partial<RequestFacts> = {}): RequestFacts {
+/** Facts of a request for `path` (with `extra.query` as its query, when given) bearing `t`. */
+export function facts(
+  path: string,
+  t?: string,
+  { query, ...extra }: Partial<RequestFacts> & { query?: string } = {},
+): RequestFacts {
   return {
     method: 'GET',
-    path,
-    target: path,
-    query: '',
+    target: query === undefined ? path : `${path}?${query}`,
     authorization: t === undefined ? [] : [`Bearer ${t}`],
     client: '10.0.0.7',
     ...extra,

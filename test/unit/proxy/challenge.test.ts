@@ -152,6 +152,7 @@ function reject(
     policy: 'p',
     generation: 1,
     rule: 'r',
+    path: '/x',
     token: undefined,
     scope,
   };
