@@ -12,7 +12,7 @@
 import type { KeyResolver } from '../keys/types.js';
 import { forwardedHeaders } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
+import type { ReuseStore } from '../revocation/reuse-store.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
 import { wholeTokenSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
@@ -20,20 +20,30 @@ import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
 import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
 import { requestToken, resolveRequest, type RequestFacts, type ResolvedRequest } from './request.js';
 import type { ActiveConfig, ConfigState } from './state.js';
-import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
-
-export type { RequestFacts } from './request.js';
+import { ReuseCounting, type UnavailableAction } from './reuse-step.js';
+import {
+  afterVerifyFailures,
+  deniedByRule,
+  malformedRequest,
+  NO_TOKEN,
+  type DecisionFailure,
+} from './steps.js';
 
 export interface EngineDeps {
   state: ConfigState;
   verifier: TokenVerifier;
   cache: VerifiedTokenCache;
-  reuse: ReuseCounter;
+  /** Where reuse-limited tokens are counted (src/revocation/reuse-store.ts). */
+  reuse: ReuseStore;
+  /** Per-pod store for policies with `reuse.onUnavailable: count_per_pod`, used while `reuse` cannot answer. */
+  reuseFallback?: ReuseStore;
   keys: KeyResolver;
   /** Epoch milliseconds. */
   now?: () => number;
   /** Called each time a use is refused because the reuse store is full (for a rate-limited log). */
   onReuseStoreFull?: () => void;
+  /** Called each time the reuse store could not be asked, with what was done instead. */
+  onReuseStoreUnavailable?: (detail: string, action: UnavailableAction) => void;
 }
 
 const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
@@ -42,10 +52,17 @@ const NO_HEADERS: readonly (readonly [string, string])[] = [];
 export class Engine {
   readonly #deps: EngineDeps;
   readonly #now: () => number;
+  readonly #reuse: ReuseCounting;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#reuse = new ReuseCounting({
+      store: deps.reuse,
+      fallback: deps.reuseFallback,
+      onFull: deps.onReuseStoreFull,
+      onUnavailable: deps.onReuseStoreUnavailable,
+    });
   }
 
   /** The policy enforced now, for answers given without a decision (no await between). */
@@ -129,7 +146,7 @@ export class Engine {
     result: VerifyResult,
     cacheKey: string,
     keysVersion: number,
-  ): Decision {
+  ): Decision | Promise<Decision> {
     if (!result.ok) {
       const info: TokenInfo | undefined = result.fingerprint
         ? {
@@ -151,24 +168,40 @@ export class Engine {
     return this.#afterVerify(active, request, result, now);
   }
 
-  /** Checks that depend on state that changes without the token changing: run on every request. */
-  #afterVerify(active: ActiveConfig, request: ResolvedRequest, v: Verified, nowSeconds: number): Decision {
+  /**
+   * Checks that depend on state that changes without the token changing: run on every request.
+   * A promise only when the reuse store answers with one.
+   */
+  #afterVerify(
+    active: ActiveConfig,
+    request: ResolvedRequest,
+    v: Verified,
+    nowSeconds: number,
+  ): Decision | Promise<Decision> {
+    const failure = afterVerifyFailures({
+      active,
+      request,
+      claims: v.claims,
+      tokenSha256: v.tokenSha256,
+      exp: v.exp ?? Infinity,
+      nowSeconds,
+      reuse: this.#reuse,
+    });
+    if (failure instanceof Promise) return failure.then((f) => this.#verdict(active, request, v, f));
+    return this.#verdict(active, request, v, failure);
+  }
+
+  /** The decision for a verified token, given the first failure of the checks after it. */
+  #verdict(
+    active: ActiveConfig,
+    request: ResolvedRequest,
+    v: Verified,
+    failure: DecisionFailure | undefined,
+  ): Decision {
     const claims = v.claims;
     // iss is a verified string (the issuer lookup needs it); the others are optional.
     const iss = claims.iss as string;
     const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
-    const rule = request.rule;
-    const failure = afterVerifyFailures({
-      active,
-      rule,
-      claims,
-      tokenSha256: v.tokenSha256,
-      countUse: (issuer, jti) => {
-        const uses = this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds);
-        if (uses === Infinity) this.#deps.onReuseStoreFull?.();
-        return uses;
-      },
-    });
     if (failure !== undefined) {
       const r = this.#deniedOrAudited(
         active,
@@ -183,17 +216,16 @@ export class Engine {
     }
     const headers =
       active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
-    const strip = active.strippedHeaders;
     return {
       kind: 'forward',
       decision: 'allow',
       reason: 'ok',
       policy: active.policy.name,
       generation: active.generation,
-      rule: rule?.name,
+      rule: request.rule?.name,
       path: request.path,
       target: request.target,
-      strip,
+      strip: active.strippedHeaders,
       headers,
       keepToken: active.policy.forwardToken === true,
       ...headerOptions(active.policy),

@@ -74,8 +74,19 @@ export async function explainRequest(
   for (const r of explanation.reasons) failures.push({ stage: 'token', ...r });
   const claims = explanation.claims;
   if (claims !== undefined) {
-    // No countUse: a check is not a use.
-    afterVerifyFailures({ active, rule, claims, tokenSha256: signedPartSha256(extracted.token) }, failures);
+    // No reuse counter: a check is not a use.
+    await afterVerifyFailures(
+      {
+        active,
+        request,
+        claims,
+        tokenSha256: signedPartSha256(extracted.token),
+        exp: typeof claims.exp === 'number' ? claims.exp : Infinity,
+        nowSeconds,
+        reuse: undefined,
+      },
+      failures,
+    );
   }
   return done(failures.length === 0 ? 'allow' : 'deny', {
     fingerprint: explanation.fingerprint,

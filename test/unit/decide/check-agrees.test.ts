@@ -14,7 +14,7 @@ import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { PathsSpec, TokenPolicy, TokenRevocation } from '../../../src/policy/types.js';
-import { ReuseCounter } from '../../../src/revocation/reuse.js';
+import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 import {
@@ -212,7 +212,7 @@ describe('check agrees with the proxy', () => {
             state,
             verifier,
             cache: new VerifiedTokenCache(),
-            reuse: new ReuseCounter(),
+            reuse: new MemoryReuseStore(),
             keys,
             now: () => NOW * 1000,
           });
@@ -253,7 +253,7 @@ describe('check agrees with the proxy at the door', () => {
       state,
       verifier,
       cache: new VerifiedTokenCache(),
-      reuse: new ReuseCounter(),
+      reuse: new MemoryReuseStore(),
       keys,
       now: () => NOW * 1000,
     });

@@ -6,13 +6,14 @@ import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll } from 'vitest';
 import type { Decision, Forward, Reject } from '../../../src/decide/decision.js';
-import { Engine, type RequestFacts } from '../../../src/decide/engine.js';
+import { Engine } from '../../../src/decide/engine.js';
+import type { RequestFacts } from '../../../src/decide/request.js';
 import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyResolver } from '../../../src/keys/types.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
-import { ReuseCounter } from '../../../src/revocation/reuse.js';
+import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 import { claimsWithout, ecKey, jws, rsaKey, type TestKey } from '../../support/tokens.js';
@@ -126,7 +127,7 @@ export async function rig(
     state,
     verifier: new TokenVerifier(resolver),
     cache,
-    reuse: new ReuseCounter(),
+    reuse: new MemoryReuseStore(),
     keys: resolver,
     now: () => clock.ms,
   });
