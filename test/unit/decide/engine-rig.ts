@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll } from 'vitest';
 import type { Decision, Forward, Reject } from '../../../src/decide/decision.js';
-import { Engine } from '../../../src/decide/engine.js';
+import { Engine, type EngineDeps } from '../../../src/decide/engine.js';
 import type { RequestFacts } from '../../../src/decide/request.js';
 import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
@@ -116,6 +116,7 @@ export async function rig(
   p?: TokenPolicy,
   revocations: TokenRevocation[] = [],
   wrapKeys: (keys: KeyStore) => KeyResolver = (keys) => keys,
+  deps: Partial<Omit<EngineDeps, 'state' | 'verifier' | 'cache' | 'keys' | 'now'>> = {},
 ): Promise<Rig> {
   const state = new ConfigState();
   const keys = new KeyStore();
@@ -130,6 +131,7 @@ export async function rig(
     reuse: new MemoryReuseStore(),
     keys: resolver,
     now: () => clock.ms,
+    ...deps,
   });
   const apply = async (next: TokenPolicy, revs: TokenRevocation[] = []): Promise<void> => {
     const active = state.apply(compilePolicy(next), revs, clock.ms);
