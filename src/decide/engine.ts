@@ -1,33 +1,26 @@
 /**
  * The decision pipeline, one exit per request (Envoy jwt_authn's filter role):
  *
- *   rule lookup → extract → verified-token cache | verify (signature + claims)
- *     → revocation → reuse → rule requirements → forward
+ *   resolve the request (request.ts: path, case, rule) → extract → verified-token cache |
+ *     verify (signature + claims) → revocation → reuse → rule requirements → verdict.ts
  *
  * Cheap local checks run before any key lookup. Revocation and reuse run on every request,
  * cache hit or not: the cache only saves signature work. Cache hits decide synchronously (no
  * promise on the hot path), and so do misses whose key is already loaded (signature checks are
- * synchronous, ADR 0004); a decision is a promise only while the key layer must wait for a load.
+ * synchronous, ADR 0004); a decision is a promise only while the key layer must wait for a load
+ * or when the reuse store answers with a promise (a shared store; the in-memory one never does).
  */
 import type { KeyResolver } from '../keys/types.js';
-import { forwardedHeaders } from '../policy/evaluate.js';
-import type { CompiledPolicy } from '../policy/types.js';
 import type { ReuseStore } from '../revocation/reuse-store.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
 import { wholeTokenSha256 } from '../token/hash.js';
-import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
-import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
+import type { Decision } from './decision.js';
 import { requestToken, resolveRequest, type RequestFacts, type ResolvedRequest } from './request.js';
 import type { ActiveConfig, ConfigState } from './state.js';
 import { ReuseCounting, type UnavailableAction } from './reuse-step.js';
-import {
-  afterVerifyFailures,
-  deniedByRule,
-  malformedRequest,
-  NO_TOKEN,
-  type DecisionFailure,
-} from './steps.js';
+import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
+import { deniedOrAudited, publicForward, refusedRequest, tokenInfo, verdict } from './verdict.js';
 
 export interface EngineDeps {
   state: ConfigState;
@@ -47,7 +40,6 @@ export interface EngineDeps {
 }
 
 const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
-const NO_HEADERS: readonly (readonly [string, string])[] = [];
 
 export class Engine {
   readonly #deps: EngineDeps;
@@ -74,54 +66,18 @@ export class Engine {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#deps.state.active;
     const request = resolveRequest(active?.policy, f);
-    if (request.problem !== undefined) {
-      return {
-        kind: 'reject',
-        stage: 'request',
-        reason: 'malformed',
-        description: request.problem,
-        policy: active?.policy.name ?? '',
-        generation: active?.generation ?? 0,
-        rule: undefined,
-        path: request.path,
-        token: undefined,
-      };
-    }
+    if (request.problem !== undefined) return refusedRequest(active, request, request.problem);
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
     const rule = request.rule;
     if (rule?.action === 'Deny') {
-      const denied = deniedByRule(rule, f.method, request.path);
-      return this.#deniedOrAudited(
-        active,
-        denied.stage,
-        denied.reason,
-        denied.description,
-        request,
-        undefined,
-      );
+      return deniedOrAudited(active, deniedByRule(rule, f.method, request.path), request, undefined);
     }
-    if (rule?.action === 'Allow') {
-      return {
-        kind: 'forward',
-        decision: 'allow',
-        reason: 'public',
-        policy: policy.name,
-        generation: active.generation,
-        rule: rule.name,
-        path: request.path,
-        target: request.target,
-        strip: active.strippedHeaders,
-        headers: NO_HEADERS,
-        keepToken: false,
-        ...headerOptions(policy),
-        token: undefined,
-      };
-    }
+    if (rule?.action === 'Allow') return publicForward(active, request, rule.name);
     const extracted = requestToken(request);
     if (extracted.kind !== 'token') {
       const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
-      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, request, undefined);
+      return deniedOrAudited(active, f, request, undefined);
     }
     const token = extracted.token;
     const nowMs = this.#now();
@@ -148,15 +104,8 @@ export class Engine {
     keysVersion: number,
   ): Decision | Promise<Decision> {
     if (!result.ok) {
-      const info: TokenInfo | undefined = result.fingerprint
-        ? {
-            fingerprint: result.fingerprint,
-            sub: str(result.claims?.sub),
-            jti: str(result.claims?.jti),
-            iss: str(result.claims?.iss),
-          }
-        : undefined;
-      return this.#deniedOrAudited(active, 'token', result.reason, result.description, request, info);
+      const info = result.fingerprint ? tokenInfo(result.fingerprint, result.claims) : undefined;
+      return deniedOrAudited(active, { stage: 'token', ...result }, request, info);
     }
     const now = this.#now() / 1000;
     // Cache only what was verified against what is still in force: a reload or key rotation
@@ -187,101 +136,7 @@ export class Engine {
       nowSeconds,
       reuse: this.#reuse,
     });
-    if (failure instanceof Promise) return failure.then((f) => this.#verdict(active, request, v, f));
-    return this.#verdict(active, request, v, failure);
+    if (failure instanceof Promise) return failure.then((f) => verdict(active, request, v, f));
+    return verdict(active, request, v, failure);
   }
-
-  /** The decision for a verified token, given the first failure of the checks after it. */
-  #verdict(
-    active: ActiveConfig,
-    request: ResolvedRequest,
-    v: Verified,
-    failure: DecisionFailure | undefined,
-  ): Decision {
-    const claims = v.claims;
-    // iss is a verified string (the issuer lookup needs it); the others are optional.
-    const iss = claims.iss as string;
-    const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
-    if (failure !== undefined) {
-      const r = this.#deniedOrAudited(
-        active,
-        failure.stage,
-        failure.reason,
-        failure.description,
-        request,
-        info,
-      );
-      if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
-      return r;
-    }
-    const headers =
-      active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
-    return {
-      kind: 'forward',
-      decision: 'allow',
-      reason: 'ok',
-      policy: active.policy.name,
-      generation: active.generation,
-      rule: request.rule?.name,
-      path: request.path,
-      target: request.target,
-      strip: active.strippedHeaders,
-      headers,
-      keepToken: active.policy.forwardToken === true,
-      ...headerOptions(active.policy),
-      token: info,
-      exp: v.exp,
-      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
-    };
-  }
-
-  /** Enforce: a refusal. Audit: the same verdict, forwarded and counted as audit_deny. */
-  #deniedOrAudited(
-    active: ActiveConfig,
-    stage: Stage,
-    reason: DenyReason,
-    description: string,
-    request: ResolvedRequest,
-    token: TokenInfo | undefined,
-  ): Reject | Forward {
-    const rule = request.rule?.name;
-    if (active.policy.mode === 'Audit') {
-      const strip = active.strippedHeaders;
-      return {
-        kind: 'forward',
-        decision: 'audit_deny',
-        reason,
-        description,
-        policy: active.policy.name,
-        generation: active.generation,
-        rule,
-        path: request.path,
-        target: request.target,
-        strip,
-        headers: NO_HEADERS,
-        keepToken: false,
-        ...headerOptions(active.policy),
-        token,
-      };
-    }
-    return {
-      kind: 'reject',
-      stage,
-      reason,
-      description,
-      policy: active.policy.name,
-      generation: active.generation,
-      rule,
-      path: request.path,
-      token,
-    };
-  }
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function headerOptions(p: CompiledPolicy): Pick<Forward, 'allowUnderscores' | 'trustedProxies'> {
-  return { allowUnderscores: p.allowUnderscoreHeaders === true, trustedProxies: p.trustedProxies };
 }
