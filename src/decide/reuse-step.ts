@@ -23,6 +23,8 @@ export interface ReuseCountingOptions {
   readonly onUnavailable?: ((detail: string, action: UnavailableAction) => void) | undefined;
 }
 
+const REJECTED: ReuseOutcome = Object.freeze({ kind: 'unavailable', detail: 'the store failed to answer' });
+
 /** Counts uses for the engine: the store, then the policy's choice when it cannot answer. */
 export class ReuseCounting {
   readonly #o: ReuseCountingOptions;
@@ -38,7 +40,12 @@ export class ReuseCounting {
     now: number,
   ): ReuseOutcome | Promise<ReuseOutcome> {
     const out = this.#o.store.use(key, exp, now);
-    if (out instanceof Promise) return out.then((o) => this.#judge(policy, key, exp, now, o));
+    if (out instanceof Promise) {
+      // A store must not reject; if one does, that is an answer it could not give (never open).
+      const judge = (o: ReuseOutcome): ReuseOutcome | Promise<ReuseOutcome> =>
+        this.#judge(policy, key, exp, now, o);
+      return out.then(judge, () => judge(REJECTED));
+    }
     return this.#judge(policy, key, exp, now, out);
   }
 

@@ -8,7 +8,8 @@
  *
  * `use` may answer synchronously (the in-memory store: no promise on the hot path) or with a
  * promise (a store across the network). It never throws and never rejects: every failure is an
- * outcome, so the caller always has something to decide on and nothing fails open.
+ * outcome, so the caller always has something to decide on and nothing fails open (the decision
+ * reads a rejection, should one happen anyway, as `unavailable`).
  */
 
 /** What one recorded use came to. */

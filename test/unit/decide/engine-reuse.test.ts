@@ -202,6 +202,18 @@ describe('the reuse step through the ReuseStore interface', () => {
     expect(scoped.reason).toBe('insufficient_scope');
   });
 
+  it('a store whose promise rejects (against its contract) still refuses with reuse_store_unavailable', async () => {
+    const broken: ReuseStore = {
+      use: () => Promise.reject(new Error('boom')),
+      sweep: () => undefined,
+      stats: () => new DownStore().stats(),
+      close: () => Promise.resolve(),
+    };
+    const r = await rig(policyOf({ reuse: { maxUses: 1 } }), [], undefined, { reuse: broken });
+    const d = asReject(await decide(r, facts('/orders/1', token(rsa, { jti: 'j-1' }))));
+    expect(d).toMatchObject({ reason: 'reuse_store_unavailable' });
+  });
+
   it('Audit mode forwards an unavailable store’s refusal as audit_deny with its reason', async () => {
     const r = await rig(undefined, [], undefined, { reuse: new DownStore() });
     r.state.apply(compilePolicy(policyOf({ mode: 'Audit', reuse: { maxUses: 1 } })), [], NOW * 1000);
