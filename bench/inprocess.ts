@@ -8,7 +8,7 @@
  *   npm run bench:inprocess   (or: npm run build && taskset -c 0 node dist/bench/inprocess.js)
  *
  * The wiring is the sidecar's (src/sidecar/run.ts): a KeyStore with the policy's inline keys, a
- * TokenVerifier over it, a VerifiedTokenCache, a ReuseCounter, one ConfigState. Keys are fresh
+ * TokenVerifier over it, a VerifiedTokenCache, a MemoryReuseStore, one ConfigState. Keys are fresh
  * RSA-2048 and P-256 pairs made here; tokens are signed here with node:crypto (nothing written).
  * CPU time is process.cpuUsage (user + system), so time spent waiting for a CPU is not counted.
  *
@@ -18,13 +18,14 @@
  */
 import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
-import { Engine, type RequestFacts } from '../src/decide/engine.js';
+import { Engine } from '../src/decide/engine.js';
+import type { RequestFacts } from '../src/decide/request.js';
 import { ConfigState } from '../src/decide/state.js';
 import type { Decision } from '../src/decide/decision.js';
 import { KeyStore } from '../src/keys/store.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import type { TokenPolicy } from '../src/policy/types.js';
-import { ReuseCounter } from '../src/revocation/reuse.js';
+import { MemoryReuseStore } from '../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../src/token/cache.js';
 import { TokenVerifier } from '../src/token/verify.js';
 import { AUDIENCE, ISSUER, benchPolicy } from './jwt.js';
@@ -95,7 +96,7 @@ async function rig(p: TokenPolicy, cacheEntries: number): Promise<Rig> {
     state,
     verifier: new TokenVerifier(keys),
     cache,
-    reuse: new ReuseCounter(),
+    reuse: new MemoryReuseStore(),
     keys,
   });
   const active = state.apply(compilePolicy(p), [], Date.now());
@@ -106,9 +107,7 @@ async function rig(p: TokenPolicy, cacheEntries: number): Promise<Rig> {
 function facts(token: string): RequestFacts {
   return {
     method: 'GET',
-    path: '/orders',
     target: '/orders',
-    query: '',
     authorization: [`Bearer ${token}`],
     client: '127.0.0.1',
   };

@@ -22,7 +22,7 @@ Pass --token - to read the token from standard input (keeps it out of shell hist
 flags:
   --policy FILE   policy file (TokenPolicy + TokenRevocation documents)
   --token TOKEN   the bearer token, or - for stdin
-  --path P        request path (default /)
+  --path P        request target, path and optional query, as a client sends it (default /)
   --method M      request method (default GET)
   -h, --help      this text
 

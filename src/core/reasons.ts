@@ -17,6 +17,10 @@ export const DENY_REASONS = [
   'wrong_type',
   'revoked',
   'reused',
+  // The reuse store refuses to record a new token (its cap; a use is never forgotten): 401.
+  'reuse_store_full',
+  // The shared reuse store could not be asked (unreachable, timed out): 503, fail closed.
+  'reuse_store_unavailable',
   'insufficient_scope',
   'missing_claim',
   'denied_by_rule',

@@ -26,6 +26,10 @@ export interface DecidedUnder {
 
 export interface Forward extends DecidedUnder {
   kind: 'forward';
+  /** The normalised path (src/decide/request.ts), for logs. */
+  path: string;
+  /** What the app receives: the normalised path plus the original query. */
+  target: string;
   decision: 'allow' | 'audit_deny';
   reason: Reason;
   /** For audit_deny: why it would have been refused. */
@@ -54,6 +58,8 @@ export interface Forward extends DecidedUnder {
 
 export interface Reject extends DecidedUnder {
   kind: 'reject';
+  /** The normalised path, or the raw one when the request itself was refused; for logs. */
+  path: string;
   stage: Stage;
   reason: DenyReason;
   /** Detail for logs and the CLI; the client gets a generic text. */

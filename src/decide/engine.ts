@@ -1,76 +1,60 @@
 /**
  * The decision pipeline, one exit per request (Envoy jwt_authn's filter role):
  *
- *   rule lookup → extract → verified-token cache | verify (signature + claims)
- *     → revocation → reuse → rule requirements → forward
+ *   resolve the request (request.ts: path, case, rule) → extract → verified-token cache |
+ *     verify (signature + claims) → revocation → reuse → rule requirements → verdict.ts
  *
  * Cheap local checks run before any key lookup. Revocation and reuse run on every request,
  * cache hit or not: the cache only saves signature work. Cache hits decide synchronously (no
  * promise on the hot path), and so do misses whose key is already loaded (signature checks are
- * synchronous, ADR 0004); a decision is a promise only while the key layer must wait for a load.
+ * synchronous, ADR 0004); a decision is a promise only while the key layer must wait for a load
+ * or when the reuse store answers with a promise (a shared store; the in-memory one never does).
  */
 import type { KeyResolver } from '../keys/types.js';
-import { forwardedHeaders } from '../policy/evaluate.js';
-import { matchRule } from '../policy/rules.js';
-import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
-import { reuseKey, type ReuseCounter } from '../revocation/reuse.js';
+import type { ReuseStore } from '../revocation/reuse-store.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
-import { extractToken } from '../token/extract.js';
 import { wholeTokenSha256 } from '../token/hash.js';
-import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
-import type { Decision, Forward, Reject, Stage, TokenInfo } from './decision.js';
+import type { Decision } from './decision.js';
+import { requestToken, resolveRequest, type RequestFacts, type ResolvedRequest } from './request.js';
 import type { ActiveConfig, ConfigState } from './state.js';
+import { ReuseCounting, type UnavailableAction } from './reuse-step.js';
 import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
-
-export interface RequestFacts {
-  method: string;
-  /** Normalised path (what rules match). */
-  path: string;
-  /** What the app receives: normalised path plus the original query. */
-  target: string;
-  query: string;
-  /** Every Authorization header value, in order (node:http keeps only the first). */
-  authorization: readonly string[];
-  client: string | undefined;
-  /**
-   * Set when the request itself cannot be trusted (smuggling shape, unsafe path): refused as
-   * `malformed` in every mode, Audit included, since its framing or target is ambiguous.
-   */
-  problem?: string | undefined;
-}
+import { deniedOrAudited, publicForward, refusedRequest, tokenInfo, verdict } from './verdict.js';
 
 export interface EngineDeps {
   state: ConfigState;
   verifier: TokenVerifier;
   cache: VerifiedTokenCache;
-  reuse: ReuseCounter;
+  /** Where reuse-limited tokens are counted (src/revocation/reuse-store.ts). */
+  reuse: ReuseStore;
+  /** Per-pod store for policies with `reuse.onUnavailable: count_per_pod`, used while `reuse` cannot answer. */
+  reuseFallback?: ReuseStore;
   keys: KeyResolver;
   /** Epoch milliseconds. */
   now?: () => number;
   /** Called each time a use is refused because the reuse store is full (for a rate-limited log). */
   onReuseStoreFull?: () => void;
+  /** Called each time the reuse store could not be asked, with what was done instead. */
+  onReuseStoreUnavailable?: (detail: string, action: UnavailableAction) => void;
 }
 
 const UNAVAILABLE: Decision = { kind: 'unavailable', description: 'no policy loaded' };
-const NO_HEADERS: readonly (readonly [string, string])[] = [];
 
 export class Engine {
   readonly #deps: EngineDeps;
   readonly #now: () => number;
+  readonly #reuse: ReuseCounting;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
-  }
-
-  /** How the active policy reads paths, for normalisation before `decide`. */
-  pathOptions(): { matrixParameters: 'Reject' | 'Strip'; caseInsensitive: boolean } {
-    const paths = this.#deps.state.active?.policy.paths;
-    return {
-      matrixParameters: paths?.matrixParameters ?? 'Reject',
-      caseInsensitive: paths?.caseInsensitive ?? false,
-    };
+    this.#reuse = new ReuseCounting({
+      store: deps.reuse,
+      fallback: deps.reuseFallback,
+      onFull: deps.onReuseStoreFull,
+      onUnavailable: deps.onReuseStoreUnavailable,
+    });
   }
 
   /** The policy enforced now, for answers given without a decision (no await between). */
@@ -81,46 +65,19 @@ export class Engine {
   decide(f: RequestFacts): Decision | Promise<Decision> {
     // One snapshot for the whole request: a reload mid-request cannot mix two configs.
     const active = this.#deps.state.active;
-    if (f.problem !== undefined) {
-      return {
-        kind: 'reject',
-        stage: 'request',
-        reason: 'malformed',
-        description: f.problem,
-        policy: active?.policy.name ?? '',
-        generation: active?.generation ?? 0,
-        rule: undefined,
-        token: undefined,
-      };
-    }
+    const request = resolveRequest(active?.policy, f);
+    if (request.problem !== undefined) return refusedRequest(active, request, request.problem);
     if (active === undefined) return UNAVAILABLE;
     const policy = active.policy;
-    // caseInsensitive: rule paths were lower-cased at compile time; the app still gets f.target.
-    const matchPath = policy.paths?.caseInsensitive === true ? f.path.toLowerCase() : f.path;
-    const rule = matchRule(policy.rules, matchPath, f.method);
+    const rule = request.rule;
     if (rule?.action === 'Deny') {
-      const denied = deniedByRule(rule, f.method, f.path);
-      return this.#deniedOrAudited(active, denied.stage, denied.reason, denied.description, rule, undefined);
+      return deniedOrAudited(active, deniedByRule(rule, f.method, request.path), request, undefined);
     }
-    if (rule?.action === 'Allow') {
-      return {
-        kind: 'forward',
-        decision: 'allow',
-        reason: 'public',
-        policy: policy.name,
-        generation: active.generation,
-        rule: rule.name,
-        strip: active.strippedHeaders,
-        headers: NO_HEADERS,
-        keepToken: false,
-        ...headerOptions(policy),
-        token: undefined,
-      };
-    }
-    const extracted = extractToken(f.authorization, f.query);
+    if (rule?.action === 'Allow') return publicForward(active, request, rule.name);
+    const extracted = requestToken(request);
     if (extracted.kind !== 'token') {
       const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);
-      return this.#deniedOrAudited(active, f.stage, f.reason, f.description, rule, undefined);
+      return deniedOrAudited(active, f, request, undefined);
     }
     const token = extracted.token;
     const nowMs = this.#now();
@@ -128,34 +85,27 @@ export class Engine {
     const keysVersion = this.#deps.keys.version;
     this.#deps.cache.sync(policy, keysVersion);
     const hit = this.#deps.cache.get(cacheKey, nowMs / 1000);
-    if (hit !== undefined) return this.#afterVerify(active, rule, hit, nowMs / 1000);
+    if (hit !== undefined) return this.#afterVerify(active, request, hit, nowMs / 1000);
 
     // A miss: synchronous too when the key is at hand; a promise only while keys are loading.
     const verified = this.#deps.verifier.verify(token, policy, nowMs / 1000);
     if (verified instanceof Promise) {
-      return verified.then((result) => this.#afterMiss(active, rule, result, cacheKey, keysVersion));
+      return verified.then((result) => this.#afterMiss(active, request, result, cacheKey, keysVersion));
     }
-    return this.#afterMiss(active, rule, verified, cacheKey, keysVersion);
+    return this.#afterMiss(active, request, verified, cacheKey, keysVersion);
   }
 
   /** A verification's outcome: refused, or cached (when still current) and checked further. */
   #afterMiss(
     active: ActiveConfig,
-    rule: CompiledRule | undefined,
+    request: ResolvedRequest,
     result: VerifyResult,
     cacheKey: string,
     keysVersion: number,
-  ): Decision {
+  ): Decision | Promise<Decision> {
     if (!result.ok) {
-      const info: TokenInfo | undefined = result.fingerprint
-        ? {
-            fingerprint: result.fingerprint,
-            sub: str(result.claims?.sub),
-            jti: str(result.claims?.jti),
-            iss: str(result.claims?.iss),
-          }
-        : undefined;
-      return this.#deniedOrAudited(active, 'token', result.reason, result.description, rule, info);
+      const info = result.fingerprint ? tokenInfo(result.fingerprint, result.claims) : undefined;
+      return deniedOrAudited(active, { stage: 'token', ...result }, request, info);
     }
     const now = this.#now() / 1000;
     // Cache only what was verified against what is still in force: a reload or key rotation
@@ -164,99 +114,29 @@ export class Engine {
     if (this.#deps.state.active === active && this.#deps.keys.version === keysVersion) {
       this.#deps.cache.set(cacheKey, result, now);
     }
-    return this.#afterVerify(active, rule, result, now);
+    return this.#afterVerify(active, request, result, now);
   }
 
-  /** Checks that depend on state that changes without the token changing: run on every request. */
+  /**
+   * Checks that depend on state that changes without the token changing: run on every request.
+   * A promise only when the reuse store answers with one.
+   */
   #afterVerify(
     active: ActiveConfig,
-    rule: CompiledRule | undefined,
+    request: ResolvedRequest,
     v: Verified,
     nowSeconds: number,
-  ): Decision {
-    const claims = v.claims;
-    // iss is a verified string (the issuer lookup needs it); the others are optional.
-    const iss = claims.iss as string;
-    const info: TokenInfo = { fingerprint: v.fingerprint, sub: str(claims.sub), jti: str(claims.jti), iss };
+  ): Decision | Promise<Decision> {
     const failure = afterVerifyFailures({
       active,
-      rule,
-      claims,
+      request,
+      claims: v.claims,
       tokenSha256: v.tokenSha256,
-      countUse: (issuer, jti) => {
-        const uses = this.#deps.reuse.use(reuseKey(issuer, jti), v.exp ?? Infinity, nowSeconds);
-        if (uses === Infinity) this.#deps.onReuseStoreFull?.();
-        return uses;
-      },
+      exp: v.exp ?? Infinity,
+      nowSeconds,
+      reuse: this.#reuse,
     });
-    if (failure !== undefined) {
-      const r = this.#deniedOrAudited(active, failure.stage, failure.reason, failure.description, rule, info);
-      if (r.kind === 'reject' && failure.scope !== undefined) r.scope = failure.scope;
-      return r;
-    }
-    const headers =
-      active.policy.forwardClaims.length === 0 ? NO_HEADERS : forwardedHeaders(active.policy, claims);
-    const strip = active.strippedHeaders;
-    return {
-      kind: 'forward',
-      decision: 'allow',
-      reason: 'ok',
-      policy: active.policy.name,
-      generation: active.generation,
-      rule: rule?.name,
-      strip,
-      headers,
-      keepToken: active.policy.forwardToken === true,
-      ...headerOptions(active.policy),
-      token: info,
-      exp: v.exp,
-      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
-    };
+    if (failure instanceof Promise) return failure.then((f) => verdict(active, request, v, f));
+    return verdict(active, request, v, failure);
   }
-
-  /** Enforce: a refusal. Audit: the same verdict, forwarded and counted as audit_deny. */
-  #deniedOrAudited(
-    active: ActiveConfig,
-    stage: Stage,
-    reason: DenyReason,
-    description: string,
-    rule: CompiledRule | undefined,
-    token: TokenInfo | undefined,
-  ): Reject | Forward {
-    if (active.policy.mode === 'Audit') {
-      const strip = active.strippedHeaders;
-      return {
-        kind: 'forward',
-        decision: 'audit_deny',
-        reason,
-        description,
-        policy: active.policy.name,
-        generation: active.generation,
-        rule: rule?.name,
-        strip,
-        headers: NO_HEADERS,
-        keepToken: false,
-        ...headerOptions(active.policy),
-        token,
-      };
-    }
-    return {
-      kind: 'reject',
-      stage,
-      reason,
-      description,
-      policy: active.policy.name,
-      generation: active.generation,
-      rule: rule?.name,
-      token,
-    };
-  }
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function headerOptions(p: CompiledPolicy): Pick<Forward, 'allowUnderscores' | 'trustedProxies'> {
-  return { allowUnderscores: p.allowUnderscoreHeaders === true, trustedProxies: p.trustedProxies };
 }

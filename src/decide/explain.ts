@@ -3,12 +3,10 @@
  * verifier's chain) run in every-failure mode: EVERY failed check listed, the first of them the
  * proxy's reason. Reuse is not counted (a check is not a use).
  */
-import { matchRule } from '../policy/rules.js';
-import { normalisePath } from '../policy/normalize.js';
-import { extractToken } from '../token/extract.js';
 import { signedPartSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier } from '../token/verify.js';
+import { requestToken, resolveRequest } from './request.js';
 import type { ActiveConfig } from './state.js';
 import {
   afterVerifyFailures,
@@ -20,6 +18,7 @@ import {
 
 export interface ExplainInput {
   token: string;
+  /** The request target: a path, with or without a query, exactly as a client would send it. */
   path: string;
   method: string;
 }
@@ -45,15 +44,17 @@ export async function explainRequest(
   const policy = active.policy;
   // Every failure, in the order the proxy meets them (its first one is the proxy's decision).
   const failures: DecisionFailure[] = [];
-  const normalised = normalisePath(input.path, {
-    matrixParameters: policy.paths?.matrixParameters ?? 'Reject',
-  });
-  const path = normalised.ok ? normalised.path : input.path;
-  if (!normalised.ok) failures.push(malformedRequest(`path: ${normalised.description}`));
+  // The request the proxy would read: the same start of the decision (src/decide/request.ts).
   const method = input.method.toUpperCase();
-  // As the engine does: with caseInsensitive, rule paths were lower-cased at compile time.
-  const matchPath = policy.paths?.caseInsensitive === true ? path.toLowerCase() : path;
-  const rule = normalised.ok ? matchRule(policy.rules, matchPath, method) : undefined;
+  const request = resolveRequest(policy, {
+    method,
+    target: input.path,
+    authorization: [`Bearer ${input.token}`],
+    client: undefined,
+  });
+  if (request.problem !== undefined) failures.push(malformedRequest(`path: ${request.problem}`));
+  const rule = request.rule;
+  const path = request.path;
   const base = { mode: policy.mode, rule: rule && { name: rule.name, action: rule.action }, path };
   const done = (decision: 'allow' | 'deny', token: Explained['token']): Explained => ({
     ...base,
@@ -64,7 +65,7 @@ export async function explainRequest(
 
   if (rule?.action === 'Deny') failures.push(deniedByRule(rule, method, path));
   if (rule?.action === 'Allow' && failures.length === 0) return done('allow', undefined);
-  const extracted = extractToken(`Bearer ${input.token}`, '');
+  const extracted = requestToken(request);
   if (extracted.kind !== 'token') {
     failures.push(extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description));
     return done('deny', undefined);
@@ -73,8 +74,19 @@ export async function explainRequest(
   for (const r of explanation.reasons) failures.push({ stage: 'token', ...r });
   const claims = explanation.claims;
   if (claims !== undefined) {
-    // No countUse: a check is not a use.
-    afterVerifyFailures({ active, rule, claims, tokenSha256: signedPartSha256(extracted.token) }, failures);
+    // No reuse counter: a check is not a use.
+    await afterVerifyFailures(
+      {
+        active,
+        request,
+        claims,
+        tokenSha256: signedPartSha256(extracted.token),
+        exp: typeof claims.exp === 'number' ? claims.exp : Infinity,
+        nowSeconds,
+        reuse: undefined,
+      },
+      failures,
+    );
   }
   return done(failures.length === 0 ? 'allow' : 'deny', {
     fingerprint: explanation.fingerprint,

@@ -22,6 +22,8 @@ export interface SidecarMetrics {
   readonly configValid: Gauge;
   readonly jwksRefresh: Counter<'issuer' | 'result'>;
   readonly tokenReuse: Counter<'policy'>;
+  /** Uses the reuse store could not be asked about, by what was done instead. */
+  readonly reuseStoreUnavailable: Counter<'action'>;
   readonly upstreamErrors: Counter<'kind'>;
   readonly verifiedCacheSize: Gauge;
   /** In-cluster mode only (docs/contracts/in-cluster.md). */
@@ -200,6 +202,12 @@ export function createSidecarMetrics(
       name: 'tokenwarden_token_reuse_total',
       help: 'Requests refused because their jti exceeded reuse.maxUses.',
       labelNames: ['policy'] as const,
+      registers: [registry],
+    }),
+    reuseStoreUnavailable: new Counter({
+      name: 'tokenwarden_reuse_store_unavailable_total',
+      help: 'Reuse-limited requests the reuse store could not be asked about, by action (refused: 503; counted_per_pod: the policy falls back to per-pod counting).',
+      labelNames: ['action'] as const,
       registers: [registry],
     }),
     upstreamErrors: new Counter({

@@ -4,7 +4,7 @@
  * allocates nothing.
  */
 import type { JWTPayload } from 'jose';
-import { record } from '../core/chain.js';
+import { runChain, runEach, type Step } from '../core/chain.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
 
@@ -84,34 +84,47 @@ function claimFailure(rule: CompiledRule, name: string): RuleFailure {
   return failure;
 }
 
+/** The failure if `claims` lack `scope`, one of `rule`'s required scopes; allocates on failure only. */
+export function unmetScope(rule: CompiledRule, claims: JWTPayload, scope: string): RuleFailure | undefined {
+  return hasScope(claims, scope) ? undefined : scopeFailure(rule, scope);
+}
+
+/** The failure if `claims` lack `[name, value]`, one of `rule`'s required claims. */
+export function unmetClaim(
+  rule: CompiledRule,
+  claims: JWTPayload,
+  required: readonly [name: string, value: string],
+): RuleFailure | undefined {
+  return hasClaimValue(claims, required[0], required[1]) ? undefined : claimFailure(rule, required[0]);
+}
+
+interface RuleContext {
+  readonly rule: CompiledRule;
+  readonly claims: JWTPayload;
+}
+
+const scopeOf = (scope: string, c: RuleContext): RuleFailure | undefined =>
+  unmetScope(c.rule, c.claims, scope);
+const claimOf = (required: readonly [string, string], c: RuleContext): RuleFailure | undefined =>
+  unmetClaim(c.rule, c.claims, required);
+
+/** Scopes before claims, each a chain over the rule's list (src/core/chain.ts). */
+const REQUIREMENTS: readonly Step<RuleContext, RuleFailure>[] = [
+  (c, every) => runEach(c.rule.requiredScopes, scopeOf, c, every),
+  (c, every) => runEach(c.rule.requiredClaims, claimOf, c, every),
+];
+
 /**
- * The rule's requirements as one chain (src/core/chain.ts), scopes before claims: the first
- * unmet one (`every` undefined; allocates nothing when the rule is satisfied), or every unmet
- * one pushed into `every`.
+ * The rule's requirements as one chain: the first unmet one (`every` undefined), or every
+ * unmet one pushed into `every`. The request path runs the same checks through
+ * src/decide/steps.ts (`unmetScope`, `unmetClaim`).
  */
 export function ruleFailures(
   rule: CompiledRule,
   claims: JWTPayload,
   every?: RuleFailure[],
 ): RuleFailure | undefined {
-  let first: RuleFailure | undefined;
-  const scopes = rule.requiredScopes;
-  for (let i = 0; i < scopes.length; i++) {
-    const scope = scopes[i] as string;
-    if (hasScope(claims, scope)) continue;
-    const f = scopeFailure(rule, scope);
-    first ??= f;
-    if (record(f, every)) return f;
-  }
-  const required = rule.requiredClaims;
-  for (let i = 0; i < required.length; i++) {
-    const [name, value] = required[i] as readonly [string, string];
-    if (hasClaimValue(claims, name, value)) continue;
-    const f = claimFailure(rule, name);
-    first ??= f;
-    if (record(f, every)) return f;
-  }
-  return first;
+  return runChain(REQUIREMENTS, { rule, claims }, every);
 }
 
 /** The first unmet requirement of `rule`, or ok (the request path). */

@@ -210,6 +210,12 @@ export interface CompiledForwardClaim {
   readonly header: string;
 }
 
+/**
+ * `refuse`: 503 `reuse_store_unavailable` (fail closed); `count_per_pod`: count in the sidecar's
+ * own table meanwhile (a token may then be used up to maxUses times per replica).
+ */
+export type ReuseOnUnavailable = 'refuse' | 'count_per_pod';
+
 export interface CompiledPolicy {
   readonly name: string;
   readonly namespace: string;
@@ -221,6 +227,8 @@ export interface CompiledPolicy {
   readonly expiry: CompiledExpiry;
   /** 0: unlimited. */
   readonly maxUses: number;
+  /** What a reuse-limited request gets when the shared reuse store cannot be asked; undefined: refuse. */
+  readonly reuse?: { readonly onUnavailable: ReuseOnUnavailable };
   readonly rules: readonly CompiledRule[];
   readonly forwardClaims: readonly CompiledForwardClaim[];
   /** Keep the verified token in what the app receives (`spec.forwardToken`). */

@@ -27,6 +27,8 @@ const GENERIC: Record<DenyReason, string> = {
   wrong_type: 'the token type is not accepted',
   revoked: 'the token has been revoked',
   reused: 'the token has been used too many times',
+  reuse_store_full: 'the token cannot be accepted: its uses cannot be recorded',
+  reuse_store_unavailable: 'the token cannot be checked for reuse right now; retry later',
   insufficient_scope: 'the token lacks a required scope',
   missing_claim: 'the token lacks a required claim',
   denied_by_rule: 'access to this resource is denied',
@@ -59,6 +61,9 @@ export function challengeFor(reject: Reject): Challenge {
       return { status: 401, wwwAuthenticate: bearer({}), body: body('unauthorized', description) };
     case 'denied_by_rule':
       return { status: 403, wwwAuthenticate: undefined, body: body('access_denied', description) };
+    case 'reuse_store_unavailable':
+      // Nothing is wrong with the token: the server cannot count its use now (fail closed).
+      return { status: 503, wwwAuthenticate: undefined, body: body('temporarily_unavailable', description) };
     case 'insufficient_scope':
     case 'missing_claim': {
       const params: Record<string, string> = { error: 'insufficient_scope', error_description: description };

@@ -6,7 +6,7 @@
  */
 import type { RefusalReason } from '../core/reasons.js';
 import type { Decision, Forward, Reject } from '../decide/decision.js';
-import type { RequestFacts } from '../decide/engine.js';
+import type { RequestFacts } from '../decide/request.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import type { UpstreamErrorKind } from './forward.js';
@@ -18,7 +18,7 @@ export interface Observer {
   /** An answer given without a decision; `policy` is the one enforced at that instant. */
   refused(reason: RefusalReason, policy: string, detail: Record<string, unknown>): void;
   /** A forwarded request the app did not answer (the request was counted by its decision). */
-  upstreamFailed(kind: UpstreamErrorKind, err: Error, facts: RequestFacts): void;
+  upstreamFailed(kind: UpstreamErrorKind, err: Error, facts: RequestFacts, path: string): void;
 }
 
 export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
@@ -33,7 +33,7 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
         generation: d.generation,
         rule: d.rule,
         method: facts.method,
-        path: facts.path,
+        path: d.path,
         client: facts.client,
         fingerprint: d.token?.fingerprint,
         sub: d.token?.sub,
@@ -73,7 +73,7 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
               generation: d.generation,
               rule: d.rule,
               method: facts.method,
-              path: facts.path,
+              path: d.path,
               fingerprint: d.token?.fingerprint,
               sub: d.token?.sub,
             },
@@ -95,9 +95,9 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
         );
     },
 
-    upstreamFailed(kind, err, facts) {
+    upstreamFailed(kind, err, facts, path) {
       metrics.upstreamErrors.inc({ kind });
-      log.warn({ kind, err: err.message, method: facts.method, path: facts.path }, 'upstream failed');
+      log.warn({ kind, err: err.message, method: facts.method, path }, 'upstream failed');
     },
   };
 }

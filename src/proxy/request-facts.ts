@@ -1,66 +1,26 @@
 /**
  * What the decision needs to know about one request, read once from node:http: method, the
- * normalised path (what rules match and what the app receives), the query, every Authorization
- * value, the client. A request whose framing or path cannot be trusted carries a `problem`
- * instead of being decided on guesswork, and its connection is closed when the framing is the
- * problem.
+ * request target as received, every Authorization value, the client. The target is resolved
+ * against the enforced policy by the decision itself (src/decide/request.ts), so the proxy and
+ * `tokenwarden check` read paths the same way. A request whose framing cannot be trusted carries
+ * a `problem` instead of being decided on guesswork, and its connection is closed.
  */
 import type { IncomingMessage } from 'node:http';
-import type { RequestFacts } from '../decide/engine.js';
-import { hasNonAscii, normalisePath } from '../policy/normalize.js';
-import type { MatrixParameters } from '../policy/types.js';
+import type { RequestFacts } from '../decide/request.js';
 import { smugglingShape } from './headers.js';
 
-export interface ReadRequest {
-  facts: RequestFacts;
-  /** The framing is ambiguous: answer, then close the connection rather than read on. */
-  close: boolean;
-}
-
-/** How the enforced policy reads paths (Engine.pathOptions). */
-export interface PathOptions {
-  readonly matrixParameters: MatrixParameters;
-  readonly caseInsensitive: boolean;
-}
-
-const DEFAULT_PATHS: PathOptions = { matrixParameters: 'Reject', caseInsensitive: false };
-
-export function readRequest(req: IncomingMessage, paths: PathOptions = DEFAULT_PATHS): ReadRequest {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const rawPath = q === -1 ? url : url.slice(0, q);
-  const query = q === -1 ? '' : url.slice(q + 1);
-  const facts: RequestFacts = {
+/**
+ * The facts of `req`. A `problem` here is always its framing (the target is judged by the
+ * decision): answer, then close the connection rather than read on.
+ */
+export function readRequest(req: IncomingMessage): RequestFacts {
+  return {
     method: req.method ?? 'GET',
-    path: rawPath,
-    target: url,
-    query,
+    target: req.url ?? '/',
     authorization: authorizationValues(req.rawHeaders),
     client: req.socket.remoteAddress,
+    problem: smugglingShape(req.headers, req.rawHeaders),
   };
-  const smuggling = smugglingShape(req.headers, req.rawHeaders);
-  if (smuggling !== undefined) {
-    facts.problem = smuggling;
-    return { facts, close: true };
-  }
-  if (query.includes('#')) {
-    facts.problem = "fragment ('#') in the request target";
-    return { facts, close: false };
-  }
-  const normalised = normalisePath(rawPath, paths);
-  if (!normalised.ok) {
-    facts.problem = normalised.description;
-    return { facts, close: false };
-  }
-  // A case-insensitive router may fold non-ASCII letters onto ASCII ones (ı → I): refused.
-  if (paths.caseInsensitive && hasNonAscii(normalised.path)) {
-    facts.problem = 'non-ASCII path under case-insensitive matching';
-    return { facts, close: false };
-  }
-  facts.path = normalised.path;
-  // The app sees the path the rules were matched against, never the raw one.
-  facts.target = q === -1 ? normalised.path : `${normalised.path}?${query}`;
-  return { facts, close: false };
 }
 
 const NO_VALUES: readonly string[] = Object.freeze([]);

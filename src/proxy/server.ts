@@ -11,7 +11,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Decision } from '../decide/decision.js';
-import type { Engine, RequestFacts } from '../decide/engine.js';
+import type { Engine } from '../decide/engine.js';
+import type { RequestFacts } from '../decide/request.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import { challengeFor } from './challenge.js';
@@ -81,8 +82,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       trustedPeer: d.trustedProxies?.has(facts.client) === true,
       keepToken: d.keepToken,
     });
-    const target = withoutAccessToken(facts.target);
-    const fields = { method: facts.method, path: facts.path, client: facts.client };
+    const target = withoutAccessToken(d.target);
+    const fields = { method: facts.method, path: d.path, client: facts.client };
     const send = (body: Buffer | Readable | null): void =>
       upstream.forward(
         facts.method,
@@ -90,7 +91,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
         target,
         headers,
         body,
-        (kind, err) => observe.upstreamFailed(kind, err, facts),
+        (kind, err) => observe.upstreamFailed(kind, err, facts, d.path),
         () => {
           observe.refused('upstream_busy', d.policy, fields);
           respond(res, refusal('upstream_busy'));
@@ -142,7 +143,9 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
         });
         return respond(res, refusalWith(reason, head.status, head.description));
       }
-      const { facts, close } = readRequest(req, engine.pathOptions());
+      const facts = readRequest(req);
+      // A problem in the facts is the framing's: the connection is closed after the answer.
+      const close = facts.problem !== undefined;
       const decision = engine.decide(facts);
       if (decision instanceof Promise) {
         decision.then(

@@ -1,11 +1,15 @@
 /**
  * Where `spec.reuse.maxUses` is counted. The decision's reuse step talks to this interface only:
- * the in-memory `ReuseCounter` (src/revocation/reuse.ts, one table per sidecar) is the embedded
- * implementation; a shared store (every sidecar of a policy counting in one place) is another.
+ * the in-memory `MemoryReuseStore` (src/revocation/reuse.ts, one table per sidecar) is the
+ * embedded implementation; a shared store (every sidecar of a policy counting in one place) is
+ * another. The decision (src/decide/reuse-step.ts) refuses `full` as `reuse_store_full` and
+ * `unavailable` as `reuse_store_unavailable` (503), or, when the policy says
+ * `reuse.onUnavailable: count_per_pod`, counts in its per-pod fallback store instead.
  *
  * `use` may answer synchronously (the in-memory store: no promise on the hot path) or with a
  * promise (a store across the network). It never throws and never rejects: every failure is an
- * outcome, so the caller always has something to decide on and nothing fails open.
+ * outcome, so the caller always has something to decide on and nothing fails open (the decision
+ * reads a rejection, should one happen anyway, as `unavailable`).
  */
 
 /** What one recorded use came to. */

@@ -1,6 +1,8 @@
 /**
- * Reuse counting for `spec.reuse.maxUses`: how many times each token (by key, normally
- * `reuseKey(iss, jti)`) has been presented. Memory is bounded two ways:
+ * The in-memory ReuseStore (src/revocation/reuse-store.ts), one table per sidecar, answering
+ * synchronously: how many times each token (by issuer and jti) has been presented here. A
+ * sidecar enforces one policy at a time, so the key is `reuseKey(iss, jti)`: counts outlive a
+ * policy rename, erring towards refusing. Memory is bounded two ways:
  *  - an entry lives until its token's `expSeconds` plus `retainAfterExpSeconds` (default 300,
  *    the largest `clockSkewSeconds` a policy may set): a token is still accepted within the clock
  *    skew past its `exp`, and a count forgotten at `exp` would let it be used again in that
@@ -8,12 +10,13 @@
  *    owner calls periodically: no timers live in here.
  *  - a hard cap on entries and on their estimated bytes (`entryBytes`: measured at ~290 bytes
  *    for a 64-character key on Node 20, estimated at 224 + 2 × key length, an upper bound for
- *    one- and two-byte strings alike). When the table is full even after a sweep, `use` returns
- *    Infinity and the caller refuses the token: forgetting counts to make room would let a token
+ *    one- and two-byte strings alike). When the table is full even after a sweep, `use` answers
+ *    `full` and the caller refuses the token: forgetting counts to make room would let a token
  *    beyond its limit through, so a full table fails closed (and is visible in metrics) instead.
  */
+import type { ReuseKey, ReuseOutcome, ReuseStore, ReuseStoreStats } from './reuse-store.js';
 
-export interface ReuseCounterOptions {
+export interface MemoryReuseStoreOptions {
   /** Most entries kept at once; default 1,000,000. */
   maxEntries?: number;
   /** Most estimated bytes kept at once (see `entryBytes`); default 64 MiB. */
@@ -42,7 +45,18 @@ export function reuseKey(iss: string, jti: string): string {
   return `${iss.length}:${iss}${jti}`;
 }
 
-export class ReuseCounter {
+const FULL: ReuseOutcome = Object.freeze({ kind: 'full' });
+
+/** Outcomes for the first counts, shared: the request path allocates none for them. */
+const COUNTED: readonly ReuseOutcome[] = Array.from({ length: 65 }, (_, uses) =>
+  Object.freeze({ kind: 'counted', uses }),
+);
+
+function counted(uses: number): ReuseOutcome {
+  return COUNTED[uses] ?? { kind: 'counted', uses };
+}
+
+export class MemoryReuseStore implements ReuseStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -52,26 +66,31 @@ export class ReuseCounter {
   /** When a full table was last swept: at most one full sweep a second, however busy. */
   private lastFullSweep = -Infinity;
 
-  constructor(opts: ReuseCounterOptions = {}) {
+  constructor(opts: MemoryReuseStoreOptions = {}) {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_REUSE_ENTRIES;
     if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError(`ReuseCounter: maxEntries must be a positive integer, got ${this.maxEntries}`);
+      throw new RangeError(`MemoryReuseStore: maxEntries must be a positive integer, got ${this.maxEntries}`);
     }
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_REUSE_BYTES;
     if (!(this.maxBytes >= 1))
-      throw new RangeError(`ReuseCounter: maxBytes must be ≥ 1, got ${this.maxBytes}`);
+      throw new RangeError(`MemoryReuseStore: maxBytes must be ≥ 1, got ${this.maxBytes}`);
     this.retainSeconds = opts.retainAfterExpSeconds ?? DEFAULT_RETAIN_AFTER_EXP_SECONDS;
     if (!(this.retainSeconds >= 0)) {
-      throw new RangeError(`ReuseCounter: retainAfterExpSeconds must be ≥ 0, got ${this.retainSeconds}`);
+      throw new RangeError(`MemoryReuseStore: retainAfterExpSeconds must be ≥ 0, got ${this.retainSeconds}`);
     }
   }
 
   /**
-   * Records one use of `key` and returns the count including it (1 on first use), or Infinity
-   * when the table is full (refuse the token). `expSeconds` may be Infinity for a token without
-   * `exp`; its entry then leaves only through `clear`.
+   * Records one use of the token `key` names: `counted` with the count including it (1 on first
+   * use), or `full` (refuse the token). `expSeconds` may be Infinity for a token without `exp`;
+   * its entry then leaves only through `clear`. Always synchronous.
    */
-  use(key: string, expSeconds: number, nowSeconds: number): number {
+  use(key: ReuseKey, expSeconds: number, nowSeconds: number): ReuseOutcome {
+    const uses = this.#count(reuseKey(key.issuer, key.jti), expSeconds, nowSeconds);
+    return uses === Infinity ? FULL : counted(uses);
+  }
+
+  #count(key: string, expSeconds: number, nowSeconds: number): number {
     const untilSeconds = expSeconds + this.retainSeconds;
     const entry = this.entries.get(key);
     if (entry !== undefined) {
@@ -114,24 +133,20 @@ export class ReuseCounter {
     return this.entries.size >= this.maxEntries || this.#bytes + cost > this.maxBytes;
   }
 
-  /** Entries currently held. */
-  get size(): number {
-    return this.entries.size;
+  stats(): ReuseStoreStats {
+    return {
+      kind: 'memory',
+      entries: this.entries.size,
+      bytes: this.#bytes,
+      capacityBytes: this.maxBytes,
+      refusedFull: this.#refusedFull,
+      unavailable: 0,
+    };
   }
 
-  /** Estimated bytes of the entries held (`entryBytes` summed). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** The configured byte cap. */
-  get capacityBytes(): number {
-    return this.maxBytes;
-  }
-
-  /** Uses refused because the table was full, since start: the fail-closed count. */
-  get refusedFull(): number {
-    return this.#refusedFull;
+  /** Nothing to release: the table goes with the process. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   clear(): void {

@@ -12,10 +12,12 @@ import { createSidecarMetrics } from '../metrics/sidecar.js';
 import { createAdminServer } from '../proxy/admin.js';
 import { Upstream } from '../proxy/forward.js';
 import { createProxyServer } from '../proxy/server.js';
-import { ReuseCounter } from '../revocation/reuse.js';
+import { MemoryReuseStore } from '../revocation/reuse.js';
+import type { ReuseStore } from '../revocation/reuse-store.js';
 import { VerifiedTokenCache } from '../token/cache.js';
 import { TokenVerifier } from '../token/verify.js';
 import { Engine } from '../decide/engine.js';
+import type { UnavailableAction } from '../decide/reuse-step.js';
 import { ControlPlaneSource } from './control-plane/source.js';
 import { startPolicyFile } from './standalone.js';
 import { ConfigState } from '../decide/state.js';
@@ -55,33 +57,38 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     maxBytes: config.tokenCacheBytes,
     admitOnSecondSighting: true,
   });
-  const reuse = new ReuseCounter({ maxBytes: config.reuseStoreBytes });
-  metrics.setStoreSource(() => ({
-    cacheEntries: cache.size,
-    cacheBytes: cache.bytes,
-    cacheCapacityBytes: config.tokenCacheBytes,
-    reuseEntries: reuse.size,
-    reuseBytes: reuse.bytes,
-    reuseCapacityBytes: reuse.capacityBytes,
-    reuseRefusedFull: reuse.refusedFull,
-    cacheHits: cache.hits,
-    cacheMisses: cache.misses,
-  }));
+  const reuse: ReuseStore = new MemoryReuseStore({ maxBytes: config.reuseStoreBytes });
+  metrics.setStoreSource(() => {
+    const r = reuse.stats();
+    return {
+      cacheEntries: cache.size,
+      cacheBytes: cache.bytes,
+      cacheCapacityBytes: config.tokenCacheBytes,
+      reuseEntries: r.entries,
+      reuseBytes: r.bytes,
+      reuseCapacityBytes: r.capacityBytes,
+      reuseRefusedFull: r.refusedFull,
+      cacheHits: cache.hits,
+      cacheMisses: cache.misses,
+    };
+  });
   // Fail closed, loudly: one line per 10 s at most while the store stays full.
   let lastFullLog = 0;
   const onReuseStoreFull = (): void => {
     const now = Date.now();
     if (now - lastFullLog < 10_000) return;
     lastFullLog = now;
-    log.warn(
-      {
-        entries: reuse.size,
-        bytes: reuse.bytes,
-        capacityBytes: reuse.capacityBytes,
-        refused: reuse.refusedFull,
-      },
-      'reuse store full: refusing reuse-limited tokens',
-    );
+    const { entries, bytes, capacityBytes, refusedFull: refused } = reuse.stats();
+    log.warn({ entries, bytes, capacityBytes, refused }, 'reuse store full: refusing reuse-limited tokens');
+  };
+  // Fail closed unless the policy chose per-pod counting; one line per 10 s at most.
+  let lastUnavailableLog = 0;
+  const onReuseStoreUnavailable = (detail: string, action: UnavailableAction): void => {
+    metrics.reuseStoreUnavailable.inc({ action });
+    const now = Date.now();
+    if (now - lastUnavailableLog < 10_000) return;
+    lastUnavailableLog = now;
+    log.warn({ detail, action }, 'reuse store unavailable');
   };
   const engine = new Engine({
     state,
@@ -90,6 +97,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     reuse,
     keys,
     onReuseStoreFull,
+    onReuseStoreUnavailable,
   });
 
   state.onApply((active) => {
@@ -114,7 +122,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         'expired revocations dropped',
       );
     metrics.verifiedCacheSize.set(cache.size);
-    if (reuse.size === 0) lastFullLog = 0;
+    if (reuse.stats().entries === 0) lastFullLog = 0;
   }, 5_000);
   sweeper.unref();
 
@@ -198,6 +206,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
         stalenessSeconds: staleness() ?? null,
         revocations: active?.revocations.size ?? 0,
         verifiedCacheEntries: cache.size,
+        reuseStore: reuse.stats(),
         issuers,
       }),
     };
@@ -240,6 +249,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       await upstream.close();
+      await reuse.close();
     },
   };
 }

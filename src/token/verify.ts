@@ -16,7 +16,7 @@ import type { JWTPayload } from 'jose';
 import type { KeyResolution, KeyResolver } from '../keys/types.js';
 import { typeKey } from '../policy/compile.js';
 import { ALGORITHMS, type Algorithm, type CompiledIssuer, type CompiledPolicy } from '../policy/types.js';
-import { record } from '../core/chain.js';
+import { runChain, type AsyncStep } from '../core/chain.js';
 import { claimFailures, issuerOf, unknownIssuer, type ClaimFailure } from './claims.js';
 import { decodeToken, MAX_TOKEN_LENGTH, type Decoded, type TokenHeader } from './decode.js';
 import { fingerprint as fingerprintOf, FINGERPRINT_LENGTH, signedPartSha256 } from './hash.js';
@@ -101,31 +101,62 @@ function typeFailure(header: TokenHeader, issuer: CompiledIssuer): ClaimFailure 
   return { reason: 'wrong_type', description: `the token typ is not one of: ${[...expected].join(', ')}` };
 }
 
-/** Where `run` is: the decoded token, its hash, and the chain's failures so far. */
+/** What `run` found: the decoded token, its hash, and the chain's first failure. */
 interface Run {
   decoded?: Decoded;
   tokenSha256: string;
   failure?: ClaimFailure;
 }
 
-/** The chain's state between its synchronous part and the signature (see `run`). */
-interface Pending {
+/** One verification, as the chain's steps see it. */
+interface Verification {
+  readonly token: string;
   readonly decoded: Decoded;
-  readonly tokenSha256: string;
-  readonly every: ClaimFailure[] | undefined;
-  first: ClaimFailure | undefined;
+  readonly policy: CompiledPolicy;
+  readonly issuer: CompiledIssuer | undefined;
+  readonly keys: KeyResolver;
+  readonly now: number;
 }
 
-/** Records `f` in the chain's mode; true when the chain must stop. */
-function failed(c: Pending, f: ClaimFailure): boolean {
-  c.first ??= f;
-  return record(f, c.every);
+/**
+ * The chain (src/core/chain.ts), cheap checks first: alg never acceptable → issuer unknown →
+ * alg not for this issuer → typ → signature → claims. An unknown issuer stops the request path
+ * before any key lookup; in every-failure mode the claim chain's first step reports it.
+ */
+const STEPS: readonly AsyncStep<Verification, ClaimFailure>[] = [
+  (c) => algFailure(c.decoded.header.alg, undefined),
+  (c, every) =>
+    every === undefined && c.issuer === undefined ? unknownIssuer(c.decoded.payload) : undefined,
+  (c) =>
+    c.issuer !== undefined && ASYMMETRIC.has(c.decoded.header.alg)
+      ? algFailure(c.decoded.header.alg, c.issuer)
+      : undefined,
+  (c) => (c.issuer !== undefined ? typeFailure(c.decoded.header, c.issuer) : undefined),
+  signatureStep,
+  (c, every) => claimFailures(c.decoded.payload, c.policy, c.now, every),
+];
+
+/**
+ * The signature can be checked whenever there is a key source and an alg that is not
+ * none/HS*, even one this issuer does not allow: "also, the signature is bad" helps. A promise
+ * only while the key layer must load keys.
+ */
+function signatureStep(c: Verification): ClaimFailure | undefined | Promise<ClaimFailure | undefined> {
+  const alg = c.decoded.header.alg;
+  if (c.issuer === undefined || !ASYMMETRIC.has(alg)) return undefined;
+  const key = c.keys.resolve(c.issuer.issuer, c.decoded.header.kid, alg as Algorithm);
+  if (key instanceof Promise) return key.then((k) => signatureFailure(c, alg as Algorithm, k));
+  return signatureFailure(c, alg as Algorithm, key);
 }
 
-function done(c: Pending): Run {
-  return c.first === undefined
-    ? { decoded: c.decoded, tokenSha256: c.tokenSha256 }
-    : { decoded: c.decoded, tokenSha256: c.tokenSha256, failure: c.first };
+function signatureFailure(c: Verification, alg: Algorithm, key: KeyResolution): ClaimFailure | undefined {
+  if (!key.ok) return { reason: key.reason, description: key.description };
+  // The alg is the one checked against the allow-list and the one the key was chosen for:
+  // the header cannot re-negotiate it between the check and the verification.
+  const signedPart = c.decoded.signedPart;
+  return signatureValid(alg, signedPart, c.token.slice(signedPart.length + 1), key.key)
+    ? undefined
+    : BAD_SIGNATURE;
 }
 
 export class TokenVerifier {
@@ -153,8 +184,8 @@ export class TokenVerifier {
   /**
    * The one pipeline, in either mode (src/core/chain.ts): `every` undefined stops at the first
    * failure; an array collects every failure. A token that does not decode stops both modes.
-   * Order: alg never acceptable → issuer unknown → alg not for this issuer → signature → claims.
-   * Synchronous up to the key lookup, and after it too when the key layer answers at once.
+   * The steps are STEPS above. Synchronous up to the key lookup, and after it too when the key
+   * layer answers at once.
    */
   private run(
     token: string,
@@ -168,68 +199,24 @@ export class TokenVerifier {
       every?.push(failure);
       return { tokenSha256: '', failure };
     }
-    const { header, payload } = decoded.value;
-    const c: Pending = {
-      decoded: decoded.value,
-      tokenSha256: signedPartSha256(token),
-      every,
-      first: undefined,
+    const v = decoded.value;
+    const tokenSha256 = signedPartSha256(token);
+    const c: Verification = {
+      token,
+      decoded: v,
+      policy,
+      issuer: issuerOf(v.payload, policy),
+      keys: this.keys,
+      now: nowSeconds,
     };
-
-    const never = algFailure(header.alg, undefined);
-    if (never !== undefined && failed(c, never)) return done(c);
-    const issuer = issuerOf(payload, policy);
-    // An unknown issuer is reported by the claim chain's first step in every-failure mode.
-    if (issuer === undefined && every === undefined) {
-      failed(c, unknownIssuer(payload));
-      return done(c);
-    }
-    if (never === undefined && issuer !== undefined) {
-      const alg = algFailure(header.alg, issuer);
-      if (alg !== undefined && failed(c, alg)) return done(c);
-    }
-    if (issuer !== undefined) {
-      const typ = typeFailure(header, issuer);
-      if (typ !== undefined && failed(c, typ)) return done(c);
-    }
-    // The signature can be checked whenever there is a key source and an alg that is not
-    // none/HS*, even one this issuer does not allow: "also, the signature is bad" helps.
-    if (issuer !== undefined && ASYMMETRIC.has(header.alg)) {
-      const alg = header.alg as Algorithm; // in ALGORITHMS, checked just above
-      const key = this.keys.resolve(issuer.issuer, header.kid, alg);
-      if (key instanceof Promise) {
-        return key.then((k) => signatureThenClaims(c, token, alg, k, policy, nowSeconds));
-      }
-      return signatureThenClaims(c, token, alg, key, policy, nowSeconds);
-    }
-    return claimsLast(c, policy, nowSeconds);
+    const first = runChain(STEPS, c, every);
+    if (first instanceof Promise) return first.then((f) => ran(v, tokenSha256, f));
+    return ran(v, tokenSha256, first);
   }
 }
 
-/** The rest of the chain once the key is known: the signature, then the claims. */
-function signatureThenClaims(
-  c: Pending,
-  token: string,
-  alg: Algorithm,
-  key: KeyResolution,
-  policy: CompiledPolicy,
-  nowSeconds: number,
-): Run {
-  // The alg is the one checked against the allow-list and the one the key was chosen for:
-  // the header cannot re-negotiate it between the check and the verification.
-  const signature = !key.ok
-    ? { reason: key.reason, description: key.description }
-    : signatureValid(alg, c.decoded.signedPart, token.slice(c.decoded.signedPart.length + 1), key.key)
-      ? undefined
-      : BAD_SIGNATURE;
-  if (signature !== undefined && failed(c, signature)) return done(c);
-  return claimsLast(c, policy, nowSeconds);
-}
-
-function claimsLast(c: Pending, policy: CompiledPolicy, nowSeconds: number): Run {
-  const claims = claimFailures(c.decoded.payload, policy, nowSeconds, c.every);
-  if (claims !== undefined) c.first ??= claims;
-  return done(c);
+function ran(decoded: Decoded, tokenSha256: string, failure: ClaimFailure | undefined): Run {
+  return failure === undefined ? { decoded, tokenSha256 } : { decoded, tokenSha256, failure };
 }
 
 function result(token: string, policy: CompiledPolicy, run: Run): VerifyResult {

@@ -392,6 +392,17 @@ describe('point 9: the reuse store fails closed at its cap', () => {
     expect(await metric(small.adminUrl, 'tokenwarden_reuse_store_full_total')).toBeGreaterThan(0);
     expect(await metric(small.adminUrl, 'tokenwarden_reuse_store_bytes')).toBeLessThanOrEqual(1000);
     await waitFor('the log line', () => small.logs().includes('reuse store full'), 2_000);
+    // Its own reason, not a replay's: every refusal while full is counted as reuse_store_full.
+    const refused = statuses.filter((s) => s === 401).length;
+    expect(
+      await metric(small.adminUrl, 'tokenwarden_requests_total', {
+        decision: 'deny',
+        reason: 'reuse_store_full',
+      }),
+    ).toBe(refused);
+    expect(await metric(small.adminUrl, 'tokenwarden_requests_total', { reason: 'reused' })).toBe(0);
+    expect(await metric(small.adminUrl, 'tokenwarden_token_reuse_total')).toBe(0);
+    expect(small.logs()).toContain('"reason":"reuse_store_full"');
   });
 });
 

@@ -1,7 +1,10 @@
 /**
  * `tokenwarden check` and the proxy cannot disagree: for generated tokens and requests, the
  * first reason `check` lists is the reason the engine decides with (and `check` allows exactly
- * when the engine forwards). Real keys, real signatures, a real compiled policy, `now` passed in.
+ * when the engine forwards). Requests are raw targets as a client sends them (percent-escapes,
+ * non-ASCII, case, `;` parameters, `#`, queries) under generated path options, so the start of
+ * the decision (normalise, fold case, match the rule, extract the token) is covered too. Real
+ * keys, real signatures, a real compiled policy, `now` passed in.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +13,8 @@ import { explainRequest } from '../../../src/decide/explain.js';
 import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
-import type { TokenPolicy, TokenRevocation } from '../../../src/policy/types.js';
-import { ReuseCounter } from '../../../src/revocation/reuse.js';
+import type { PathsSpec, TokenPolicy, TokenRevocation } from '../../../src/policy/types.js';
+import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 import {
@@ -42,7 +45,7 @@ afterAll(() => {
   for (const s of stores) s.close();
 });
 
-function policyOf(maxUses: number): TokenPolicy {
+function policyOf(maxUses: number, paths: PathsSpec): TokenPolicy {
   return {
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',
@@ -51,6 +54,7 @@ function policyOf(maxUses: number): TokenPolicy {
       issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks: { keys: [rsa.jwk, ec.jwk] } }],
       expiry: { maxTokenAgeSeconds: 3600, maxLifetimeSeconds: 7200 },
       reuse: { maxUses },
+      paths,
       rules: [
         { name: 'health', paths: ['/healthz'], action: 'Allow' },
         { name: 'admin', paths: ['/admin/*'], action: 'Deny' },
@@ -102,6 +106,59 @@ const signingArb = fc.constantFrom<Signing>(
   'garbage',
 );
 
+/**
+ * One path segment as a client might spell it: rule names in several cases, escaped letters
+ * (`%61`, `%41`), escaped and raw non-ASCII (`%C3%A4`, `ä`), NFKC-unstable and overlong escapes,
+ * dot segments plain and escaped, encoded separators, `;` parameters raw and escaped, `%25`.
+ */
+const segmentArb = fc.constantFrom(
+  'admin',
+  'Admin',
+  'ADMIN',
+  'healthz',
+  'HEALTHZ',
+  'scoped',
+  'Scoped',
+  'orders',
+  'x',
+  '1',
+  '',
+  '%61dmin',
+  '%41DMIN',
+  '%C3%A4dmin',
+  '%c3%a4',
+  'caf%C3%A9',
+  'ä',
+  '%EF%BC%8E',
+  '%C0%AE',
+  '.',
+  '..',
+  '%2e%2e',
+  '%2F',
+  '%5C',
+  'a;b=1',
+  ';jsessionid=1',
+  '..;',
+  'x%3By',
+  '%25',
+  'x#frag',
+  'x.',
+  'x%20',
+);
+
+/** A raw request target: `/` + segments, and a query (plain, with `#`, or carrying a token). */
+const targetArb = fc
+  .tuple(
+    fc.array(segmentArb, { minLength: 1, maxLength: 4 }),
+    fc.constantFrom('', '?a=1', '?a=%C3%A4', '?a#b', '?access_token=abc', '?'),
+  )
+  .map(([segments, query]) => `/${segments.join('/')}${query}`);
+
+const pathsArb = fc.record({
+  caseInsensitive: fc.boolean(),
+  matrixParameters: fc.constantFrom<'Reject' | 'Strip'>('Reject', 'Strip'),
+});
+
 function mint(claims: Record<string, unknown>, signing: Signing): string {
   const payload = Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined));
   switch (signing) {
@@ -135,31 +192,34 @@ describe('check agrees with the proxy', () => {
       fc.asyncProperty(
         claimsArb,
         signingArb,
-        fc.constantFrom('/healthz', '/admin/x', '/scoped/x', '/orders/1'),
+        fc.oneof(fc.constantFrom('/healthz', '/admin/x', '/scoped/x', '/orders/1'), targetArb),
         fc.constantFrom('GET', 'POST'),
         fc.constantFrom(0, 3),
         fc.boolean(),
-        async (claims, signing, path, method, maxUses, revoked) => {
+        pathsArb,
+        async (claims, signing, path, method, maxUses, revoked, paths) => {
           const keys = new KeyStore();
           stores.push(keys);
           const state = new ConfigState();
-          const active = state.apply(compilePolicy(policyOf(maxUses)), revoked ? [REVOKED] : [], NOW * 1000);
+          const active = state.apply(
+            compilePolicy(policyOf(maxUses, paths)),
+            revoked ? [REVOKED] : [],
+            NOW * 1000,
+          );
           await keys.sync(active.policy.issuers.values());
           const verifier = new TokenVerifier(keys);
           const engine = new Engine({
             state,
             verifier,
             cache: new VerifiedTokenCache(),
-            reuse: new ReuseCounter(),
+            reuse: new MemoryReuseStore(),
             keys,
             now: () => NOW * 1000,
           });
           const token = mint(claims, signing);
           const decided = await engine.decide({
             method,
-            path,
             target: path,
-            query: '',
             authorization: [`Bearer ${token}`],
             client: '127.0.0.1',
           });
@@ -175,7 +235,39 @@ describe('check agrees with the proxy', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
+  });
+});
+
+describe('check agrees with the proxy at the door', () => {
+  it('an escaped non-ASCII path under caseInsensitive is malformed for both', async () => {
+    const keys = new KeyStore();
+    stores.push(keys);
+    const state = new ConfigState();
+    const paths = { caseInsensitive: true, matrixParameters: 'Reject' } as const;
+    const active = state.apply(compilePolicy(policyOf(0, paths)), [], NOW * 1000);
+    await keys.sync(active.policy.issuers.values());
+    const verifier = new TokenVerifier(keys);
+    const engine = new Engine({
+      state,
+      verifier,
+      cache: new VerifiedTokenCache(),
+      reuse: new MemoryReuseStore(),
+      keys,
+      now: () => NOW * 1000,
+    });
+    const token = mint({ iss: ISSUER, aud: AUDIENCE, iat: NOW - 60, exp: NOW + 600 }, 'rsa');
+    const path = '/%C3%A4dmin';
+    const decided = engine.decide({
+      method: 'GET',
+      target: path,
+      authorization: [`Bearer ${token}`],
+      client: '',
+    });
+    const checked = await explainRequest(active, verifier, { token, path, method: 'GET' }, NOW);
+    expect(decided).toMatchObject({ kind: 'reject', reason: 'malformed', stage: 'request' });
+    expect(checked.decision).toBe('deny');
+    expect(checked.reasons[0]?.reason).toBe('malformed');
   });
 });

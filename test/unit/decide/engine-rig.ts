@@ -6,13 +6,14 @@ import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll } from 'vitest';
 import type { Decision, Forward, Reject } from '../../../src/decide/decision.js';
-import { Engine, type RequestFacts } from '../../../src/decide/engine.js';
+import { Engine, type EngineDeps } from '../../../src/decide/engine.js';
+import type { RequestFacts } from '../../../src/decide/request.js';
 import { ConfigState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyResolver } from '../../../src/keys/types.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
-import { ReuseCounter } from '../../../src/revocation/reuse.js';
+import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 import { claimsWithout, ecKey, jws, rsaKey, type TestKey } from '../../support/tokens.js';
@@ -115,6 +116,7 @@ export async function rig(
   p?: TokenPolicy,
   revocations: TokenRevocation[] = [],
   wrapKeys: (keys: KeyStore) => KeyResolver = (keys) => keys,
+  deps: Partial<Omit<EngineDeps, 'state' | 'verifier' | 'cache' | 'keys' | 'now'>> = {},
 ): Promise<Rig> {
   const state = new ConfigState();
   const keys = new KeyStore();
@@ -126,9 +128,10 @@ export async function rig(
     state,
     verifier: new TokenVerifier(resolver),
     cache,
-    reuse: new ReuseCounter(),
+    reuse: new MemoryReuseStore(),
     keys: resolver,
     now: () => clock.ms,
+    ...deps,
   });
   const apply = async (next: TokenPolicy, revs: TokenRevocation[] = []): Promise<void> => {
     const active = state.apply(compilePolicy(next), revs, clock.ms);
@@ -138,12 +141,15 @@ export async function rig(
   return { engine, state, cache, keys, clock, apply };
 }
 
-export function facts(path: string, t?: string, extra: Partial<RequestFacts> = {}): RequestFacts {
+/** Facts of a request for `path` (with `extra.query` as its query, when given) bearing `t`. */
+export function facts(
+  path: string,
+  t?: string,
+  { query, ...extra }: Partial<RequestFacts> & { query?: string } = {},
+): RequestFacts {
   return {
     method: 'GET',
-    path,
-    target: path,
-    query: '',
+    target: query === undefined ? path : `${path}?${query}`,
     authorization: t === undefined ? [] : [`Bearer ${t}`],
     client: '10.0.0.7',
     ...extra,

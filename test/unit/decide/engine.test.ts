@@ -2,7 +2,7 @@
  * The decision pipeline in process (engine-rig.ts): what each request is decided, and why.
  */
 import { describe, expect, it, beforeEach } from 'vitest';
-import type { RequestFacts } from '../../../src/decide/engine.js';
+import type { RequestFacts } from '../../../src/decide/request.js';
 import { jws, publicPem } from '../../support/tokens.js';
 import {
   AUD,

@@ -115,6 +115,20 @@ const TABLE: Record<DenyReason, Expected & { stage: Stage }> = {
     error: 'invalid_token',
     description: 'the token has been used too many times',
   },
+  reuse_store_full: {
+    stage: 'token',
+    status: 401,
+    wwwAuthenticate: invalidToken('the token cannot be accepted: its uses cannot be recorded'),
+    error: 'invalid_token',
+    description: 'the token cannot be accepted: its uses cannot be recorded',
+  },
+  reuse_store_unavailable: {
+    stage: 'token',
+    status: 503,
+    wwwAuthenticate: undefined,
+    error: 'temporarily_unavailable',
+    description: 'the token cannot be checked for reuse right now; retry later',
+  },
   insufficient_scope: {
     stage: 'rule',
     status: 403,
@@ -152,6 +166,7 @@ function reject(
     policy: 'p',
     generation: 1,
     rule: 'r',
+    path: '/x',
     token: undefined,
     scope,
   };
@@ -180,7 +195,7 @@ describe('challengeFor: the one DenyReason → HTTP mapping', () => {
   )('a %s refusal never sends its detail to the client', (reason) => {
     const c = challengeFor(reject(reason, 'token', 'kid "k-secret" from 10.0.0.7'));
     expect(c.body).not.toContain('k-secret');
-    expect(c.wwwAuthenticate).not.toContain('k-secret');
+    expect(c.wwwAuthenticate ?? '').not.toContain('k-secret');
   });
 
   it('a request-stage refusal answers 400 invalid_request and passes its own description on', () => {

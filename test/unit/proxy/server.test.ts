@@ -16,7 +16,7 @@ import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy } from '../../../src/policy/types.js';
 import { Upstream } from '../../../src/proxy/forward.js';
 import { createProxyServer } from '../../../src/proxy/server.js';
-import { ReuseCounter } from '../../../src/revocation/reuse.js';
+import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 import { EC_PUBLIC_JWK } from '../policy/manifests.js';
@@ -53,7 +53,7 @@ async function rig(withPolicy: boolean): Promise<Rig> {
     state,
     verifier: new TokenVerifier(keys),
     cache: new VerifiedTokenCache(),
-    reuse: new ReuseCounter(),
+    reuse: new MemoryReuseStore(),
     keys,
   });
   // Port 9 on loopback: nothing listens, so forwarding fails to connect.
