@@ -85,6 +85,14 @@ const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v
 const isGeneration = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /**
+ * One message as one stream line (JSON and a newline). The only writer of the framing, next to
+ * its only reader: whatever this writes, `parseServerMessage` reads back.
+ */
+export function encodeServerMessage(message: ServerMessage): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
+/**
  * Checks one stream line's envelope. The policy and revocation bodies are validated by the
  * caller with the policy validators (they need the field-path error messages).
  */

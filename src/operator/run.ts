@@ -20,6 +20,7 @@ import { createOperatorMetrics, type OperatorMetrics } from '../metrics/operator
 import { Controller } from './controller.js';
 import { LeaderElector } from './runtime/elector.js';
 import { allSynced, createInformers } from './runtime/informers.js';
+import { PolicyCatalog } from './policy/catalog.js';
 import { SharedKeys } from './policy/keys.js';
 import { WorkQueue } from './runtime/queue.js';
 import { reconcileKeyId, type ReconcileKey } from './runtime/reconcile-key.js';
@@ -90,11 +91,12 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     onDepth: (n) => metrics.queueDepth.set(n),
   });
   const index = new RevocationIndex();
+  const catalog = new PolicyCatalog(informers.policies.cache, log.child({ component: 'catalog' }));
   const keys = new SharedKeys({
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     onRefresh: (issuer, result) => {
       metrics.jwksFetches.inc({ result });
-      if (result === 'success') hub.keysRefreshed(issuer);
+      if (result === 'success') hub.updates.keysRefreshed(issuer);
     },
   });
   const elector = new LeaderElector({
@@ -125,7 +127,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     log: rlog,
     metrics,
     policies: new PolicyReconciler({
-      policies: informers.policies.cache,
+      catalog,
       pods: informers.pods.cache,
       revocations: index,
       keys,
@@ -148,7 +150,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   // The config stream reads the informer caches directly (not the revocation index, which
   // reconciles fill): a write reaches sidecars without waiting for the work queue.
   const hub: StreamHub = new StreamHub({
-    policies: informers.policies.cache,
+    catalog,
     pods: informers.pods.cache,
     revocations: informers.revocations.cache,
     keys,
@@ -157,13 +159,17 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     onSummaryChange: () => replicas.changed(),
   });
   informers.policies.onEvent((_, obj) =>
-    hub.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+    hub.updates.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
   );
   informers.revocations.onEvent((event, obj) => {
     const policyName = (obj.spec as { policyName?: unknown } | undefined)?.policyName;
-    hub.revocationChanged(event === 'delete', obj, typeof policyName === 'string' ? policyName : undefined);
+    hub.updates.revocationChanged(
+      event === 'delete',
+      obj,
+      typeof policyName === 'string' ? policyName : undefined,
+    );
   });
-  informers.pods.onEvent((event, pod) => hub.podChanged(event === 'delete', pod));
+  informers.pods.onEvent((event, pod) => hub.updates.podChanged(event === 'delete', pod));
   const core = kc.makeApiClient(CoreV1Api);
   const replicas: ReplicaStatus = new ReplicaStatus({
     core,
@@ -210,7 +216,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
           kc,
           config: cfg.injection,
           webhookConfiguration: cfg.webhookConfiguration,
-          policies: informers.policies.cache,
+          catalog,
           policiesSynced: () => informers.policies.synced(),
           log: log.child({ component: 'webhook' }),
           registry: metrics.registry,

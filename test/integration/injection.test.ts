@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { createInformers, type Informers } from '../../src/operator/runtime/informers.js';
 import { MERGE_PATCH } from '../../src/operator/runtime/k8s.js';
 import type { OperatorHandle } from '../../src/operator/run.js';
+import { PolicyCatalog } from '../../src/operator/policy/catalog.js';
 import { createInjection } from '../../src/operator/webhook/wiring.js';
 import { applyObject, deleteObject, renderChart } from './chart-support.js';
 import { issueServingCert } from './harness/certs.js';
@@ -114,7 +115,7 @@ beforeAll(async () => {
     kc: admin,
     config: file,
     webhookConfiguration: webhookConfig.metadata.name as string,
-    policies: informers.policies.cache,
+    catalog: new PolicyCatalog(informers.policies.cache),
     policiesSynced: () => informers.policies.synced(),
     log: silent,
     registry: new Registry(),

@@ -7,7 +7,7 @@
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
 import type { Readiness } from '../../metrics/operator.js';
-import type { LabelSelector, TokenPolicyStatus } from '../../policy/types.js';
+import type { TokenPolicyStatus } from '../../policy/types.js';
 import { policyWarnings } from '../../policy/warnings.js';
 import {
   READY,
@@ -17,17 +17,17 @@ import {
   statusChanged,
   unprotectedPodsEvent,
 } from '../status/conditions.js';
-import type { RawObject } from '../runtime/informers.js';
 import type { ReconcileResult } from '../runtime/reconcile-key.js';
 import { objectKey } from '../runtime/k8s.js';
 import type { SharedKeys } from './keys.js';
-import { checkSpec, decideReady, type SpecCheck } from './readiness.js';
+import { rawSelector, type PolicyCatalog } from './catalog.js';
+import { decideReady } from './readiness.js';
 import type { RevocationIndex } from '../revocation/revocation-index.js';
 import { countMatchedPods, unprotectedPods, type PodView } from './selector.js';
 import type { StatusWriter } from '../status/status-writer.js';
 
 export interface PolicyReconcilerDeps {
-  readonly policies: ObjectCache<RawObject>;
+  readonly catalog: PolicyCatalog;
   readonly pods: ObjectCache<PodView>;
   readonly revocations: RevocationIndex;
   readonly keys: SharedKeys;
@@ -38,16 +38,9 @@ export interface PolicyReconcilerDeps {
   readonly synced?: (key: string) => number;
 }
 
-function rawSelector(obj: RawObject): LabelSelector | undefined {
-  const sel = (obj.spec as { selector?: unknown } | undefined)?.selector;
-  return typeof sel === 'object' && sel !== null ? sel : undefined;
-}
-
 export class PolicyReconciler {
   /** Readiness of every known policy, for the tokenwarden_operator_policies gauge. */
   readonly readiness = new Map<string, Readiness>();
-  /** The spec check of the generation last seen, per policy: pods churning do not recompile. */
-  private readonly specs = new Map<string, { stamp: string; spec: SpecCheck }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: PolicyReconcilerDeps) {
@@ -56,18 +49,19 @@ export class PolicyReconciler {
 
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const key = objectKey(namespace, name);
-    const obj = this.deps.policies.get(name, namespace);
+    const obj = this.deps.catalog.get(namespace, name);
     if (obj === undefined) {
       // Deleted: nothing to write; forget what was derived from it.
       this.readiness.delete(key);
-      this.specs.delete(key);
+      this.deps.catalog.forget(key);
       this.deps.keys.forget(key);
       return {};
     }
     const decision = await decideReady(
       obj,
       (issuers) => this.deps.keys.ensure(key, issuers),
-      this.specCheck(key, obj),
+      // Checked once per generation by the catalog: pods churning do not recompile.
+      this.deps.catalog.validated(obj).spec,
     );
     this.readiness.set(key, decision.ready.status === 'True' ? 'true' : 'false');
 
@@ -109,17 +103,6 @@ export class PolicyReconciler {
     }
     // Keys may come back by themselves (the store retries); until then keep looking, backed off.
     return decision.ready.reason === 'KeysUnavailable' ? { retry: true } : {};
-  }
-
-  private specCheck(key: string, obj: RawObject): SpecCheck {
-    // generation moves with every spec change (and only then); uid tells a re-created object apart.
-    const stamp = `${obj.metadata?.uid ?? ''}/${obj.metadata?.generation ?? ''}`;
-    const cached = this.specs.get(key);
-    if (cached !== undefined && cached.stamp === stamp && obj.metadata?.generation !== undefined)
-      return cached.spec;
-    const spec = checkSpec(obj);
-    this.specs.set(key, { stamp, spec });
-    return spec;
   }
 
   counts(): Record<Readiness, number> {

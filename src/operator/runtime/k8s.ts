@@ -60,3 +60,9 @@ function safeJson(text: string): unknown {
 export function objectKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
+
+/** The inverse of `objectKey`: [namespace, name]. */
+export function splitKey(key: string): [namespace: string, name: string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

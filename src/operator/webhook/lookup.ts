@@ -1,11 +1,9 @@
 /**
- * Which TokenPolicy selects a pod being created, answered from the operator's policy informer
- * cache (no API call on the admission path). Namespace-local only, as the stream does.
+ * Which TokenPolicy selects a pod being created, answered by the operator's policy catalog from
+ * the informer cache (no API call on the admission path): the same answer the config stream
+ * gives the pod's sidecar once it runs.
  */
-import type { ObjectCache } from '@kubernetes/client-node';
-import type { LabelSelector } from '../../policy/types.js';
-import type { RawObject } from '../runtime/informers.js';
-import { matchesSelector } from '../policy/selector.js';
+import type { PolicyCatalog } from '../policy/catalog.js';
 import type { InjectionPolicy } from './inject.js';
 
 export type PolicyLookup =
@@ -19,28 +17,11 @@ export type LookupPolicy = (
   labels: Readonly<Record<string, string>> | undefined,
 ) => PolicyLookup;
 
-/**
- * Several policies selecting one pod is a user error the stream also has to settle: the first
- * by name wins, so the webhook and the stream agree without coordination.
- */
-export function policyLookupFromCache(policies: ObjectCache<RawObject>, synced: () => boolean): LookupPolicy {
+export function policyLookupFromCatalog(catalog: PolicyCatalog, synced: () => boolean): LookupPolicy {
   return (namespace, labels) => {
     if (!synced()) return { status: 'not_ready' };
-    const matching = policies
-      .list(namespace)
-      .filter((p) => {
-        const spec = p.spec as { selector?: LabelSelector; targetPort?: unknown } | undefined;
-        return typeof spec?.targetPort === 'number' && matchesSelector(spec.selector, labels);
-      })
-      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-    const first = matching[0];
-    if (first === undefined) return { status: 'none' };
-    return {
-      status: 'found',
-      policy: {
-        name: first.metadata?.name ?? '',
-        targetPort: (first.spec as { targetPort: number }).targetPort,
-      },
-    };
+    const selected = catalog.policyFor({ namespace, labels });
+    if (selected === undefined) return { status: 'none' };
+    return { status: 'found', policy: { name: selected.name, targetPort: selected.targetPort } };
   };
 }

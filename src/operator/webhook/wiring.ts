@@ -8,23 +8,23 @@
  *   server.register(injection.plugin);
  *   certificate.onChange((ca) => injection.onCertificate(ca));
  */
-import type { KubeConfig, ObjectCache } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { InjectionFileConfig } from '../../config/injection.js';
 import type { Logger } from '../../log/logger.js';
 import { createWebhookMetrics } from '../../metrics/webhook.js';
-import type { RawObject } from '../runtime/informers.js';
+import type { PolicyCatalog } from '../policy/catalog.js';
 import { injectionWebhook } from './admission.js';
 import { syncCaBundle, type CaBundleSync } from './ca-bundle.js';
-import { policyLookupFromCache } from './lookup.js';
+import { policyLookupFromCatalog } from './lookup.js';
 
 export interface InjectionOptions {
   readonly kc: KubeConfig;
   readonly config: InjectionFileConfig;
   /** The MutatingWebhookConfiguration to keep in step; undefined: none (tests, no webhook). */
   readonly webhookConfiguration: string | undefined;
-  readonly policies: ObjectCache<RawObject>;
+  readonly catalog: PolicyCatalog;
   readonly policiesSynced: () => boolean;
   readonly log: Logger;
   readonly registry: Registry;
@@ -44,7 +44,7 @@ export function createInjection(o: InjectionOptions): Injection {
   const plugin = injectionWebhook({
     settings: () => ({ ...o.config, caPem, version: o.version }),
     // Until the CA is known an injected sidecar could not trust the operator: refuse as not ready.
-    lookupPolicy: policyLookupFromCache(o.policies, synced),
+    lookupPolicy: policyLookupFromCatalog(o.catalog, synced),
     log: o.log,
     metrics: createWebhookMetrics(o.registry),
   });

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createOperatorMetrics } from '../../../../src/metrics/operator.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
 import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
@@ -59,7 +60,7 @@ function setup() {
   const metrics = createOperatorMetrics(new Registry());
   const keys = new SharedKeys();
   const hub = new StreamHub({
-    policies,
+    catalog: new PolicyCatalog(policies),
     pods,
     revocations: index,
     keys,
@@ -117,7 +118,7 @@ describe('StreamHub', () => {
       ...rev,
       metadata: { name: 'leak', namespace: 'shop', uid: 'r1', generation: 1 },
     });
-    hub.revocationChanged(
+    hub.updates.revocationChanged(
       false,
       {
         kind: rev.kind,
@@ -155,7 +156,7 @@ describe('StreamHub', () => {
   it('ends the session of a pod that is deleted or relabelled', () => {
     const { hub, io, ended } = setup();
     hub.connect({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'shop/orders', io, undefined);
-    hub.podChanged(false, pod('a', 'batch'));
+    hub.updates.podChanged(false, pod('a', 'batch'));
     expect(ended()).toBe('not_selected');
     expect(hub.sessions.size).toBe(0);
     hub.close();
@@ -169,7 +170,7 @@ describe('StreamHub', () => {
       metadata: { ...rawPolicy.metadata, generation: 2 },
       spec: { ...(rawPolicy.spec as object), targetPort: -1 },
     };
-    hub.policyChanged('shop', 'orders');
+    hub.updates.policyChanged('shop', 'orders');
     await tick();
     expect(lines.length).toBe(1);
     hub.close();

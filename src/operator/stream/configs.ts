@@ -1,0 +1,111 @@
+/**
+ * The stream configs this replica holds: one PolicyConfig per TokenPolicy that sidecars use,
+ * built from the caches on first connect and rebuilt when marked dirty. A policy is validated
+ * by the catalog; revocations are read straight from the informer cache, so a write reaches
+ * sidecars without waiting for a reconcile.
+ *
+ * Invariant: a policy whose spec turns invalid keeps serving its last valid config (the
+ * catalog's `lastValid`), as a bad policy file does on a sidecar.
+ */
+import type { ObjectCache } from '@kubernetes/client-node';
+import type { StreamConfig } from '../../distribution/protocol.js';
+import type { TokenRevocation } from '../../policy/types.js';
+import { isExpired } from '../../revocation/rule.js';
+import type { PolicyCatalog } from '../policy/catalog.js';
+import type { SharedKeys } from '../policy/keys.js';
+import type { RawObject } from '../runtime/informers.js';
+import { splitKey } from '../runtime/k8s.js';
+import { PolicyConfig, type ConfigChange } from './config-state.js';
+import { validRevocation, wirePolicy } from './wire.js';
+
+export interface ConfigSources {
+  readonly catalog: PolicyCatalog;
+  /** The TokenRevocation informer's cache (validated here, each object once). */
+  readonly revocations: Pick<ObjectCache<RawObject>, 'list'>;
+  readonly keys: SharedKeys;
+  readonly now: () => number;
+}
+
+export class ConfigTable {
+  private readonly states = new Map<string, PolicyConfig>();
+
+  constructor(private readonly s: ConfigSources) {}
+
+  get(key: string): PolicyConfig | undefined {
+    return this.states.get(key);
+  }
+
+  /** Keys of the policies held (those sidecars connected for). */
+  keys(): IterableIterator<string> {
+    return this.states.keys();
+  }
+
+  /** The policies held whose config trusts `issuer`. */
+  withIssuer(issuer: string): string[] {
+    return [...this.states].filter(([, st]) => trusts(st, issuer)).map(([key]) => key);
+  }
+
+  /** Does the held config of `key` trust `issuer`? */
+  trusts(key: string, issuer: string): boolean {
+    const state = this.states.get(key);
+    return state !== undefined && trusts(state, issuer);
+  }
+
+  /** The config of `key`, built now if nobody held it yet; undefined when it never validated. */
+  open(key: string): PolicyConfig | undefined {
+    let state = this.states.get(key);
+    if (state !== undefined) return state;
+    const config = this.build(key);
+    if (config === undefined) return undefined;
+    state = new PolicyConfig(config);
+    this.states.set(key, state);
+    return state;
+  }
+
+  /** Why `key` has no config to serve. */
+  problem(key: string): string {
+    const [namespace, name] = splitKey(key);
+    const obj = this.s.catalog.get(namespace, name);
+    return (obj === undefined ? '' : this.s.catalog.validated(obj).problem) || 'not valid';
+  }
+
+  /** Rebuilds a held config from the caches; what changed, if anything. */
+  rebuild(state: PolicyConfig, key: string): ConfigChange | undefined {
+    const config = this.build(key);
+    return config === undefined ? undefined : state.update(config);
+  }
+
+  drop(key: string): void {
+    this.states.delete(key);
+    this.s.catalog.forget(key);
+  }
+
+  private build(key: string): StreamConfig | undefined {
+    const [namespace, name] = splitKey(key);
+    const obj = this.s.catalog.get(namespace, name);
+    const policy = obj === undefined ? undefined : this.s.catalog.validated(obj).lastValid;
+    if (policy === undefined) return undefined;
+    return {
+      policy: wirePolicy(policy),
+      keys: this.s.keys.keysFor(key),
+      revocations: this.revocationsFor(namespace, name),
+    };
+  }
+
+  /** Unexpired valid revocations that apply to the policy (naming it, or naming none). */
+  private revocationsFor(namespace: string, policyName: string): TokenRevocation[] {
+    const now = this.s.now();
+    const out: TokenRevocation[] = [];
+    for (const obj of this.s.revocations.list(namespace)) {
+      const rev = validRevocation(obj);
+      if (rev === undefined || isExpired(rev, now)) continue;
+      if (rev.spec.policyName !== undefined && rev.spec.policyName !== policyName) continue;
+      out.push(rev);
+    }
+    return out;
+  }
+}
+
+function trusts(state: PolicyConfig, issuer: string): boolean {
+  return state.snapshot().policy.spec.issuers.some((i) => i.issuer === issuer);
+}

@@ -1,0 +1,38 @@
+/**
+ * What goes down one session's stream, every line through `encodeServerMessage`: a snapshot,
+ * a delta (or a snapshot instead when the session is not at the delta's base), a heartbeat.
+ * Each send records what the session was given, so an ack can be judged against it.
+ */
+import { encodeServerMessage } from '../../distribution/protocol.js';
+import type { ConfigChange, PolicyConfig } from './config-state.js';
+import type { Session } from './sessions.js';
+
+export function sendSnapshot(s: Session, state: PolicyConfig): void {
+  s.sentGeneration = state.seq;
+  s.sentVersion = state.version;
+  s.io.write(
+    encodeServerMessage({
+      type: 'snapshot',
+      session: s.id,
+      generation: state.seq,
+      version: state.version,
+      config: state.snapshot(),
+    }),
+  );
+}
+
+export function sendChange(s: Session, state: PolicyConfig, change: ConfigChange): void {
+  if (s.sentVersion !== '' && s.sentVersion !== change.base) {
+    // This session is not at the delta's base (it missed one): give it everything.
+    sendSnapshot(s, state);
+    return;
+  }
+  s.sentGeneration = state.seq;
+  s.sentVersion = change.version;
+  s.io.write(encodeServerMessage({ type: 'delta', session: s.id, generation: state.seq, ...change }));
+}
+
+/** One line for every session: the same bytes, encoded once. */
+export function heartbeatLine(at: number): string {
+  return encodeServerMessage({ type: 'heartbeat', at });
+}

@@ -1,0 +1,127 @@
+/**
+ * From informer events to pushed configs. Event handlers never do work: they mark policies
+ * dirty and schedule one flush per event-loop turn (setImmediate, no debounce), which rebuilds
+ * every dirty policy that sidecars use and pushes a delta to each session of a policy whose
+ * version moved. Sessions whose pod is gone or no longer selected by their policy are ended.
+ */
+import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../../log/logger.js';
+import type { RawObject } from '../runtime/informers.js';
+import { splitKey } from '../runtime/k8s.js';
+import { isLivePod } from '../policy/selector.js';
+import type { PolicyCatalog } from '../policy/catalog.js';
+import type { ConfigTable } from './configs.js';
+import type { Propagation } from './propagation.js';
+import type { SelectPolicy } from './resolve.js';
+import { sendChange } from './send.js';
+import type { CloseReason, Session, SessionTable } from './sessions.js';
+
+export interface UpdateDeps {
+  readonly catalog: PolicyCatalog;
+  readonly pods: Pick<ObjectCache<V1Pod>, 'get'>;
+  readonly configs: ConfigTable;
+  readonly sessions: SessionTable;
+  readonly propagation: Propagation;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** The policy serving a pod with these labels (the catalog's answer, conflicts logged). */
+  readonly select: SelectPolicy;
+  readonly end: (s: Session, reason: CloseReason) => void;
+  readonly gauges: (policy: string) => void;
+  readonly onFlushed: () => void;
+  readonly closed: () => boolean;
+}
+
+export class ConfigUpdates {
+  private readonly dirty = new Set<string>();
+  private flushScheduled = false;
+
+  constructor(private readonly d: UpdateDeps) {}
+
+  policyChanged(namespace: string, name: string): void {
+    this.mark(`${namespace}/${name}`);
+  }
+
+  revocationChanged(deleted: boolean, obj: RawObject, policyName: string | undefined): void {
+    const namespace = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    const held = [...this.d.configs.keys()].filter((k) => k.startsWith(`${namespace}/`));
+    const targets = policyName !== undefined ? [`${namespace}/${policyName}`] : held;
+    if (deleted) this.d.propagation.forget(`${namespace}/${name}`);
+    else
+      this.d.propagation.observed(
+        `${namespace}/${name}`,
+        obj.metadata?.generation ?? 0,
+        obj.metadata?.uid ?? '',
+        targets,
+        this.d.now(),
+      );
+    // Every policy of the namespace is looked at again: the revocation may have named another
+    // policy before this change. Versions that do not move push nothing.
+    for (const k of held) this.mark(k);
+    this.schedule();
+  }
+
+  podChanged(deleted: boolean, pod: V1Pod): void {
+    const namespace = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    for (const s of this.d.sessions.forPod(namespace, name)) {
+      if (deleted || pod.metadata?.uid !== s.pod.uid || !isLivePod(pod)) this.d.end(s, 'pod_gone');
+      else if (this.d.select(namespace, pod.metadata?.labels) !== s.policy) this.d.end(s, 'not_selected');
+    }
+  }
+
+  /** New keys of `issuer` (a refresh, or a sidecar's unknown kid): every policy trusting it. */
+  keysRefreshed(issuer: string): void {
+    for (const key of this.d.configs.withIssuer(issuer)) this.mark(key);
+  }
+
+  private mark(key: string): void {
+    this.dirty.add(key);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.d.closed()) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Rebuilds every dirty policy that sidecars use and pushes what changed. */
+  flush(): void {
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    for (const key of keys) this.flushOne(key);
+    this.d.propagation.settle(this.d.now());
+    this.d.onFlushed();
+  }
+
+  private flushOne(key: string): void {
+    const { configs, sessions } = this.d;
+    const state = configs.get(key);
+    if (state === undefined) return; // nobody connected for it: built on first connect
+    if (this.d.catalog.get(...splitKey(key)) === undefined) {
+      for (const s of sessions.forPolicy(key)) this.d.end(s, 'policy_gone');
+      configs.drop(key);
+      return;
+    }
+    const change = configs.rebuild(state, key);
+    if (change !== undefined) {
+      for (const s of sessions.forPolicy(key)) sendChange(s, state, change);
+      this.d.log.debug(
+        { policy: key, version: change.version, sessions: sessions.forPolicy(key).length },
+        'config pushed',
+      );
+    }
+    this.d.propagation.built(key, state.seq, sessions.forPolicy(key));
+    // A selector edit may have moved pods off this policy.
+    for (const s of sessions.forPolicy(key)) {
+      const pod = this.d.pods.get(s.pod.name, s.pod.namespace);
+      if (this.d.select(s.pod.namespace, pod?.metadata?.labels) !== key) this.d.end(s, 'not_selected');
+    }
+    this.d.gauges(key);
+  }
+}
