@@ -64,7 +64,8 @@ export function afterVerifyFailures(c: AfterVerify, every?: DecisionFailure[]): 
   const sub = str(claims.sub);
   const jti = str(claims.jti);
   const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
-  const revokedBy = c.active.revocations.match({ jti, tokenSha256: c.tokenSha256, sub, iss, iat });
+  const sid = str(claims.sid);
+  const revokedBy = c.active.revocations.match({ jti, tokenSha256: c.tokenSha256, sub, sid, iss, iat });
   if (revokedBy !== undefined) {
     const f: DecisionFailure = {
       stage: 'token',
