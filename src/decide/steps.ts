@@ -62,6 +62,7 @@ function revoked(c: AfterVerify): DecisionFailure | undefined {
     jti: str(claims.jti),
     tokenSha256: c.tokenSha256,
     sub: str(claims.sub),
+    sid: str(claims.sid),
     iss: str(claims.iss) ?? '',
     iat,
   });

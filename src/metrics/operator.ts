@@ -14,6 +14,33 @@ export type ReconcileResultLabel = 'success' | 'requeue' | 'error';
 export type Readiness = 'true' | 'false' | 'unknown';
 export type FetchResult = RefreshResult;
 export type WatchedResource = 'tokenpolicies' | 'tokenrevocations' | 'pods';
+/** The identity-provider event receivers (src/operator/receivers). */
+export type ReceiverKind = 'backchannel_logout' | 'ssf';
+/**
+ * What became of one pushed event: a revocation made (or already there), a refusal before
+ * verification, one of verification, or a failure to write. Closed: also the log field.
+ */
+export const RECEIVER_OUTCOMES = [
+  'revoked',
+  'duplicate',
+  'rate_limited',
+  'no_receiver',
+  'not_ready',
+  'write_failed',
+  'malformed',
+  'unknown_issuer',
+  'unknown_key',
+  'bad_signature',
+  'wrong_audience',
+  'wrong_type',
+  'stale',
+  'replayed',
+  'missing_events',
+  'nonce_present',
+  'unknown_event',
+  'no_subject',
+] as const;
+export type ReceiverOutcome = (typeof RECEIVER_OUTCOMES)[number];
 
 export interface OperatorMetrics {
   readonly registry: Registry;
@@ -30,6 +57,7 @@ export interface OperatorMetrics {
   readonly informerRestarts: Counter<'resource'>;
   readonly statusWrites: Counter<'kind'>;
   readonly revocationsCollected: Counter;
+  readonly receiverEvents: Counter<'receiver' | 'outcome'>;
 }
 
 export function createOperatorMetrics(registry: Registry): OperatorMetrics {
@@ -110,6 +138,12 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     revocationsCollected: new Counter({
       name: 'tokenwarden_operator_revocations_collected_total',
       help: 'TokenRevocations deleted by the leader after their expiresAt.',
+      registers: [registry],
+    }),
+    receiverEvents: new Counter({
+      name: 'tokenwarden_operator_receiver_events_total',
+      help: 'Identity-provider events received (back-channel logout, SSF), by receiver and outcome.',
+      labelNames: ['receiver', 'outcome'] as const,
       registers: [registry],
     }),
   };

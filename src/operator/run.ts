@@ -37,6 +37,7 @@ import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
 import { streamRoutes } from './stream/routes.js';
 import { createInjection } from './webhook/wiring.js';
+import { receiverPlugin } from './receivers/wiring.js';
 import { VERSION } from '../core/version.js';
 
 function splitKey(key: string): [string, string] {
@@ -243,6 +244,14 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
           options: { hub, review: (t: string) => reviewToken(authn, t), log: slog, metrics },
         },
         ...(injection === undefined ? [] : [{ plugin: injection.plugin }]),
+        // Identity-provider events → TokenRevocations (src/operator/receivers).
+        receiverPlugin({
+          kc,
+          policies: informers.policies.cache,
+          keys,
+          metrics,
+          log: log.child({ component: 'receivers' }),
+        }),
         ...(deps.servingPlugins?.({ kc, log, metrics, config: cfg, ca: cert }) ?? []),
       ],
     });

@@ -65,6 +65,10 @@ function compileIssuer(i: IssuerSpec): CompiledIssuer {
     algorithms: new Set(i.algorithms ?? DEFAULT_ALGORITHMS),
     keySource: keySource(i),
     expectedTypes: i.expectedTypes === undefined ? undefined : new Set(i.expectedTypes.map(typeKey)),
+    receiver:
+      i.receiver === undefined
+        ? undefined
+        : Object.freeze({ audience: i.receiver.audience, events: new Set(i.receiver.events) }),
   });
 }
 

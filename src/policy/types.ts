@@ -55,6 +55,27 @@ export interface IssuerSpec {
   algorithms?: Algorithm[];
   /** RFC 8725 §3.11: accepted `typ` header values (`at+jwt` for RFC 9068 access tokens). */
   expectedTypes?: string[];
+  /** Revocations this issuer pushes to the operator (docs/adr/0009-identity-provider-events.md). */
+  receiver?: ReceiverSpec;
+}
+
+/**
+ * The identity-provider events a receiver turns into TokenRevocations: OpenID Connect
+ * Back-Channel Logout 1.0, and the CAEP / RISC events of the Shared Signals Framework.
+ */
+export const RECEIVER_EVENTS = [
+  'BackchannelLogout',
+  'SessionRevoked',
+  'CredentialChange',
+  'AccountDisabled',
+] as const;
+export type ReceiverEvent = (typeof RECEIVER_EVENTS)[number];
+
+export interface ReceiverSpec {
+  /** The `aud` the issuer puts in its logout tokens (the client_id) or SETs (the receiver's audience). */
+  audience: string;
+  /** Which events are acted on; any other event is refused. */
+  events: ReceiverEvent[];
 }
 
 export interface ExpirySpec {
@@ -144,6 +165,8 @@ export interface RevocationEntry {
   jti?: string;
   tokenSha256?: string;
   subject?: string;
+  /** Matches tokens whose `sid` claim (OpenID Connect session) equals this; tokens without one never. */
+  sid?: string;
   issuer?: string;
   issuedBefore?: string;
 }
@@ -182,6 +205,13 @@ export interface CompiledIssuer {
   readonly keySource: KeySourceSpec;
   /** Normalised (`typeKey`) accepted `typ` values; undefined: any typ, or none, is accepted. */
   readonly expectedTypes?: ReadonlySet<string> | undefined;
+  /** `receiver` of the spec; undefined: this issuer pushes nothing. */
+  readonly receiver?: CompiledReceiver | undefined;
+}
+
+export interface CompiledReceiver {
+  readonly audience: string;
+  readonly events: ReadonlySet<ReceiverEvent>;
 }
 
 export interface CompiledExpiry {

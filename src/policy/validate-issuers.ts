@@ -14,9 +14,18 @@ import {
   readString,
   rejectUnknown,
 } from './fields.js';
-import { ALGORITHMS } from './types.js';
+import { ALGORITHMS, RECEIVER_EVENTS } from './types.js';
 
-const ISSUER_FIELDS = ['issuer', 'audiences', 'jwksUri', 'discovery', 'jwks', 'algorithms', 'expectedTypes'];
+const ISSUER_FIELDS = [
+  'issuer',
+  'audiences',
+  'jwksUri',
+  'discovery',
+  'jwks',
+  'algorithms',
+  'expectedTypes',
+  'receiver',
+];
 
 /** A media type as `typ` carries it (RFC 7515 §4.1.9): `at+jwt`, `application/at+jwt`, `JWT`. */
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*)?$/;
@@ -108,7 +117,42 @@ function checkKeySource(e: Errors, issuer: Obj, path: string, issuerUrl: string 
   if (sources.length > 1) e.add(path, `needs exactly one key source, found ${sources.join(' and ')}`);
 }
 
-function checkIssuer(e: Errors, issuer: Obj, path: string): string | undefined {
+/**
+ * `receiver`: the audience and events of the identity provider's pushed revocations. A revocation
+ * made from an event must outlive every token it targets, so the policy must bound how long a
+ * token lives (`spec.expiry.maxLifetimeSeconds` or `maxTokenAgeSeconds`): that bound is its expiry.
+ */
+function checkReceiver(e: Errors, issuer: Obj, path: string, spec: Obj): void {
+  const receiver = readObject(e, issuer.receiver, child(path, 'receiver'), false);
+  if (receiver === undefined) return;
+  const at = child(path, 'receiver');
+  rejectUnknown(e, receiver, at, ['audience', 'events']);
+  const audience = readString(e, receiver, 'audience', at, { required: true });
+  if (audience !== undefined && audience.length > 512)
+    e.add(child(at, 'audience'), 'must be at most 512 characters');
+  const none = `must list at least one of ${RECEIVER_EVENTS.join(', ')}`;
+  const events = readList(e, receiver, 'events', at, { required: true, min: 1, none });
+  events?.forEach((v, i) => {
+    const field = item(child(at, 'events'), i);
+    const name = checkString(e, v, field, { required: true });
+    if (name !== undefined && !(RECEIVER_EVENTS as readonly string[]).includes(name)) {
+      e.add(field, `must be one of ${RECEIVER_EVENTS.join(', ')}, got "${name}"`);
+    }
+  });
+  const expiry = spec.expiry as Obj | undefined;
+  const bounded =
+    typeof expiry === 'object' &&
+    expiry !== null &&
+    (typeof expiry.maxLifetimeSeconds === 'number' || typeof expiry.maxTokenAgeSeconds === 'number');
+  if (!bounded) {
+    e.add(
+      at,
+      'needs spec.expiry.maxLifetimeSeconds or maxTokenAgeSeconds: a revocation made from an event expires after that long',
+    );
+  }
+}
+
+function checkIssuer(e: Errors, issuer: Obj, path: string, spec: Obj): string | undefined {
   rejectUnknown(e, issuer, path, ISSUER_FIELDS);
   let iss = readString(e, issuer, 'issuer', path, { required: true });
   if (iss !== undefined && !URL.canParse(iss)) {
@@ -121,6 +165,7 @@ function checkIssuer(e: Errors, issuer: Obj, path: string): string | undefined {
   checkKeySource(e, issuer, path, iss);
   checkAlgorithms(e, issuer, path);
   checkExpectedTypes(e, issuer, path);
+  checkReceiver(e, issuer, path, spec);
   return iss;
 }
 
@@ -132,7 +177,7 @@ export function checkIssuers(e: Errors, spec: Obj): void {
     const path = item('spec.issuers', i);
     const issuer = readObject(e, v, path, true);
     if (issuer === undefined) return;
-    const iss = checkIssuer(e, issuer, path);
+    const iss = checkIssuer(e, issuer, path, spec);
     if (iss === undefined) return;
     const first = seen.get(iss);
     // Tokens are routed to an issuer by exact `iss`: two entries would make that ambiguous.

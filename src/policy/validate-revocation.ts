@@ -21,29 +21,32 @@ import { checkEnvelope, readObjectName } from './validate-meta.js';
 import type { TokenRevocation, Validated } from './types.js';
 
 const SPEC_FIELDS = ['policyName', 'reason', 'expiresAt', 'tokens'];
-const ENTRY_FIELDS = ['jti', 'tokenSha256', 'subject', 'issuer', 'issuedBefore'];
-const MATCHERS = ['jti', 'tokenSha256', 'subject'];
+const ENTRY_FIELDS = ['jti', 'tokenSha256', 'subject', 'sid', 'issuer', 'issuedBefore'];
+const MATCHERS = ['jti', 'tokenSha256', 'subject', 'sid'];
 /** Lower-case hex SHA-256 of the token's signed part (see DESIGN.md "Token hash"). */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function checkEntry(e: Errors, entry: Obj, path: string): void {
   rejectUnknown(e, entry, path, ENTRY_FIELDS);
   const present = MATCHERS.filter((m) => !isAbsent(entry[m]));
-  if (present.length === 0) e.add(path, 'needs a matcher: one of jti, tokenSha256 or subject');
+  if (present.length === 0) e.add(path, 'needs a matcher: one of jti, tokenSha256, subject or sid');
   if (present.length > 1) e.add(path, `needs exactly one matcher, found ${present.join(' and ')}`);
   readString(e, entry, 'jti', path);
   const sha = readString(e, entry, 'tokenSha256', path);
   if (sha !== undefined && !SHA256_HEX.test(sha)) {
     e.add(child(path, 'tokenSha256'), 'must be 64 lower-case hex characters (SHA-256 of the signed part)');
   }
-  const subject = readString(e, entry, 'subject', path);
+  readString(e, entry, 'subject', path);
+  readString(e, entry, 'sid', path);
   readString(e, entry, 'issuer', path);
   readTime(e, entry, 'issuedBefore', path);
-  // issuer and issuedBefore narrow a subject entry; on their own they would match nothing.
-  if (subject === undefined && isAbsent(entry.subject)) {
-    for (const key of ['issuer', 'issuedBefore']) {
-      if (!isAbsent(entry[key])) e.add(child(path, key), 'only narrows a subject entry: add subject');
-    }
+  // issuer narrows a subject or sid entry, issuedBefore a subject entry; alone they match nothing.
+  const hasSubject = !isAbsent(entry.subject);
+  if (!hasSubject && isAbsent(entry.sid) && !isAbsent(entry.issuer)) {
+    e.add(child(path, 'issuer'), 'only narrows a subject or sid entry: add subject or sid');
+  }
+  if (!hasSubject && !isAbsent(entry.issuedBefore)) {
+    e.add(child(path, 'issuedBefore'), 'only narrows a subject entry: add subject');
   }
 }
 

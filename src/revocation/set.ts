@@ -1,7 +1,7 @@
 /**
  * The revocation set of one policy: which tokens are refused as `revoked`. Built from the
  * TokenRevocations of the cluster (or of a standalone file) whenever they change; matched on
- * every request, cache hit or not, in O(1) per entry kind (jti, tokenSha256, subject).
+ * every request, cache hit or not, in O(1) per entry kind (jti, tokenSha256, subject, sid).
  *
  * Which revocations apply (decided by src/revocation/rule.ts, the same rule the operator uses):
  *  - same namespace as the policy. Only a standalone file can hold a revocation without a
@@ -22,8 +22,15 @@ export interface TokenIdentity {
   /** SHA-256 of the token's signed part (src/token/hash.ts `signedPartSha256`). */
   tokenSha256: string;
   sub?: string;
+  /** The `sid` claim (an OpenID Connect session); a token without one never matches a sid entry. */
+  sid?: string | undefined;
   iss: string;
   iat?: number;
+}
+
+interface SidEntry {
+  readonly revocation: string;
+  readonly issuer: string | undefined;
 }
 
 interface SubjectEntry {
@@ -44,7 +51,7 @@ function subjectEntryMatches(entry: SubjectEntry, iss: string, iat: number | und
 
 /** The entries `addEntry` counts: those with a matcher (all of them, after validation). */
 function hasMatcher(t: RevocationEntry): boolean {
-  return t.jti !== undefined || t.tokenSha256 !== undefined || t.subject !== undefined;
+  return t.jti !== undefined || t.tokenSha256 !== undefined || t.subject !== undefined || t.sid !== undefined;
 }
 
 export class RevocationSet {
@@ -52,6 +59,8 @@ export class RevocationSet {
   private byJti = new Map<string, string>();
   private bySha256 = new Map<string, string>();
   private bySubject = new Map<string, SubjectEntry[]>();
+  /** sid values are unique per issuer only: each entry keeps its issuer narrowing. */
+  private bySid = new Map<string, SidEntry[]>();
   private entries = 0;
   private earliestExpiry: number | undefined;
   /**
@@ -97,6 +106,7 @@ export class RevocationSet {
     next.byJti = new Map(this.byJti);
     next.bySha256 = new Map(this.bySha256);
     next.bySubject = new Map(this.bySubject);
+    next.bySid = new Map(this.bySid);
     next.entries = this.entries;
     next.earliestExpiry = this.earliestExpiry;
     next.shared = new Set(this.shared);
@@ -130,6 +140,12 @@ export class RevocationSet {
         const kept = list.filter((e) => e.revocation !== name);
         if (kept.length === 0) this.bySubject.delete(t.subject);
         else this.bySubject.set(t.subject, kept); // a new array: the old set still holds the old one
+      } else if (t.sid !== undefined) {
+        const list = this.bySid.get(t.sid);
+        if (list === undefined) continue;
+        const kept = list.filter((e) => e.revocation !== name);
+        if (kept.length === 0) this.bySid.delete(t.sid);
+        else this.bySid.set(t.sid, kept);
       }
     }
     this.sources.delete(name);
@@ -174,6 +190,10 @@ export class RevocationSet {
       const list = this.bySubject.get(t.subject);
       // A new array, never a push: after `update` the previous set may share this list.
       this.bySubject.set(t.subject, list === undefined ? [entry] : [...list, entry]);
+    } else if (t.sid !== undefined) {
+      const entry: SidEntry = { revocation, issuer: t.issuer };
+      const list = this.bySid.get(t.sid);
+      this.bySid.set(t.sid, list === undefined ? [entry] : [...list, entry]);
     } else return false;
     return true;
   }
@@ -196,12 +216,24 @@ export class RevocationSet {
     }
     const bySha = this.bySha256.get(t.tokenSha256);
     if (bySha !== undefined) return bySha;
-    if (t.sub === undefined) return undefined;
-    const entries = this.bySubject.get(t.sub);
+    if (t.sub !== undefined) {
+      const entries = this.bySubject.get(t.sub);
+      if (entries !== undefined) {
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i] as SubjectEntry;
+          if (subjectEntryMatches(entry, t.iss, t.iat)) return entry.revocation;
+        }
+      }
+    }
+    return t.sid === undefined ? undefined : this.matchSid(t.sid, t.iss);
+  }
+
+  private matchSid(sid: string, iss: string): string | undefined {
+    const entries = this.bySid.get(sid);
     if (entries === undefined) return undefined;
     for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as SubjectEntry;
-      if (subjectEntryMatches(entry, t.iss, t.iat)) return entry.revocation;
+      const entry = entries[i] as SidEntry;
+      if (entry.issuer === undefined || entry.issuer === iss) return entry.revocation;
     }
     return undefined;
   }

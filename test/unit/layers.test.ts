@@ -24,7 +24,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['src/sidecar/control-plane', 'src/operator/status'],
   ['src/sidecar', 'src/operator/revocation'],
   ['src/operator/policy'],
-  ['src/operator/stream'],
+  ['src/operator/stream', 'src/operator/receivers'],
   ['src/operator/webhook'],
   ['src/operator/serving'],
   ['src/operator'],

@@ -7,7 +7,7 @@
  */
 import type { JWK } from 'jose';
 import { KeyStore } from '../../keys/store.js';
-import type { KeyStoreOptions } from '../../keys/types.js';
+import type { KeyResolver, KeyStoreOptions } from '../../keys/types.js';
 import type { CompiledIssuer } from '../../policy/types.js';
 
 export interface KeyProblem {
@@ -91,6 +91,18 @@ export class SharedKeys {
       out[shared.issuer] = { keys: shared.store.publicKeys(shared.issuer) ?? [] };
     }
     return out;
+  }
+
+  /**
+   * The keys of `issuer` as `policy` uses them (the receivers verify pushed events with them);
+   * undefined when this replica has not reconciled the policy yet.
+   */
+  resolverFor(policy: string, issuer: string): KeyResolver | undefined {
+    for (const id of this.byPolicy.get(policy) ?? []) {
+      const shared = this.sources.get(id);
+      if (shared !== undefined && shared.issuer === issuer) return shared.store;
+    }
+    return undefined;
   }
 
   /**

@@ -174,6 +174,7 @@ const issuerFields = {
   jwks: true,
   algorithms: true,
   expectedTypes: true,
+  receiver: true,
 } satisfies Record<keyof IssuerSpec, true>;
 const expiryFields = {
   requireExp: true,
@@ -208,6 +209,7 @@ const entryFields = {
   jti: true,
   tokenSha256: true,
   subject: true,
+  sid: true,
   issuer: true,
   issuedBefore: true,
 } satisfies Record<keyof RevocationEntry, true>;

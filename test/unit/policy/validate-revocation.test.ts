@@ -103,7 +103,24 @@ const bad: BadCase[] = [
     name: 'an issuer narrowing a jti',
     mutate: (r) => only(r, { jti: 'a', issuer: 'https://i/' }),
     fields: ['spec.tokens[0].issuer'],
+    message: 'only narrows a subject or sid entry',
+  },
+  {
+    name: 'issuedBefore narrowing a sid',
+    mutate: (r) => only(r, { sid: 's-1', issuedBefore: '2026-01-01T00:00:00Z' }),
+    fields: ['spec.tokens[0].issuedBefore'],
     message: 'only narrows a subject entry',
+  },
+  {
+    name: 'a sid next to a subject',
+    mutate: (r) => only(r, { sid: 's-1', subject: 'alice' }),
+    fields: ['spec.tokens[0]'],
+    message: 'needs exactly one matcher',
+  },
+  {
+    name: 'an empty sid',
+    mutate: (r) => only(r, { sid: '' }),
+    fields: ['spec.tokens[0].sid'],
   },
   {
     name: 'issuedBefore narrowing a hash',

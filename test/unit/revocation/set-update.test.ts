@@ -17,6 +17,8 @@ const entry: fc.Arbitrary<RevocationEntry> = fc.oneof(
   fc.constantFrom('a', 'b').map((c) => ({ tokenSha256: SHA(c) })),
   fc.constantFrom('u1', 'u2').map((subject) => ({ subject })),
   fc.constantFrom('u1', 'u2').map((subject) => ({ subject, issuedBefore: '2026-12-01T00:00:00Z' })),
+  fc.constantFrom('s1', 's2').map((sid) => ({ sid })),
+  fc.constantFrom('s1', 's2').map((sid) => ({ sid, issuer: ISS })),
 );
 const revocation: fc.Arbitrary<TokenRevocation> = fc
   .record({
@@ -45,8 +47,9 @@ const PROBES: TokenIdentity[] = [];
 for (const jti of [undefined, 'j1', 'j2', 'j3'])
   for (const sha of ['a', 'b', 'c'])
     for (const sub of [undefined, 'u1', 'u2'])
-      for (const iat of [undefined, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 2) / 1000])
-        PROBES.push({ jti, tokenSha256: SHA(sha), sub, iss: ISS, iat });
+      for (const sid of [undefined, 's1', 's2'])
+        for (const iat of [undefined, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 2) / 1000])
+          PROBES.push({ jti, tokenSha256: SHA(sha), sub, sid, iss: ISS, iat });
 
 const verdicts = (s: RevocationSet): boolean[] => PROBES.map((p) => s.match(p) !== undefined);
 

@@ -36,6 +36,8 @@ const SET = RevocationSet.build(
     revocation('user-at-issuer-before', [
       { subject: 'user-4', issuer: ISS, issuedBefore: '2026-11-29T10:00:00Z' },
     ]),
+    revocation('session', [{ sid: 'sid-1', issuer: ISS }]),
+    revocation('session-any-issuer', [{ sid: 'sid-2' }]),
   ],
   POLICY,
   NOW,
@@ -69,11 +71,29 @@ describe('RevocationSet.match', () => {
     { name: 'not with the cut-off alone matching', t: { sub: 'user-4', iss: 'x', iat: 1 }, want: undefined },
     { name: 'nothing for a clean token', t: { jti: 'j3', sub: 'user-9', iat: 1 }, want: undefined },
     { name: 'nothing for a token without jti or sub', t: {}, want: undefined },
+    { name: 'every token of a revoked session', t: { sid: 'sid-1', sub: 'user-9' }, want: 'session' },
+    {
+      name: 'not the same sid at another issuer',
+      t: { sid: 'sid-1', iss: 'https://other/' },
+      want: undefined,
+    },
+    {
+      name: 'a sid entry without issuer, at any issuer',
+      t: { sid: 'sid-2', iss: 'x' },
+      want: 'session-any-issuer',
+    },
+    { name: 'not a token of another session', t: { sid: 'sid-3' }, want: undefined },
+    { name: 'not a token without sid (a sid entry needs the claim)', t: { sub: 'sid-1' }, want: undefined },
+    {
+      name: 'a subject entry still matches a token with a clean sid',
+      t: { sub: 'user-1', sid: 'x' },
+      want: 'all-of-user',
+    },
   ])('$name', ({ t, want }) => {
     expect(SET.match(token(t))).toBe(want);
   });
 
-  it('counts entries, not revocations', () => expect(SET.size).toBe(7));
+  it('counts entries, not revocations', () => expect(SET.size).toBe(9));
 });
 
 describe('RevocationSet.build keeps', () => {
