@@ -92,6 +92,10 @@ export function readBody(
       chunks.push(chunk);
       if (received > limits.bufferBytes) {
         stream = new PassThrough({ highWaterMark: limits.bufferBytes });
+        // This reader's timer and abort handler destroy the stream with an error, so it owns
+        // that error: whoever else reads the stream (undici) may have left, or never come
+        // (a 503 upstream_busy), and an 'error' nobody listens for ends the process.
+        stream.on('error', () => undefined);
         for (const c of chunks) stream.write(c);
         chunks.length = 0;
         settle({ kind: 'stream', body: stream });

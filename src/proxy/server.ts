@@ -180,6 +180,9 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
 
   // CONNECT would open a tunnel past every rule: refused with an answer, not a silent close.
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    // node:http removes its own error listener from a socket it hands over: ours, or the
+    // process dies when the client resets before the answer is written.
+    socket.on('error', () => socket.destroy());
     observe.refused('upgrade_refused', engine.policyName(), {
       method: req.method,
       client: socket.remoteAddress,
@@ -189,6 +192,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
 
   // WebSocket and other upgrades are not proxied: refuse them explicitly rather than hang.
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
     observe.refused('upgrade_refused', engine.policyName(), {
       method: req.method,
       client: socket.remoteAddress,

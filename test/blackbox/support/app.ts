@@ -8,6 +8,7 @@
  *   /duplex         answers at once and echoes the request body as it arrives (streaming proof)
  *   /two-connection answers with two Connection lines, each naming a private header
  *   /big?bytes=N    answers N bytes of `bigBody(N)`, chunked, respecting backpressure
+ *   /early          answers 200 at once without reading the request body (recorded with length 0)
  *   anything else   echoes
  */
 import { createHash } from 'node:crypto';
@@ -58,6 +59,20 @@ export function bigBody(bytes: number): Buffer {
 export async function startApp(): Promise<App> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/early')) {
+      received.push({
+        method: req.method ?? '',
+        url: req.url,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bodyLength: 0,
+        bodySha256: '',
+        body: '',
+      });
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+      res.end('early');
+      return;
+    }
     if (req.url?.startsWith('/duplex')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       req.on('data', (chunk: Buffer) => res.write(chunk));
