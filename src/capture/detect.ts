@@ -44,47 +44,31 @@ export function binaries(variant: Variant, family: Family): { restore: string; s
   return { restore: `${base}${suffix}-restore`, save: `${base}${suffix}-save` };
 }
 
-export interface Ipv6Addresses {
-  /** The kernel has IPv6 (the file exists). */
-  readonly enabled: boolean;
-  /** A non-loopback interface has a global-scope address: the app is reachable over IPv6. */
-  readonly global: boolean;
-}
-
 /**
- * Reads `/proc/net/if_inet6` (`addr ifindex prefixlen scope flags ifname` per line; scope 00
- * is global). `undefined` text: the file is absent, IPv6 is off in this kernel.
+ * Whether this network namespace has IPv6 at all: `/proc/net/if_inet6` exists (its text
+ * `undefined`: absent, the kernel was booted without IPv6). Any address counts, link-local
+ * included: an app bound to `::` answers on `fe80::…%eth0` to a neighbour on the pod network
+ * even when the pod has no global IPv6 address, so IPv6 must be captured whenever it exists.
  */
-export function parseIfInet6(text: string | undefined): Ipv6Addresses {
-  if (text === undefined) return { enabled: false, global: false };
-  const global = text
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .some((f) => f.length >= 6 && f[3] === '00' && f[5] !== 'lo');
-  return { enabled: true, global };
+export function hasIpv6(ifInet6: string | undefined): boolean {
+  return ifInet6 !== undefined;
 }
 
 export type Ipv6Plan =
   | { apply: false; why: string }
-  | {
-      apply: true;
-      /** A failure to apply is fatal (exit 1) when the app is reachable over IPv6. */
-      required: boolean;
-      /** `false`: ip6tables-restore is missing; fatal when `required`, else skipped. */
-      installed: boolean;
-    };
+  /** Apply, and any failure (ip6tables missing, restore failing, a rule missing) is fatal. */
+  | { apply: true; installed: boolean };
 
-export function planIpv6(mode: Ipv6Mode, addrs: Ipv6Addresses, ip6tablesInstalled: boolean): Ipv6Plan {
-  if (mode === 'off') return { apply: false, why: '--ipv6 off' };
-  if (mode === 'auto' && !addrs.enabled) {
+/**
+ * `off` is the platform's explicit choice (an injection setting, never the pod's); otherwise
+ * IPv6 is covered whenever the namespace has it, and `on` requires it even when it seems absent.
+ * There is no "try and warn": a family that exists and is not captured is a way around the
+ * sidecar, so the init container fails and the pod does not start.
+ */
+export function planIpv6(mode: Ipv6Mode, ipv6: boolean, ip6tablesInstalled: boolean): Ipv6Plan {
+  if (mode === 'off') return { apply: false, why: '--ipv6 off (IPv6 capture disabled by the platform)' };
+  if (mode === 'auto' && !ipv6) {
     return { apply: false, why: 'IPv6 is disabled in this network namespace (no /proc/net/if_inet6)' };
   }
-  const required = mode === 'on' || addrs.global;
-  if (!ip6tablesInstalled && !required) {
-    return {
-      apply: false,
-      why: 'ip6tables-restore is not installed and no interface has a global IPv6 address',
-    };
-  }
-  return { apply: true, required, installed: ip6tablesInstalled };
+  return { apply: true, installed: ip6tablesInstalled };
 }

@@ -14,7 +14,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { CaptureConfig } from '../config/capture.js';
 import type { Logger } from '../log/logger.js';
-import { binaries, chooseVariant, countRules, parseIfInet6, planIpv6, type Variant } from './detect.js';
+import { binaries, chooseVariant, countRules, hasIpv6, planIpv6, type Variant } from './detect.js';
 import { captureRules, missingRules, type CaptureOptions, type Family } from './rules.js';
 
 export interface ExecResult {
@@ -44,23 +44,15 @@ export async function runCapture(config: CaptureConfig, deps: CaptureDeps): Prom
     const variant = await pickVariant(config, deps);
     await applyFamily(options, 'ipv4', variant, deps);
 
-    const v6 = planIpv6(config.ipv6, parseIfInet6(deps.readIfInet6()), installedFor(variant, 'ipv6', deps));
+    const v6 = planIpv6(config.ipv6, hasIpv6(deps.readIfInet6()), installedFor(variant, 'ipv6', deps));
     if (!v6.apply) {
       deps.log.info({ family: 'ipv6', reason: v6.why }, 'capture skipped');
     } else if (!v6.installed) {
       throw new CaptureFailed(
-        `${binaries(variant, 'ipv6').restore} is not installed but the pod has a global IPv6 address (or --ipv6 on): IPv6 traffic would reach the app uncaptured`,
+        `${binaries(variant, 'ipv6').restore} is not installed but the pod has IPv6: IPv6 traffic would reach the app uncaptured (a platform that does not want IPv6 capture sets --ipv6 off)`,
       );
     } else {
-      try {
-        await applyFamily(options, 'ipv6', variant, deps);
-      } catch (err) {
-        if (v6.required || !(err instanceof CaptureFailed)) throw err;
-        deps.log.warn(
-          { family: 'ipv6', error: err.message },
-          'capture skipped: ip6tables failed and no interface has a global IPv6 address',
-        );
-      }
+      await applyFamily(options, 'ipv6', variant, deps);
     }
     return 0;
   } catch (err) {

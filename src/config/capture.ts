@@ -9,7 +9,7 @@ export { ConfigError } from './listen.js';
 
 /** Which iptables binaries: `auto` detects the one the namespace already uses, as Istio does. */
 export type IptablesMode = 'auto' | 'nft' | 'legacy';
-/** `auto`: IPv6 rules when the namespace has IPv6; `on`: required; `off`: never. */
+/** `auto`: IPv6 rules whenever the namespace has IPv6 (fatal on failure); `on`: even when it seems absent; `off`: never (the platform's choice). */
 export type Ipv6Mode = 'auto' | 'on' | 'off';
 
 export interface CaptureConfig {
@@ -35,8 +35,9 @@ flags:
   --proxy-uid UID      the sidecar's UID, exempt from capture (default 15080)
   --iptables MODE      auto|nft|legacy (default auto: the variant with rules already in the
                        namespace, else nft when installed, else legacy)
-  --ipv6 MODE          auto|on|off (default auto: applied when the namespace has IPv6; a
-                       failure is fatal when a non-loopback interface has a global address)
+  --ipv6 MODE          auto|on|off (default auto: applied whenever the namespace has IPv6,
+                       link-local only included, and any failure is fatal; off: the platform
+                       disabled IPv6 capture, set by injection settings, never by a pod)
   --dry-run            print the iptables-restore input and exit; changes nothing
   -h, --help           this text
 

@@ -254,7 +254,21 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+/**
+ * `::` is dual-stack (libuv clears IPV6_V6ONLY), the injected default. On a kernel booted without
+ * IPv6 the socket cannot exist (EAFNOSUPPORT): there is no IPv6 traffic to serve there, so the
+ * IPv4 wildcard serves every client the capture rules can redirect.
+ */
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  try {
+    await listenOnce(server, host, port);
+  } catch (err) {
+    if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+    await listenOnce(server, '0.0.0.0', port);
+  }
+}
+
+function listenOnce(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

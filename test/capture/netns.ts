@@ -17,6 +17,9 @@ export interface Namespaces {
   readonly pod: string;
   readonly client: string;
   readonly ipv6: boolean;
+  /** The veth ends, for link-local addresses (`fe80::…%dev`). */
+  readonly podDev: string;
+  readonly clientDev: string;
   remove(): Promise<void>;
 }
 
@@ -52,12 +55,16 @@ export async function cannotRun(): Promise<string | undefined> {
   return undefined;
 }
 
-export async function createNamespaces(): Promise<Namespaces> {
-  const id = process.pid;
+/**
+ * `globalV6: false` leaves the veth ends with their link-local IPv6 addresses only (DAD off, so
+ * they are usable at once): the pod has IPv6 although it has no global address.
+ */
+export async function createNamespaces(opts: { tag?: string; globalV6?: boolean } = {}): Promise<Namespaces> {
+  const id = `${process.pid}${opts.tag ?? ''}`;
   const pod = `twcap-pod-${id}`;
   const client = `twcap-cli-${id}`;
-  const vethPod = `twc${id}p`.slice(0, 15);
-  const vethCli = `twc${id}c`.slice(0, 15);
+  const vethPod = `twc${id}p`.slice(-15);
+  const vethCli = `twc${id}c`.slice(-15);
   const remove = async (): Promise<void> => {
     // Deleting a namespace deletes the veth end in it, and with it the pair.
     await sh('ip', ['netns', 'del', pod]).catch(() => undefined);
@@ -75,14 +82,21 @@ export async function createNamespaces(): Promise<Namespaces> {
     ] as const) {
       await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       await sh('ip', ['-n', ns, 'addr', 'add', `${v4}/30`, 'dev', dev]);
+      await sh('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.accept_dad=0`]).catch(
+        () => undefined,
+      );
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-      await sh('ip', ['-n', ns, '-6', 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad']).catch(() => undefined);
+      if (opts.globalV6 !== false) {
+        await sh('ip', ['-n', ns, '-6', 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad']).catch(
+          () => undefined,
+        );
+      }
     }
     const ipv6 = await sh('ip', ['netns', 'exec', pod, 'ip6tables', '-t', 'nat', '-L', '-n']).then(
       () => true,
       () => false,
     );
-    return { pod, client, ipv6, remove };
+    return { pod, client, ipv6, podDev: vethPod, clientDev: vethCli, remove };
   } catch (err) {
     await remove();
     throw err;
@@ -134,4 +148,15 @@ export async function startIn(
     });
   }
   return { child, output: () => output, stop };
+}
+
+/** The link-local IPv6 address of `dev` in `ns` (waits for it: the kernel adds it on link up). */
+export async function linkLocal(ns: string, dev: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const { stdout } = await sh('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'dev', dev, 'scope', 'link']);
+    const m = /inet6 (fe80:[0-9a-f:]+)\/64/.exec(stdout);
+    if (m && !stdout.includes('tentative')) return m[1]!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no usable link-local address on ${dev} in ${ns}`);
 }

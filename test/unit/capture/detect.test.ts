@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binaries, chooseVariant, countRules, parseIfInet6, planIpv6 } from '../../../src/capture/detect.js';
+import { binaries, chooseVariant, countRules, hasIpv6, planIpv6 } from '../../../src/capture/detect.js';
 
 const all = { nft: true, legacy: true, plain: true };
 
@@ -83,15 +83,12 @@ fe800000000000000c2d5bfffe1a2b3c 02 40 20 80     eth0
 const IF_INET6_GLOBAL = `${IF_INET6_LINK_LOCAL}fd000000000000000000000000000002 02 40 00 80     eth0
 `;
 
-describe('parseIfInet6 and planIpv6', () => {
-  it('reads global addresses of non-loopback interfaces only', () => {
-    expect(parseIfInet6(undefined)).toEqual({ enabled: false, global: false });
-    expect(parseIfInet6(IF_INET6_LINK_LOCAL)).toEqual({ enabled: true, global: false });
-    expect(parseIfInet6(IF_INET6_GLOBAL)).toEqual({ enabled: true, global: true });
-    expect(parseIfInet6('00000000000000000000000000000001 01 80 00 80 lo\n')).toEqual({
-      enabled: true,
-      global: false,
-    });
+describe('hasIpv6 and planIpv6', () => {
+  it('any if_inet6 file means IPv6 exists, link-local or loopback only included', () => {
+    expect(hasIpv6(undefined)).toBe(false);
+    expect(hasIpv6(IF_INET6_LINK_LOCAL)).toBe(true);
+    expect(hasIpv6(IF_INET6_GLOBAL)).toBe(true);
+    expect(hasIpv6('')).toBe(true);
   });
 
   it.each([
@@ -104,41 +101,34 @@ describe('parseIfInet6 and planIpv6', () => {
       want: { apply: false },
     },
     {
-      name: 'auto applies, not required, with link-local only',
+      name: 'auto applies with link-local only (an app bound to :: answers there)',
       mode: 'auto',
       text: IF_INET6_LINK_LOCAL,
       ip6: true,
-      want: { apply: true, required: false, installed: true },
+      want: { apply: true, installed: true },
     },
     {
-      name: 'auto requires it with a global address',
+      name: 'auto applies with a global address',
       mode: 'auto',
       text: IF_INET6_GLOBAL,
       ip6: true,
-      want: { apply: true, required: true, installed: true },
+      want: { apply: true, installed: true },
     },
     {
-      name: 'auto skips missing ip6tables with link-local only',
+      name: 'auto keeps link-local only with missing ip6tables (fatal later)',
       mode: 'auto',
       text: IF_INET6_LINK_LOCAL,
       ip6: false,
-      want: { apply: false },
+      want: { apply: true, installed: false },
     },
     {
-      name: 'auto keeps a global address with missing ip6tables (fatal later)',
-      mode: 'auto',
-      text: IF_INET6_GLOBAL,
-      ip6: false,
-      want: { apply: true, required: true, installed: false },
-    },
-    {
-      name: 'on requires it even without IPv6',
+      name: 'on applies even without IPv6',
       mode: 'on',
       text: undefined,
       ip6: true,
-      want: { apply: true, required: true, installed: true },
+      want: { apply: true, installed: true },
     },
   ] as const)('$name', ({ mode, text, ip6, want }) => {
-    expect(planIpv6(mode, parseIfInet6(text), ip6)).toMatchObject(want);
+    expect(planIpv6(mode, hasIpv6(text), ip6)).toMatchObject(want);
   });
 });

@@ -86,10 +86,22 @@ describe('runCapture', () => {
     expect(await runCapture(config(), deps)).toBe(1);
   });
 
-  it('warns and succeeds when ip6tables fails with link-local IPv6 only', async () => {
+  it('exits 1 when ip6tables fails with link-local IPv6 only (an app bound to :: answers there)', async () => {
     const { deps, logs } = scripted({ ifInet6: LINK_LOCAL_V6, failing: ['ip6tables-nft-restore'] });
-    expect(await runCapture(config(), deps)).toBe(0);
-    expect(logs.some((l) => l.level === 'warn')).toBe(true);
+    expect(await runCapture(config(), deps)).toBe(1);
+    expect(logs.at(-1)).toEqual({ level: 'error', msg: 'capture failed: the pod must not start' });
+  });
+
+  it('exits 1 when ip6tables is missing and the pod has link-local IPv6 only', async () => {
+    const installed = ALL.filter((b) => !b.startsWith('ip6tables'));
+    const { deps } = scripted({ installed, ifInet6: LINK_LOCAL_V6 });
+    expect(await runCapture(config(), deps)).toBe(1);
+  });
+
+  it("--ipv6 off (the platform's choice) skips a failing ip6tables and exits 0", async () => {
+    const { deps, calls } = scripted({ ifInet6: GLOBAL_V6, failing: ['ip6tables-nft-restore'] });
+    expect(await runCapture(config('--ipv6', 'off'), deps)).toBe(0);
+    expect(calls.some((c) => c.startsWith('ip6tables') && c.includes('-restore'))).toBe(false);
   });
 
   it('exits 1 when ip6tables is missing and the pod has a global IPv6 address', async () => {
