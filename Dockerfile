@@ -2,12 +2,13 @@
 # `tokenwarden sidecar` and the `tokenwarden capture` init container (iptables included).
 #   docker build -t tokenwarden:dev .
 #
-# Base pinned by digest (node 20 on Debian 12 slim). To update, resolve the tag's current
-# multi-arch index digest and replace the value below (and the tag comment with it):
+# Base pinned by tag (node 20 on Debian 12 slim): no registry was reachable where this file was
+# written, so no digest could be resolved, and none is made up. To pin by digest, resolve it and
+# append it to the tag (node:TAG@sha256:...), or pass it with --build-arg BASE_IMAGE=...:
 #   docker buildx imagetools inspect node:20.20.2-bookworm-slim --format '{{json .Manifest.Digest}}'
-# The digest was written where no registry was reachable: run the command above and refresh it
-# before the first release build. BASE_IMAGE can be overridden (--build-arg) for a local build.
-ARG BASE_IMAGE=node:20.20.2-bookworm-slim@sha256:3a9ea4b5d6bbd0e4b8ba8e4df4e3f5f0d6b1e7e8a86c4e9f2f6f4a1c1bd0b1c7
+#   crane digest node:20.20.2-bookworm-slim
+# Without Docker or a registry, hack/image/build.sh builds the same image from Debian packages.
+ARG BASE_IMAGE=node:20.20.2-bookworm-slim
 
 # --- build: dev dependencies and the TypeScript compiler, output in dist/
 FROM ${BASE_IMAGE} AS build

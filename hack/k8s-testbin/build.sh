@@ -4,6 +4,11 @@
 #
 #   hack/k8s-testbin/build.sh            build what is missing, print the bin directory
 #   hack/k8s-testbin/build.sh promtool   build only promtool, print the bin directory
+#   hack/k8s-testbin/build.sh node       build the node (kubelet, kube-proxy, kube-controller-manager,
+#                                        kube-scheduler, kubectl, coredns, pause), print its directory
+#
+# The node components are cached in node-$KUBE_VERSION-coredns-$COREDNS_VERSION (own lock) and
+# built by hack/k8s-testbin/node.sh; `npm run test:cluster` uses them with the control plane.
 #
 # promtool is cached in its own directory (promtool-$PROMTOOL_VERSION, own lock) and linked into
 # the bin directory, so bumping it does not rebuild the control plane and building it does not
@@ -25,7 +30,7 @@ mkdir -p "$bin" "$promdir"
 what=${1:-all}
 # One build per cache directory at a time: a concurrent caller (two test runs on a cold cache)
 # waits here, then finds the binaries built instead of racing on the same .tmp outputs.
-if command -v flock >/dev/null 2>&1 && [ "$what" != promtool ]; then
+if command -v flock >/dev/null 2>&1 && [ "$what" != promtool ] && [ "$what" != node ]; then
   exec 9>"$bin/.lock"
   flock 9
 fi
@@ -194,12 +199,16 @@ GO
   ln -sfn "$promdir/promtool" "$bin/promtool"
 }
 
+if [ "$what" = node ]; then
+  exec bash "$here/node.sh"
+fi
+
 case "$what" in
   all) build_etcd; build_apiserver; build_helm; build_promtool ;;
   etcd) build_etcd ;;
   kube-apiserver) build_apiserver ;;
   helm) build_helm ;;
   promtool) build_promtool ;;
-  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|promtool]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|etcd|kube-apiserver|helm|promtool|node]" >&2; exit 2 ;;
 esac
 echo "$bin"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `npm run test:cluster`: the chart on a real one-node cluster on this machine, end to end.
+#
+#  1. builds (or finds cached) the control plane, the node components, the pause image and the
+#     tokenwarden image (hack/k8s-testbin/build.sh all|node, hack/image/build.sh)
+#  2. checks the image: `tokenwarden --help` as UID 15080 on a read-only root (test/cluster/image.sh)
+#  3. starts the cluster in its own network namespace (hack/cluster/up.sh)
+#  4. runs the suite a platform team would (test/cluster/suite.sh, shared with test/e2e/kind.sh)
+#  5. tears everything down, whatever happened (hack/cluster/down.sh): no process is left
+#
+# Needs root, Go (first run only), containerd, runc, containernetworking-plugins, umoci,
+# debootstrap, iptables (hack/cluster/deps.sh installs them on Debian). TOKENWARDEN_KEEP_CLUSTER=1
+# leaves the cluster running (and prints how to reach it and how to tear it down).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+# Our own process group (and session), so the teardown can end every process this run started.
+# npm forwards SIGINT/SIGTERM to this process; the trap below then tears down.
+if [ "$(ps -o pgid= $$ | tr -d ' ')" != "$$" ]; then
+  exec setsid bash "$0" "$@"
+fi
+[ "$(id -u)" = 0 ] || { echo "test:cluster needs root (containerd, network namespaces, cgroups)" >&2; exit 1; }
+t_start=$(date +%s)
+bash hack/cluster/deps.sh
+
+echo "--- binaries (cached by version under ~/.cache/tokenwarden/k8s-testbin)"
+cp_bin=$(bash hack/k8s-testbin/build.sh all)
+node_bin=$(bash hack/k8s-testbin/build.sh node)
+t_bins=$(date +%s)
+
+echo "--- images"
+img_dir=$(bash hack/image/build.sh "$root/.image")
+bash hack/image/pause.sh "$node_bin/pause" tokenwarden.local/pause:test "$img_dir/pause.tar"
+bash test/cluster/image.sh "$img_dir/oci" dev
+t_image=$(date +%s)
+
+work=$(mktemp -d /tmp/tokenwarden-cluster.XXXXXX)
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "${TOKENWARDEN_KEEP_CLUSTER:-}" = 1 ]; then
+    echo "cluster kept: source $work/env; tear down with: bash hack/cluster/down.sh $work" >&2
+    exit "$rc"
+  fi
+  [ "$rc" = 0 ] || { echo "--- logs of the failed run: $work/logs" >&2; tail -n 30 "$work"/logs/kubelet.log >&2 2>/dev/null || true; }
+  bash hack/cluster/down.sh "$work"
+  # Anything else this run started (helpers in our process group), except ourselves.
+  local p
+  for p in $(pgrep -g "$$"); do [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null; done
+  [ "$rc" = 0 ] && rm -rf "$work"
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+echo "--- cluster"
+bash hack/cluster/up.sh "$work" "$cp_bin" "$node_bin" "$img_dir/pause.tar" "$img_dir/tokenwarden.tar"
+t_cluster=$(date +%s)
+# shellcheck disable=SC1091
+source "$work/env"
+nsx="nsenter --net=/run/netns/$NETNS --"
+export TW_KUBECTL="$nsx $node_bin/kubectl --kubeconfig $KUBECONFIG"
+export TW_HELM="$nsx $cp_bin/helm --kubeconfig $KUBECONFIG"
+export TW_IMAGE_REPOSITORY=tokenwarden.local/tokenwarden TW_IMAGE_TAG=dev TW_IMAGE_PULL_POLICY=Never
+
+echo "--- suite"
+bash test/cluster/suite.sh
+t_end=$(date +%s)
+printf 'timing: binaries %ss, images %ss, cluster up %ss, suite %ss, total %ss\n' \
+  $((t_bins - t_start)) $((t_image - t_bins)) $((t_cluster - t_image)) $((t_end - t_cluster)) $((t_end - t_start))
