@@ -2,13 +2,13 @@
 # `tokenwarden sidecar` and the `tokenwarden capture` init container (iptables included).
 #   docker build -t tokenwarden:dev .
 #
-# Base pinned by tag (node 20 on Debian 12 slim): no registry was reachable where this file was
-# written, so no digest could be resolved, and none is made up. To pin by digest, resolve it and
-# append it to the tag (node:TAG@sha256:...), or pass it with --build-arg BASE_IMAGE=...:
-#   docker buildx imagetools inspect node:20.20.2-bookworm-slim --format '{{json .Manifest.Digest}}'
-#   crane digest node:20.20.2-bookworm-slim
+# Base pinned by tag only (Node 20 on Debian 12 slim, the Docker official image's
+# `20-bookworm-slim` line); this file carries no digest because none was obtained. To pin by
+# digest, resolve one and pass it (node:20-bookworm-slim@sha256:...) with --build-arg BASE_IMAGE=:
+#   docker buildx imagetools inspect node:20-bookworm-slim --format '{{json .Manifest.Digest}}'
+#   crane digest node:20-bookworm-slim
 # Without Docker or a registry, hack/image/build.sh builds the same image from Debian packages.
-ARG BASE_IMAGE=node:20.20.2-bookworm-slim
+ARG BASE_IMAGE=node:20-bookworm-slim
 
 # --- build: dev dependencies and the TypeScript compiler, output in dist/
 FROM ${BASE_IMAGE} AS build
