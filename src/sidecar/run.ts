@@ -212,8 +212,9 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     };
   });
 
-  await listen(proxy, config.listen.host, config.listen.port);
-  await listen(admin, config.adminListen.host, config.adminListen.port);
+  const onAcceptError = acceptErrorLogger(log);
+  await listen(proxy, config.listen.host, config.listen.port, onAcceptError);
+  await listen(admin, config.adminListen.host, config.adminListen.port, onAcceptError);
   const adminAddress = admin.address() as AddressInfo;
   log.info(
     {
@@ -259,21 +260,37 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
  * IPv6 the socket cannot exist (EAFNOSUPPORT): there is no IPv6 traffic to serve there, so the
  * IPv4 wildcard serves every client the capture rules can redirect.
  */
-async function listen(server: Server, host: string, port: number): Promise<void> {
+async function listen(server: Server, host: string, port: number, onError: AcceptErrors): Promise<void> {
   try {
-    await listenOnce(server, host, port);
+    await listenOnce(server, host, port, onError);
   } catch (err) {
     if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-    await listenOnce(server, '0.0.0.0', port);
+    await listenOnce(server, '0.0.0.0', port, onError);
   }
 }
 
-function listenOnce(server: Server, host: string, port: number): Promise<void> {
+type AcceptErrors = (err: NodeJS.ErrnoException) => void;
+
+function listenOnce(server: Server, host: string, port: number, onAcceptError: AcceptErrors): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      // After listen, a server's 'error' is a failed accept (EMFILE, ENFILE): the listener stays
+      // open and serves the connections it can, so the error is counted in the log, never fatal.
+      server.on('error', onAcceptError);
       resolve();
     });
   });
+}
+
+/** At most one log line per 10 s: a descriptor shortage fails every accept until it passes. */
+function acceptErrorLogger(log: Logger): AcceptErrors {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < 10_000) return;
+    last = now;
+    log.error({ code: err.code, err: err.message }, 'accept failed; still serving');
+  };
 }

@@ -157,6 +157,9 @@ export class StreamClient {
     try {
       token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
       if (token === '') throw new Error('the file is empty');
+      // A header value cannot carry it (node would throw from https.request, outside any
+      // handler): refuse it here, and never echo it.
+      if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('the token has characters a header cannot carry');
     } catch (err) {
       this.#o.log.error(
         { tokenFile: this.#o.tokenFile, err: (err as Error).message },

@@ -110,6 +110,23 @@ async function until(fn: () => boolean, ms = 5_000): Promise<void> {
 }
 
 describe('StreamClient', () => {
+  it('refuses a token file whose token a header cannot carry (no throw from https.request), then recovers', async () => {
+    // A newline inside the token made https.request throw inside #connect, an unhandled rejection
+    // that ended the sidecar process.
+    writeFileSync(tokenFile, 'pod-to\nken-1\n');
+    const h = await harness();
+    try {
+      await until(() => h.reasons.includes('token_unreadable'));
+      expect(h.server.connects).toHaveLength(0);
+      expect(JSON.stringify(h.logs)).not.toContain('ken-1');
+      writeFileSync(tokenFile, 'pod-token-1');
+      await until(() => h.state.active !== undefined);
+    } finally {
+      writeFileSync(tokenFile, 'pod-token-1');
+      await h.stop();
+    }
+  });
+
   it('drops a silent stream after the peer timeout and reconnects', async () => {
     const h = await harness({ peerTimeoutMs: 300 });
     try {
