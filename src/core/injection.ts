@@ -14,7 +14,6 @@ export const SIDECAR_UID = 15080;
 export const ANNOTATION_INJECT = 'tokenwarden.dev/inject';
 export const ANNOTATION_CAPTURE = 'tokenwarden.dev/capture';
 export const ANNOTATION_INJECTED = 'tokenwarden.dev/injected';
-export const NAMESPACE_LABEL = 'tokenwarden.dev/injection';
 
 /** The parts of a Pod the two questions below read (a V1Pod and the operator's pod cache fit). */
 export interface PodShape {

@@ -5,14 +5,12 @@
  * one series per TokenPolicy that has sidecars on this replica (removed when it has none).
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import type { RefreshResult } from '../core/reasons.js';
 
 /** Kinds of queue keys the operator reconciles. */
 export type ReconcileKind = 'TokenPolicy' | 'TokenRevocation';
 /** `success`: done; `requeue`: done but wants another look later; `error`: failed, backed off. */
 export type ReconcileResultLabel = 'success' | 'requeue' | 'error';
 export type Readiness = 'true' | 'false' | 'unknown';
-export type FetchResult = RefreshResult;
 export type WatchedResource = 'tokenpolicies' | 'tokenrevocations' | 'pods';
 /** The identity-provider event receivers (src/operator/receivers). */
 export type ReceiverKind = 'backchannel_logout' | 'ssf';

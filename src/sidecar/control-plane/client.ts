@@ -39,18 +39,6 @@ export type ReconnectReason =
   | 'session_gone'
   | 'token_unreadable';
 
-export const RECONNECT_REASONS: readonly ReconnectReason[] = [
-  'connect_error',
-  'refused',
-  'stream_ended',
-  'heartbeat_timeout',
-  'line_too_long',
-  'bad_message',
-  'base_mismatch',
-  'session_gone',
-  'token_unreadable',
-];
-
 /** A snapshot of 100k revocations is ~15 MB on one line; this bounds a hostile or broken peer. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 const MAX_REFUSAL_BODY = 64 * 1024;
