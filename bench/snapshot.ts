@@ -24,6 +24,8 @@ import { RevocationSet } from '../src/revocation/set.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { SnapshotWriter, loadSnapshot } from '../src/sidecar/control-plane/snapshot-file.js';
 import { ConfigState } from '../src/decide/state.js';
+import { contentVersion } from '../src/distribution/version.js';
+import { makeSigner } from '../test/support/attestation.js';
 
 const ISS = 'https://auth.example.com/';
 
@@ -93,7 +95,8 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
     keys: { [ISS]: { keys: [jwk] } },
     revocations: benchRevocations(entries, perDoc),
   };
-  const message: SnapshotMessage = { type: 'snapshot', session: 's', generation: 1, version: 'v1', config };
+  const version = contentVersion(config);
+  const message: SnapshotMessage = { type: 'snapshot', session: 's', generation: 1, version, config };
   const line = JSON.stringify(message);
   const bytes = Buffer.byteLength(line) + 1;
 
@@ -117,14 +120,27 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'tokenwarden-bench-snap-'));
   const log = createLogger('bench', { level: 'silent' });
   try {
-    const writer = new SnapshotWriter({ dir, log, current: () => applier.current() });
+    // The file is written and loaded as in a pod: signed by the operator, checked at load.
+    const signer = await makeSigner();
+    const proof = signer.proof(config);
+    const writer = new SnapshotWriter({
+      dir,
+      log,
+      current: () => {
+        const held = applier.current();
+        return held === undefined ? undefined : { ...held, proof };
+      },
+    });
     t0 = performance.now();
     writer.schedule();
     await writer.flush();
     const writeMs = ms(t0);
     t0 = performance.now();
-    const loaded = await loadSnapshot(dir);
-    if (loaded.kind !== 'ok') throw new Error('bench: snapshot file did not load');
+    const loaded = await loadSnapshot(dir, { trust: signer.trust, namespace: 'shop' });
+    if (loaded.kind !== 'ok')
+      throw new Error(
+        `bench: snapshot file did not load: ${loaded.kind === 'refused' ? loaded.error : 'none'}`,
+      );
     const again = await new StreamApplier({ state: new ConfigState(), keys: new KeyStore() }).applySnapshot(
       loaded.value.version,
       loaded.value.config,
@@ -139,7 +155,7 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
       session: 's',
       generation: 2,
       version: 'v2',
-      base: 'v1',
+      base: version,
       revocationsUpserted: [extra],
     });
     const deltaMs = ms(t0);

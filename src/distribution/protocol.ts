@@ -9,6 +9,7 @@
  */
 import type { JWK } from 'jose';
 import type { TokenPolicy, TokenRevocation } from '../policy/types.js';
+import { checkProofShape, type Proof } from './attestation.js';
 
 export const STREAM_PATH = '/v1/config';
 export const ACK_PATH = '/v1/ack';
@@ -34,6 +35,8 @@ export interface SnapshotMessage {
   generation: number;
   version: string;
   config: StreamConfig;
+  /** The operator's signature over `version` (attestation.ts); what a snapshot file keeps. */
+  proof?: Proof;
 }
 
 export interface DeltaMessage {
@@ -43,6 +46,8 @@ export interface DeltaMessage {
   version: string;
   /** The version this delta applies on top of. */
   base: string;
+  /** The operator's signature over `version` (the whole config after this delta). */
+  proof?: Proof;
   policy?: TokenPolicy;
   keys?: Record<string, { keys: JWK[] }>;
   revocationsUpserted?: TokenRevocation[];
@@ -57,6 +62,12 @@ export interface HeartbeatMessage {
 
 export type ServerMessage = SnapshotMessage | DeltaMessage | HeartbeatMessage;
 
+/**
+ * Sent with the same bearer token as the stream (the pod's projected ServiceAccount token):
+ * the session id alone is no credential. `version` is the content hash the sidecar computed
+ * from what it holds (version.ts `contentVersion`); it counts only when it is exactly the
+ * version sent at `generation` on that session.
+ */
 export interface AckRequest {
   session: string;
   generation: number;
@@ -70,7 +81,16 @@ export interface KeysRefreshRequest {
 }
 
 export type StreamRefusalReason =
-  'token_invalid' | 'not_a_pod_token' | 'pod_not_found' | 'no_policy' | 'not_ready' | 'session_gone';
+  | 'token_invalid'
+  | 'not_a_pod_token'
+  | 'pod_not_found'
+  | 'no_policy'
+  | 'not_ready'
+  | 'session_gone'
+  /** An ack or key refresh whose token is another pod's than the session's. */
+  | 'wrong_pod'
+  /** An ack naming a generation/version pair the session was never sent. */
+  | 'unsent_version';
 
 export interface StreamRefusal {
   reason: StreamRefusalReason;
@@ -151,6 +171,7 @@ function checkHead(value: Record<string, unknown>): string | undefined {
   if (!isNonEmptyString(value.session)) return 'session: must be a non-empty string';
   if (!isGeneration(value.generation)) return 'generation: must be a non-negative integer';
   if (!isNonEmptyString(value.version)) return 'version: must be a non-empty string';
+  if (value.proof !== undefined) return checkProofShape(value.proof, 'proof');
   return undefined;
 }
 

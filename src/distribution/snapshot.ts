@@ -1,56 +1,66 @@
 /**
  * The snapshot file a sidecar keeps in `--state-dir` (docs/contracts/in-cluster.md): the full
  * configuration it enforces, so that a restart while the operator is unreachable starts from
- * the last applied state instead of refusing every request. Pure: encoding and decoding only;
- * the atomic write lives with the sidecar (src/sidecar/control-plane/snapshot-file.ts).
+ * the last applied state instead of refusing every request. Pure: encoding, decoding and the
+ * checks; the file I/O lives with the sidecar (src/sidecar/control-plane/snapshot-file.ts).
  *
- *   {"format":"tokenwarden.dev/snapshot/v1","version":V,"savedAt":ISO,"sha256":H,"config":{…}}
+ *   {"format":"tokenwarden.dev/snapshot/v2","version":V,"savedAt":ISO,"proof":{…},"config":{…}}
  *
- * `sha256` is over the JSON text of `config` exactly as written (config is the last member, so
- * the text is recovered by position without re-serialising 100k revocations). A file that is
- * not whole (truncated, edited, bit-flipped) fails the hash and is refused whole: a half-read
- * revocation list would silently re-admit tokens.
+ * Trusted only as far as the operator vouches for it (ADR 0012): `version` must be the content
+ * hash of `config` (version.ts `contentVersion`, recomputed here, never read from the file),
+ * and `proof` the operator's signature over that version and the policy's name, checked
+ * against the CA the sidecar pins from its pod spec. A file that is not whole, edited,
+ * re-versioned, signed by anyone else, or for a policy of another namespace is refused whole:
+ * a half-trusted revocation list would silently re-admit tokens. `savedAt` is not signed; it
+ * only feeds the staleness gauge.
  */
-import { createHash } from 'node:crypto';
+import { checkProofShape, verifyAttestation, type Proof, type Trust } from './attestation.js';
 import type { StreamConfig } from './protocol.js';
+import { contentVersion } from './version.js';
 
-export const SNAPSHOT_FORMAT = 'tokenwarden.dev/snapshot/v1';
+export const SNAPSHOT_FORMAT = 'tokenwarden.dev/snapshot/v2';
+/** The unsigned format of earlier releases: never trusted (a restart waits for the operator). */
+const UNSIGNED_FORMAT = 'tokenwarden.dev/snapshot/v1';
 export const SNAPSHOT_FILE = 'snapshot.json';
 
 export interface SnapshotFile {
   format: typeof SNAPSHOT_FORMAT;
-  /** The stream version the config was at (sent back as `?version=` on reconnect). */
+  /** The content hash of `config` (sent back as `?version=` on reconnect). */
   version: string;
   /** RFC 3339. */
   savedAt: string;
-  /** Lower-case hex SHA-256 of the `config` member's JSON text. */
-  sha256: string;
+  proof: Proof;
   config: StreamConfig;
 }
 
 export type Decoded = { ok: true; value: SnapshotFile } | { ok: false; error: string };
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** `namespace/name` of a config's policy: what the proof names. */
+export function policyKeyOf(config: Pick<StreamConfig, 'policy'>): string {
+  const m = config.policy.metadata;
+  return `${m.namespace ?? ''}/${m.name}`;
 }
 
-/** The file's text for `config` at `version`. */
-export function encodeSnapshot(version: string, config: StreamConfig, savedAt: Date): string {
-  const configText = JSON.stringify(config);
-  const head = JSON.stringify({
+/** The file's text for `config` at `version`, vouched for by `proof`. */
+export function encodeSnapshot(version: string, proof: Proof, config: StreamConfig, savedAt: Date): string {
+  const file: SnapshotFile = {
     format: SNAPSHOT_FORMAT,
     version,
     savedAt: savedAt.toISOString(),
-    sha256: sha256Hex(configText),
-  });
-  // `{…head…,"config":<configText>}\n`: config last, so decode can hash its exact text.
-  return `${head.slice(0, -1)},"config":${configText}}\n`;
+    proof,
+    config,
+  };
+  return `${JSON.stringify(file)}\n`;
 }
 
-const CONFIG_MEMBER = ',"config":';
+export interface Expect {
+  readonly trust: Trust | undefined;
+  /** The pod's namespace (downward API): a policy of another namespace is refused. */
+  readonly namespace: string | undefined;
+}
 
 /** Parses and checks a snapshot file; any defect refuses the whole file. */
-export function decodeSnapshot(text: string): Decoded {
+export function decodeSnapshot(text: string, expect: Expect): Decoded {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (body.length === 0) return { ok: false, error: 'the file is empty' };
   let parsed: unknown;
@@ -62,28 +72,42 @@ export function decodeSnapshot(text: string): Decoded {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return { ok: false, error: 'the file is not a JSON object' };
   const s = parsed as Record<string, unknown>;
+  if (s.format === UNSIGNED_FORMAT)
+    return { ok: false, error: `format ${UNSIGNED_FORMAT} carries no operator signature` };
   if (s.format !== SNAPSHOT_FORMAT)
     return { ok: false, error: `unknown format ${JSON.stringify(s.format)} (expected ${SNAPSHOT_FORMAT})` };
   if (typeof s.version !== 'string' || s.version === '') return { ok: false, error: 'version: missing' };
   if (typeof s.savedAt !== 'string' || Number.isNaN(Date.parse(s.savedAt)))
     return { ok: false, error: 'savedAt: not a time' };
-  if (typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256))
-    return { ok: false, error: 'sha256: missing or malformed' };
-  const at = body.indexOf(CONFIG_MEMBER);
-  if (at < 0 || !body.endsWith('}')) return { ok: false, error: 'config: missing' };
-  const configText = body.slice(at + CONFIG_MEMBER.length, -1);
-  if (sha256Hex(configText) !== s.sha256)
-    return { ok: false, error: 'checksum mismatch: the config is not what was written' };
+  const shape = checkProofShape(s.proof, 'proof');
+  if (shape !== undefined) return { ok: false, error: shape };
   const c = s.config as Record<string, unknown> | null;
   if (
     typeof c !== 'object' ||
     c === null ||
     typeof c.policy !== 'object' ||
     c.policy === null ||
+    typeof (c.policy as { metadata?: { name?: unknown } }).metadata?.name !== 'string' ||
     typeof c.keys !== 'object' ||
     c.keys === null ||
-    !Array.isArray(c.revocations)
+    !Array.isArray(c.revocations) ||
+    !c.revocations.every(
+      (r: unknown) => typeof (r as { metadata?: { name?: unknown } } | null)?.metadata?.name === 'string',
+    )
   )
-    return { ok: false, error: 'config: must hold policy, keys and revocations' };
-  return { ok: true, value: s as unknown as SnapshotFile };
+    return { ok: false, error: 'config: must hold policy, keys and named revocations' };
+  const file = s as unknown as SnapshotFile;
+  if (contentVersion(file.config) !== file.version)
+    return { ok: false, error: 'version: the config does not hash to it (edited or re-versioned)' };
+  const policy = policyKeyOf(file.config);
+  const ns = file.config.policy.metadata.namespace;
+  if (expect.namespace !== undefined && ns !== expect.namespace)
+    return { ok: false, error: `config.policy: of namespace ${JSON.stringify(ns)}, not the pod's` };
+  if (expect.trust === undefined)
+    return {
+      ok: false,
+      error: 'no pinned control-plane CA (--control-plane-ca) to check the signature with',
+    };
+  const checked = verifyAttestation(file.proof, { policy, version: file.version }, expect.trust);
+  return checked.ok ? { ok: true, value: file } : { ok: false, error: checked.error };
 }

@@ -39,3 +39,30 @@ export function configVersion(
   // 128 bits in base64url: short on the wire, far from colliding.
   return h.digest().subarray(0, 16).toString('base64url');
 }
+
+/** Digests per document object: a document kept across versions is hashed once. */
+const documentDigests = new WeakMap<object, string>();
+
+function documentDigest(doc: object): string {
+  let d = documentDigests.get(doc);
+  if (d === undefined) {
+    d = digest(doc);
+    documentDigests.set(doc, d);
+  }
+  return d;
+}
+
+/**
+ * The version of a whole config, computed from its content: what the operator names a config
+ * and what a sidecar recomputes from what it holds before it acknowledges it or trusts a
+ * snapshot file. Revocations are keyed by `metadata.name`.
+ */
+export function contentVersion(config: {
+  readonly policy: object;
+  readonly keys: object;
+  readonly revocations: Iterable<{ readonly metadata: { readonly name: string } }>;
+}): string {
+  const revocations: [string, string][] = [];
+  for (const r of config.revocations) revocations.push([r.metadata.name, documentDigest(r)]);
+  return configVersion(documentDigest(config.policy), digest(config.keys), revocations);
+}

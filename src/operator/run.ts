@@ -36,6 +36,7 @@ import { reviewToken } from './stream/auth.js';
 import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
 import { streamRoutes } from './stream/routes.js';
+import { ConfigSigner } from './stream/signer.js';
 import { createInjection } from './webhook/wiring.js';
 import { receiverPlugin } from './receivers/wiring.js';
 import { VERSION } from '../core/version.js';
@@ -150,7 +151,9 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
 
   // The config stream reads the informer caches directly (not the revocation index, which
   // reconciles fill): a write reaches sidecars without waiting for the work queue.
+  const signer = new ConfigSigner();
   const hub: StreamHub = new StreamHub({
+    signer,
     catalog,
     pods: informers.pods.cache,
     revocations: informers.revocations.cache,
@@ -233,6 +236,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   let servingAddress: AddressInfo;
   try {
     const material = await cert.start();
+    signer.use(material);
     syncCa(material.caPem);
     const slog = log.child({ component: 'serving' });
     serving = await createServingServer({
@@ -257,6 +261,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
     });
     const server = serving;
     cert.onChange((m) => {
+      signer.use(m);
       server.reload(m);
       syncCa(m.caPem);
     });

@@ -4,6 +4,7 @@
  * a recent version gets a delta rather than a snapshot. Pure bookkeeping; no I/O, no clock.
  */
 import type { JWK } from 'jose';
+import type { Proof } from '../../distribution/attestation.js';
 import type { StreamConfig } from '../../distribution/protocol.js';
 import { configVersion, digest } from '../../distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../policy/types.js';
@@ -53,7 +54,11 @@ export class PolicyConfig {
   /** seq of every version still in the history (and the current one). */
   private readonly seqs = new Map<string, number>();
 
-  constructor(config: StreamConfig) {
+  /** `attest`: the operator's signature over a version of this policy (signer.ts). */
+  constructor(
+    config: StreamConfig,
+    private readonly attest: (version: string) => Proof | undefined = () => undefined,
+  ) {
     this.policy = config.policy;
     this.keys = config.keys;
     this.policyDigest = digest(config.policy);
@@ -66,6 +71,11 @@ export class PolicyConfig {
 
   get version(): string {
     return this.currentVersion;
+  }
+
+  /** The signature over the current version, if this replica signs. */
+  proof(): Proof | undefined {
+    return this.attest(this.currentVersion);
   }
 
   get seq(): number {

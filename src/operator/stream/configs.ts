@@ -16,6 +16,7 @@ import type { SharedKeys } from '../policy/keys.js';
 import type { RawObject } from '../runtime/informers.js';
 import { splitKey } from '../runtime/k8s.js';
 import { PolicyConfig, type ConfigChange } from './config-state.js';
+import type { ConfigSigner } from './signer.js';
 import { validRevocation, wirePolicy } from './wire.js';
 
 export interface ConfigSources {
@@ -24,6 +25,8 @@ export interface ConfigSources {
   readonly revocations: Pick<ObjectCache<RawObject>, 'list'>;
   readonly keys: SharedKeys;
   readonly now: () => number;
+  /** Signs each version (signer.ts); without one, messages carry no proof. */
+  readonly signer?: Pick<ConfigSigner, 'proof'>;
 }
 
 export class ConfigTable {
@@ -57,7 +60,7 @@ export class ConfigTable {
     if (state !== undefined) return state;
     const config = this.build(key);
     if (config === undefined) return undefined;
-    state = new PolicyConfig(config);
+    state = new PolicyConfig(config, (version) => this.s.signer?.proof(key, version));
     this.states.set(key, state);
     return state;
   }

@@ -26,6 +26,8 @@ import { publishSidecarCounts, revocationAcked } from './gauges.js';
 import { Propagation, type RevocationAck } from './propagation.js';
 import { policySelector, resolvePod, type Refusal, type Resolved, type SelectPolicy } from './resolve.js';
 import { heartbeatLine, sendChange, sendSnapshot } from './send.js';
+import { wasSent } from './sent.js';
+import type { ConfigSigner } from './signer.js';
 import { SessionTable, type CloseReason, type PodRef, type Session, type SessionIo } from './sessions.js';
 import { ConfigUpdates } from './updates.js';
 
@@ -41,6 +43,8 @@ export interface HubDeps {
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
+  /** Signs each config version for the sidecars' snapshot files (signer.ts). */
+  readonly signer?: Pick<ConfigSigner, 'proof'>;
   /** Called (coalesced) whenever what `summary()` returns may have changed. */
   readonly onSummaryChange?: () => void;
 }
@@ -69,7 +73,13 @@ export class StreamHub {
     this.propagation = new Propagation((ack) => {
       if (revocationAcked(d.metrics, d.log, ack)) d.onSummaryChange?.();
     });
-    this.configs = new ConfigTable({ catalog: d.catalog, revocations: d.revocations, keys: d.keys, now });
+    this.configs = new ConfigTable({
+      catalog: d.catalog,
+      revocations: d.revocations,
+      keys: d.keys,
+      now,
+      ...(d.signer === undefined ? {} : { signer: d.signer }),
+    });
     this.updates = new ConfigUpdates({
       catalog: d.catalog,
       pods: d.pods,
@@ -148,10 +158,17 @@ export class StreamHub {
     this.gauges(s.policy);
   }
 
-  ack(req: AckRequest): 'ok' | 'session_gone' | 'bad_generation' {
+  /**
+   * An ack whose sender the route authenticated. It counts only when it names exactly a
+   * (generation, version) pair this session was sent (sent.ts): a version string alone, or a
+   * generation with another version's hash, never marks a sidecar in sync.
+   */
+  ack(req: AckRequest): 'ok' | 'session_gone' | 'unsent_version' {
+    const sent = this.sessions.get(req.session);
+    if (sent === undefined) return 'session_gone';
+    if (!wasSent(sent, req.generation, req.version)) return 'unsent_version';
     const outcome = this.sessions.ack(req.session, req.generation, req.version, this.now());
-    if (outcome === 'unknown_session') return 'session_gone';
-    if (outcome === 'future_generation') return 'bad_generation';
+    if (outcome !== 'ok') return outcome === 'unknown_session' ? 'session_gone' : 'unsent_version';
     const s = this.sessions.get(req.session);
     if (s !== undefined) {
       this.propagation.acked(s, this.now());

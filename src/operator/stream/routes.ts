@@ -1,8 +1,8 @@
 /**
  * The config stream's HTTP face, a fastify plugin on the operator's HTTPS server:
  *   GET  /v1/config?version=V   NDJSON stream (snapshot or delta first, then deltas and heartbeats)
- *   POST /v1/ack                { session, generation, version }
- *   POST /v1/keys/refresh       { session, issuer, kid }
+ *   POST /v1/ack                { session, generation, version }   (the stream's bearer token)
+ *   POST /v1/keys/refresh       { session, issuer, kid }           (the stream's bearer token)
  * Refusals are JSON `{ reason, message }` with the status of the contract, each counted in
  * tokenwarden_operator_stream_errors_total{reason}. The bearer token is only ever passed to the
  * TokenReview; it is never logged (the logger redacts Authorization as a second line).
@@ -19,6 +19,7 @@ import {
 } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics } from '../../metrics/operator.js';
+import { AckGuard } from './ack-auth.js';
 import { bearerToken, type Authenticated } from './auth.js';
 import type { StreamHub } from './hub.js';
 import type { CloseReason, Session } from './sessions.js';
@@ -30,6 +31,14 @@ export interface StreamRoutesOptions {
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
 }
+
+type Refused = { readonly status: number; readonly reason: StreamRefusalReason; readonly message: string };
+const MISSING_TOKEN = 'missing Authorization: Bearer <projected ServiceAccount token>';
+const SESSION_GONE: Refused = {
+  status: 410,
+  reason: 'session_gone',
+  message: 'no such session on this replica: reconnect',
+};
 
 const session = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const ackSchema = {
@@ -68,6 +77,18 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
   const refuse = (reply: FastifyReply, status: number, reason: StreamRefusalReason, message: string) => {
     o.metrics?.streamErrors.inc({ reason });
     return reply.code(status).header('cache-control', 'no-store').send({ reason, message });
+  };
+  const guard = new AckGuard(o.review);
+  /** An ack or refresh: the session it names, if the stream's credential for its pod came with it. */
+  const sessionOf = async (authorization: string | undefined, id: string): Promise<Session | Refused> => {
+    const token = bearerToken(authorization);
+    if (token === undefined) return { status: 401, reason: 'token_invalid', message: MISSING_TOKEN };
+    const s = o.hub.sessions.get(id);
+    if (s === undefined) return SESSION_GONE;
+    const auth = await guard.check(s, token);
+    if (auth.ok) return s;
+    o.log.info({ session: s.id, reason: auth.reason }, 'ack refused');
+    return auth;
   };
 
   app.get<{ Querystring: { version?: string } }>(
@@ -114,6 +135,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
       );
       if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
       const s: Session = opened;
+      guard.bind(s, token);
       reply.hijack();
       raw.writeHead(200, {
         'content-type': STREAM_CONTENT_TYPE,
@@ -130,17 +152,24 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
   );
 
   app.post<{ Body: AckRequest }>(ACK_PATH, { schema: ackSchema }, async (req, reply) => {
+    const s = await sessionOf(req.headers.authorization, req.body.session);
+    if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = o.hub.ack(req.body);
     if (outcome === 'session_gone')
       return refuse(reply, 410, 'session_gone', 'no such session on this replica: reconnect');
-    if (outcome === 'bad_generation')
-      return reply
-        .code(400)
-        .send({ reason: 'bad_generation', message: 'generation was never sent on this session' });
+    if (outcome === 'unsent_version')
+      return refuse(
+        reply,
+        409,
+        'unsent_version',
+        'this session was never sent that version at that generation',
+      );
     return reply.code(204).send();
   });
 
   app.post<{ Body: KeysRefreshRequest }>(KEYS_REFRESH_PATH, { schema: refreshSchema }, async (req, reply) => {
+    const s = await sessionOf(req.headers.authorization, req.body.session);
+    if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = await o.hub.refreshKeys(req.body);
     if (outcome === 'session_gone')
       return refuse(reply, 410, 'session_gone', 'no such session on this replica: reconnect');

@@ -3,9 +3,17 @@
  * a delta (or a snapshot instead when the session is not at the delta's base), a heartbeat.
  * Each send records what the session was given, so an ack can be judged against it.
  */
+import type { Proof } from '../../distribution/attestation.js';
 import { encodeServerMessage } from '../../distribution/protocol.js';
 import type { ConfigChange, PolicyConfig } from './config-state.js';
+import { recordSent } from './sent.js';
 import type { Session } from './sessions.js';
+
+/** The operator's signature, when the change leads to the version the state holds now. */
+function proofOf(state: PolicyConfig, version: string): { proof?: Proof } {
+  const proof = version === state.version ? state.proof() : undefined;
+  return proof === undefined ? {} : { proof };
+}
 
 export function sendSnapshot(s: Session, state: PolicyConfig): void {
   s.sentGeneration = state.seq;
@@ -17,8 +25,10 @@ export function sendSnapshot(s: Session, state: PolicyConfig): void {
       generation: state.seq,
       version: state.version,
       config: state.snapshot(),
+      ...proofOf(state, state.version),
     }),
   );
+  recordSent(s, state.seq, state.version);
 }
 
 export function sendChange(s: Session, state: PolicyConfig, change: ConfigChange): void {
@@ -29,7 +39,16 @@ export function sendChange(s: Session, state: PolicyConfig, change: ConfigChange
   }
   s.sentGeneration = state.seq;
   s.sentVersion = change.version;
-  s.io.write(encodeServerMessage({ type: 'delta', session: s.id, generation: state.seq, ...change }));
+  s.io.write(
+    encodeServerMessage({
+      type: 'delta',
+      session: s.id,
+      generation: state.seq,
+      ...change,
+      ...proofOf(state, change.version),
+    }),
+  );
+  recordSent(s, state.seq, change.version);
 }
 
 /** One line for every session: the same bytes, encoded once. */

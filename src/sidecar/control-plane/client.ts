@@ -23,9 +23,11 @@ import {
   type ServerMessage,
 } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
+import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { LineSplitter } from './lines.js';
+import { contentOf } from './vouch.js';
 
 /** Why a stream ended: the `reason` label of tokenwarden_control_plane_reconnects_total. */
 export type ReconnectReason =
@@ -49,8 +51,8 @@ export interface StreamClientOptions {
   tokenFile: string;
   applier: StreamApplier;
   log: Logger;
-  /** After each applied message (the snapshot writer, metrics). */
-  onApplied: (result: Extract<ApplyResult, { ok: true }>) => void;
+  /** After each applied message (the snapshot writer, metrics), with the operator's proof. */
+  onApplied: (result: Extract<ApplyResult, { ok: true }>, proof: Proof | undefined) => void;
   /** A message the validators refused (the old configuration stays). */
   onRefused: (error: string) => void;
   onConnectedChange: (connected: boolean) => void;
@@ -107,10 +109,6 @@ export class StreamClient {
     return this.#lastInSyncAt;
   }
 
-  get session(): string | undefined {
-    return this.#session;
-  }
-
   start(): void {
     void this.#connect();
   }
@@ -143,11 +141,7 @@ export class StreamClient {
     if (this.#stopped) return;
     let token: string;
     try {
-      token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
-      if (token === '') throw new Error('the file is empty');
-      // A header value cannot carry it (node would throw from https.request, outside any
-      // handler): refuse it here, and never echo it.
-      if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('the token has characters a header cannot carry');
+      token = await this.#readToken();
     } catch (err) {
       this.#o.log.error(
         { tokenFile: this.#o.tokenFile, err: (err as Error).message },
@@ -220,6 +214,16 @@ export class StreamClient {
     req.end();
   }
 
+  /** The pod's projected token, re-read each time (the kubelet rotates it). */
+  async #readToken(): Promise<string> {
+    const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
+    if (token === '') throw new Error('the file is empty');
+    // A header value cannot carry it (node would throw from https.request, outside any
+    // handler): refuse it here, and never echo it.
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new Error('the token has characters a header cannot carry');
+    return token;
+  }
+
   #refused(conn: Connection, res: IncomingMessage): void {
     let body = '';
     res.setEncoding('utf8');
@@ -274,10 +278,11 @@ export class StreamClient {
       msg.type === 'snapshot'
         ? await this.#o.applier.applySnapshot(msg.version, msg.config)
         : await this.#o.applier.applyDelta(msg);
+    const proof = msg.proof;
     if (conn.ended) {
       // Applied (the swap is synchronous and complete) though the stream died meanwhile: still
       // correct content; the next connection reports it with ?version=.
-      if (result.ok) this.#o.onApplied(result);
+      if (result.ok && contentOf(result.held) === result.held.version) this.#o.onApplied(result, proof);
       return;
     }
     if (!result.ok && result.kind === 'base_mismatch') {
@@ -294,11 +299,21 @@ export class StreamClient {
       this.#o.onRefused(result.error);
       return;
     }
+    if (contentOf(result.held) !== msg.version) {
+      // What was applied is not what the operator named: never ack it; start over from a snapshot.
+      this.#o.log.error(
+        { version: msg.version },
+        'applied config does not hash to the version the operator named',
+      );
+      this.#wantSnapshot = true;
+      this.#end(conn, 'bad_message');
+      return;
+    }
     this.#wantSnapshot = false;
     this.#inSync = true;
     this.#lastInSyncAt = this.#now();
     this.#generation = msg.generation;
-    this.#o.onApplied(result);
+    this.#o.onApplied(result, proof);
     this.#ack();
   }
 
@@ -316,13 +331,26 @@ export class StreamClient {
     this.#post(ACK_PATH, body);
   }
 
+  /** Acks and refresh requests carry the stream's credential: the session id is none. */
   #post(path: string, body: object): void {
     const conn = this.#conn;
+    this.#readToken().then(
+      (token) => this.#send(conn, path, body, token),
+      (err: unknown) =>
+        this.#o.log.warn({ path, err: (err as Error).message }, 'token file unreadable; nothing posted'),
+    );
+  }
+
+  #send(conn: Connection | undefined, path: string, body: object, token: string): void {
     const text = JSON.stringify(body);
     const req = https.request(new URL(path, this.#o.url), {
       method: 'POST',
       agent: this.#agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+      },
       timeout: 5_000,
     });
     req.on('response', (res) => {

@@ -6,12 +6,15 @@
  * torn mix. Writes are coalesced: at most one in flight and at least `minIntervalMs` apart; a
  * burst of deltas ends with one write of the latest state, not one per delta.
  */
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Proof } from '../../distribution/attestation.js';
 import {
   SNAPSHOT_FILE,
   decodeSnapshot,
   encodeSnapshot,
+  type Expect,
   type SnapshotFile,
 } from '../../distribution/snapshot.js';
 import type { StreamConfig } from '../../distribution/protocol.js';
@@ -23,33 +26,63 @@ export const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
 export type Loaded =
   { kind: 'none' } | { kind: 'ok'; value: SnapshotFile; bytes: number } | { kind: 'refused'; error: string };
 
-export async function loadSnapshot(dir: string): Promise<Loaded> {
+/**
+ * Opened without following a link and without blocking (a FIFO opens at once and is then
+ * refused as not a regular file, instead of hanging start-up before the listeners open); read
+ * through the descriptor that was checked, never by path again, up to the size bound.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export async function loadSnapshot(dir: string, expect: Expect): Promise<Loaded> {
   const path = join(dir, SNAPSHOT_FILE);
+  let fh;
   try {
-    const st = await stat(path);
-    if (st.size > MAX_SNAPSHOT_BYTES)
-      return { kind: 'refused', error: `larger than ${MAX_SNAPSHOT_BYTES} bytes` };
+    fh = await open(path, READ_FLAGS);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-    return { kind: 'refused', error: `cannot read: ${(err as Error).message}` };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'none' };
+    if (code === 'ELOOP') return { kind: 'refused', error: 'is a symbolic link' };
+    return { kind: 'refused', error: `cannot open: ${code ?? (err as Error).message}` };
   }
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    const st = await fh.stat();
+    if (!st.isFile()) return { kind: 'refused', error: 'not a regular file' };
+    if (st.size > MAX_SNAPSHOT_BYTES)
+      return { kind: 'refused', error: `larger than ${MAX_SNAPSHOT_BYTES} bytes` };
+    const buf = Buffer.alloc(st.size + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      // Grown since fstat: someone is writing it under us.
+      if (got > st.size) return { kind: 'refused', error: 'changed while being read' };
+    }
+    text = buf.subarray(0, got).toString('utf8');
   } catch (err) {
-    return { kind: 'refused', error: `cannot read: ${(err as Error).message}` };
+    return {
+      kind: 'refused',
+      error: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    };
+  } finally {
+    await fh.close().catch(() => undefined);
   }
-  const decoded = decodeSnapshot(text);
+  const decoded = decodeSnapshot(text, expect);
   return decoded.ok
     ? { kind: 'ok', value: decoded.value, bytes: Buffer.byteLength(text) }
     : { kind: 'refused', error: decoded.error };
 }
 
+/** A new file only, never through a link someone left at the temporary name. */
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 /** write tmp → fsync → rename → fsync(dir). */
 export async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
   const target = join(dir, name);
   const tmp = join(dir, `.${name}.tmp-${process.pid}`);
-  const fh = await open(tmp, 'w', 0o600);
+  await unlink(tmp).catch(() => undefined);
+  const fh = await open(tmp, WRITE_FLAGS, 0o600);
   try {
     await fh.writeFile(text);
     await fh.sync();
@@ -74,7 +107,8 @@ export interface SnapshotWriterOptions {
   dir: string;
   log: Logger;
   /** The state to write, read when the write starts (so it is always the latest). */
-  current: () => { version: string; config: StreamConfig } | undefined;
+  /** Undefined also while the held version has no operator proof (nothing worth keeping). */
+  current: () => { version: string; proof: Proof; config: StreamConfig } | undefined;
   minIntervalMs?: number;
   now?: () => number;
 }
@@ -132,7 +166,7 @@ export class SnapshotWriter {
     if (state === undefined) return;
     const started = performance.now();
     try {
-      const text = encodeSnapshot(state.version, state.config, new Date());
+      const text = encodeSnapshot(state.version, state.proof, state.config, new Date());
       await writeFileAtomically(this.#o.dir, SNAPSHOT_FILE, text);
       this.#writtenVersion = state.version;
       this.#o.log.debug(

@@ -19,6 +19,7 @@ import { StreamApplier } from './apply.js';
 import type { BackoffOptions } from './backoff.js';
 import { StreamClient } from './client.js';
 import { SnapshotWriter, loadSnapshot } from './snapshot-file.js';
+import { Vouched, type VouchStatus } from './vouch.js';
 
 export interface ControlPlaneSourceOptions {
   config: ControlPlaneConfig;
@@ -34,11 +35,11 @@ export interface ControlPlaneStatus {
   kind: 'control-plane';
   url: string;
   connected: boolean;
+  /** The content hash of the held config (no session id: /status shows no credential). */
   version: string | null;
-  session: string | null;
   /** Epoch ms (see the file comment); undefined before any config. */
   lastInSyncAt: number | undefined;
-  snapshot: { loadedVersion: string | null; writtenVersion: string | null };
+  snapshot: { loadedVersion: string | null; writtenVersion: string | null } & VouchStatus;
 }
 
 export class ControlPlaneSource {
@@ -47,6 +48,7 @@ export class ControlPlaneSource {
   readonly applier: StreamApplier;
   readonly #client: StreamClient;
   readonly #writer: SnapshotWriter;
+  readonly #vouched: Vouched;
   #loadedVersion: string | undefined;
   #loadedSavedAt: number | undefined;
 
@@ -56,10 +58,20 @@ export class ControlPlaneSource {
     const log = o.log;
     const { metrics } = o;
     this.applier = new StreamApplier({ state: o.state, keys: o.keys, now: this.#now });
+    const vouched = (this.#vouched = new Vouched({
+      caPem: o.config.caPem,
+      url: o.config.url,
+      namespace: o.config.podNamespace,
+      log,
+    }));
     this.#writer = new SnapshotWriter({
       dir: o.config.stateDir,
       log,
-      current: () => this.applier.current(),
+      current: () => {
+        const held = this.applier.current();
+        const proof = held === undefined ? undefined : vouched.proofFor(held.version);
+        return held === undefined || proof === undefined ? undefined : { ...held, proof };
+      },
     });
     this.#client = new StreamClient({
       url: o.config.url,
@@ -69,8 +81,9 @@ export class ControlPlaneSource {
       log,
       backoff: o.backoff,
       now: this.#now,
-      onApplied: (r) => {
+      onApplied: (r, proof) => {
         metrics.configValid.set(1);
+        vouched.accept(r.held, proof);
         log.info(
           {
             policy: r.held.compiled.name,
@@ -118,8 +131,9 @@ export class ControlPlaneSource {
       log.error({ stateDir: config.stateDir, err: (err as Error).message }, 'state directory unusable');
     }
     const started = performance.now();
-    const loaded = await loadSnapshot(config.stateDir);
+    const loaded = await loadSnapshot(config.stateDir, this.#vouched.expect());
     if (loaded.kind === 'refused') {
+      this.#refuseSnapshot(loaded.error);
       log.error(
         { stateDir: config.stateDir, err: loaded.error },
         'snapshot refused; not enforcing it (waiting for the control plane)',
@@ -127,6 +141,7 @@ export class ControlPlaneSource {
     } else if (loaded.kind === 'ok') {
       const r = await this.applier.applySnapshot(loaded.value.version, loaded.value.config);
       if (r.ok) {
+        this.#vouched.loaded(loaded.value.version, loaded.value.proof);
         this.#loadedVersion = loaded.value.version;
         this.#loadedSavedAt = Date.parse(loaded.value.savedAt);
         log.info(
@@ -139,7 +154,8 @@ export class ControlPlaneSource {
           },
           'snapshot loaded',
         );
-      } else {
+      } else if (!r.ok) {
+        this.#refuseSnapshot(r.error);
         log.error(
           { stateDir: config.stateDir, err: r.error },
           'snapshot refused; not enforcing it (waiting for the control plane)',
@@ -152,6 +168,12 @@ export class ControlPlaneSource {
       );
     }
     this.#client.start();
+  }
+
+  /** Fail closed: nothing from the file is enforced; /status and the gauge say so. */
+  #refuseSnapshot(error: string): void {
+    this.#vouched.refused(error);
+    this.#o.metrics.configValid.set(0);
   }
 
   async stop(): Promise<void> {
@@ -172,11 +194,11 @@ export class ControlPlaneSource {
       url: this.#o.config.url.origin,
       connected: this.#client.connected,
       version: this.applier.held?.version ?? null,
-      session: this.#client.session ?? null,
       lastInSyncAt: this.#client.lastInSyncAt,
       snapshot: {
         loadedVersion: this.#loadedVersion ?? null,
         writtenVersion: this.#writer.writtenVersion ?? null,
+        ...this.#vouched.status(this.applier.held?.version),
       },
     };
   }

@@ -1,11 +1,38 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Proof } from '../../../../src/distribution/attestation.js';
 import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { Expect } from '../../../../src/distribution/snapshot.js';
+import { contentVersion } from '../../../../src/distribution/version.js';
 import { createLogger } from '../../../../src/log/logger.js';
 import { SnapshotWriter, loadSnapshot } from '../../../../src/sidecar/control-plane/snapshot-file.js';
+import { makeSigner, type TestSigner } from '../../../support/attestation.js';
+
+let signer: TestSigner;
+let expectOk: Expect;
+beforeAll(async () => {
+  signer = await makeSigner();
+  expectOk = { trust: signer.trust, namespace: 'shop' };
+});
+
+/** A held state as the operator vouches for it. */
+const signed = (c: StreamConfig): { version: string; proof: Proof; config: StreamConfig } => ({
+  version: contentVersion(c),
+  proof: signer.proof(c),
+  config: c,
+});
 
 const config = (n: number): StreamConfig => ({
   policy: {
@@ -45,23 +72,24 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('snapshot file on disk', () => {
   it('is absent, then written and loaded back whole, with no temporary file left', async () => {
-    expect(await loadSnapshot(dir)).toEqual({ kind: 'none' });
-    const state = { version: 'v1', config: config(3) };
+    expect(await loadSnapshot(dir, expectOk)).toEqual({ kind: 'none' });
+    const state = signed(config(3));
     const w = new SnapshotWriter({ dir, log: log(), current: () => state });
     w.schedule();
     await w.flush();
-    const loaded = await loadSnapshot(dir);
+    const loaded = await loadSnapshot(dir, expectOk);
     expect(loaded.kind).toBe('ok');
-    if (loaded.kind === 'ok') expect(loaded.value).toMatchObject({ version: 'v1', config: state.config });
+    if (loaded.kind === 'ok')
+      expect(loaded.value).toMatchObject({ version: state.version, config: state.config });
     expect(readdirSync(dir)).toEqual(['snapshot.json']);
-    expect(w.writtenVersion).toBe('v1');
+    expect(w.writtenVersion).toBe(state.version);
   });
 
   it('coalesces a burst of changes into few writes, the last one holding the latest state', async () => {
-    let state = { version: 'v0', config: config(1) };
+    let state = signed(config(1));
     const w = new SnapshotWriter({ dir, log: log(), current: () => state, minIntervalMs: 100 });
     for (let i = 1; i <= 200; i++) {
-      state = { version: `v${i}`, config: config(1) };
+      state = signed(config(i));
       w.schedule();
       if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
     }
@@ -69,25 +97,59 @@ describe('snapshot file on disk', () => {
     const writes = written.filter((l) => l.msg === 'snapshot written').length;
     expect(writes).toBeGreaterThanOrEqual(1);
     expect(writes).toBeLessThanOrEqual(5);
-    const loaded = await loadSnapshot(dir);
-    expect(loaded.kind === 'ok' && loaded.value.version).toBe('v200');
+    const loaded = await loadSnapshot(dir, expectOk);
+    expect(loaded.kind === 'ok' && loaded.value.version).toBe(contentVersion(config(200)));
   });
 
   it('refuses a truncated or edited file', async () => {
-    const w = new SnapshotWriter({ dir, log: log(), current: () => ({ version: 'v1', config: config(5) }) });
+    const w = new SnapshotWriter({ dir, log: log(), current: () => signed(config(5)) });
     w.schedule();
     await w.flush();
     const path = join(dir, 'snapshot.json');
     const text = readFileSync(path, 'utf8');
     writeFileSync(path, text.slice(0, text.length - 10));
-    expect(await loadSnapshot(dir)).toMatchObject({
+    expect(await loadSnapshot(dir, expectOk)).toMatchObject({
       kind: 'refused',
       error: expect.stringMatching(/truncated/),
     });
     writeFileSync(path, text.replace('"j3"', '"j4"'));
-    expect(await loadSnapshot(dir)).toMatchObject({
+    expect(await loadSnapshot(dir, expectOk)).toMatchObject({
       kind: 'refused',
-      error: expect.stringMatching(/checksum/),
+      error: expect.stringMatching(/does not hash/),
     });
+  });
+
+  it('refuses a symbolic link at the path (even to a good snapshot) without following it', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'tw-snapfile-target-'));
+    try {
+      const w = new SnapshotWriter({ dir: elsewhere, log: log(), current: () => signed(config(2)) });
+      w.schedule();
+      await w.flush();
+      symlinkSync(join(elsewhere, 'snapshot.json'), join(dir, 'snapshot.json'));
+      expect(await loadSnapshot(dir, expectOk)).toEqual({ kind: 'refused', error: 'is a symbolic link' });
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a FIFO at once instead of waiting for a writer', async () => {
+    execFileSync('mkfifo', [join(dir, 'snapshot.json')]);
+    expect(await loadSnapshot(dir, expectOk)).toEqual({ kind: 'refused', error: 'not a regular file' });
+  });
+
+  it('refuses a directory at the path', async () => {
+    mkdirSync(join(dir, 'snapshot.json'));
+    expect(await loadSnapshot(dir, expectOk)).toMatchObject({ kind: 'refused' });
+  });
+
+  it('never writes through a link planted at the temporary name', async () => {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'untouched');
+    symlinkSync(victim, join(dir, `.snapshot.json.tmp-${process.pid}`));
+    const w = new SnapshotWriter({ dir, log: log(), current: () => signed(config(1)) });
+    w.schedule();
+    await w.flush();
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect((await loadSnapshot(dir, expectOk)).kind).toBe('ok');
   });
 });

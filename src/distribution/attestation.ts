@@ -1,0 +1,137 @@
+/**
+ * The operator's signature over a config version (ADR 0012): what lets a sidecar trust a
+ * snapshot file it reads back after a restart, when no operator vouches for it.
+ *
+ * The operator signs, with the private key of its serving certificate, the canonical JSON of
+ * `{format, policy, version, signedAt}`; `version` is the content hash of the whole config
+ * (version.ts `contentVersion`), so the signature covers every document. A sidecar checks the
+ * certificate chain up to the CA it already pins for the stream's TLS (`--control-plane-ca`,
+ * `TOKENWARDEN_CA_PEM`: part of the pod spec, not of the state directory), the leaf's name
+ * against the control-plane host, the validity at `signedAt`, and the signature. Whoever can
+ * write the state directory but not the operator's key cannot make a file that passes.
+ */
+import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { canonicalJson } from './version.js';
+
+export const ATTESTATION_FORMAT = 'tokenwarden.dev/config-attestation/v1';
+/** Leaf, at most three intermediates: a longer chain is refused before any parsing. */
+const MAX_CHAIN = 4;
+const MAX_CERT_BASE64 = 16 * 1024;
+
+export interface Proof {
+  /** RFC 3339: when the operator signed. */
+  readonly signedAt: string;
+  /** base64url of the signature over `attestationPayload`. */
+  readonly signature: string;
+  /** The signer's certificate chain, leaf first, each base64 DER. */
+  readonly chain: readonly string[];
+}
+
+export interface Attested {
+  /** `namespace/name` of the TokenPolicy. */
+  readonly policy: string;
+  readonly version: string;
+}
+
+export type Checked = { ok: true } | { ok: false; error: string };
+
+export function attestationPayload(a: Attested, signedAt: string): Buffer {
+  return Buffer.from(
+    canonicalJson({ format: ATTESTATION_FORMAT, policy: a.policy, version: a.version, signedAt }),
+  );
+}
+
+/** sha256 for RSA and ECDSA keys; Ed25519/Ed448 hash internally. */
+function algorithmFor(key: KeyObject): string | null {
+  const type = key.asymmetricKeyType;
+  return type === 'ed25519' || type === 'ed448' ? null : 'sha256';
+}
+
+export function signAttestation(key: KeyObject, chain: readonly string[], a: Attested, at: Date): Proof {
+  const signedAt = at.toISOString();
+  const signature = sign(algorithmFor(key), attestationPayload(a, signedAt), key).toString('base64url');
+  return { signedAt, signature, chain };
+}
+
+/** The certificates of a PEM bundle (the pinned CA file may hold several). */
+export function certificatesOf(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+/** base64 DER of each certificate of a PEM bundle, in order (the operator's tls.crt). */
+export function chainOf(pem: string): string[] {
+  return certificatesOf(pem).map((c) => c.raw.toString('base64'));
+}
+
+export interface Trust {
+  /** The pinned CA certificates. */
+  readonly anchors: readonly X509Certificate[];
+  /** The control-plane host the leaf must be named for (DNS name or IP). */
+  readonly host: string;
+}
+
+const validAt = (c: X509Certificate, at: number): boolean =>
+  Date.parse(c.validFrom) <= at && at <= Date.parse(c.validTo);
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+/** Checks `proof` for `a` against `trust`; the error names what failed. */
+export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Checked {
+  const at = Date.parse(proof.signedAt);
+  if (Number.isNaN(at)) return { ok: false, error: 'proof.signedAt: not a time' };
+  if (proof.chain.length === 0 || proof.chain.length > MAX_CHAIN)
+    return { ok: false, error: `proof.chain: must hold 1 to ${MAX_CHAIN} certificates` };
+  let chain: X509Certificate[];
+  try {
+    chain = proof.chain.map((b64) => {
+      if (b64.length > MAX_CERT_BASE64) throw new Error('certificate too large');
+      return new X509Certificate(Buffer.from(b64, 'base64'));
+    });
+  } catch (err) {
+    return { ok: false, error: `proof.chain: not a certificate (${(err as Error).message})` };
+  }
+  const leaf = chain[0] as X509Certificate;
+  for (let i = 0; i < chain.length; i++) {
+    const c = chain[i] as X509Certificate;
+    if (!validAt(c, at)) return { ok: false, error: `proof.chain[${i}]: not valid at signedAt` };
+    const parent = chain[i + 1];
+    if (parent !== undefined && !(parent.ca && issuedBy(c, parent)))
+      return { ok: false, error: `proof.chain[${i}]: not issued by the next certificate` };
+  }
+  const top = chain[chain.length - 1] as X509Certificate;
+  if (!trust.anchors.some((ca) => ca.fingerprint256 === top.fingerprint256 || issuedBy(top, ca)))
+    return { ok: false, error: 'proof.chain: not issued by the pinned control-plane CA' };
+  const named = isIP(trust.host) === 0 ? leaf.checkHost(trust.host) : leaf.checkIP(trust.host);
+  if (named === undefined) return { ok: false, error: `proof.chain[0]: not a certificate for ${trust.host}` };
+  let good = false;
+  try {
+    const signature = Buffer.from(proof.signature, 'base64url');
+    good = verify(
+      algorithmFor(leaf.publicKey),
+      attestationPayload(a, proof.signedAt),
+      leaf.publicKey,
+      signature,
+    );
+  } catch {
+    good = false;
+  }
+  return good
+    ? { ok: true }
+    : { ok: false, error: 'proof.signature: does not verify for this policy and version' };
+}
+
+/** Envelope check of a proof from the wire or a file; the error names the field. */
+export function checkProofShape(v: unknown, field: string): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${field}: must be an object`;
+  const p = v as Record<string, unknown>;
+  if (typeof p.signedAt !== 'string') return `${field}.signedAt: must be a string`;
+  if (typeof p.signature !== 'string' || p.signature === '')
+    return `${field}.signature: must be a non-empty string`;
+  if (!Array.isArray(p.chain) || !p.chain.every((c) => typeof c === 'string'))
+    return `${field}.chain: must be an array of strings`;
+  return undefined;
+}

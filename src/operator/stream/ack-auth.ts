@@ -1,0 +1,78 @@
+/**
+ * Acks and key refreshes are authenticated as strongly as the stream they belong to: the
+ * request must carry the pod's projected ServiceAccount token, and that token must be the
+ * same pod's (namespace, name and uid) as the session's. The session id is only a handle.
+ *
+ * The token the stream was opened with passed a TokenReview moments before; the same bytes
+ * presented again (compared by SHA-256, in constant time) are accepted without another review
+ * until the token's own `exp`, so a thousand sidecars acking every 5 s cost no TokenReviews.
+ * Any other token (the kubelet rotated it, or someone else's) is reviewed like the stream's
+ * and must name the session's pod; it then becomes the session's.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { StreamRefusalReason } from '../../distribution/protocol.js';
+import type { Authenticated } from './auth.js';
+import type { PodRef, Session } from './sessions.js';
+
+export type AckAuth =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly reason: StreamRefusalReason;
+      readonly message: string;
+    };
+
+interface Binding {
+  readonly fingerprint: Buffer;
+  /** Epoch ms; 0 when the token carries no readable `exp` (every use is reviewed). */
+  readonly expiresAt: number;
+}
+
+const fingerprint = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/** The `exp` of a JWT the TokenReview already accepted (only to bound the binding). */
+function expiryOf(token: string): number {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const samePod = (a: PodRef, b: PodRef): boolean =>
+  a.uid === b.uid && a.namespace === b.namespace && a.name === b.name;
+
+export class AckGuard {
+  readonly #bound = new WeakMap<Session, Binding>();
+
+  constructor(
+    private readonly review: (token: string) => Promise<Authenticated>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The token `s` was opened with (just reviewed by the stream route). */
+  bind(s: Session, token: string): void {
+    this.#bound.set(s, { fingerprint: fingerprint(token), expiresAt: expiryOf(token) });
+  }
+
+  async check(s: Session, token: string): Promise<AckAuth> {
+    const b = this.#bound.get(s);
+    const f = fingerprint(token);
+    if (b !== undefined && timingSafeEqual(b.fingerprint, f) && this.now() < b.expiresAt) return { ok: true };
+    const who = await this.review(token);
+    if (!who.ok) return { ok: false, status: who.status, reason: who.reason, message: who.message };
+    if (!samePod(who.pod, s.pod))
+      return {
+        ok: false,
+        status: 403,
+        reason: 'wrong_pod',
+        message: 'the token is not the pod of this session',
+      };
+    this.bind(s, token);
+    return { ok: true };
+  }
+}
