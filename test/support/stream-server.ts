@@ -7,9 +7,12 @@
  * and refuses the way the contract says (401/403/404/503 with `{reason, message}`).
  *
  * What it does not do is Kubernetes: a token is "valid" when the test registered it
- * (`allowToken`), standing in for the TokenReview and pod lookup of the real operator.
+ * (`allowToken`), standing in for the TokenReview and pod lookup of the real operator. Like
+ * the operator it serves documents in the validators' form, names each config by its content
+ * hash, and signs every version with its serving key (an acknowledgement is recorded with the
+ * Authorization it came with; the real operator's checks are tested in test/integration).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -28,8 +31,11 @@ import {
   type StreamRefusalReason,
 } from '../../src/distribution/protocol.js';
 import { canonicalJson } from '../../src/policy/compile.js';
+import { contentVersion } from '../../src/distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
+import { validatePolicy, validateRevocation } from '../../src/policy/validate.js';
 import { createCertificateAuthority, issueServingCertFrom } from '../integration/harness/pki.js';
+import { signerFrom } from './attestation.js';
 
 export interface Refusal {
   status: 401 | 403 | 404 | 503;
@@ -59,6 +65,7 @@ export interface Connect {
 
 export interface Ack extends AckRequest {
   at: number;
+  authorization: string | undefined;
 }
 
 interface Session {
@@ -96,17 +103,28 @@ export interface StreamServer {
 }
 
 export function versionOf(config: StreamConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 32);
+  return contentVersion(config);
 }
+
+/** The validators' form, as the operator serves it (an invalid document is served as given). */
+const asValidated = (p: TokenPolicy): TokenPolicy => {
+  const v = validatePolicy(p, { standalone: false });
+  return v.ok ? v.value : p;
+};
+const asValidRevocation = (r: TokenRevocation): TokenRevocation => {
+  const v = validateRevocation(r);
+  return v.ok ? v.value : r;
+};
 
 const REVOCATION_KEY = (r: TokenRevocation): string => r.metadata.name;
 
 export async function startStreamServer(opts: StreamServerOptions): Promise<StreamServer> {
   const tls = opts.tls ?? (await makeTls());
-  let policy = opts.policy;
+  const signer = signerFrom(tls);
+  let policy = asValidated(opts.policy);
   let keys: Record<string, { keys: JWK[] }> = { ...(opts.keys ?? {}) };
   const revocations = new Map<string, TokenRevocation>(
-    (opts.revocations ?? []).map((r) => [REVOCATION_KEY(r), r]),
+    (opts.revocations ?? []).map((r) => [REVOCATION_KEY(r), asValidRevocation(r)]),
   );
   const config = (): StreamConfig => ({ policy, keys, revocations: [...revocations.values()] });
   /** Versions this "replica" can still send a delta from: version → config. */
@@ -130,7 +148,14 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
   const deltaFrom = (base: string, s: Session): DeltaMessage => {
     const old = history.get(base) as StreamConfig;
     const now = config();
-    const d: DeltaMessage = { type: 'delta', session: s.id, generation: ++generation, version, base };
+    const d: DeltaMessage = {
+      type: 'delta',
+      session: s.id,
+      generation: ++generation,
+      version,
+      base,
+      proof: signer.proof(now),
+    };
     if (canonicalJson(old.policy) !== canonicalJson(now.policy)) d.policy = now.policy;
     const changedKeys: Record<string, { keys: JWK[] }> = {};
     for (const [iss, set] of Object.entries(now.keys))
@@ -202,7 +227,15 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
       write(s, deltaFrom(held, s));
     } else {
       connect.sent = 'snapshot';
-      write(s, { type: 'snapshot', session: s.id, generation: ++generation, version, config: config() });
+      const c = config();
+      write(s, {
+        type: 'snapshot',
+        session: s.id,
+        generation: ++generation,
+        version,
+        config: c,
+        proof: signer.proof(c),
+      });
     }
     res.on('close', () => sessions.delete(s.id));
   };
@@ -216,7 +249,12 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
         if (s === undefined)
           return refuseWith(res, { status: 410, reason: 'session_gone', message: 'no such session here' });
         s.lastAckAt = Date.now();
-        if (url.pathname === ACK_PATH) acks.push({ ...(body as unknown as AckRequest), at: Date.now() });
+        if (url.pathname === ACK_PATH)
+          acks.push({
+            ...(body as unknown as AckRequest),
+            at: Date.now(),
+            authorization: req.headers.authorization,
+          });
         else refreshRequests.push({ ...(body as unknown as KeysRefreshRequest), at: Date.now() });
         res.writeHead(204);
         res.end();
@@ -276,7 +314,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
     allowToken: (t) => void tokens.add(t),
     refuse: (r) => void (refusal = r),
     setPolicy(p) {
-      policy = p;
+      policy = asValidated(p);
       changed();
     },
     setKeys(issuer, list) {
@@ -284,7 +322,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
       changed();
     },
     upsertRevocation(r) {
-      revocations.set(REVOCATION_KEY(r), r);
+      revocations.set(REVOCATION_KEY(r), asValidRevocation(r));
       changed();
     },
     removeRevocation(name) {

@@ -1,0 +1,270 @@
+/**
+ * The snapshot file in `--state-dir` cannot be swapped (ADR 0012). A real
+ * `tokenwarden sidecar --control-plane` writes its snapshot from a real HTTPS stream peer
+ * (test/support/stream-server.ts, which signs each version with its serving key like the
+ * operator); the peer is then killed, the file is tampered with the way someone who can write
+ * the emptyDir would, and a fresh sidecar started on it. Each variant must be refused at
+ * start, fail closed (503 on protected routes, not ready), say why on /status, and take a
+ * fresh snapshot once the operator is back. An unkeyed checksum, where the file has one, is
+ * recomputed, as an attacker would.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamConfig } from '../../src/distribution/protocol.js';
+import { contentVersion } from '../../src/distribution/version.js';
+import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
+import { makeSigner } from '../support/attestation.js';
+import { startStreamServer, type StreamServer } from '../support/stream-server.js';
+import { startApp, type App } from './support/app.js';
+import { send } from './support/http.js';
+import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
+import { startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { waitFor } from './support/wait.js';
+
+let issuer: Issuer;
+let app: App;
+let server: StreamServer;
+let dir: string;
+let tokenFile: string;
+/** The genuine file the sidecar wrote, holding a revocation of `revoked`. */
+let genuine: string;
+let revoked: string;
+
+function policy(): TokenPolicy {
+  return {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenPolicy',
+    metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
+    spec: {
+      selector: { matchLabels: { app: 'orders' } },
+      targetPort: 8080,
+      mode: 'Enforce',
+      issuers: [
+        {
+          issuer: issuer.url,
+          audiences: [AUDIENCE],
+          jwksUri: issuer.jwksUri,
+          algorithms: ['RS256', 'ES256'],
+        },
+      ],
+    },
+  };
+}
+
+const revocation: () => TokenRevocation = () => ({
+  apiVersion: 'tokenwarden.dev/v1alpha1',
+  kind: 'TokenRevocation',
+  metadata: { name: 'leaked', namespace: 'shop' },
+  spec: { reason: 'black-box test', tokens: [{ jti: 'jti-tamper-revoked' }] },
+});
+
+async function start(name: string, stateDir: string): Promise<Sidecar> {
+  return startSidecar({
+    name,
+    upstream: app.url,
+    args: ['--control-plane', server.url, '--token-file', tokenFile, '--state-dir', stateDir],
+    env: { TOKENWARDEN_CA_PEM: server.caPem, POD_NAME: `${name}-pod`, POD_NAMESPACE: 'shop' },
+  });
+}
+
+const status = async (s: Sidecar, token?: string): Promise<number> =>
+  (await send(s.proxyUrl, '/orders', token === undefined ? {} : { token })).status;
+
+async function statusPage(
+  s: Sidecar,
+): Promise<{ source: Record<string, unknown> & { snapshot: Record<string, unknown> } }> {
+  return (await (await fetch(`${s.adminUrl}/status`)).json()) as never;
+}
+
+/** The file with its config replaced; `version` as given; an unkeyed checksum recomputed. */
+function rewrite(
+  text: string,
+  edit: (file: Record<string, unknown>, config: StreamConfig) => StreamConfig,
+): string {
+  const file = JSON.parse(text) as Record<string, unknown>;
+  const config = edit(file, file.config as StreamConfig);
+  file.config = config;
+  if (typeof file.sha256 === 'string')
+    file.sha256 = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  // `config` last, as the sidecar writes it.
+  const { config: c, ...head } = file;
+  return `${JSON.stringify({ ...head, config: c })}\n`;
+}
+
+/** Allow-everything, no revocations: what a swap would install. */
+function allowAll(c: StreamConfig): StreamConfig {
+  const spec = { ...c.policy.spec, rules: [{ name: 'all', paths: ['/**'], action: 'Allow' as const }] };
+  return { ...c, policy: { ...c.policy, spec }, revocations: [] };
+}
+
+beforeAll(async () => {
+  issuer = await startIssuer();
+  app = await startApp();
+  dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-tamper-'));
+  tokenFile = join(dir, 'token');
+  server = await startStreamServer({
+    policy: policy(),
+    keys: { [issuer.url]: { keys: [...issuer.published].map((kid) => issuer.keys.get(kid)?.jwk ?? {}) } },
+    revocations: [revocation()],
+    heartbeatMs: 1_000,
+  });
+  const podToken = `pod-token-tamper-${'x'.repeat(40)}`;
+  server.allowToken(podToken);
+  writeFileSync(tokenFile, `${podToken}\n`);
+  revoked = await issuer.token({ jti: 'jti-tamper-revoked' });
+  const stateDir = join(dir, 'state-genuine');
+  const writer = await start('tamper-writer', stateDir);
+  await waitFor(
+    'the snapshot to hold the current version',
+    () => {
+      try {
+        return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(server.version);
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    20,
+  );
+  await writer.stop();
+  genuine = readFileSync(join(stateDir, 'snapshot.json'), 'utf8');
+  await server.kill();
+}, 60_000);
+
+afterAll(async () => {
+  await stopAllSidecars();
+  await server?.close();
+  await app?.close();
+  await issuer?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a snapshot file written by the sidecar', () => {
+  it('is enforced after a restart while the operator is down (the control: a genuine file)', async () => {
+    const stateDir = join(dir, 'state-control');
+    mkdirSync(stateDir);
+    writeFileSync(join(stateDir, 'snapshot.json'), genuine);
+    const s = await start('tamper-control', stateDir);
+    expect(await status(s, revoked)).toBe(401);
+    expect(await status(s, await issuer.token())).toBe(200);
+    expect((await statusPage(s)).source.snapshot).toMatchObject({ refused: null, signed: true });
+    await s.stop();
+  });
+});
+
+interface Variant {
+  name: string;
+  /** Prepares `stateDir/snapshot.json`. */
+  plant: (stateDir: string) => void | Promise<void>;
+  refused: RegExp;
+}
+
+const file = (stateDir: string): string => join(stateDir, 'snapshot.json');
+
+const variants: Variant[] = [
+  {
+    name: 'swapped for Allow-everything with no revocations, version and proof kept',
+    plant: (d) =>
+      writeFileSync(
+        file(d),
+        rewrite(genuine, (_f, c) => allowAll(c)),
+      ),
+    refused: /does not hash|checksum/,
+  },
+  {
+    name: 're-versioned: the swapped content under its own content hash',
+    plant: (d) =>
+      writeFileSync(
+        file(d),
+        rewrite(genuine, (f, c) => {
+          const swapped = allowAll(c);
+          f.version = contentVersion(swapped);
+          return swapped;
+        }),
+      ),
+    refused: /signature/,
+  },
+  {
+    name: 'swapped and signed by a certificate from another CA',
+    plant: async (d) => {
+      const attacker = await makeSigner('127.0.0.1', 'attacker-ca');
+      writeFileSync(
+        file(d),
+        rewrite(genuine, (f, c) => {
+          const swapped = allowAll(c);
+          f.version = contentVersion(swapped);
+          f.proof = attacker.proof(swapped);
+          return swapped;
+        }),
+      );
+    },
+    refused: /pinned control-plane CA/,
+  },
+  {
+    name: 'truncated',
+    plant: (d) => writeFileSync(file(d), genuine.slice(0, Math.floor(genuine.length * 0.7))),
+    refused: /truncated or corrupt/,
+  },
+  {
+    name: 'a symbolic link to a genuine file elsewhere',
+    plant: (d) => {
+      const elsewhere = join(dir, `elsewhere-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(elsewhere, genuine);
+      symlinkSync(elsewhere, file(d));
+    },
+    refused: /symbolic link/,
+  },
+  {
+    name: 'a FIFO (start-up must not hang on it)',
+    plant: (d) => void execFileSync('mkfifo', [file(d)]),
+    refused: /not a regular file/,
+  },
+];
+
+describe('a tampered snapshot file is refused at start, fails closed, and says why', () => {
+  it.each(variants)('$name', async (v) => {
+    const stateDir = join(dir, `state-${v.name.replace(/[^a-z]+/g, '-').slice(0, 40)}`);
+    mkdirSync(stateDir);
+    await v.plant(stateDir);
+    const s = await start('tamper', stateDir);
+    // Fail closed: nothing enforced from the file, so nothing forwarded.
+    expect(await status(s)).toBe(503);
+    expect(await status(s, revoked)).toBe(503);
+    expect(await status(s, await issuer.token())).toBe(503);
+    expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
+    const page = await statusPage(s);
+    expect(page.source).toMatchObject({ connected: false, version: null });
+    expect(String(page.source.snapshot.refused)).toMatch(v.refused);
+    expect(s.records().some((r) => String(r.msg).startsWith('snapshot refused'))).toBe(true);
+    await s.stop();
+  });
+
+  it('takes a fresh snapshot (never a delta) once the operator is back', async () => {
+    const stateDir = join(dir, 'state-recover');
+    mkdirSync(stateDir);
+    writeFileSync(
+      file(stateDir),
+      rewrite(genuine, (_f, c) => allowAll(c)),
+    );
+    const s = await start('tamper-recover', stateDir);
+    expect(await status(s)).toBe(503);
+    const before = server.connects.length;
+    await server.restart();
+    await waitFor(
+      'the sidecar to enforce the fresh snapshot',
+      async () => (await status(s, revoked)) === 401,
+      40_000,
+      50,
+    );
+    const connects = server.connects.slice(before).filter((c) => c.status === 200);
+    expect(connects[0]).toMatchObject({ version: null, sent: 'snapshot' });
+    expect(await status(s)).toBe(401);
+    expect(await status(s, await issuer.token())).toBe(200);
+    await s.stop();
+    await server.kill();
+  }, 60_000);
+});
