@@ -97,7 +97,7 @@ function rewrite(
 
 /** Allow-everything, no revocations: what a swap would install. */
 function allowAll(c: StreamConfig): StreamConfig {
-  const spec = { ...c.policy.spec, rules: [{ name: 'all', paths: ['/**'], action: 'Allow' as const }] };
+  const spec = { ...c.policy.spec, rules: [{ name: 'all', paths: ['/*'], action: 'Allow' as const }] };
   return { ...c, policy: { ...c.policy, spec }, revocations: [] };
 }
 

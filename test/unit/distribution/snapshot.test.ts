@@ -30,7 +30,7 @@ const ALLOW_ALL: StreamConfig = {
   ...CONFIG,
   policy: {
     ...CONFIG.policy,
-    spec: { ...CONFIG.policy.spec, rules: [{ name: 'all', paths: ['/**'], action: 'Allow' }] },
+    spec: { ...CONFIG.policy.spec, rules: [{ name: 'all', paths: ['/*'], action: 'Allow' }] },
   },
   revocations: [],
 };
