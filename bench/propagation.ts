@@ -119,7 +119,12 @@ function simClient(
     const post = https.request(new URL(ACK_PATH, base), {
       method: 'POST',
       agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      // Acks carry the stream's credential, as a real sidecar's do.
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      },
     });
     post.on('response', (res) => res.resume());
     post.on('error', (e) => onError(`ack: ${e.message}`));

@@ -166,14 +166,13 @@ describe('two replicas', () => {
     const pods = await Promise.all(
       [1, 2].map((i) => createPodWithSa(kc, ns, `orders-${i}`, { app: 'orders' })),
     );
-    const streams = await Promise.all(
-      [r1, r2].map(async (r, i) => openStream(r.port, r.caPem(), await podToken(kc, pods[i]!))),
-    );
+    const tokens = await Promise.all(pods.map((p) => podToken(kc, p)));
+    const streams = await Promise.all([r1, r2].map((r, i) => openStream(r.port, r.caPem(), tokens[i]!)));
     // Each sidecar acks what it got and keeps acking (its heartbeat), as a sidecar does.
     const latest = await Promise.all(streams.map((s) => s.next()));
     const op = [r1, r2];
     const acking = setInterval(() => {
-      latest.forEach((m, i) => void ack(op[i]!.port, op[i]!.caPem(), m));
+      latest.forEach((m, i) => void ack(op[i]!.port, op[i]!.caPem(), m, tokens[i]!));
     }, 300);
     try {
       expect(latest.map((m) => m.version)).toEqual([latest[0]!.version, latest[0]!.version]);

@@ -170,12 +170,13 @@ export function openStream(
   });
 }
 
-/** POST a JSON body to the operator; returns status and parsed body (if any). */
+/** POST a JSON body to the operator (with `token` as bearer, if given); returns status and parsed body. */
 export function post(
   port: number,
   caPem: string,
   path: string,
   body: unknown,
+  token?: string,
 ): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
@@ -186,7 +187,11 @@ export function post(
         path,
         method: 'POST',
         ca: caPem,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        headers: {
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+        },
       },
       (res) => {
         let text = '';
@@ -205,10 +210,13 @@ export function post(
   });
 }
 
-export function ack(port: number, caPem: string, msg: Record<string, unknown>) {
-  return post(port, caPem, '/v1/ack', {
-    session: msg.session,
-    generation: msg.generation,
-    version: msg.version,
-  });
+/** Acknowledges `msg` as the sidecar it was sent to: with that pod's `token`. */
+export function ack(port: number, caPem: string, msg: Record<string, unknown>, token: string) {
+  return post(
+    port,
+    caPem,
+    '/v1/ack',
+    { session: msg.session, generation: msg.generation, version: msg.version },
+    token,
+  );
 }

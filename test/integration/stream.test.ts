@@ -61,7 +61,7 @@ describe('GET /v1/config', () => {
     expect(config.policy.metadata.name).toBe('orders');
     expect(config.revocations).toEqual([]);
     // Keys come from the operator's fetch of the issuer's JWKS (maybe as a delta right after).
-    expect((await ack(op.port, op.caPem(), snap)).status).toBe(204);
+    expect((await ack(op.port, op.caPem(), snap, token)).status).toBe(204);
 
     const started = Date.now();
     await custom(kc).createNamespacedCustomObject({
@@ -84,7 +84,7 @@ describe('GET /v1/config', () => {
     });
     // Not a timing assertion on the machine's speed: the bound is the product's promise, with slack.
     expect(elapsed).toBeLessThan(5_000);
-    expect((await ack(op.port, op.caPem(), delta)).status).toBe(204);
+    expect((await ack(op.port, op.caPem(), delta, token)).status).toBe(204);
     expect(
       await metricValue(op.registry, 'tokenwarden_operator_connected_sidecars', { policy: `${ns}/orders` }),
     ).toBe(1);
@@ -161,16 +161,22 @@ describe('GET /v1/config', () => {
 });
 
 describe('POST /v1/ack and /v1/keys/refresh', () => {
-  it('answers 410 session_gone for an unknown session and 400 for a malformed body', async () => {
-    const gone = await post(op.port, op.caPem(), '/v1/ack', { session: 'nope', generation: 1, version: 'v' });
+  it('answers 401 without a bearer token, 410 session_gone for an unknown session and 400 for a malformed body', async () => {
+    const body = { session: 'nope', generation: 1, version: 'v' };
+    const anonymous = await post(op.port, op.caPem(), '/v1/ack', body);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body).toMatchObject({ reason: 'token_invalid' });
+    const gone = await post(op.port, op.caPem(), '/v1/ack', body, 'any-token');
     expect(gone.status).toBe(410);
     expect(gone.body).toMatchObject({ reason: 'session_gone' });
     expect((await post(op.port, op.caPem(), '/v1/ack', { session: 'x' })).status).toBe(400);
-    const refresh = await post(op.port, op.caPem(), '/v1/keys/refresh', {
-      session: 'nope',
-      issuer: 'i',
-      kid: 'k',
-    });
+    const refresh = await post(
+      op.port,
+      op.caPem(),
+      '/v1/keys/refresh',
+      { session: 'nope', issuer: 'i', kid: 'k' },
+      'any-token',
+    );
     expect(refresh.status).toBe(410);
   });
 });
