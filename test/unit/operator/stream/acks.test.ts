@@ -1,0 +1,195 @@
+import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyAttestation, type Proof } from '../../../../src/distribution/attestation.js';
+import { contentVersion } from '../../../../src/distribution/version.js';
+import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
+import { SharedKeys } from '../../../../src/operator/policy/keys.js';
+import { AckGuard } from '../../../../src/operator/stream/ack-auth.js';
+import type { Authenticated } from '../../../../src/operator/stream/auth.js';
+import { StreamHub } from '../../../../src/operator/stream/hub.js';
+import type { Session } from '../../../../src/operator/stream/sessions.js';
+import { ConfigSigner } from '../../../../src/operator/stream/signer.js';
+import { makeSigner, type TestSigner } from '../../../support/attestation.js';
+import { revocation } from './fixtures.js';
+
+const cache = <T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]) =>
+  ({
+    items,
+    get: (name: string, ns?: string) =>
+      items.find((o) => o.metadata?.name === name && o.metadata?.namespace === ns),
+    list: (ns?: string) => items.filter((o) => ns === undefined || o.metadata?.namespace === ns),
+  }) as ObjectCache<T> & { items: T[] };
+
+const rawPolicy: RawObject = {
+  apiVersion: 'tokenwarden.dev/v1alpha1',
+  kind: 'TokenPolicy',
+  metadata: { name: 'orders', namespace: 'shop', uid: 'p1', generation: 1 },
+  spec: {
+    selector: { matchLabels: { app: 'orders' } },
+    targetPort: 8080,
+    issuers: [
+      {
+        issuer: 'https://idp.example/',
+        audiences: ['a'],
+        jwks: {
+          keys: [
+            {
+              kty: 'EC',
+              crv: 'P-256',
+              kid: 'k',
+              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+            },
+          ],
+        },
+      },
+    ],
+  },
+};
+const POD = { namespace: 'shop', name: 'a', uid: 'u-a' };
+const tick = () => new Promise((r) => setImmediate(r));
+
+let tls: TestSigner;
+beforeAll(async () => {
+  tls = await makeSigner();
+});
+
+async function setup() {
+  const index = cache<RawObject>([]);
+  const keys = new SharedKeys();
+  const signer = new ConfigSigner();
+  signer.use(tls);
+  const hub = new StreamHub({
+    catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
+    pods: cache<V1Pod>([
+      {
+        metadata: { name: 'a', namespace: 'shop', uid: 'u-a', labels: { app: 'orders' } },
+        status: { phase: 'Running' },
+      },
+    ]),
+    revocations: index,
+    keys,
+    log: pino({ level: 'silent' }),
+    signer,
+  });
+  await keys.ensure('shop/orders', []);
+  hub.start();
+  const lines: Record<string, unknown>[] = [];
+  const io = {
+    write: (l: string) => (lines.push(JSON.parse(l) as Record<string, unknown>), true),
+    end: () => undefined,
+  };
+  const revoke = async (name: string): Promise<void> => {
+    const rev = revocation(name);
+    const metadata = { name, namespace: 'shop', uid: `r-${name}`, generation: 1 };
+    index.items.push({ ...rev, metadata });
+    hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
+    await tick();
+  };
+  return { hub, lines, io, revoke };
+}
+
+describe('acks count only for an exact (generation, version) the session was sent', () => {
+  it('refuses a wrong hash, the old version at the new generation and a generation never sent; none counts', async () => {
+    const { hub, lines, io, revoke } = await setup();
+    const s = hub.connect(POD, 'shop/orders', io, undefined) as Session;
+    const v1 = lines[0]!.version as string;
+    expect(hub.ack({ session: s.id, generation: 1, version: v1 })).toBe('ok');
+    await revoke('leak');
+    const v2 = lines[1]!.version as string;
+    const forged = [
+      { session: s.id, generation: 2, version: v1 },
+      { session: s.id, generation: 2, version: `${v2.slice(0, -1)}${v2.endsWith('A') ? 'B' : 'A'}` },
+      { session: s.id, generation: 3, version: v2 },
+      { session: s.id, generation: 1, version: v2 },
+    ];
+    for (const f of forged) expect(hub.ack(f)).toBe('unsent_version');
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({ pending: 1, sidecars: 0 });
+    expect(hub.policySummary().get('shop/orders')).toMatchObject({ connected: 1, synced: 0 });
+    expect(hub.ack({ session: 'nope', generation: 2, version: v2 })).toBe('session_gone');
+    expect(hub.ack({ session: s.id, generation: 2, version: v2 })).toBe('ok');
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({ pending: 0, sidecars: 1 });
+    expect(hub.policySummary().get('shop/orders')).toMatchObject({ synced: 1 });
+    hub.close();
+  });
+});
+
+describe('reconnecting with a version', () => {
+  it('the operator does not recognise gets a full snapshot, never an empty delta', async () => {
+    const { hub, lines, io } = await setup();
+    hub.connect(POD, 'shop/orders', io, 'a-version-never-served');
+    expect(lines[0]).toMatchObject({ type: 'snapshot' });
+    expect(lines[0]!.version).toBe(contentVersion(lines[0]!.config as StreamConfig));
+    hub.close();
+  });
+});
+
+describe('proofs', () => {
+  it('every snapshot and delta carries the signature over its policy and content version', async () => {
+    const { hub, lines, io, revoke } = await setup();
+    hub.connect(POD, 'shop/orders', io, undefined);
+    await revoke('leak-2');
+    expect(lines.map((l) => l.type)).toEqual(['snapshot', 'delta']);
+    for (const l of lines) {
+      const checked = verifyAttestation(
+        l.proof as Proof,
+        { policy: 'shop/orders', version: l.version as string },
+        tls.trust,
+      );
+      expect(checked).toEqual({ ok: true });
+      expect(
+        verifyAttestation(l.proof as Proof, { policy: 'shop/other', version: l.version as string }, tls.trust)
+          .ok,
+      ).toBe(false);
+    }
+    hub.close();
+  });
+});
+
+describe('AckGuard', () => {
+  const session = { pod: POD } as Session;
+  const jwt = (exp: number, sub = 'x'): string =>
+    `e30.${Buffer.from(JSON.stringify({ exp, sub })).toString('base64url')}.sig`;
+
+  it('accepts the token the stream was opened with without another review, until its exp', async () => {
+    let now = 1_000_000;
+    const reviews: string[] = [];
+    const review = (t: string): Promise<Authenticated> => {
+      reviews.push(t);
+      return Promise.resolve({ ok: true, pod: POD, serviceAccount: 'sa' });
+    };
+    const guard = new AckGuard(review, () => now);
+    const token = jwt(now / 1000 + 60);
+    guard.bind(session, token);
+    expect(await guard.check(session, token)).toEqual({ ok: true });
+    expect(reviews).toEqual([]);
+    now += 61_000;
+    expect(await guard.check(session, token)).toEqual({ ok: true });
+    expect(reviews).toEqual([token]);
+  });
+
+  it.each([
+    {
+      name: "another pod's valid token",
+      answer: { ok: true, pod: { ...POD, name: 'b', uid: 'u-b' }, serviceAccount: 'sa' },
+      want: { ok: false, status: 403, reason: 'wrong_pod' },
+    },
+    {
+      name: 'a token of a pod with the same name but another uid (recreated)',
+      answer: { ok: true, pod: { ...POD, uid: 'u-a-2' }, serviceAccount: 'sa' },
+      want: { ok: false, status: 403, reason: 'wrong_pod' },
+    },
+    {
+      name: 'a token the TokenReview refuses',
+      answer: { ok: false, status: 401, reason: 'token_invalid', message: 'no' },
+      want: { ok: false, status: 401, reason: 'token_invalid' },
+    },
+  ] as const)('refuses $name', async ({ answer, want }) => {
+    const guard = new AckGuard(() => Promise.resolve(answer as Authenticated));
+    guard.bind(session, jwt(Date.now() / 1000 + 600, 'mine'));
+    expect(await guard.check(session, jwt(Date.now() / 1000 + 600, 'other'))).toMatchObject(want);
+  });
+});
