@@ -72,6 +72,16 @@ export interface Trust {
   readonly host: string;
 }
 
+/**
+ * Decodes base64 that is written the one way it encodes: node's decoder skips stray characters
+ * and ignores a final character's unused bits, so without this one proof has many spellings.
+ */
+function canonical(text: string, encoding: 'base64' | 'base64url'): Buffer {
+  const bytes = Buffer.from(text, encoding);
+  if (bytes.toString(encoding) !== text) throw new Error(`not canonical ${encoding}`);
+  return bytes;
+}
+
 const validAt = (c: X509Certificate, at: number): boolean =>
   Date.parse(c.validFrom) <= at && at <= Date.parse(c.validTo);
 
@@ -89,7 +99,7 @@ export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Chec
   try {
     chain = proof.chain.map((b64) => {
       if (b64.length > MAX_CERT_BASE64) throw new Error('certificate too large');
-      return new X509Certificate(Buffer.from(b64, 'base64'));
+      return new X509Certificate(canonical(b64, 'base64'));
     });
   } catch (err) {
     return { ok: false, error: `proof.chain: not a certificate (${(err as Error).message})` };
@@ -109,7 +119,7 @@ export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Chec
   if (named === undefined) return { ok: false, error: `proof.chain[0]: not a certificate for ${trust.host}` };
   let good = false;
   try {
-    const signature = Buffer.from(proof.signature, 'base64url');
+    const signature = canonical(proof.signature, 'base64url');
     good = verify(
       algorithmFor(leaf.publicKey),
       attestationPayload(a, proof.signedAt),

@@ -282,7 +282,9 @@ export class StreamClient {
     if (conn.ended) {
       // Applied (the swap is synchronous and complete) though the stream died meanwhile: still
       // correct content; the next connection reports it with ?version=.
-      if (result.ok && contentOf(result.held) === result.held.version) this.#o.onApplied(result, proof);
+      if (!result.ok) return;
+      if (contentOf(result.held) === result.held.version) this.#o.onApplied(result, proof);
+      else this.#wantSnapshot = true;
       return;
     }
     if (!result.ok && result.kind === 'base_mismatch') {

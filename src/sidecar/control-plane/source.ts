@@ -7,7 +7,8 @@
  * knew its configuration was the operator's current one, i.e. since the last message applied
  * or heartbeat read on an in-sync stream. Connected and healthy it stays under the heartbeat
  * interval (5 s); disconnected it grows from the moment the stream was lost. Loaded from a
- * snapshot and never connected, it counts from the snapshot's `savedAt`.
+ * snapshot and never connected, it counts from when the operator signed the snapshot's version
+ * (its `proof.signedAt`; the file's own `savedAt` is not authenticated).
  */
 import { mkdir } from 'node:fs/promises';
 import type { ControlPlaneConfig } from '../../config/sidecar.js';
@@ -143,7 +144,9 @@ export class ControlPlaneSource {
       if (r.ok) {
         this.#vouched.loaded(loaded.value.version, loaded.value.proof);
         this.#loadedVersion = loaded.value.version;
-        this.#loadedSavedAt = Date.parse(loaded.value.savedAt);
+        // Staleness counts from when the operator signed that version: `savedAt` is not signed,
+        // and a rewritten one must not make an old file look fresh.
+        this.#loadedSavedAt = Date.parse(loaded.value.proof.signedAt);
         log.info(
           {
             version: loaded.value.version,

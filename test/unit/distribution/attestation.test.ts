@@ -1,0 +1,148 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chainOf, verifyAttestation, type Proof } from '../../../src/distribution/attestation.js';
+import type { StreamConfig } from '../../../src/distribution/protocol.js';
+import { SNAPSHOT_FORMAT, decodeSnapshot, encodeSnapshot } from '../../../src/distribution/snapshot.js';
+import { contentVersion } from '../../../src/distribution/version.js';
+import { makeSigner, type TestSigner } from '../../support/attestation.js';
+
+const CONFIG: StreamConfig = {
+  policy: {
+    apiVersion: 'tokenwarden.dev/v1alpha1',
+    kind: 'TokenPolicy',
+    metadata: { name: 'orders-api', namespace: 'shop', generation: 3 },
+    spec: { issuers: [{ issuer: 'https://auth.example.com/', audiences: ['orders'] }] },
+  },
+  keys: {},
+  revocations: [
+    {
+      apiVersion: 'tokenwarden.dev/v1alpha1',
+      kind: 'TokenRevocation',
+      metadata: { name: 'leak', namespace: 'shop' },
+      spec: { tokens: [{ jti: 'j-1' }] },
+    },
+  ],
+};
+const ATTESTED = { policy: 'shop/orders-api', version: contentVersion(CONFIG) };
+const HOST = 'tokenwarden.tw-system.svc';
+
+let signer: TestSigner;
+let sibling: TestSigner;
+
+beforeAll(async () => {
+  signer = await makeSigner(HOST);
+  // Another CA's serving key (its leaf is not a CA either).
+  sibling = await makeSigner(HOST, 'unrelated-ca');
+});
+
+describe('verifyAttestation', () => {
+  it('accepts the proof of the serving key, named for the host, chained to the pinned CA', () => {
+    expect(verifyAttestation(signer.proof(CONFIG), ATTESTED, signer.trust)).toEqual({ ok: true });
+    // The CA itself may close the chain.
+    const withCa: Proof = {
+      ...signer.proof(CONFIG),
+      chain: [...chainOf(signer.certPem), ...chainOf(signer.caPem)],
+    };
+    expect(verifyAttestation(withCa, ATTESTED, signer.trust)).toEqual({ ok: true });
+  });
+
+  const cases: {
+    name: string;
+    proof: () => Proof;
+    attested?: typeof ATTESTED;
+    host?: string;
+    error: RegExp;
+  }[] = [
+    {
+      name: 'another policy',
+      proof: () => signer.proof(CONFIG),
+      attested: { ...ATTESTED, policy: 'shop/other' },
+      error: /signature/,
+    },
+    {
+      name: 'another version',
+      proof: () => signer.proof(CONFIG),
+      attested: { ...ATTESTED, version: 'v' },
+      error: /signature/,
+    },
+    {
+      name: 'a leaf for another host',
+      proof: () => signer.proof(CONFIG),
+      host: 'tokenwarden.evil.svc',
+      error: /not a certificate for/,
+    },
+    { name: 'a chain from another CA', proof: () => sibling.proof(CONFIG), error: /pinned control-plane CA/ },
+    {
+      name: 'signed at a time the certificate was not valid',
+      proof: () => signer.proof(CONFIG, undefined, new Date(Date.now() + 30 * 86_400_000)),
+      error: /not valid at signedAt/,
+    },
+    {
+      name: 'a leaf posing as an intermediate',
+      proof: () => ({
+        ...sibling.proof(CONFIG),
+        chain: [...chainOf(sibling.certPem), ...chainOf(signer.certPem)],
+      }),
+      error: /not issued by the next certificate/,
+    },
+    { name: 'no certificate', proof: () => ({ ...signer.proof(CONFIG), chain: [] }), error: /1 to 4/ },
+    {
+      name: 'five certificates',
+      proof: () => ({ ...signer.proof(CONFIG), chain: Array(5).fill(chainOf(signer.certPem)[0]) }),
+      error: /1 to 4/,
+    },
+    {
+      name: 'garbage for a certificate',
+      proof: () => ({ ...signer.proof(CONFIG), chain: ['AAAA'] }),
+      error: /not a certificate/,
+    },
+    {
+      name: 'a non-canonical certificate encoding',
+      proof: () => ({ ...signer.proof(CONFIG), chain: [`${chainOf(signer.certPem)[0]}!`] }),
+      error: /not a certificate/,
+    },
+    {
+      name: 'signedAt not a time',
+      proof: () => ({ ...signer.proof(CONFIG), signedAt: 'yesterday' }),
+      error: /signedAt/,
+    },
+  ];
+  it.each(cases)('refuses $name', (c) => {
+    const checked = verifyAttestation(c.proof(), c.attested ?? ATTESTED, {
+      ...signer.trust,
+      host: c.host ?? HOST,
+    });
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.error).toMatch(c.error);
+  });
+});
+
+describe('a signed snapshot file (property)', () => {
+  it('is refused after any one-character change outside savedAt', () => {
+    const text = encodeSnapshot(
+      ATTESTED.version,
+      signer.proof(CONFIG),
+      CONFIG,
+      new Date('2026-12-06T00:00:00.000Z'),
+    );
+    const expect_ = { trust: signer.trust, namespace: 'shop' };
+    expect(decodeSnapshot(text, expect_).ok).toBe(true);
+    const body = text.length - 1;
+    const savedAt = text.indexOf('"savedAt"');
+    const savedEnd = text.indexOf(',', savedAt);
+    expect(text.startsWith(`{"format":"${SNAPSHOT_FORMAT}"`)).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: body - 1 }).filter((i) => i < savedAt || i >= savedEnd),
+        fc.integer({ min: 0x20, max: 0x7e }),
+        (i, code) => {
+          const c = String.fromCharCode(code);
+          fc.pre(text[i] !== c);
+          const mutated = `${text.slice(0, i)}${c}${text.slice(i + 1)}`;
+          expect(decodeSnapshot(mutated, expect_).ok).toBe(false);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
