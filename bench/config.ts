@@ -18,7 +18,7 @@ export const SCENARIOS = [
   'es256-one',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** The rows of issue 11's table; the `-one` scenarios stay available through BENCH_SCENARIOS. */
+/** The rows of the summary table; the `-one` scenarios stay available through BENCH_SCENARIOS. */
 const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['rs256-pool', 'es256-pool', 'rs256-miss', 'es256-miss'];
 
 export function isMissScenario(scenario: ScenarioName): boolean {

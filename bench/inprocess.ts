@@ -3,7 +3,7 @@
  * verified-token cache hit and on a miss (every decision a token the cache does not hold), next
  * to the raw `crypto.verify` of the same tokens. No sockets, no HTTP: what is left is the
  * sidecar's own work per request, and (miss − hit) ÷ raw verify says how much a miss costs
- * beyond the signature itself (issue 11 target: ≤ 1.5).
+ * beyond the signature itself (target: ≤ 1.5).
  *
  *   npm run bench:inprocess   (or: npm run build && taskset -c 0 node dist/bench/inprocess.js)
  *

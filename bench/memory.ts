@@ -1,5 +1,5 @@
 /**
- * Memory under distinct tokens (issue 8, point 9): the real sidecar (dist/) with the image's
+ * Memory under distinct tokens: the real sidecar (dist/) with the image's
  * NODE_OPTIONS, an inline-key policy, and N distinct valid tokens sent through it, RSS read from
  * /proc before and after, store sizes read from /metrics. Two runs:
  *

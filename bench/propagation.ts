@@ -1,5 +1,5 @@
 /**
- * Propagation benchmark (issue 9): how long from a TokenRevocation written to the API server
+ * Propagation benchmark: how long from a TokenRevocation written to the API server
  * until the last sidecar acknowledged it.
  *
  *   real kube-apiserver + etcd (test/integration/harness) ─ CRDs, a TokenPolicy, N + K pods,

@@ -1,6 +1,6 @@
 /**
  * Aggregation (median per target × scenario over the rounds), per-round paired ratios and the
- * per-target results table. Pure: bench/summary.ts builds issue 11's tables on top of it.
+ * per-target results table. Pure: bench/summary.ts builds the summary tables on top of it.
  */
 import type { ScenarioName, TargetName } from './config.js';
 import { DESCRIPTIONS } from './targets.js';

@@ -2,7 +2,7 @@
  * Benchmark driver (entry point of `npm run bench`, via hack/bench.sh). Starts the app and
  * every target once, reads their idle RSS, then runs interleaved rounds (round → raw verify
  * cost → scenario → target) so that slow drifts of a shared machine spread over all targets,
- * reads idle RSS again after the load, and prints the median of each cell, then issue 11's
+ * reads idle RSS again after the load, and prints the median of each cell, then the
  * summary and targets (bench/summary.ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -311,13 +311,13 @@ async function main(): Promise<void> {
   console.log(`\n${verifyCostText(verify)}`);
   const summary = summaryRows(runs, cells, unavailable);
   console.log(
-    '\nSummary (issue 11). Ratios: median of the per-round ratios (min–max). CPU ÷ HAProxy: against HAProxy + ' +
+    '\nSummary. Ratios: median of the per-round ratios (min–max). CPU ÷ HAProxy: against HAProxy + ' +
       "jwt_verify with the same algorithm's pool tokens; p99 ÷ HAProxy RS256; CPU ÷ floor: against the Node " +
       'pass-through in the same scenario. ref: the row is its own reference.\n',
   );
   console.log(summaryTable(summary));
   const checks = targetChecks({ runs, cells, idle, verify, unavailable });
-  console.log('\nTargets (issue 11):\n');
+  console.log('\nTargets:\n');
   console.log(targetsTable(checks));
   if (config.jsonOut !== undefined) {
     writeFileSync(

@@ -1,5 +1,5 @@
 /**
- * Snapshot cost on the sidecar side, for 1k / 10k / 100k revocation entries (issue 9):
+ * Snapshot cost on the sidecar side, for 1k / 10k / 100k revocation entries:
  *
  *   line bytes  the snapshot message as it crosses the stream (one NDJSON line)
  *   parse       JSON.parse + envelope check (parseServerMessage)

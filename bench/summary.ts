@@ -1,5 +1,5 @@
 /**
- * Issue 11's tables, built from the runs of one benchmark: the summary (HAProxy + jwt_verify,
+ * The summary tables, built from the runs of one benchmark: the summary (HAProxy + jwt_verify,
  * the Node floor, Tokenwarden on hits and on misses, with ratios) and the targets with their
  * verdicts. Pure functions of plain data, so that the maths is unit-tested
  * (test/unit/bench/summary.test.ts).
@@ -24,7 +24,7 @@ export interface IdleRss {
   afterLoadMiB: number;
 }
 
-/** Issue 11's limits (must) and goals (aim). */
+/** The limits (must) and goals (aim). */
 export const LIMITS = {
   peakRssMiB: { limit: 80, goal: 64 },
   idleRssMiB: { limit: 55 },

@@ -77,7 +77,7 @@ function scopeFailure(rule: CompiledRule, scope: string): RuleFailure {
 
 function claimFailure(rule: CompiledRule, name: string): RuleFailure {
   const description = `the token's ${quoteSafe(name)} claim is missing or does not have the required value`;
-  // DESIGN.md: a missing scope or claim answers insufficient_scope with scope="…" when the rule
+  // README ("What clients see"): a missing scope or claim answers insufficient_scope with scope="…" when the rule
   // names scopes, so the client learns what a sufficient token looks like.
   const failure: RuleFailure = { ok: false, reason: 'missing_claim', description };
   if (rule.requiredScopes.length > 0) failure.scope = rule.requiredScopes.join(' ');

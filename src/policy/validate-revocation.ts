@@ -23,7 +23,7 @@ import type { TokenRevocation, Validated } from './types.js';
 const SPEC_FIELDS = ['policyName', 'reason', 'expiresAt', 'tokens'];
 const ENTRY_FIELDS = ['jti', 'tokenSha256', 'subject', 'sid', 'issuer', 'issuedBefore'];
 const MATCHERS = ['jti', 'tokenSha256', 'subject', 'sid'];
-/** Lower-case hex SHA-256 of the token's signed part (see DESIGN.md "Token hash"). */
+/** Lower-case hex SHA-256 of the token's signed part (README: "Protect a local app with a policy file"). */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function checkEntry(e: Errors, entry: Obj, path: string): void {

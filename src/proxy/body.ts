@@ -1,6 +1,6 @@
 /**
- * Reading a request body so that a slow client cannot hold an upstream connection (issue 8,
- * point 1). Bodies up to `bufferBytes` are read whole before the upstream is asked for a
+ * Reading a request body so that a slow client cannot hold an upstream connection (ADR
+ * 0007). Bodies up to `bufferBytes` are read whole before the upstream is asked for a
  * connection; a larger body is streamed, its first `bufferBytes` buffered first. In both cases
  * the client must keep sending: no byte for `idleTimeoutMs`, or fewer than `minBytesPerSecond`
  * on average once `graceMs` have passed, ends the request with 408 (or cuts it if the app has

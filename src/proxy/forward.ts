@@ -24,7 +24,7 @@ export interface UpstreamOptions {
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
   /**
-   * Longest wait for a free upstream connection; then 503 (issue 8, point 1). Default 5 s. At
+   * Longest wait for a free upstream connection; then 503 (ADR 0007). Default 5 s. At
    * most `connections` requests are in flight to the app; the rest wait here, bounded in time
    * and in number (`maxQueued`, default 1024), never in undici's unbounded queue.
    */

@@ -1,5 +1,5 @@
 /**
- * Protocol-level guards of the enforcing listener (issue 8, points 1, 4, 5): request heads that
+ * Protocol-level guards of the enforcing listener (ADR 0007): request heads that
  * an app could read differently from the sidecar, per-client connection caps, and the one
  * rate-limited log of answers the sidecar gives itself. Pure checks take plain data.
  */

@@ -3,7 +3,7 @@
  * (src/decide/engine.ts), then record (observe.ts) and answer (respond.ts) or forward
  * (forward.ts). Every request ends in exactly one answer, and every answer the sidecar gives
  * itself is counted. Nothing reaches the app without a decision: an exception anywhere on the
- * way answers 500 and is never forwarded. Protocol limits (issue 8): header count, Host,
+ * way answers 500 and is never forwarded. Protocol limits (ADR 0007): header count, Host,
  * GET/HEAD bodies, Expect, per-client connections, head and body timeouts, bodies buffered
  * before an upstream connection is taken, a bounded wait for one (src/proxy/protocol.ts, body.ts).
  */

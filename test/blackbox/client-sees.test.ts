@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "What a client sees" against the real sidecar process: every row of the table, the
+ * The README's "What clients see" against the real sidecar process: every row of the table, the
  * scheme spelling, path normalisation, the metrics and the denial log, in Enforce mode.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,7 +227,7 @@ describe('observability', () => {
     });
   });
 
-  it('every metric DESIGN.md names is exported', async () => {
+  it('every metric the README names is exported', async () => {
     const text = await metricsText(sidecar.adminUrl);
     const names = familyNames(text);
     for (const name of [

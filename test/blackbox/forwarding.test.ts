@@ -262,7 +262,7 @@ describe('headers the app receives', () => {
     expect(res.header('x-private-b')).toBeUndefined();
   });
 
-  // Issue 8, point 7: the client's X-Forwarded-For used to be kept and extended; from a peer
+  // The client's X-Forwarded-For used to be kept and extended; from a peer
   // outside spec.trustedProxies (none by default) it is replaced by the address the sidecar saw.
   it('X-Forwarded-For is the address the sidecar saw (untrusted peer) and X-Forwarded-Proto is set by the sidecar', async () => {
     await send(sidecar.proxyUrl, '/orders/xff-none', { token: await issuer.token() });
@@ -317,7 +317,7 @@ describe('bodies', () => {
     expect(res.body.equals(chunkedBody())).toBe(true);
   });
 
-  // Issue 8, point 1: bodies up to 64 KiB are now read whole before the app is contacted, so the
+  // Bodies up to 64 KiB are now read whole before the app is contacted, so the
   // first chunk is larger than that (it used to be 5 bytes): beyond the buffer, bodies stream.
   it('bodies stream both ways: the app echoes the first chunk before the client has sent the second', async () => {
     const first = `first${'x'.repeat(64 * 1024)}`;

@@ -1,5 +1,5 @@
 /**
- * Issue 8, the security review re-run: the real sidecar (dist/), raw sockets in front, the
+ * The first security review re-run (ADR 0007): the real sidecar (dist/), raw sockets in front, the
  * recording app behind. Each block is one class of finding; each test would have failed before
  * the fix (the app would have received the request, or the refusal would have been invisible).
  */

@@ -14,7 +14,7 @@ import { POLICY_NAME, policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep } from './support/wait.js';
 
-/** The sidecar refetches for an unknown kid at most once per this long (DESIGN.md: 1 s). */
+/** The sidecar refetches for an unknown kid at most once per this long (README: 1 s). */
 const COOLDOWN_MS = 1_000;
 
 let issuer: Issuer;

@@ -1,5 +1,5 @@
 /**
- * What the sidecar's memory is made of, checked on the real process (issue 11):
+ * What the sidecar's memory is made of, checked on the real process (ADR 0008):
  *
  * - `tokenwarden sidecar` loads nothing that only the operator or the CLI needs. Every module
  *   file the process loads (ESM and CommonJS) is recorded by a preload

@@ -20,7 +20,7 @@ import {
 } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
 
-/** DESIGN.md promises one second; the tests allow five so a slow machine does not fail them. */
+/** The README promises one second; the tests allow five so a slow machine does not fail them. */
 const BOUND_MS = 5_000;
 
 let issuer: Issuer;
@@ -62,7 +62,7 @@ async function untilStatus(path: string, token: string, status: number, since: n
 }
 
 describe('a valid edit of the policy file', () => {
-  it(`adding an audience takes effect within ${BOUND_MS} ms (DESIGN.md: 1 s; measured time printed)`, async () => {
+  it(`adding an audience takes effect within ${BOUND_MS} ms (README: 1 s; measured time printed)`, async () => {
     const token = await issuer.token({ aud: 'billing-api' });
     expect((await send(sidecar.proxyUrl, '/orders/aud', { token })).status).toBe(401);
     const generation = await gauge('tokenwarden_config_generation');
@@ -213,7 +213,7 @@ describe('an invalid edit', () => {
     },
   );
 
-  it('a refused edit is reported on stderr, as DESIGN.md ("says why on stderr") requires', async () => {
+  it('a refused edit is reported on stderr, as the README ("prints the field at fault on stderr") promises', async () => {
     const errors = await gauge('tokenwarden_config_reload_errors_total');
     const before = sidecar.stderr().length;
     sidecar.writePolicy(policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 901 } }));

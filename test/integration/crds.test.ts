@@ -37,7 +37,7 @@ const ecKey = { ...publicJwk('ec'), kid: 'ec-1', use: 'sig', alg: 'ES256' };
 const rsaKey = { ...publicJwk('rsa'), kid: 'rsa-1' };
 const edKey = { ...publicJwk('ed25519'), kid: 'ed-1', key_ops: ['verify'] };
 
-/** DESIGN.md's example, plus every key source and every optional field. */
+/** The README's example, plus every key source and every optional field. */
 function goodPolicy(name = 'orders-api'): Obj {
   return {
     apiVersion: `${group}/${version}`,
@@ -373,7 +373,7 @@ const badCases: BadCase[] = [
     mutate: (s) => (issuer0(s).expectedTypes = ['at jwt']),
     field: 'spec.issuers[0].expectedTypes[0]',
   },
-  // --- request-handling options (issue 8)
+  // --- request-handling options (ADR 0007)
   {
     name: 'a trusted proxy that is not a CIDR',
     kind: 'policy',
@@ -670,7 +670,7 @@ describe('TokenPolicy and TokenRevocation CRDs', () => {
       const refused = await refusal(create(ns, 'tokenpolicies', obj));
       expect(refused.code).toBe(422);
       expect(refused.fields).toEqual(
-        // Issue 8: the method set became a CEL rule (its message says to omit methods), so a
+        // The method set became a CEL rule (its message says to omit methods), so a
         // lower-case method moved from this schema-error list to the CEL one below.
         expect.arrayContaining(['spec.targetPort', 'spec.expiry.clockSkewSeconds']),
       );

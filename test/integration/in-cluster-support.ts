@@ -1,5 +1,5 @@
 /**
- * Helpers of the end-to-end in-cluster tests (issue 9): the REAL operator and sidecar processes
+ * Helpers of the end-to-end in-cluster tests: the REAL operator and sidecar processes
  * (dist/cmd/tokenwarden.js) against the real kube-apiserver of the integration harness, a
  * recording upstream app, and a TCP forwarder that plays the operator's Service.
  * Process spawning follows bench/propagation.ts.

@@ -1,5 +1,5 @@
 /**
- * End to end, in cluster (issue 9): the REAL operator process and REAL sidecar processes
+ * End to end, in cluster: the REAL operator process and REAL sidecar processes
  * (dist/cmd/tokenwarden.js, `npm run build` first) against the real kube-apiserver + etcd of the
  * integration harness. Pods, a ServiceAccount and pod-bound tokens (TokenRequest API, audience
  * tokenwarden) give each sidecar its identity; a TokenPolicy with an inline JWKS selects the pods;

@@ -1,7 +1,8 @@
 /**
  * One pushed event, start to end, without HTTP (routes.ts maps the outcome to each protocol's
- * answer): find the policy → verify (verify.ts) → replay memory → rate limit → build the
- * TokenRevocation (revocation.ts) → create it. Every path ends in one place that counts the
+ * answer): find the policy → admission (per sender address and overall, before any signature
+ * is checked, so unsigned garbage cannot buy CPU) → verify (verify.ts) → replay memory → rate
+ * limit per issuer → build the TokenRevocation (revocation.ts) → create it. Every path ends in one place that counts the
  * outcome in tokenwarden_operator_receiver_events_total and logs it with the token's
  * fingerprint, never the token.
  *
@@ -31,7 +32,12 @@ export interface ReceiverDeps {
   readonly now?: () => number;
   /** Oldest accepted `iat`, seconds before now (default 300). */
   readonly maxAgeSeconds?: number;
+  /** Revocations per policy + issuer, after verification. */
   readonly rate?: RateOptions;
+  /** Events per sender address, before verification. */
+  readonly perPeer?: RateOptions;
+  /** Events over all senders, before verification. */
+  readonly overall?: RateOptions;
   /** Replay memory entries (default 10,000). */
   readonly replayEntries?: number;
 }
@@ -44,28 +50,48 @@ export interface Outcome {
 }
 
 export const DEFAULT_RATE: RateOptions = Object.freeze({ perSecond: 10, burst: 50, maxKeys: 1024 });
+/** An identity provider sends a few events a second; a sender at 20/s is flooding. */
+export const DEFAULT_PER_PEER: RateOptions = Object.freeze({ perSecond: 20, burst: 100, maxKeys: 4096 });
+/** Bounds signature checks (about 0.1 ms each) to a small share of one core whoever sends. */
+export const DEFAULT_OVERALL: RateOptions = Object.freeze({ perSecond: 500, burst: 1000, maxKeys: 1 });
 
 export class EventReceiver {
   private readonly replay: ReplayMemory;
   private readonly rate: RateLimiter;
+  private readonly perPeer: RateLimiter;
+  private readonly overall: RateLimiter;
   private readonly now: () => number;
   private readonly maxAge: number;
 
   constructor(private readonly d: ReceiverDeps) {
     this.replay = new ReplayMemory(d.replayEntries ?? 10_000);
     this.rate = new RateLimiter(d.rate ?? DEFAULT_RATE);
+    this.perPeer = new RateLimiter(d.perPeer ?? DEFAULT_PER_PEER);
+    this.overall = new RateLimiter(d.overall ?? DEFAULT_OVERALL);
     this.now = d.now ?? Date.now;
     this.maxAge = d.maxAgeSeconds ?? 300;
   }
 
-  async receive(kind: ReceiverKind, namespace: string, policyName: string, token: string): Promise<Outcome> {
+  /** `peer` is the sender's address (the TCP peer; the receivers are not behind a proxy). */
+  async receive(
+    kind: ReceiverKind,
+    namespace: string,
+    policyName: string,
+    token: string,
+    peer: string,
+  ): Promise<Outcome> {
     return this.count(
       kind,
       namespace,
       policyName,
-      await this.decide(kind, namespace, policyName, token),
+      await this.decide(kind, namespace, policyName, token, peer),
       token,
     );
+  }
+
+  /** Takes from the sender's bucket, then the overall one; false → 429 before any verification. */
+  private admit(peer: string, nowMs: number): boolean {
+    return this.perPeer.take(peer, nowMs) && this.overall.take('', nowMs);
   }
 
   /** The one exit: counts and logs `result` (with the token's fingerprint, when there is a token). */
@@ -85,7 +111,13 @@ export class EventReceiver {
     return result;
   }
 
-  private async decide(kind: ReceiverKind, namespace: string, name: string, token: string): Promise<Outcome> {
+  private async decide(
+    kind: ReceiverKind,
+    namespace: string,
+    name: string,
+    token: string,
+    peer: string,
+  ): Promise<Outcome> {
     const policy = this.d.policy(namespace, name);
     const receives =
       policy !== undefined && [...policy.issuers.values()].some((i) => i.receiver !== undefined);
@@ -93,6 +125,9 @@ export class EventReceiver {
       return { outcome: 'no_receiver', description: 'no valid TokenPolicy with a receiver at this address' };
     }
     const nowMs = this.now();
+    if (!this.admit(peer, nowMs)) {
+      return { outcome: 'rate_limited', description: 'too many events from this sender; retry later' };
+    }
     const nowSeconds = Math.floor(nowMs / 1000);
     const policyKey = `${namespace}/${name}`;
     const v = await verifyEvent(token, {

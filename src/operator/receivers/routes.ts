@@ -9,7 +9,8 @@
  *        application/secevent+jwt, one SET (RFC 8935 §2); 202 Accepted, or 400
  *        `{"err":…,"description":…}` with the error codes of RFC 8935 §2.4.
  *
- * Both: 429 when the issuer's rate is exceeded, 503 when this replica cannot act yet (keys not
+ * Both: 429 when a sender's or the overall rate (checked before any signature) or the
+ * issuer's rate of revocations is exceeded, 503 when this replica cannot act yet (keys not
  * loaded) or the API server refused the write — the provider may retry; 404 when no policy
  * with a receiver is at that address. Every answer is `Cache-Control: no-store`. This is the
  * only place an outcome becomes a status.
@@ -93,12 +94,18 @@ export const receiverRoutes: FastifyPluginAsync<ReceiverRoutesOptions> = (app, o
   });
   type Req = { Params: { namespace: string; policy: string }; Body: unknown };
 
-  const handle = async (kind: ReceiverKind, ns: string, policy: string, token: string | Outcome) => {
+  const handle = async (
+    kind: ReceiverKind,
+    ns: string,
+    policy: string,
+    token: string | Outcome,
+    peer: string,
+  ) => {
     if (typeof token !== 'string') {
       // Counted like every other event, without a token to fingerprint.
       return o.receiver.count(kind, ns, policy, token);
     }
-    return o.receiver.receive(kind, ns, policy, token);
+    return o.receiver.receive(kind, ns, policy, token, peer);
   };
 
   app.post<Req>(
@@ -110,7 +117,8 @@ export const receiverRoutes: FastifyPluginAsync<ReceiverRoutesOptions> = (app, o
         mediaType(req.headers['content-type']) === 'application/x-www-form-urlencoded'
           ? logoutToken(body)
           : refused('the body must be application/x-www-form-urlencoded');
-      const outcome = await handle('backchannel_logout', req.params.namespace, req.params.policy, token);
+      const { namespace, policy } = req.params;
+      const outcome = await handle('backchannel_logout', namespace, policy, token, req.ip);
       return answer(reply, 'backchannel_logout', outcome);
     },
   );
@@ -121,7 +129,7 @@ export const receiverRoutes: FastifyPluginAsync<ReceiverRoutesOptions> = (app, o
       mediaType(req.headers['content-type']) === 'application/secevent+jwt'
         ? body
         : refused('the body must be application/secevent+jwt');
-    const outcome = await handle('ssf', req.params.namespace, req.params.policy, token);
+    const outcome = await handle('ssf', req.params.namespace, req.params.policy, token, req.ip);
     return answer(reply, 'ssf', outcome);
   });
   return Promise.resolve();

@@ -1,7 +1,7 @@
 /**
  * The Ready condition reasons of both kinds, and the one way a list of validation errors
- * becomes a condition message. Reasons are also the Event reasons (STYLE.md: one closed set,
- * reused unchanged).
+ * becomes a condition message. Reasons are also the Event reasons (one closed set, reused
+ * unchanged).
  */
 import type { FieldError } from '../../policy/types.js';
 

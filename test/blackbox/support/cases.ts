@@ -1,5 +1,5 @@
 /**
- * The rows of DESIGN.md's "What a client sees" table as data, shared by the Enforce suite (each
+ * The README's "What clients see" rules as data, shared by the Enforce suite (each
  * request refused exactly so) and the Audit suite (each request forwarded, counted audit_deny).
  * Every case sends to its own path under `/orders/` (or the rule's prefix), so a test can tell
  * whether the app received it.

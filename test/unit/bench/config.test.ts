@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isMissScenario, loadConfig, plannedSeconds } from '../../../bench/config.js';
 
 describe('bench config', () => {
-  it('runs issue 11’s scenarios by default, the -one scenarios only on request', () => {
+  it('runs the summary’s scenarios by default, the -one scenarios only on request', () => {
     const config = loadConfig({});
     expect(config.scenarios).toEqual(['rs256-pool', 'es256-pool', 'rs256-miss', 'es256-miss']);
     expect(config.targets).toEqual(['direct', 'passthrough', 'haproxy', 'sidecar']);

@@ -1,5 +1,5 @@
 /**
- * Manifest builders for the policy tests: a valid object per kind (the DESIGN.md example), a
+ * Manifest builders for the policy tests: a valid object per kind (the README example), a
  * fresh deep copy each call so a case can break one field and leave the others valid.
  */
 import { readFileSync } from 'node:fs';

@@ -9,7 +9,7 @@ const accepted: { name: string; raw: string; path: string }[] = [
   { name: 'a trailing slash kept', raw: '/a/', path: '/a/' },
   { name: 'a decoded unreserved letter', raw: '/%61dmin', path: '/admin' },
   { name: 'decoded unreserved marks', raw: '/%2D%2e%5F%7e%41%7A%30', path: '/-._~Az0' },
-  // Was '/a%3bb%3F': an escaped ';' is a matrix parameter since issue 8.
+  // Was '/a%3bb%3F': an escaped ';' is a matrix parameter (ADR 0007).
   { name: 'an escaped reserved character kept, hex upper-cased', raw: '/a%3fb%2c', path: '/a%3Fb%2C' },
   { name: 'escaped UTF-8 kept', raw: '/caf%c3%a9', path: '/caf%C3%A9' },
   {
@@ -33,7 +33,7 @@ const accepted: { name: string; raw: string; path: string }[] = [
   { name: 'a hidden name', raw: '/.well-known/jwks.json', path: '/.well-known/jwks.json' },
 ];
 
-/** Issue 8, point 3: each form a common framework reads differently from the sidecar. */
+/** Each form a common framework reads differently from the sidecar. */
 const ambiguous: { name: string; raw: string; description: string }[] = [
   { name: 'a fragment', raw: '/admin#x', description: "fragment ('#') in the request target" },
   { name: 'an empty matrix parameter', raw: '/admin;/x', description: "matrix parameter (';') in path" },

@@ -141,7 +141,7 @@ const bad: BadCase[] = [
 ];
 
 const good: { name: string; mutate: (p: Loose) => void; standalone?: boolean }[] = [
-  { name: 'the DESIGN.md example', mutate: () => {} },
+  { name: 'the README example', mutate: () => {} },
   {
     name: 'a standalone policy without selector and targetPort',
     mutate: (p) => {
@@ -181,7 +181,7 @@ const good: { name: string; mutate: (p: Loose) => void; standalone?: boolean }[]
         http: { allowUnderscoreHeaders: true },
       }),
   },
-  // Was '/a%3Bb': an escaped ';' is a matrix parameter since issue 8, refused in requests.
+  // Was '/a%3Bb': an escaped ';' is a matrix parameter (ADR 0007), refused in requests.
   { name: 'an escaped reserved character in a path', mutate: (p) => (rule(p).paths = ['/a%3Fb']) },
 ];
 

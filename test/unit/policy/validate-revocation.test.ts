@@ -199,7 +199,7 @@ const bad: BadCase[] = [
 ];
 
 const good: { name: string; mutate: (r: Loose) => void }[] = [
-  { name: 'the DESIGN.md example', mutate: () => {} },
+  { name: 'the README example', mutate: () => {} },
   { name: 'no policyName, reason or expiresAt', mutate: (r) => (r.spec = { tokens: [{ jti: 'a' }] }) },
   { name: 'a subject alone', mutate: (r) => only(r, { subject: 'user-42' }) },
   {

@@ -77,7 +77,7 @@ const bad: BadCase[] = [
   },
   { name: 'an empty method list', mutate: (p) => (rule(p).methods = []), fields: ['spec.rules[0].methods'] },
   {
-    // Was accepted before issue 8: a method outside the Gateway API set is a rule that never matches.
+    // Was accepted before the hardening of ADR 0007: a method outside the Gateway API set is a rule that never matches.
     name: 'a method that is not a Gateway API method (ANY)',
     mutate: (p) => (rule(p).methods = ['GET', 'ANY']),
     fields: ['spec.rules[0].methods[1]'],

@@ -227,7 +227,7 @@ describe('challengeFor: the one DenyReason → HTTP mapping', () => {
     );
   });
 
-  it('missing_claim on a rule that also requires scopes names them (DESIGN.md: scope="…")', () => {
+  it('missing_claim on a rule that also requires scopes names them (README: scope="…")', () => {
     const c = challengeFor(reject('missing_claim', 'rule', 'role missing', 'orders:admin'));
     expect(c.wwwAuthenticate).toBe(
       `${BARE}, error="insufficient_scope", error_description="the token lacks a required claim", scope="orders:admin"`,

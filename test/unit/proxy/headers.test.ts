@@ -70,7 +70,7 @@ describe('upstreamHeaders: what the app receives', () => {
     expect(out['x-auth-subject']).toBe('user-42');
   });
 
-  // Issue 8, point 7: the client's X-Forwarded-For was kept and extended; from an untrusted peer
+  // The client's X-Forwarded-For was kept and extended; from an untrusted peer
   // (the default) it is now replaced by what the sidecar saw. A trusted proxy's is extended.
   it("X-Forwarded-For is the client address from an untrusted peer; X-Forwarded-Proto is the sidecar's", () => {
     expect(upstreamHeaders({}, NONE, [], '10.0.0.1')).toMatchObject({
@@ -132,7 +132,7 @@ describe('upstreamHeaders: what the app receives', () => {
     });
   });
 
-  // Issue 8, point 7: `authorization: Bearer t` used to pass; a bearer token now reaches the
+  // `authorization: Bearer t` used to pass; a bearer token now reaches the
   // app only when verified under forwardToken (keepToken).
   it('end-to-end headers pass unchanged, repeated ones as they came', () => {
     const out = upstreamHeaders(

@@ -21,7 +21,7 @@ describe('token hashes', () => {
     expect(wholeTokenSha256(token)).toBe(sha256(token));
   });
 
-  it('matches the DESIGN.md example: tokenSha256 of "test" is the SHA-256 of its signed part', () => {
+  it('matches the README example: tokenSha256 of "test" is the SHA-256 of its signed part', () => {
     // 9f86d081… is SHA-256("test"): a token whose signed part is "test".
     expect(signedPartSha256('test.sig')).toBe(
       '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',

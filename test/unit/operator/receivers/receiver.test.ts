@@ -31,6 +31,8 @@ let app: FastifyInstance;
 let metrics: OperatorMetrics;
 let stored: Map<string, EventRevocation>;
 let failWrites: boolean;
+/** How many times the receiver asked for an issuer's keys, i.e. began a verification. */
+let keyLookups: number;
 
 beforeAll(async () => {
   keys = await keysFor(policy);
@@ -40,10 +42,14 @@ afterAll(() => keys.close());
 beforeEach(async () => {
   stored = new Map();
   failWrites = false;
+  keyLookups = 0;
   metrics = createOperatorMetrics(new Registry());
   const receiver = new EventReceiver({
     policy: (ns, name) => (ns === 'shop' && name === 'orders' ? policy : undefined),
-    keys: () => keys,
+    keys: () => {
+      keyLookups++;
+      return keys;
+    },
     create: (r) => {
       if (failWrites)
         return Promise.reject(new Error('the server is currently unable to handle the request'));
@@ -55,6 +61,8 @@ beforeEach(async () => {
     log: pino({ level: 'silent' }),
     now: () => NOW * 1000,
     rate: { perSecond: 1, burst: 3, maxKeys: 8 },
+    perPeer: { perSecond: 1, burst: 6, maxKeys: 8 },
+    overall: { perSecond: 1, burst: 9, maxKeys: 1 },
   });
   app = Fastify();
   await app.register(receiverRoutes, { receiver });
@@ -64,8 +72,13 @@ beforeEach(async () => {
 const LOGOUT_URL = '/v1/receivers/shop/orders/backchannel-logout';
 const SET_URL = '/v1/receivers/shop/orders/events';
 
-function postLogout(body: string, type = 'application/x-www-form-urlencoded', url = LOGOUT_URL) {
-  return app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload: body });
+function postLogout(
+  body: string,
+  type = 'application/x-www-form-urlencoded',
+  url = LOGOUT_URL,
+  remoteAddress = '127.0.0.1',
+) {
+  return app.inject({ method: 'POST', url, remoteAddress, headers: { 'content-type': type }, payload: body });
 }
 function postSet(token: string, type = 'application/secevent+jwt') {
   return app.inject({ method: 'POST', url: SET_URL, headers: { 'content-type': type }, payload: token });
@@ -156,6 +169,22 @@ describe('back-channel logout receiver', () => {
     expect(codes).toEqual([200, 200, 200, 429, 429]);
     expect(stored.size).toBe(3);
     expect(await counted('backchannel_logout', 'rate_limited')).toBe(2);
+  });
+
+  it("garbage beyond a sender's burst is refused 429 before any signature check; other senders go on until the overall burst", async () => {
+    const forged = logoutToken(logoutClaims({ jti: 'forged' }), undefined, FORGER);
+    const from = (peer: string) => postLogout(`logout_token=${forged}`, undefined, LOGOUT_URL, peer);
+    const codes: number[] = [];
+    for (let i = 0; i < 8; i++) codes.push((await from('10.0.0.1')).statusCode);
+    expect(codes).toEqual([400, 400, 400, 400, 400, 400, 429, 429]);
+    expect(keyLookups).toBe(6);
+    // Another sender has its own bucket, until the overall one (9) is empty.
+    const others: number[] = [];
+    for (let i = 0; i < 4; i++) others.push((await from('10.0.0.2')).statusCode);
+    expect(others).toEqual([400, 400, 400, 429]);
+    expect(keyLookups).toBe(9);
+    expect(stored.size).toBe(0);
+    expect(await counted('backchannel_logout', 'rate_limited')).toBe(3);
   });
 });
 
