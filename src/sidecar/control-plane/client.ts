@@ -336,11 +336,14 @@ export class StreamClient {
   /** Acks and refresh requests carry the stream's credential: the session id is none. */
   #post(path: string, body: object): void {
     const conn = this.#conn;
-    this.#readToken().then(
-      (token) => this.#send(conn, path, body, token),
-      (err: unknown) =>
-        this.#o.log.warn({ path, err: (err as Error).message }, 'token file unreadable; nothing posted'),
-    );
+    this.#readToken()
+      .then(
+        (token) => this.#send(conn, path, body, token),
+        (err: unknown) =>
+          this.#o.log.warn({ path, err: (err as Error).message }, 'token file unreadable; nothing posted'),
+      )
+      // Nothing here may reach the process as an unhandled rejection.
+      .catch((err: unknown) => this.#o.log.warn({ path, err: (err as Error).message }, 'post failed'));
   }
 
   #send(conn: Connection | undefined, path: string, body: object, token: string): void {

@@ -157,7 +157,7 @@ export class ControlPlaneSource {
           },
           'snapshot loaded',
         );
-      } else if (!r.ok) {
+      } else {
         this.#refuseSnapshot(r.error);
         log.error(
           { stateDir: config.stateDir, err: r.error },
