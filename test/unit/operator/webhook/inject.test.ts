@@ -127,6 +127,10 @@ describe('injectSidecar', () => {
       '/var/run/secrets/tokenwarden/token',
       '--log-level',
       'info',
+      '--listen',
+      '[::]:15080',
+      '--admin-listen',
+      '[::]:15090',
     ]);
     expect(s.env?.map((e) => e.name)).toEqual([
       'TOKENWARDEN_CA_PEM',

@@ -12,6 +12,7 @@ export const settings: InjectionSettings = Object.freeze({
   sidecarResources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '192Mi' } },
   captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '96Mi' } },
   defaultCaptureMode: 'iptables',
+  captureIpv6: 'on',
   version: '0.1.0',
 });
 
