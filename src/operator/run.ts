@@ -36,7 +36,7 @@ import { reviewToken } from './stream/auth.js';
 import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
 import { streamRoutes } from './stream/routes.js';
-import { createInjection } from './webhook/wiring.js';
+import { createInjection, loadIntegrity } from './webhook/wiring.js';
 import { receiverPlugin } from './receivers/wiring.js';
 import { VERSION } from '../core/version.js';
 
@@ -87,6 +87,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const metrics = createOperatorMetrics(deps.registry ?? new Registry());
   const custom = kc.makeApiClient(CustomObjectsApi);
   const informers = createInformers(kc, log, metrics);
+  const integrity = await loadIntegrity({ kc, namespace: cfg.namespace, registry: metrics.registry, log });
   const queue = new WorkQueue<ReconcileKey>({
     id: reconcileKeyId,
     onDepth: (n) => metrics.queueDepth.set(n),
@@ -135,6 +136,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       writer,
       log: rlog,
       synced: (key) => replicas.aggregate().synced(key),
+      ...integrity.reconciler,
     }),
     revocations: new RevocationReconciler({
       revocations: informers.revocations.cache,
@@ -222,6 +224,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
           log: log.child({ component: 'webhook' }),
           registry: metrics.registry,
           version: VERSION,
+          sealKey: integrity.sealKey,
         });
   const syncCa = (caPem: string): void => {
     injection?.onCertificate(caPem).catch((err: unknown) => {
