@@ -25,7 +25,7 @@ import { rawSelector, type PolicyCatalog } from './catalog.js';
 import { decideReady } from './readiness.js';
 import type { RevocationIndex } from '../revocation/revocation-index.js';
 import { countMatchedPods, isLivePod, matchesSelector, type PodView } from './selector.js';
-import { unprotectedPodsOf, type ProtectionPod } from '../status/protection.js';
+import { unprotectedPodsOf } from '../status/protection.js';
 import type { StatusWriter } from '../status/status-writer.js';
 import type { UnprotectedGauge } from '../status/unprotected-gauge.js';
 
@@ -77,7 +77,7 @@ export class PolicyReconciler {
     const current = obj.status as TokenPolicyStatus | undefined;
     const pods = this.deps.pods.list(namespace);
     const selected = pods.filter((p) => isLivePod(p) && matchesSelector(selector, p.metadata?.labels));
-    const unprotected = unprotectedPodsOf(selected as ProtectionPod[], namespace, {
+    const unprotected = unprotectedPodsOf(selected, namespace, {
       ...(this.deps.sealKey === undefined ? {} : { sealKey: this.deps.sealKey }),
       ...(decision.policy === undefined ? {} : { targetPort: decision.policy.spec.targetPort }),
     });

@@ -51,14 +51,13 @@ export function unprotectedReason(
   namespace: string,
   inputs: ProtectionInputs,
 ): UnprotectedReason | undefined {
-  const shape = pod as Parameters<typeof hasSidecar>[0];
   const state =
     inputs.sealKey === undefined
-      ? hasSidecar(shape)
+      ? hasSidecar(pod)
         ? 'sealed'
         : 'none'
       : injectionState(pod, namespace, inputs.sealKey);
-  if (state === 'none') return optedOut(shape) ? 'opted_out' : 'no_sidecar';
+  if (state === 'none') return optedOut(pod) ? 'opted_out' : 'no_sidecar';
   if (state === 'lookalike') return 'lookalike';
   if (unsafeAppContainers(pod).length > 0) return 'unsafe_app_container';
   if (!injectedContainers(pod).some(({ c }) => c.name === CAPTURE_NAME)) return 'capture_off';

@@ -17,3 +17,6 @@ export const settings: InjectionSettings = Object.freeze({
 });
 
 export const policy = Object.freeze({ name: 'orders', targetPort: 8080 });
+
+/** A fixed seal key (the operator's is random, in Secret tokenwarden-seal). */
+export const SEAL_KEY = new Uint8Array(32).fill(7);
