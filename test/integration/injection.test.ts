@@ -128,9 +128,9 @@ beforeAll(async () => {
   const system = await freshNamespace(admin, 'tw-system');
   const objects = await renderChart(release, system);
   const injectionMap = objects.find(
-    (o) => o.kind === 'ConfigMap' && String(o.metadata.name).endsWith('-injection'),
+    (o) => o.kind === 'Secret' && String(o.metadata.name).endsWith('-injection'),
   )!;
-  const file = parseInjectionConfig(injectionMap.data['injection.json'] as string);
+  const file = parseInjectionConfig(injectionMap.stringData['injection.json'] as string);
   expect(file.controlPlaneUrl).toBe(`https://tokenwarden.${system}.svc:15443`);
 
   opNs = await freshNamespace(admin, 'inj-op');
