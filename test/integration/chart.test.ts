@@ -90,7 +90,7 @@ describe('helm template', () => {
     const mwc = one(objects, 'MutatingWebhookConfiguration');
     expect(mwc.metadata.annotations).toBeUndefined();
     const hooks = mwc.webhooks as Obj[];
-    expect(hooks.map((h) => [h.name, h.clientConfig.service.path])).toEqual([
+    expect(hooks.map((h): unknown[] => [h.name, h.clientConfig.service.path])).toEqual([
       ['inject.tokenwarden.dev', '/inject'],
       ['inject-permissive.tokenwarden.dev', '/inject/permissive'],
     ]);

@@ -162,7 +162,7 @@ beforeAll(async () => {
   const { port } = server.server.address() as AddressInfo;
 
   const hooks = webhookConfig.webhooks as Obj[];
-  expect(hooks.map((h) => h.clientConfig.service)).toEqual([
+  expect(hooks.map((h): unknown => h.clientConfig.service)).toEqual([
     { name: 'tokenwarden', namespace: system, path: '/inject', port: 443 },
     { name: 'tokenwarden', namespace: system, path: '/inject/permissive', port: 443 },
   ]);
