@@ -21,6 +21,8 @@ export interface InjectionFileConfig {
   readonly captureResources: V1ResourceRequirements;
   /** Used when the pod has no `tokenwarden.dev/capture` annotation. */
   readonly defaultCaptureMode: CaptureMode;
+  /** `off`: the capture init container skips IPv6 (`--ipv6 off`); the platform's choice, never a pod's. */
+  readonly captureIpv6: 'on' | 'off';
 }
 
 const PULL = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -76,6 +78,7 @@ export function parseInjectionConfig(text: string, source = 'injection config'):
     controlPlaneUrl,
     logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
     defaultCaptureMode: oneOf('captureMode', CAPTURE_MODES, 'iptables'),
+    captureIpv6: oneOf('captureIpv6', ['on', 'off'] as const, 'on'),
     sidecarResources: resources('sidecarResources', raw.sidecarResources),
     captureResources: resources('captureResources', raw.captureResources),
   });

@@ -15,6 +15,38 @@ export const ANNOTATION_INJECT = 'tokenwarden.dev/inject';
 export const ANNOTATION_CAPTURE = 'tokenwarden.dev/capture';
 export const ANNOTATION_INJECTED = 'tokenwarden.dev/injected';
 
+/**
+ * Namespace label, set by the platform team: `permissive` lets pods of the namespace opt out
+ * (`tokenwarden.dev/inject: "false"`), choose `tokenwarden.dev/capture: none`, and run unsafe
+ * app containers (flagged and counted instead of refused). Absent or anything else: strict. The
+ * chart registers one webhook per value (the API server tells the operator which one applies
+ * by the path it calls), so the operator never reads Namespaces.
+ */
+export const NAMESPACE_POLICY_LABEL = 'tokenwarden.dev/injection-policy';
+export type NamespacePolicy = 'strict' | 'permissive';
+
+/**
+ * Why a selected pod is not protected: the one closed set of the `reason` label of
+ * tokenwarden_operator_unprotected_pods, of `status.unprotectedByReason` and of the
+ * UnprotectedPods Event.
+ *  - no_sidecar: nothing injected (created before the policy or outside an injection namespace);
+ *  - opted_out: `tokenwarden.dev/inject: "false"` (a permissive namespace let it);
+ *  - lookalike: injected-looking containers or annotations the operator did not seal;
+ *  - capture_off: the sidecar runs without capture (`tokenwarden.dev/capture: none`): the app
+ *    is only protected if it listens on loopback, which nobody can check from outside;
+ *  - unsafe_app_container: an app container can undo capture or reach the sidecar's files;
+ *  - wrong_port: the injected sidecar guards another port than the policy's targetPort now.
+ */
+export const UNPROTECTED_REASONS = [
+  'no_sidecar',
+  'opted_out',
+  'lookalike',
+  'capture_off',
+  'unsafe_app_container',
+  'wrong_port',
+] as const;
+export type UnprotectedReason = (typeof UNPROTECTED_REASONS)[number];
+
 /** The parts of a Pod the two questions below read (a V1Pod and the operator's pod cache fit). */
 export interface PodShape {
   metadata?: { annotations?: Record<string, string> };

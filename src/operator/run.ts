@@ -37,7 +37,7 @@ import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
 import { streamRoutes } from './stream/routes.js';
 import { ConfigSigner } from './stream/signer.js';
-import { createInjection } from './webhook/wiring.js';
+import { createInjection, loadIntegrity } from './webhook/wiring.js';
 import { receiverPlugin } from './receivers/wiring.js';
 import { VERSION } from '../core/version.js';
 
@@ -88,6 +88,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
   const metrics = createOperatorMetrics(deps.registry ?? new Registry());
   const custom = kc.makeApiClient(CustomObjectsApi);
   const informers = createInformers(kc, log, metrics);
+  const integrity = await loadIntegrity({ kc, namespace: cfg.namespace, registry: metrics.registry, log });
   const queue = new WorkQueue<ReconcileKey>({
     id: reconcileKeyId,
     onDepth: (n) => metrics.queueDepth.set(n),
@@ -136,6 +137,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
       writer,
       log: rlog,
       synced: (key) => replicas.aggregate().synced(key),
+      ...integrity.reconciler,
     }),
     revocations: new RevocationReconciler({
       revocations: informers.revocations.cache,
@@ -225,6 +227,7 @@ export async function runOperator(cfg: OperatorConfig, deps: OperatorDeps): Prom
           log: log.child({ component: 'webhook' }),
           registry: metrics.registry,
           version: VERSION,
+          sealKey: integrity.sealKey,
         });
   const syncCa = (caPem: string): void => {
     injection?.onCertificate(caPem).catch((err: unknown) => {

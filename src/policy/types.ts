@@ -149,8 +149,10 @@ export interface TokenPolicyStatus {
   matchedPods?: number;
   syncedSidecars?: number;
   revocations?: number;
-  /** Selected pods running without the sidecar (created before the policy or the namespace label). */
+  /** Selected pods running unprotected (src/operator/status/protection.ts decides). */
   unprotectedPods?: number;
+  /** The same pods by reason (core/injection.ts UNPROTECTED_REASONS); reasons with none left out. */
+  unprotectedByReason?: Record<string, number>;
 }
 
 export interface TokenPolicy {

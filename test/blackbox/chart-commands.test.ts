@@ -60,17 +60,17 @@ describe.skipIf(!helm)('the operator Deployment the chart renders', () => {
         return 'tokenwarden-system';
       }),
     );
-    // The injection settings file is the chart's own ConfigMap, mounted in the pod: give the
+    // The injection settings file is the chart's own Secret, mounted in the pod: give the
     // CLI the rendered content at a local path, so it is parsed and validated too.
     const settings = objs.find(
       (o) =>
-        o.kind === 'ConfigMap' &&
-        typeof (o as { data?: Record<string, string> }).data?.['injection.json'] === 'string',
-    ) as { data: Record<string, string> } | undefined;
-    expect(settings, 'the chart renders the injection settings ConfigMap').toBeDefined();
+        o.kind === 'Secret' &&
+        typeof (o as { stringData?: Record<string, string> }).stringData?.['injection.json'] === 'string',
+    ) as { stringData: Record<string, string> } | undefined;
+    expect(settings, 'the chart renders the injection settings Secret').toBeDefined();
     const dir = await mkdtemp(join(tmpdir(), 'tw-chart-'));
     const file = join(dir, 'injection.json');
-    await writeFile(file, settings!.data['injection.json']!);
+    await writeFile(file, settings!.stringData['injection.json']!);
     const local = args.map((a) => (a.startsWith('--injection-config=') ? `--injection-config=${file}` : a));
     expect(local).toContain(`--injection-config=${file}`);
     // Config is validated before the kubeconfig is read: reaching the kubeconfig error means

@@ -50,6 +50,7 @@ const PATHS: Record<string, { prefix: string; plural: string; namespaced: boolea
   ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
   Service: { prefix: '/api/v1', plural: 'services', namespaced: true },
   ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
+  Secret: { prefix: '/api/v1', plural: 'secrets', namespaced: true },
   Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
   PodDisruptionBudget: { prefix: '/apis/policy/v1', plural: 'poddisruptionbudgets', namespaced: true },
   ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },

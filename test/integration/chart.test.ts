@@ -25,6 +25,7 @@ const NON_DEFAULT = [
   'sidecar.resources.requests.cpu=50m',
   'sidecar.resources.limits.memory=256Mi',
   'capture.mode=none',
+  'capture.ipv6=off',
   'webhook.failurePolicy=Ignore',
   'webhook.timeoutSeconds=3',
   'webhook.excludeNamespaces={monitoring,istio-system}',
@@ -88,21 +89,40 @@ describe('helm template', () => {
     const objects = await renderChart(release, ns);
     const mwc = one(objects, 'MutatingWebhookConfiguration');
     expect(mwc.metadata.annotations).toBeUndefined();
-    const hook = mwc.webhooks[0] as Obj;
-    expect(hook).toMatchObject({
-      name: 'inject.tokenwarden.dev',
-      admissionReviewVersions: ['v1'],
-      clientConfig: { service: { name: 'tokenwarden', namespace: ns, path: '/inject', port: 443 } },
-      rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-      failurePolicy: 'Fail',
-      sideEffects: 'None',
-      timeoutSeconds: 5,
-      reinvocationPolicy: 'IfNeeded',
-    });
-    expect(hook.namespaceSelector.matchExpressions).toEqual([
-      { key: 'tokenwarden.dev/injection', operator: 'In', values: ['enabled'] },
-      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', ns] },
+    const hooks = mwc.webhooks as Obj[];
+    expect(hooks.map((h): unknown[] => [h.name, h.clientConfig.service.path])).toEqual([
+      ['inject.tokenwarden.dev', '/inject'],
+      ['inject-permissive.tokenwarden.dev', '/inject/permissive'],
     ]);
+    for (const [i, hook] of hooks.entries()) {
+      expect(hook).toMatchObject({
+        admissionReviewVersions: ['v1'],
+        clientConfig: { service: { name: 'tokenwarden', namespace: ns, port: 443 } },
+        rules: [
+          {
+            operations: ['CREATE', 'UPDATE'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods', 'pods/ephemeralcontainers'],
+          },
+        ],
+        failurePolicy: 'Fail',
+        sideEffects: 'None',
+        timeoutSeconds: 5,
+        reinvocationPolicy: 'IfNeeded',
+      });
+      expect(hook.matchConditions).toHaveLength(1);
+      // Strict where the platform did not label the namespace permissive; permissive where it did.
+      expect(hook.namespaceSelector.matchExpressions).toEqual([
+        { key: 'tokenwarden.dev/injection', operator: 'In', values: ['enabled'] },
+        {
+          key: 'tokenwarden.dev/injection-policy',
+          operator: i === 0 ? 'NotIn' : 'In',
+          values: ['permissive'],
+        },
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', ns] },
+      ]);
+    }
 
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'tokenwarden')!;
     expect(service.spec.ports).toEqual([
@@ -122,13 +142,17 @@ describe('helm template', () => {
     );
     expect(container.args).not.toContain('--cert-manager');
 
-    const config = parseInjectionConfig(one(objects, 'ConfigMap').data['injection.json'] as string);
+    const settings = objects.find(
+      (o) => o.kind === 'Secret' && String(o.metadata.name).endsWith('-injection'),
+    )!;
+    const config = parseInjectionConfig(settings.stringData['injection.json'] as string);
     expect(config).toEqual({
       image: 'ghcr.io/tokenwarden/tokenwarden:0.1.0',
       imagePullPolicy: 'IfNotPresent',
       controlPlaneUrl: `https://tokenwarden.${ns}.svc:15443`,
       logLevel: 'info',
       defaultCaptureMode: 'iptables',
+      captureIpv6: 'on',
       sidecarResources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '192Mi' } },
       captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '96Mi' } },
     });
@@ -154,19 +178,23 @@ describe('helm template', () => {
     expect(hook.failurePolicy).toBe('Ignore');
     expect(hook.timeoutSeconds).toBe(3);
     expect(hook.clientConfig.service.name).toBe('tw-control');
-    expect(hook.namespaceSelector.matchExpressions[1].values).toEqual([
+    expect(hook.namespaceSelector.matchExpressions[2].values).toEqual([
       'kube-system',
       ns,
       'monitoring',
       'istio-system',
     ]);
-    const config = parseInjectionConfig(one(objects, 'ConfigMap').data['injection.json'] as string);
+    const settings = objects.find(
+      (o) => o.kind === 'Secret' && String(o.metadata.name).endsWith('-injection'),
+    )!;
+    const config = parseInjectionConfig(settings.stringData['injection.json'] as string);
     expect(config).toMatchObject({
       image: `ghcr.io/tokenwarden/tokenwarden@sha256:${'a'.repeat(64)}`,
       imagePullPolicy: 'Always',
       controlPlaneUrl: `https://tw-control.${ns}.svc:15443`,
       logLevel: 'warn',
       defaultCaptureMode: 'none',
+      captureIpv6: 'off',
       sidecarResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     });
     expect(byKind(objects, 'PodDisruptionBudget')).toEqual([]);
@@ -204,6 +232,7 @@ describe('helm template', () => {
     const objects = await renderChart('tokenwarden', 'tokenwarden-system', ['webhook.enabled=false']);
     expect(byKind(objects, 'MutatingWebhookConfiguration')).toEqual([]);
     expect(byKind(objects, 'ConfigMap')).toEqual([]);
+    expect(byKind(objects, 'Secret')).toEqual([]);
     const args = one(objects, 'Deployment').spec.template.spec.containers[0].args as string[];
     expect(args.some((a) => a.startsWith('--injection-config'))).toBe(false);
   });

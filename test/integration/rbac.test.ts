@@ -19,7 +19,9 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pino } from 'pino';
 import type { OperatorHandle } from '../../src/operator/run.js';
+import { loadSealKey } from '../../src/operator/webhook/seal-key.js';
 import { REPO_ROOT } from './harness/control-plane.js';
 import { createPodWithSa, openStream, podToken } from './stream-support.js';
 import { logoutBody, postToOperator, startLocalIdp } from './receivers-support.js';
@@ -275,6 +277,38 @@ describe('the chart', () => {
   // The harness builds helm with kube-apiserver; against an existing cluster, helm comes from PATH.
   const built = join(inject('testbinDir') ?? '', 'helm');
   const helm = existsSync(built) ? built : 'helm';
+
+  it('cannot change the injection settings Secret, and can create and read only its own seal key', async () => {
+    const { ns, user } = await serviceAccountWith(clusterRules);
+    const adminCore = admin.makeApiClient(CoreV1Api);
+    await adminCore.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'tw-operator-injection' }, stringData: { 'injection.json': '{}' } },
+    });
+    const sa = impersonating(admin, user).makeApiClient(CoreV1Api);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: unknown) => (e as { code?: number }).code,
+      );
+    expect(
+      await code(
+        sa.replaceNamespacedSecret({
+          namespace: ns,
+          name: 'tw-operator-injection',
+          body: {
+            metadata: { name: 'tw-operator-injection' },
+            stringData: { 'injection.json': '{"image":"evil"}' },
+          },
+        }),
+      ),
+    ).toBe(403);
+    expect(await code(sa.deleteNamespacedSecret({ namespace: ns, name: 'tw-operator-injection' }))).toBe(403);
+    expect(await code(sa.readNamespacedSecret({ namespace: ns, name: 'tw-operator-injection' }))).toBe(403);
+    // The seal key: created on first start, read on the next (get on that name only).
+    const first = await loadSealKey(sa, ns, pino({ level: 'silent' }));
+    expect(await loadSealKey(sa, ns, pino({ level: 'silent' }))).toEqual(first);
+  });
 
   it('installs the very rules of files/, and every object it renders is accepted (dry run)', async () => {
     const ns = await freshNamespace(admin, 'chart');

@@ -17,14 +17,17 @@ import {
   statusChanged,
   unprotectedPodsEvent,
 } from '../status/conditions.js';
+import { countByReason } from '../status/protection.js';
 import type { ReconcileResult } from '../runtime/reconcile-key.js';
 import { objectKey } from '../runtime/k8s.js';
 import type { SharedKeys } from './keys.js';
 import { rawSelector, type PolicyCatalog } from './catalog.js';
 import { decideReady } from './readiness.js';
 import type { RevocationIndex } from '../revocation/revocation-index.js';
-import { countMatchedPods, unprotectedPods, type PodView } from './selector.js';
+import { countMatchedPods, isLivePod, matchesSelector, type PodView } from './selector.js';
+import { unprotectedPodsOf } from '../status/protection.js';
 import type { StatusWriter } from '../status/status-writer.js';
+import type { UnprotectedGauge } from '../status/unprotected-gauge.js';
 
 export interface PolicyReconcilerDeps {
   readonly catalog: PolicyCatalog;
@@ -36,6 +39,9 @@ export interface PolicyReconcilerDeps {
   readonly now?: () => number;
   /** Sidecars acknowledging the current config of `namespace/name`, summed over replicas. */
   readonly synced?: (key: string) => number;
+  /** The seal key (webhook/seal-key.ts): without it a pod with the sidecar's name counts as protected. */
+  readonly sealKey?: Uint8Array;
+  readonly unprotectedGauge?: UnprotectedGauge;
 }
 
 export class PolicyReconciler {
@@ -55,6 +61,7 @@ export class PolicyReconciler {
       this.readiness.delete(key);
       this.deps.catalog.forget(key);
       this.deps.keys.forget(key);
+      this.deps.unprotectedGauge?.forget(namespace, name);
       return {};
     }
     const decision = await decideReady(
@@ -69,7 +76,12 @@ export class PolicyReconciler {
     const selector = decision.policy?.spec.selector ?? rawSelector(obj);
     const current = obj.status as TokenPolicyStatus | undefined;
     const pods = this.deps.pods.list(namespace);
-    const unprotected = unprotectedPods(selector, pods);
+    const selected = pods.filter((p) => isLivePod(p) && matchesSelector(selector, p.metadata?.labels));
+    const unprotected = unprotectedPodsOf(selected, namespace, {
+      ...(this.deps.sealKey === undefined ? {} : { sealKey: this.deps.sealKey }),
+      ...(decision.policy === undefined ? {} : { targetPort: decision.policy.spec.targetPort }),
+    });
+    this.deps.unprotectedGauge?.set(namespace, name, countByReason(unprotected));
     const desired = desiredPolicyStatus(
       current,
       {

@@ -7,6 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, TokenPolicyStatus } from '../../policy/types.js';
 import type { ReadyState } from './reasons.js';
+import { countByReason, type UnprotectedPod } from './protection.js';
 
 export type { ReadyState } from './reasons.js';
 
@@ -23,8 +24,8 @@ export interface PolicyFacts {
   readonly ready: ReadyState;
   readonly matchedPods: number;
   readonly revocations: number;
-  /** Names of the selected pods running without the sidecar (selector.ts unprotectedPods). */
-  readonly unprotectedPods: readonly string[];
+  /** The selected pods running unprotected, with why (protection.ts unprotectedPodsOf). */
+  readonly unprotectedPods: readonly UnprotectedPod[];
   /** From policyWarnings(compiled); absent when the spec did not compile (Warnings left as is). */
   readonly warnings?: readonly { readonly reason: string; readonly message: string }[];
   /** Sidecars acknowledging the current config, over every replica; undefined: keep as stored. */
@@ -102,6 +103,7 @@ export function desiredPolicyStatus(
     syncedSidecars: facts.syncedSidecars ?? current?.syncedSidecars ?? 0,
     revocations: facts.revocations,
     unprotectedPods: facts.unprotectedPods.length,
+    unprotectedByReason: countByReason(facts.unprotectedPods),
   };
 }
 
@@ -121,6 +123,7 @@ function comparable(s: TokenPolicyStatus | undefined): unknown {
     syncedSidecars: s?.syncedSidecars ?? 0,
     revocations: s?.revocations ?? 0,
     unprotectedPods: s?.unprotectedPods ?? 0,
+    unprotectedByReason: s?.unprotectedByReason ?? {},
   };
 }
 
@@ -146,20 +149,31 @@ export function readyTransitionEvent(prev: Condition | undefined, next: Conditio
 const NAMED_PODS = 5;
 
 /**
- * A Warning `UnprotectedPods` when the number of selected pods without the sidecar grows (first
- * seen, or more than the stored status said): they were created before the policy existed or
- * outside a namespace labelled for injection, and only a restart gives them the sidecar.
+ * A Warning `UnprotectedPods` when the number of selected pods running unprotected grows (first
+ * seen, or more than the stored status said), naming them with their reasons. Pods without the
+ * sidecar were created before the policy or outside a namespace labelled for injection, and only
+ * a restart gives them the sidecar; the other reasons need the pod spec or the namespace changed.
  */
-export function unprotectedPodsEvent(previous: number, names: readonly string[]): EventSpec | undefined {
-  if (names.length === 0 || names.length <= previous) return undefined;
-  const shown = names.slice(0, NAMED_PODS).join(', ');
-  const more = names.length > NAMED_PODS ? ` and ${names.length - NAMED_PODS} more` : '';
+export function unprotectedPodsEvent(
+  previous: number,
+  pods: readonly UnprotectedPod[],
+): EventSpec | undefined {
+  if (pods.length === 0 || pods.length <= previous) return undefined;
+  const shown = pods
+    .slice(0, NAMED_PODS)
+    .map((p) => `${p.name} (${p.reason})`)
+    .join(', ');
+  const more = pods.length > NAMED_PODS ? ` and ${pods.length - NAMED_PODS} more` : '';
+  const reasons = Object.entries(countByReason(pods))
+    .map(([r, n]) => `${r} ${n}`)
+    .join(', ');
   return {
     type: 'Warning',
     reason: 'UnprotectedPods',
     message:
-      `${names.length} selected pod(s) run without the tokenwarden sidecar: ${shown}${more}. ` +
-      'Label their namespace tokenwarden.dev/injection=enabled if it is not, then restart them ' +
-      '(kubectl rollout restart deployment/<name>) so they are created again with the sidecar.',
+      `${pods.length} selected pod(s) run unprotected (${reasons}): ${shown}${more}. ` +
+      'no_sidecar: label the namespace tokenwarden.dev/injection=enabled if it is not, then restart them ' +
+      '(kubectl rollout restart deployment/<name>); the other reasons: fix the pod spec or the namespace ' +
+      'label tokenwarden.dev/injection-policy, then re-create the pods.',
   };
 }

@@ -219,10 +219,19 @@ export function sidecarArgs(policy: InjectionPolicy, settings: InjectionSettings
     TOKEN_FILE,
     '--log-level',
     settings.logLevel,
+    // Both families: capture redirects IPv6 clients too; the sidecar falls back to 0.0.0.0 where
+    // the pod has no IPv6 (EAFNOSUPPORT).
+    '--listen',
+    `[::]:${PROXY_PORT}`,
+    '--admin-listen',
+    `[::]:${ADMIN_PORT}`,
   ];
 }
 
-export function captureArgs(policy: InjectionPolicy): string[] {
+export function captureArgs(
+  policy: InjectionPolicy,
+  settings: Pick<InjectionSettings, 'captureIpv6'>,
+): string[] {
   return [
     'capture',
     '--target-port',
@@ -231,6 +240,9 @@ export function captureArgs(policy: InjectionPolicy): string[] {
     String(PROXY_PORT),
     '--proxy-uid',
     String(SIDECAR_UID),
+    // `on` is the binary's `auto` (fatal when IPv6 is present and cannot be covered); `off` only
+    // when the platform turned IPv6 capture off in the chart.
+    ...(settings.captureIpv6 === 'off' ? ['--ipv6', 'off'] : []),
   ];
 }
 
@@ -293,7 +305,7 @@ function captureContainer(policy: InjectionPolicy, settings: InjectionSettings):
     name: CAPTURE_NAME,
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
-    args: captureArgs(policy),
+    args: captureArgs(policy, settings),
     resources: structuredClone(settings.captureResources),
     securityContext: {
       ...structuredClone(hardened),

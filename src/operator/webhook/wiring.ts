@@ -8,16 +8,18 @@
  *   server.register(injection.plugin);
  *   certificate.onChange((ca) => injection.onCertificate(ca));
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { InjectionFileConfig } from '../../config/injection.js';
 import type { Logger } from '../../log/logger.js';
 import { createWebhookMetrics } from '../../metrics/webhook.js';
 import type { PolicyCatalog } from '../policy/catalog.js';
-import { injectionWebhook } from './admission.js';
 import { syncCaBundle, type CaBundleSync } from './ca-bundle.js';
+import { UnprotectedGauge } from '../status/unprotected-gauge.js';
 import { policyLookupFromCatalog } from './lookup.js';
+import { loadSealKey } from './seal-key.js';
+import { injectionWebhook } from './routes.js';
 
 export interface InjectionOptions {
   readonly kc: KubeConfig;
@@ -30,6 +32,8 @@ export interface InjectionOptions {
   readonly registry: Registry;
   /** Stamped on injected pods (`tokenwarden.dev/injected`). */
   readonly version: string;
+  /** The seal key (seal-key.ts loadSealKey). */
+  readonly sealKey: Uint8Array;
 }
 
 export interface Injection {
@@ -45,6 +49,7 @@ export function createInjection(o: InjectionOptions): Injection {
     settings: () => ({ ...o.config, caPem, version: o.version }),
     // Until the CA is known an injected sidecar could not trust the operator: refuse as not ready.
     lookupPolicy: policyLookupFromCatalog(o.catalog, synced),
+    sealKey: o.sealKey,
     log: o.log,
     metrics: createWebhookMetrics(o.registry),
   });
@@ -60,4 +65,22 @@ export function createInjection(o: InjectionOptions): Injection {
       return result;
     },
   };
+}
+
+/** What injection integrity gives the operator's other parts (run.ts spreads `reconciler`). */
+export interface Integrity {
+  readonly sealKey: Uint8Array;
+  /** For PolicyReconcilerDeps: counting unprotected pods needs the key; the gauge is per reason. */
+  readonly reconciler: { readonly sealKey: Uint8Array; readonly unprotectedGauge: UnprotectedGauge };
+}
+
+/** Loads (or creates) the seal key; the operator does not start without it. */
+export async function loadIntegrity(o: {
+  kc: KubeConfig;
+  namespace: string;
+  registry: Registry;
+  log: Logger;
+}): Promise<Integrity> {
+  const sealKey = await loadSealKey(o.kc.makeApiClient(CoreV1Api), o.namespace, o.log);
+  return { sealKey, reconciler: { sealKey, unprotectedGauge: new UnprotectedGauge(o.registry) } };
 }

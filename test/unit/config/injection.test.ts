@@ -21,6 +21,7 @@ describe('parseInjectionConfig', () => {
       controlPlaneUrl: good.controlPlaneUrl,
       logLevel: 'info',
       defaultCaptureMode: 'iptables',
+      captureIpv6: 'on',
       sidecarResources: good.sidecarResources,
       captureResources: { requests: { cpu: '0.01' } },
     });
@@ -44,6 +45,11 @@ describe('parseInjectionConfig', () => {
       name: 'an unknown capture mode',
       text: JSON.stringify({ ...good, captureMode: 'ebpf' }),
       want: 'captureMode',
+    },
+    {
+      name: 'an IPv6 capture setting other than on/off (YAML 1.1 booleans included)',
+      text: JSON.stringify({ ...good, captureIpv6: true }),
+      want: 'captureIpv6',
     },
     {
       name: 'an unknown pull policy',

@@ -198,6 +198,7 @@ const policyStatusFields = {
   syncedSidecars: true,
   revocations: true,
   unprotectedPods: true,
+  unprotectedByReason: true,
 } satisfies Record<keyof TokenPolicyStatus, true>;
 const revocationSpecFields = {
   policyName: true,

@@ -15,7 +15,7 @@ import type { RawObject } from '../../../src/operator/runtime/informers.js';
 import { StreamHub } from '../../../src/operator/stream/hub.js';
 import { decideAdmission } from '../../../src/operator/webhook/admission.js';
 import { policyLookupFromCatalog } from '../../../src/operator/webhook/lookup.js';
-import { settings } from './webhook/settings.js';
+import { SEAL_KEY, settings } from './webhook/settings.js';
 
 function cache<T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]): ObjectCache<T> {
   return {
@@ -101,10 +101,11 @@ describe('the webhook and the stream select the same policy', () => {
                 uid: 'r',
                 operation: 'CREATE',
                 kind: { group: '', version: 'v1', kind: 'Pod' },
+                resource: { group: '', version: 'v1', resource: 'pods' },
                 namespace,
                 object: pod,
               },
-              { settings: () => settings, lookupPolicy },
+              { settings: () => settings, lookupPolicy, sealKey: SEAL_KEY },
             );
             const stream = hub.resolve({ namespace, name: pod.metadata!.name!, uid: pod.metadata!.uid! });
             const injectedFor =

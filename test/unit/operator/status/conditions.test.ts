@@ -109,7 +109,10 @@ describe('statusChanged', () => {
     { name: 'a new generation', over: { generation: 3 } },
     { name: 'another pod count', over: { matchedPods: 4 } },
     { name: 'another revocation count', over: { revocations: 0 } },
-    { name: 'another unprotected count', over: { unprotectedPods: ['old-1'] } },
+    {
+      name: 'another unprotected count',
+      over: { unprotectedPods: [{ name: 'old-1', reason: 'no_sidecar' }] },
+    },
     { name: 'another message', over: { ready: { status: 'True', reason: 'Compiled', message: 'other' } } },
   ] as { name: string; over: Partial<PolicyFacts> }[])('is true for $name', ({ over }) => {
     const stored = desiredPolicyStatus(undefined, facts(), T0);
@@ -177,26 +180,60 @@ describe('readyTransitionEvent', () => {
   });
 });
 
+const np = (...names: string[]) => names.map((name) => ({ name, reason: 'no_sidecar' as const }));
+
 describe('unprotectedPodsEvent', () => {
-  it('warns when pods without the sidecar appear, naming them and saying to restart', () => {
-    const e = unprotectedPodsEvent(0, ['orders-1', 'orders-2']);
+  it('warns when unprotected pods appear, naming them with their reasons and saying what to do', () => {
+    const e = unprotectedPodsEvent(0, [
+      { name: 'orders-1', reason: 'no_sidecar' },
+      { name: 'orders-2', reason: 'opted_out' },
+    ]);
     expect(e?.type).toBe('Warning');
     expect(e?.reason).toBe('UnprotectedPods');
-    expect(e?.message).toContain('orders-1, orders-2');
+    expect(e?.message).toContain('orders-1 (no_sidecar), orders-2 (opted_out)');
+    expect(e?.message).toContain('no_sidecar 1, opted_out 1');
     expect(e?.message).toMatch(/restart/);
   });
 
   it('names five pods at most', () => {
-    const names = Array.from({ length: 8 }, (_, i) => `p-${i}`);
-    expect(unprotectedPodsEvent(0, names)?.message).toContain('p-4 and 3 more');
+    const pods = np(...Array.from({ length: 8 }, (_, i) => `p-${i}`));
+    expect(unprotectedPodsEvent(0, pods)?.message).toContain('p-4 (no_sidecar) and 3 more');
   });
 
   it.each([
-    { name: 'no unprotected pod', previous: 0, names: [] },
-    { name: 'as many as the stored status said', previous: 2, names: ['a', 'b'] },
-    { name: 'fewer than before (some were restarted)', previous: 3, names: ['a'] },
-  ])('is silent with $name', ({ previous, names }) => {
-    expect(unprotectedPodsEvent(previous, names)).toBeUndefined();
+    { name: 'no unprotected pod', previous: 0, pods: np() },
+    { name: 'as many as the stored status said', previous: 2, pods: np('a', 'b') },
+    { name: 'fewer than before (some were restarted)', previous: 3, pods: np('a') },
+  ])('is silent with $name', ({ previous, pods }) => {
+    expect(unprotectedPodsEvent(previous, pods)).toBeUndefined();
+  });
+});
+
+describe('unprotectedByReason', () => {
+  it('counts the pods by reason, leaving out reasons with none', () => {
+    const s = desiredPolicyStatus(
+      undefined,
+      facts({
+        unprotectedPods: [
+          { name: 'a', reason: 'lookalike' },
+          { name: 'b', reason: 'opted_out' },
+          { name: 'c', reason: 'lookalike' },
+        ],
+      }),
+      T0,
+    );
+    expect(s.unprotectedPods).toBe(3);
+    expect(s.unprotectedByReason).toEqual({ lookalike: 2, opted_out: 1 });
+  });
+
+  it('a change of reason alone is a status change', () => {
+    const stored = desiredPolicyStatus(undefined, facts({ unprotectedPods: np('a') }), T0);
+    const next = desiredPolicyStatus(
+      stored,
+      facts({ unprotectedPods: [{ name: 'a', reason: 'lookalike' }] }),
+      T1,
+    );
+    expect(statusChanged(stored, next)).toBe(true);
   });
 });
 

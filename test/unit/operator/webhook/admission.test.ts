@@ -8,11 +8,11 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../src/log/logger.js';
 import { createWebhookMetrics } from '../../../../src/metrics/webhook.js';
-import { injectionWebhook } from '../../../../src/operator/webhook/admission.js';
+import { injectionWebhook } from '../../../../src/operator/webhook/routes.js';
 import type { LookupPolicy } from '../../../../src/operator/webhook/lookup.js';
 import type { JsonValue, PatchOp } from '../../../../src/operator/webhook/patch.js';
 import { applyPatch } from './json-patch.js';
-import { policy, settings } from './settings.js';
+import { SEAL_KEY, policy, settings } from './settings.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -29,6 +29,7 @@ async function build(lookupPolicy: LookupPolicy = () => ({ status: 'found', poli
     injectionWebhook({
       settings: () => settings,
       lookupPolicy,
+      sealKey: SEAL_KEY,
       log: silent,
       metrics: createWebhookMetrics(registry),
     }),
@@ -94,9 +95,11 @@ describe('POST /inject', () => {
   });
 
   it.each([
-    ['an opted-out pod', review(pod({ 'tokenwarden.dev/inject': 'false' }))],
     ['a pod no policy selects', review(pod())],
-    ['an UPDATE', review(pod(), { operation: 'UPDATE' })],
+    [
+      'an UPDATE of a pod the operator did not seal',
+      review(pod(), { operation: 'UPDATE', oldObject: pod() }),
+    ],
     ['another kind', review(pod(), { kind: { group: 'apps', version: 'v1', kind: 'Deployment' } })],
   ])('allows %s untouched', async (name, body) => {
     const { app, count } = await build(
@@ -125,14 +128,78 @@ describe('POST /inject', () => {
     expect(out.response.status?.message).toMatch(/not loaded/);
   });
 
+  const valid = review(pod());
+  const withRequest = (over: Record<string, unknown>) => ({
+    ...valid,
+    request: { ...valid.request, ...over },
+  });
   it.each([
     ['not an AdmissionReview', { hello: 'world' }],
-    ['a v1beta1 review', { ...review(pod()), apiVersion: 'admission.k8s.io/v1beta1' }],
+    ['a v1beta1 review', { ...valid, apiVersion: 'admission.k8s.io/v1beta1' }],
+    ['another kind of document', { ...valid, kind: 'AdmissionResponse' }],
     ['a request without uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }],
-  ])('answers 400 to %s', async (_name, payload) => {
-    const { app } = await build();
+    ['an empty uid', withRequest({ uid: '' })],
+    ['an oversized uid', withRequest({ uid: 'u'.repeat(129) })],
+    ['a request without kind', withRequest({ kind: undefined })],
+    ['a request without resource', withRequest({ resource: { group: '' } })],
+    ['an unknown operation', withRequest({ operation: 'PATCH' })],
+    ['no namespace', withRequest({ namespace: undefined })],
+    ['a CREATE without object', withRequest({ object: undefined })],
+    ['a pod without spec.containers', withRequest({ object: { metadata: {}, spec: {} } })],
+    ['an UPDATE without oldObject', withRequest({ operation: 'UPDATE' })],
+    ['a non-boolean dryRun', withRequest({ dryRun: 'yes' })],
+  ])('answers a generic 400 to %s, naming nothing', async (_name, payload) => {
+    const { app, count } = await build();
     const res = await app.inject({ method: 'POST', url: '/inject', payload });
     expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ message: 'bad request' });
+    expect(res.body).not.toMatch(/orders|8080|uid|policy|field/);
+    expect(await count('error')).toBe(1);
+  });
+
+  it.each([
+    ['text/plain', 'text/plain', JSON.stringify(valid)],
+    ['a form', 'application/x-www-form-urlencoded', 'a=b'],
+    ['no content type', undefined, JSON.stringify(valid)],
+    ['bad JSON', 'application/json', '{"apiVersion":'],
+    ['a prototype-polluting body', 'application/json', '{"__proto__":{"x":1}}'],
+  ])('answers the same generic 400 to %s', async (_name, type, payload) => {
+    const { app } = await build();
+    for (const url of ['/inject', '/inject/permissive']) {
+      const res = await app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: type === undefined ? {} : { 'content-type': type },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ message: 'bad request' });
+    }
+  });
+
+  it('answers the same generic 400 to a body over the limit', async () => {
+    const { app } = await build();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/inject',
+      payload: JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ message: 'bad request' });
+  });
+
+  it('refuses an opted-out pod on /inject and lets it through on /inject/permissive', async () => {
+    const { app } = await build();
+    const body = review(pod({ 'tokenwarden.dev/inject': 'false' }));
+    const strict = (await app.inject({ method: 'POST', url: '/inject', payload: body })).json<Out>();
+    expect(strict.response.allowed).toBe(false);
+    expect(strict.response.status?.message).toMatch(/does not allow opting out/);
+    const permissive = (
+      await app.inject({ method: 'POST', url: '/inject/permissive', payload: body })
+    ).json<Out>();
+    expect(permissive.response.allowed).toBe(true);
+    expect(permissive.response.patch).toBeUndefined();
   });
 
   it('answers 500 and counts an error when the lookup throws (the API server then applies failurePolicy)', async () => {

@@ -19,7 +19,9 @@ import {
 } from '../../../../src/operator/webhook/inject.js';
 import type { JsonValue, PatchOp } from '../../../../src/operator/webhook/patch.js';
 import { applyPatch } from './json-patch.js';
-import { policy, settings } from './settings.js';
+import type { NamespacePolicy } from '../../../../src/core/injection.js';
+import { ANNOTATION_SEAL, computeSeal } from '../../../../src/core/seal.js';
+import { SEAL_KEY, policy, settings } from './settings.js';
 
 const DIR = fileURLToPath(new URL('../../../fixtures/pods/', import.meta.url));
 const fixtures = readdirSync(DIR)
@@ -38,16 +40,21 @@ function readPod(name: string): V1Pod {
   return parse(readFileSync(join(DIR, `${name}.yaml`), 'utf8')) as V1Pod;
 }
 
-function answer(pod: V1Pod): Golden {
+/** Fixtures answered as in a namespace labelled tokenwarden.dev/injection-policy=permissive. */
+const PERMISSIVE = new Set(['capture-none', 'capture-none-unnamed-port']);
+
+function answer(pod: V1Pod, nsPolicy: NamespacePolicy = 'strict'): Golden {
   const d = decideAdmission(
     {
       uid: 'u-1',
       operation: 'CREATE',
       kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
       namespace: 'shop',
       object: pod,
     },
-    { settings: () => settings, lookupPolicy: () => ({ status: 'found', policy }) },
+    { settings: () => settings, lookupPolicy: () => ({ status: 'found', policy }), sealKey: SEAL_KEY },
+    nsPolicy,
   );
   const r = d.response;
   return {
@@ -75,13 +82,14 @@ describe('golden fixtures (test/fixtures/pods)', () => {
 
   it.each(fixtures)('%s', (name) => {
     const pod = readPod(name);
-    const got = answer(pod);
+    const got = answer(pod, PERMISSIVE.has(name) ? 'permissive' : 'strict');
     const file = join(DIR, `${name}.patch.json`);
     const text = `${JSON.stringify(got, null, 2)}\n`;
     if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
     expect(text).toBe(readFileSync(file, 'utf8'));
     if (got.patch) {
       const expected = injectSidecar(pod, policy, settings).pod;
+      expected.metadata!.annotations![ANNOTATION_SEAL] = computeSeal(expected, 'shop', SEAL_KEY);
       expect(applyPatch(pod as unknown as JsonValue, got.patch)).toEqual(expected);
     }
   });
@@ -127,6 +135,10 @@ describe('injectSidecar', () => {
       '/var/run/secrets/tokenwarden/token',
       '--log-level',
       'info',
+      '--listen',
+      '[::]:15080',
+      '--admin-listen',
+      '[::]:15090',
     ]);
     expect(s.env?.map((e) => e.name)).toEqual([
       'TOKENWARDEN_CA_PEM',

@@ -12,7 +12,11 @@ export const settings: InjectionSettings = Object.freeze({
   sidecarResources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '192Mi' } },
   captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '96Mi' } },
   defaultCaptureMode: 'iptables',
+  captureIpv6: 'on',
   version: '0.1.0',
 });
 
 export const policy = Object.freeze({ name: 'orders', targetPort: 8080 });
+
+/** A fixed seal key (the operator's is random, in Secret tokenwarden-seal). */
+export const SEAL_KEY = new Uint8Array(32).fill(7);

@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parseCaptureArgs } from '../../../../src/config/capture.js';
 import { parseSidecarArgs } from '../../../../src/config/sidecar.js';
 import { captureArgs, sidecarArgs } from '../../../../src/operator/webhook/inject.js';
 import { policy, settings } from './settings.js';
@@ -30,6 +31,7 @@ const CONTRACT_CAPTURE_FLAGS = {
   'target-port': { type: 'string' },
   'proxy-port': { type: 'string' },
   'proxy-uid': { type: 'string' },
+  ipv6: { type: 'string' },
 } as const;
 
 describe('injected command lines', () => {
@@ -43,6 +45,8 @@ describe('injected command lines', () => {
       'state-dir': '/var/lib/tokenwarden',
       'token-file': '/var/run/secrets/tokenwarden/token',
       'log-level': 'info',
+      listen: '[::]:15080',
+      'admin-listen': '[::]:15090',
     });
   });
 
@@ -57,9 +61,30 @@ describe('injected command lines', () => {
   });
 
   it('the capture args parse strictly against the contract flags', () => {
-    const [sub, ...rest] = captureArgs(policy);
+    const [sub, ...rest] = captureArgs(policy, settings);
     expect(sub).toBe('capture');
     const { values } = parseArgs({ args: rest, options: CONTRACT_CAPTURE_FLAGS, strict: true });
     expect(values).toEqual({ 'target-port': '8080', 'proxy-port': '15080', 'proxy-uid': '15080' });
+  });
+
+  it('the capture args carry --ipv6 off only when the platform turned IPv6 capture off', () => {
+    expect(captureArgs(policy, { captureIpv6: 'on' })).not.toContain('--ipv6');
+    const args = captureArgs(policy, { captureIpv6: 'off' });
+    expect(args.slice(args.indexOf('--ipv6'))).toEqual(['--ipv6', 'off']);
+    const [, ...rest] = args;
+    expect(parseCaptureArgs(rest)).toMatchObject({ help: false, config: { ipv6: 'off' } });
+    expect(parseCaptureArgs(captureArgs(policy, settings).slice(1))).toMatchObject({
+      config: { ipv6: 'auto' },
+    });
+  });
+
+  it('the sidecar listens on both families', () => {
+    const [, ...rest] = sidecarArgs(policy, settings);
+    const parsed = parseSidecarArgs(rest, {});
+    expect(parsed.help).toBe(false);
+    if (!parsed.help) {
+      expect(parsed.config.listen).toMatchObject({ host: '::', port: 15080 });
+      expect(parsed.config.adminListen).toMatchObject({ host: '::', port: 15090 });
+    }
   });
 });
