@@ -31,12 +31,14 @@ const cases: Case[] = [
     name: 'a scheme that only starts with Bearer is malformed (apps testing startsWith read a token)',
     authorization: `Bearerx ${T}`,
     kind: 'malformed',
+    expect: 'begins with Bearer',
   },
   { name: 'a scheme shorter than Bearer is another scheme', authorization: `Bear ${T}`, kind: 'none' },
   {
     name: 'a scheme with a non-ASCII look-alike is outside the credentials syntax: malformed',
     authorization: `Beare\u0280 ${T}`,
     kind: 'malformed',
+    expect: 'something other than a space',
   },
   {
     name: 'two Authorization headers are malformed',
