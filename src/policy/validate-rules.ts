@@ -46,7 +46,7 @@ export const METHOD_NAME = /^[-!#$%&'*+.^_`|~0-9A-Z]+$/;
 /** Names people write for "every method", which no request carries. */
 const EVERY_METHOD = new Set(['ANY', '*', 'ALL']);
 export const MAX_METHOD_LENGTH = 32;
-const EVERY = 'omit methods to match every method';
+const EVERY = 'leave methods out to match every method';
 
 /** Why a rule method name is unusable, or undefined. */
 export function methodProblem(m: string): string | undefined {

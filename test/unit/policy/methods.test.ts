@@ -72,7 +72,7 @@ describe('methodProblem', () => {
   });
 
   it.each(['ANY', 'any', '*', 'ALL'])('%s is no method: the message says to omit methods', (m) => {
-    expect(methodProblem(m)).toContain('omit methods to match every method');
+    expect(methodProblem(m)).toContain('leave methods out to match every method');
   });
 });
 

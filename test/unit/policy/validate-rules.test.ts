@@ -81,7 +81,7 @@ const bad: BadCase[] = [
     name: 'a name for every method that no request carries (ANY)',
     mutate: (p) => (rule(p).methods = ['GET', 'ANY']),
     fields: ['spec.rules[0].methods[1]'],
-    message: 'omit methods to match every method',
+    message: 'leave methods out to match every method',
   },
   {
     name: 'a method that is not an RFC 9110 token',
