@@ -13,6 +13,7 @@
 import type { KeyResolver } from '../keys/types.js';
 import type { ReuseStore } from '../revocation/reuse-store.js';
 import type { VerifiedTokenCache } from '../token/cache.js';
+import { authorizationProblem } from '../token/credentials.js';
 import { wholeTokenSha256 } from '../token/hash.js';
 import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
 import type { Decision } from './decision.js';
@@ -73,7 +74,13 @@ export class Engine {
     if (rule?.action === 'Deny') {
       return deniedOrAudited(active, deniedByRule(rule, f.method, request.path), request, undefined);
     }
-    if (rule?.action === 'Allow') return publicForward(active, request, rule.name);
+    if (rule?.action === 'Allow') {
+      // No token is needed, but a malformed Authorization is refused here too (an app could
+      // read a token out of `Bearer,abc`); Audit forwards it without that header.
+      const bad = authorizationProblem(f.authorization);
+      if (bad !== undefined) return deniedOrAudited(active, malformedRequest(bad), request, undefined);
+      return publicForward(active, request, rule.name);
+    }
     const extracted = requestToken(request);
     if (extracted.kind !== 'token') {
       const f = extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description);

@@ -3,6 +3,7 @@
  * verifier's chain) run in every-failure mode: EVERY failed check listed, the first of them the
  * proxy's reason. Reuse is not counted (a check is not a use).
  */
+import { authorizationProblem } from '../token/credentials.js';
 import { signedPartSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier } from '../token/verify.js';
@@ -64,7 +65,11 @@ export async function explainRequest(
   });
 
   if (rule?.action === 'Deny') failures.push(deniedByRule(rule, method, path));
-  if (rule?.action === 'Allow' && failures.length === 0) return done('allow', undefined);
+  if (rule?.action === 'Allow') {
+    const bad = authorizationProblem(request.facts.authorization);
+    if (bad !== undefined) failures.push(malformedRequest(bad));
+    if (failures.length === 0) return done('allow', undefined);
+  }
   const extracted = requestToken(request);
   if (extracted.kind !== 'token') {
     failures.push(extracted.kind === 'none' ? NO_TOKEN : malformedRequest(extracted.description));

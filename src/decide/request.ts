@@ -9,6 +9,7 @@ import { hasNonAscii, normalisePath } from '../policy/normalize.js';
 import { matchRule } from '../policy/rules.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import { extractToken, type Extracted } from '../token/extract.js';
+import { queryMethodOverrides, withoutTokenParams } from '../token/params.js';
 
 /** One request as read from the wire, before any policy is applied. */
 export interface RequestFacts {
@@ -58,6 +59,8 @@ export function resolveRequest(policy: CompiledPolicy | undefined, facts: Reques
   const query = q === -1 ? '' : raw.slice(q + 1);
   if (facts.problem !== undefined) return refused(facts, rawPath, query, facts.problem);
   if (query.includes('#')) return refused(facts, rawPath, query, "fragment ('#') in the request target");
+  const overridden = methodOverridden(facts.method, query);
+  if (overridden !== undefined) return refused(facts, rawPath, query, overridden);
   const paths = policy?.paths ?? STRICT;
   const normalised = normalisePath(rawPath, paths);
   if (!normalised.ok) return refused(facts, rawPath, query, normalised.description);
@@ -71,9 +74,28 @@ export function resolveRequest(policy: CompiledPolicy | undefined, facts: Reques
     policy === undefined
       ? undefined
       : matchRule(policy.rules, paths.caseInsensitive ? path.toLowerCase() : path, facts.method);
-  // The app sees the path the rules were matched against, never the raw one.
-  const target = path === rawPath ? raw : q === -1 ? path : `${path}?${query}`;
+  // The app sees the path the rules were matched against, never the raw one, and no token
+  // parameter in any spelling its framework reads as `access_token` (src/token/params.ts).
+  const forwardQuery = withoutTokenParams(query);
+  const target =
+    path === rawPath && forwardQuery === query
+      ? raw
+      : q === -1 || forwardQuery === ''
+        ? path
+        : `${path}?${forwardQuery}`;
   return { facts, path, target, query, rule, problem: undefined };
+}
+
+/**
+ * A `_method` query parameter (any spelling, src/token/params.ts) naming another method: Laravel,
+ * Symfony and Express's method-override would run that method, the rules matched this one.
+ * Refused like the override headers (src/proxy/request-facts.ts).
+ */
+function methodOverridden(method: string, query: string): string | undefined {
+  for (const named of queryMethodOverrides(query)) {
+    if (named !== method) return `a _method query parameter naming another method than ${method}`;
+  }
+  return undefined;
 }
 
 function refused(facts: RequestFacts, rawPath: string, query: string, problem: string): ResolvedRequest {
@@ -82,5 +104,7 @@ function refused(facts: RequestFacts, rawPath: string, query: string, problem: s
 
 /** The request's one bearer token (Authorization or `access_token`), or why there is none. */
 export function requestToken(r: ResolvedRequest): Extracted {
-  return extractToken(r.facts.authorization, r.query);
+  const raw = r.facts.target;
+  const q = raw.indexOf('?');
+  return extractToken(r.facts.authorization, r.query, q === -1 ? raw : raw.slice(0, q));
 }

@@ -25,6 +25,16 @@ function matchesPath(rule: CompiledRule, path: string): boolean {
 }
 
 /**
+ * Does a rule's method list cover `method`? HEAD is GET without the body (RFC 9110 §9.3.2), and
+ * node:http, Express and most routers run the GET handler for it, so a rule naming GET covers
+ * HEAD: a Deny on GET must not let HEAD through. Methods are compared exactly (case-sensitive,
+ * RFC 9110 §9.1); an unnamed method never matches a method-limited rule.
+ */
+export function coversMethod(methods: ReadonlySet<string>, method: string): boolean {
+  return methods.has(method) || (method === 'HEAD' && methods.has('GET'));
+}
+
+/**
  * The first rule whose methods (if any) include `method` and whose paths match
  * `normalisedPath`, which must come from normalisePath (src/policy/normalize.ts): matching a raw
  * path would let `/public/../admin` slip past a rule on `/admin/*`.
@@ -36,7 +46,7 @@ export function matchRule(
 ): CompiledRule | undefined {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as CompiledRule;
-    if (rule.methods !== undefined && !rule.methods.has(method)) continue;
+    if (rule.methods !== undefined && !coversMethod(rule.methods, method)) continue;
     if (matchesPath(rule, normalisedPath)) return rule;
   }
   return undefined;

@@ -22,8 +22,9 @@ import type { RuleAction } from './types.js';
 const RULE_FIELDS = ['name', 'paths', 'methods', 'action', 'requiredScopes', 'requiredClaims'];
 const ACTIONS: readonly RuleAction[] = ['Allow', 'Authenticate', 'Deny'];
 /**
- * The Gateway API method set (HTTPRouteMatch.method). A method outside it (`ANY`, a typo) would
- * be a rule that silently never matches; a rule for every method leaves `methods` out.
+ * The standard methods (RFC 9110 §9, RFC 5789): what a lower-case spelling is compared with for
+ * its suggestion. Rules may name any method, extension methods (PROPFIND, SEARCH, QUERY, …)
+ * included: a method-limited rule covers only what it names (and HEAD with GET).
  */
 export const METHODS = [
   'GET',
@@ -37,6 +38,29 @@ export const METHODS = [
   'PATCH',
 ] as const;
 const METHOD_SET: ReadonlySet<string> = new Set(METHODS);
+/**
+ * An RFC 9110 method token without lower-case letters: methods are case-sensitive (§9.1) and
+ * node:http receives only upper-case ones, so a rule naming `get` or `propfind` would never match.
+ */
+export const METHOD_NAME = /^[-!#$%&'*+.^_`|~0-9A-Z]+$/;
+/** Names people write for "every method", which no request carries. */
+const EVERY_METHOD = new Set(['ANY', '*', 'ALL']);
+export const MAX_METHOD_LENGTH = 32;
+const EVERY = 'leave methods out to match every method';
+
+/** Why a rule method name is unusable, or undefined. */
+export function methodProblem(m: string): string | undefined {
+  if (EVERY_METHOD.has(m.toUpperCase())) return `"${m}" is no method a request carries; ${EVERY}`;
+  if (m.length > MAX_METHOD_LENGTH) return `must be at most ${MAX_METHOD_LENGTH} characters`;
+  if (METHOD_NAME.test(m)) return undefined;
+  const upper = m.toUpperCase();
+  if (METHOD_NAME.test(upper)) {
+    const known = METHOD_SET.has(upper) ? '' : ' (methods are case-sensitive; clients send them upper-case)';
+    return `must be upper-case: "${upper}"${known}`;
+  }
+  return `must be an HTTP method name: letters, digits and !#$%&'*+-.^_\`|~ (e.g. GET, PROPFIND); ${EVERY}`;
+}
+
 /** RFC 6749 scope-token: what RFC 6750 lets us echo in the WWW-Authenticate `scope` parameter. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -76,14 +100,8 @@ function checkMethods(e: Errors, rule: Obj, path: string): void {
   methods?.forEach((v, i) => {
     const field = item(child(path, 'methods'), i);
     const m = checkString(e, v, field, { required: true });
-    if (m === undefined || METHOD_SET.has(m)) return;
-    const upper = m.toUpperCase();
-    e.add(
-      field,
-      METHOD_SET.has(upper)
-        ? `must be upper-case: "${upper}"`
-        : `must be one of ${METHODS.join(', ')}; leave methods out to match every method`,
-    );
+    const problem = m === undefined ? undefined : methodProblem(m);
+    if (problem !== undefined) e.add(field, problem);
   });
 }
 

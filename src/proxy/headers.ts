@@ -3,6 +3,15 @@
  * field a `Connection` header names, belong to one connection and are never forwarded.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { credentialsProblem } from '../token/credentials.js';
+import {
+  aliasesProtected,
+  cgiKey,
+  cgiKeys,
+  isForwardingKey,
+  isPlainName,
+  isRewriteKey,
+} from './header-names.js';
 
 export const HOP_BY_HOP = new Set([
   // Not hop-by-hop, but answered by node itself (100-continue) and refused by undici.
@@ -20,14 +29,6 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 export type OutgoingHeaders = Record<string, string | string[]>;
-
-/** Client-set forwarding headers: kept only from a trusted proxy (`spec.trustedProxies`). */
-export const FORWARDING_HEADERS: ReadonlySet<string> = new Set([
-  'x-forwarded-for',
-  'forwarded',
-  'x-real-ip',
-  'x-forwarded-host',
-]);
 
 export interface UpstreamHeaderOptions {
   /** `spec.http.allowUnderscoreHeaders`: forward names with `_` (default: dropped). */
@@ -47,18 +48,46 @@ function isBearer(value: string | undefined): boolean {
   );
 }
 
+/**
+ * An Authorization value the app must not get: a Bearer token the sidecar did not verify (any,
+ * unless keepToken), or a value outside the credentials syntax, which an app could read a token
+ * out of (`Bearer,abc`; refused in Enforce, forwarded without it in Audit).
+ */
+function unforwardedCredentials(value: string, opts: UpstreamHeaderOptions): boolean {
+  if (isBearer(value)) return opts.keepToken !== true;
+  return value !== '' && credentialsProblem(value) !== undefined;
+}
+
 /** RFC 7239 node: IPv6 addresses quoted and bracketed. */
 function forwardedNode(address: string): string {
   return address.includes(':') ? `"[${address}]"` : address;
 }
 
+const UNDERSCORED = /^[a-z0-9_-]+$/;
+
+/**
+ * Whether a client header is dropped by its name (src/proxy/header-names.ts): a name with a
+ * character other than letters, digits, `-` and `_` (nginx's `ignore_invalid_headers`: CGI and
+ * PHP read `X.Auth.Subject` as `X-Auth-Subject`); a name with `_` unless allowed, and even then
+ * when its CGI key is one the sidecar owns; the rewrite class (`X-Original-URL`) always; the
+ * forwarding class unless the peer is trusted.
+ */
+function droppedName(name: string, stripKeys: ReadonlySet<string>, opts: UpstreamHeaderOptions): boolean {
+  // node:http lower-cases names; a plain one is classified as it is (the classes accept `-` or `_`).
+  if (!isPlainName(name)) {
+    if (opts.allowUnderscores !== true || !UNDERSCORED.test(name)) return true;
+    if (aliasesProtected(cgiKey(name), stripKeys)) return true;
+  }
+  if (isRewriteKey(name)) return true;
+  return opts.trustedPeer !== true && isForwardingKey(name);
+}
+
 /**
  * Headers for the app: the client's minus hop-by-hop, minus every header the policy sets from
- * claims (a client must never be able to supply its own `X-Auth-Subject`), minus any header
- * whose name has `_` (WSGI/CGI apps read `X_Auth_Subject` as `X-Auth-Subject`; with
- * allowUnderscores only those that alias a protected header after `_`→`-` are dropped), minus a
- * Bearer token the sidecar has not verified (or any, unless keepToken), plus the claim headers
- * and the forwarding headers as the sidecar saw the connection (ADR 0007).
+ * claims (a client must never be able to supply its own `X-Auth-Subject`), minus every name the
+ * app could read as a header the sidecar owns (droppedName), minus a Bearer token the sidecar
+ * has not verified (or any, unless keepToken), plus the claim headers and the forwarding headers
+ * as the sidecar saw the connection (ADR 0007, ADR 0015).
  */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
@@ -74,17 +103,13 @@ export function upstreamHeaders(
       ? connectionTokens(connection)
       : undefined;
   const trusted = opts.trustedPeer === true;
+  const stripKeys = cgiKeys(stripped);
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || stripped.has(name) || named?.has(name)) continue;
-    if (name.includes('_')) {
-      if (opts.allowUnderscores !== true) continue;
-      const alias = name.replace(/_/g, '-');
-      if (stripped.has(alias) || FORWARDING_HEADERS.has(alias) || alias === 'authorization') continue;
-    }
-    if (!trusted && FORWARDING_HEADERS.has(name)) continue;
+    if (droppedName(name, stripKeys, opts)) continue;
     const value = incoming[name];
     if (value === undefined) continue;
-    if (name === 'authorization' && opts.keepToken !== true && isBearer(String(value))) continue;
+    if (name === 'authorization' && unforwardedCredentials(String(value), opts)) continue;
     out[name] = value;
   }
   for (const [name, value] of claimHeaders) out[name] = value;

@@ -9,6 +9,8 @@
  * accept exactly one, which is what every client sends, and refuse the rest as malformed
  * rather than guess.
  */
+import { credentialsProblem } from './credentials.js';
+import { pathCarriesToken, queryCarriesToken } from './params.js';
 
 export type Extracted =
   { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'malformed'; description: string };
@@ -29,10 +31,15 @@ function malformed(description: string): Extracted {
  *   carries every occurrence (node:http keeps only the first, so the proxy must pass the raw
  *   ones for the duplicate check to mean anything).
  * @param rawQuery the query string of the request target, with or without its leading `?`.
+ * @param rawPath the path as received, for a token in a `;` path parameter (`/x;access_token=…`).
+ *
+ * A token parameter is any spelling the app's framework reads as `access_token`
+ * (src/token/params.ts: `Access_Token`, `access.token`, `access_token[]`, `%61ccess_token`).
  */
 export function extractToken(
   authorization: string | readonly string[] | undefined,
   rawQuery: string,
+  rawPath = '',
 ): Extracted {
   let header: string | undefined;
   if (typeof authorization !== 'string' && authorization !== undefined) {
@@ -43,16 +50,22 @@ export function extractToken(
   } else {
     header = authorization;
   }
-  const inQuery = hasAccessTokenParam(rawQuery);
+  const query = rawQuery.charCodeAt(0) === 0x3f /* ? */ ? rawQuery.slice(1) : rawQuery;
+  const inPath = pathCarriesToken(rawPath);
+  const inQuery = inPath || queryCarriesToken(query);
   const fromHeader = header === undefined || header === '' ? NONE : parseAuthorization(header);
   if (inQuery) {
     if (fromHeader.kind === 'token') {
-      return malformed('a token in both the Authorization header and the access_token query parameter');
+      return malformed(
+        `a token in both the Authorization header and the access_token ${inPath ? 'path' : 'query'} parameter`,
+      );
     }
     // URIs end up in access logs, browser history and Referer headers: a token there is
     // already leaked, so it is refused rather than used (RFC 6750 §2.3 is a MAY).
     return malformed(
-      'tokens in the access_token query parameter are not accepted; use the Authorization header',
+      inPath
+        ? 'tokens in an access_token path parameter are not accepted; use the Authorization header'
+        : 'tokens in the access_token query parameter are not accepted; use the Authorization header',
     );
   }
   return fromHeader;
@@ -66,8 +79,10 @@ function parseAuthorization(header: string): Extracted {
   while (i < len && header.charCodeAt(i) !== SP && header.charCodeAt(i) !== HTAB) i++;
   if (i !== SCHEME.length || !isBearer(header)) {
     // Not our scheme: the request carries no bearer token. Whether Basic credentials are
-    // acceptable is a rule's business (an Allow rule), not the extractor's.
-    return NONE;
+    // acceptable is a rule's business (an Allow rule), not the extractor's. A value outside the
+    // RFC 9110 credentials syntax (`Bearer,abc`, `Bearerabc`) is malformed, whatever its scheme.
+    const problem = credentialsProblem(header);
+    return problem === undefined ? NONE : malformed(problem);
   }
   if (i === len) return malformed('the Bearer scheme without a token');
   if (header.charCodeAt(i) === HTAB) return malformed('a tab after Bearer; the separator is one space');
@@ -98,33 +113,4 @@ function isBearer(header: string): boolean {
     if ((header.charCodeAt(k) | 0x20) !== SCHEME.charCodeAt(k)) return false;
   }
   return true;
-}
-
-const PARAM = 'access_token';
-
-/** Whether the query has an `access_token` parameter, by name, percent-encoded or not. */
-function hasAccessTokenParam(rawQuery: string): boolean {
-  // Fast exit for the common case: no parameter can decode to access_token without an
-  // `access` substring or a percent escape.
-  if (!rawQuery.includes('access') && !rawQuery.includes('%')) return false;
-  let start = rawQuery.charCodeAt(0) === 0x3f /* ? */ ? 1 : 0;
-  const len = rawQuery.length;
-  while (start <= len) {
-    let end = rawQuery.indexOf('&', start);
-    if (end === -1) end = len;
-    let nameEnd = rawQuery.indexOf('=', start);
-    if (nameEnd === -1 || nameEnd > end) nameEnd = end;
-    const name = rawQuery.slice(start, nameEnd);
-    if (name === PARAM || (name.includes('%') && safeDecode(name) === PARAM)) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-function safeDecode(s: string): string | undefined {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return undefined;
-  }
 }

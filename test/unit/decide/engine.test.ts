@@ -56,7 +56,7 @@ describe('Engine.decide', () => {
 
   it('an Allow rule forwards without looking at the Authorization header at all', async () => {
     const d = asForward(
-      await decide(r, facts('/healthz', undefined, { authorization: ['Bearer !!!', 'Bearer !!!'] })),
+      await decide(r, facts('/healthz', undefined, { authorization: ['Bearer not.a.jwt', 'Bearer x'] })),
     );
     expect(d).toMatchObject({
       decision: 'allow',

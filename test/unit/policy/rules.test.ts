@@ -29,7 +29,9 @@ function reference(
 ) {
   return rules.find(
     (r) =>
-      (r.methods === undefined || r.methods.includes(method)) &&
+      (r.methods === undefined ||
+        r.methods.includes(method) ||
+        (method === 'HEAD' && r.methods.includes('GET'))) &&
       r.paths.some((p) => {
         if (!p.endsWith('/*')) return p === path;
         const base = p.slice(0, -2); // '/x' for '/x/*', '' for '/*'
@@ -50,7 +52,9 @@ describe('matchRule', () => {
     { name: 'an exact path', path: '/healthz', method: 'GET', want: 'health' },
     { name: 'the second exact path of a rule', path: '/readyz', method: 'GET', want: 'health' },
     { name: 'not an exact path with a trailing slash', path: '/healthz/', method: 'GET', want: undefined },
-    { name: 'not an exact path for another method', path: '/healthz', method: 'HEAD', want: undefined },
+    { name: 'not an exact path for another method', path: '/healthz', method: 'PUT', want: undefined },
+    { name: 'HEAD under a rule naming GET (HEAD is GET)', path: '/healthz', method: 'HEAD', want: 'health' },
+    { name: 'not an unnamed extension method', path: '/healthz', method: 'PROPFIND', want: undefined },
     { name: 'a path under a prefix', path: '/admin/users/1', method: 'GET', want: 'admin' },
     { name: 'the prefix directory itself', path: '/admin/', method: 'GET', want: 'admin' },
     { name: 'the prefix without its slash', path: '/admin', method: 'GET', want: 'admin' },

@@ -170,6 +170,10 @@ const good: { name: string; mutate: (p: Loose) => void; standalone?: boolean }[]
     mutate: (p) =>
       (rule(p).methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']),
   },
+  {
+    name: 'extension methods (WebDAV, QUERY, M-SEARCH)',
+    mutate: (p) => (rule(p).methods = ['PROPFIND', 'SEARCH', 'QUERY', 'M-SEARCH', 'MKCOL']),
+  },
   { name: 'expectedTypes', mutate: (p) => (issuer(p).expectedTypes = ['at+jwt', 'application/jwt']) },
   {
     name: 'every request-handling option',

@@ -77,15 +77,27 @@ const bad: BadCase[] = [
   },
   { name: 'an empty method list', mutate: (p) => (rule(p).methods = []), fields: ['spec.rules[0].methods'] },
   {
-    // Was accepted before the hardening of ADR 0007: a method outside the Gateway API set is a rule that never matches.
-    name: 'a method that is not a Gateway API method (ANY)',
+    // A name for every method is not a method: leaving methods out already means every method.
+    name: 'a name for every method that no request carries (ANY)',
     mutate: (p) => (rule(p).methods = ['GET', 'ANY']),
     fields: ['spec.rules[0].methods[1]'],
     message: 'leave methods out to match every method',
   },
   {
-    name: 'an extension method (M-SEARCH)',
-    mutate: (p) => (rule(p).methods = ['M-SEARCH']),
+    name: 'a method that is not an RFC 9110 token',
+    mutate: (p) => (rule(p).methods = ['GET POST']),
+    fields: ['spec.rules[0].methods[0]'],
+    message: 'must be an HTTP method name',
+  },
+  {
+    name: 'a lower-case extension method',
+    mutate: (p) => (rule(p).methods = ['propfind']),
+    fields: ['spec.rules[0].methods[0]'],
+    message: 'must be upper-case: "PROPFIND"',
+  },
+  {
+    name: 'a method longer than 32 characters',
+    mutate: (p) => (rule(p).methods = ['X'.repeat(33)]),
     fields: ['spec.rules[0].methods[0]'],
   },
   { name: 'an unknown action', mutate: (p) => (rule(p).action = 'Permit'), fields: ['spec.rules[0].action'] },

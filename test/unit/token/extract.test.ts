@@ -28,15 +28,17 @@ const cases: Case[] = [
   { name: 'an empty header array is no token', authorization: [], kind: 'none' },
   { name: 'Basic credentials are no bearer token', authorization: 'Basic dXNlcjpwYXNz', kind: 'none' },
   {
-    name: 'a scheme that only starts with Bearer is another scheme',
+    name: 'a scheme that only starts with Bearer is malformed (apps testing startsWith read a token)',
     authorization: `Bearerx ${T}`,
-    kind: 'none',
+    kind: 'malformed',
+    expect: 'begins with Bearer',
   },
   { name: 'a scheme shorter than Bearer is another scheme', authorization: `Bear ${T}`, kind: 'none' },
   {
-    name: 'a scheme with a non-ASCII look-alike is another scheme',
+    name: 'a scheme with a non-ASCII look-alike is outside the credentials syntax: malformed',
     authorization: `Beare\u0280 ${T}`,
-    kind: 'none',
+    kind: 'malformed',
+    expect: 'something other than a space',
   },
   {
     name: 'two Authorization headers are malformed',
