@@ -4,7 +4,9 @@
  *   POST /v1/ack                { session, generation, version }
  *   POST /v1/keys/refresh       { session, issuer, kid }
  * Refusals are JSON `{ reason, message }` with the status of the contract, each counted in
- * tokenwarden_operator_stream_errors_total{reason}. The bearer token is only ever passed to the
+ * tokenwarden_operator_stream_errors_total{reason}; a shed request (gate.ts) gets 503 or 429
+ * with `Retry-After`. A session whose unsent bytes pass `maxBufferedBytes` is dropped
+ * (slow_consumer): a peer that never reads cannot make the operator hold every message. The bearer token is only ever passed to the
  * TokenReview; it is never logged (the logger redacts Authorization as a second line).
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -19,7 +21,9 @@ import {
 } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics } from '../../metrics/operator.js';
+import type { AdmissionOptions, AdmissionRefusal } from './admission.js';
 import { bearerToken, type Authenticated } from './auth.js';
+import { StreamGate } from './gate.js';
 import type { StreamHub } from './hub.js';
 import type { CloseReason, Session } from './sessions.js';
 
@@ -29,7 +33,13 @@ export interface StreamRoutesOptions {
   readonly review: (token: string) => Promise<Authenticated>;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
+  readonly admission?: AdmissionOptions;
+  /** Unsent bytes after which a session is dropped as slow_consumer. */
+  readonly maxBufferedBytes?: number;
 }
+
+/** Room for a large snapshot plus a few deltas; a peer further behind reconnects (ADR 0011). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const session = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const ackSchema = {
@@ -65,10 +75,31 @@ const configSchema = {
 } as const;
 
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
-  const refuse = (reply: FastifyReply, status: number, reason: StreamRefusalReason, message: string) => {
+  const gate = new StreamGate({
+    review: o.review,
+    ...(o.admission === undefined ? {} : { admission: o.admission }),
+    ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+  });
+  const maxBuffered = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const refuse = (
+    reply: FastifyReply,
+    status: number,
+    reason: StreamRefusalReason | AdmissionRefusal,
+    message: string,
+  ) => {
     o.metrics?.streamErrors.inc({ reason });
+    if (status === 503 || status === 429) reply.header('retry-after', String(gate.retryAfterSeconds));
     return reply.code(status).header('cache-control', 'no-store').send({ reason, message });
   };
+  const shed = (reply: FastifyReply, reason: AdmissionRefusal) =>
+    refuse(
+      reply,
+      reason === 'pod_session_limit' ? 429 : 503,
+      reason,
+      reason === 'pod_session_limit'
+        ? 'this pod has as many config streams open as it may'
+        : 'the operator is shedding load: retry after the delay given',
+    );
 
   app.get<{ Querystring: { version?: string } }>(
     STREAM_PATH,
@@ -82,7 +113,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
           'token_invalid',
           'missing Authorization: Bearer <projected ServiceAccount token>',
         );
-      const who = await o.review(token);
+      const who = await gate.authenticate(token);
+      if (!who.ok && 'shed' in who) return shed(reply, who.shed);
       if (!who.ok) {
         o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
         return refuse(reply, who.status, who.reason, who.message);
@@ -95,16 +127,29 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         );
         return refuse(reply, resolved.status, resolved.reason, resolved.message);
       }
+      const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
+      if (capped !== undefined) return shed(reply, capped);
       // Lines produced while the session opens are held until the headers are out.
       const early: string[] = [];
       let live = false;
       let ended = false;
+      let slow = false;
       const raw = reply.raw;
+      const write = (line: string): boolean => {
+        if (slow) return false;
+        const ok = raw.write(line);
+        if (!ok && raw.writableLength > maxBuffered) {
+          // Never read: stop holding its bytes. 'close' below ends the session as slow_consumer.
+          slow = true;
+          raw.destroy();
+        }
+        return ok;
+      };
       const opened = o.hub.connect(
         who.pod,
         resolved.policy,
         {
-          write: (line) => (live ? raw.write(line) : (early.push(line), true)),
+          write: (line) => (live ? write(line) : (early.push(line), true)),
           end: (_reason: CloseReason) => {
             ended = true;
             if (live) raw.end();
@@ -122,8 +167,11 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         'x-accel-buffering': 'no',
       });
       live = true;
-      for (const line of early) raw.write(line);
-      raw.on('close', () => o.hub.disconnected(s.id, 'client_closed'));
+      for (const line of early) write(line);
+      raw.on('close', () => {
+        if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
+        o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');
+      });
       if (ended) raw.end();
       return reply;
     },
