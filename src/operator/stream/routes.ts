@@ -130,14 +130,22 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
       const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
       if (capped !== undefined) return shed(reply, capped);
       // Lines produced while the session opens are held until the headers are out.
-      const early: string[] = [];
+      const early: [string, Buffer | undefined][] = [];
       let live = false;
       let ended = false;
       let slow = false;
       const raw = reply.raw;
-      const write = (line: string): boolean => {
+      const write = (line: string, body?: Buffer): boolean => {
         if (slow) return false;
-        const ok = raw.write(line);
+        let ok: boolean;
+        if (body === undefined) ok = raw.write(line);
+        else {
+          // One TLS record for head and shared body.
+          raw.cork();
+          raw.write(line);
+          ok = raw.write(body);
+          raw.uncork();
+        }
         if (!ok && raw.writableLength > maxBuffered) {
           // Never read: stop holding its bytes. 'close' below ends the session as slow_consumer.
           slow = true;
@@ -149,7 +157,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         who.pod,
         resolved.policy,
         {
-          write: (line) => (live ? write(line) : (early.push(line), true)),
+          write: (line, body) => (live ? write(line, body) : (early.push([line, body]), true)),
           end: (_reason: CloseReason) => {
             ended = true;
             if (live) raw.end();
@@ -167,7 +175,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         'x-accel-buffering': 'no',
       });
       live = true;
-      for (const line of early) write(line);
+      for (const [line, body] of early) write(line, body);
       raw.on('close', () => {
         if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
         o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');

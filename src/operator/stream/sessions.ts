@@ -25,8 +25,12 @@ export type CloseReason =
   | 'slow_consumer';
 
 export interface SessionIo {
-  /** Writes one NDJSON line (newline included); false when the socket's buffer is full. */
-  write(line: string): boolean;
+  /**
+   * Writes one NDJSON line (newline included): `line` alone, or `line` as the head of a line
+   * whose shared `body` (never copied or changed) completes it. False when the socket's buffer
+   * is full.
+   */
+  write(line: string, body?: Buffer): boolean;
   /** Ends the response (the sidecar reconnects). */
   end(reason: CloseReason): void;
 }
