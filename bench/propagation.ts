@@ -292,8 +292,23 @@ export interface PropagationResult {
   snapshot: { entries: number; bytes: number; ms: number };
   real_sidecars: { count: number; p50_ms: number; p99_ms: number; max_ms: number };
   operator_rss_per_sidecar_kb: number;
+  /** Operator CPU over the revocation phase divided by the deliveries acked (µs). */
+  operator_cpu_per_delivery_us: number;
+  /** TokenReviews the operator sent to the API server over the whole run (its metric). */
+  tokenreviews: number | null;
   missed_acks: number;
   client_reconnects: number;
+}
+
+/** tokenwarden_operator_tokenreviews_total{result="reviewed"} from the operator's /metrics; null if absent. */
+async function tokenReviews(port: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const m = /^tokenwarden_operator_tokenreviews_total\{result="reviewed"\} (\d+)/m.exec(text);
+    return m?.[1] === undefined ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
 }
 
 async function main(): Promise<void> {
@@ -353,6 +368,7 @@ async function main(): Promise<void> {
 
     // The operator, as shipped.
     const servePort = await freePort();
+    const metricsPort = await freePort();
     const operator = spawnCli(
       [
         'operator',
@@ -367,7 +383,7 @@ async function main(): Promise<void> {
         '--serving-ip',
         '127.0.0.1',
         '--metrics-listen',
-        `127.0.0.1:${await freePort()}`,
+        `127.0.0.1:${metricsPort}`,
         '--log-level',
         'warn',
         ...(values['operator-arg'] ?? []),
@@ -578,6 +594,7 @@ async function main(): Promise<void> {
       req.end();
     });
 
+    const delivered = N * R - missed;
     const result: PropagationResult = {
       sidecars: N,
       revocations: R,
@@ -594,14 +611,16 @@ async function main(): Promise<void> {
         max_ms: realSorted.at(-1) ?? NaN,
       },
       operator_rss_per_sidecar_kb: N > 0 ? Math.round((rssConnected - rssIdle) / 1024 / N) : 0,
+      operator_cpu_per_delivery_us: delivered > 0 ? Math.round((cpuS * 1e6) / delivered) : 0,
+      tokenreviews: await tokenReviews(metricsPort),
       missed_acks: missed,
       client_reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
     };
     console.log(
       [
-        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | operator RSS MB | RSS/sidecar KB | snapshot entries / bytes / ms | missed acks | client reconnects |`,
-        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|`,
-        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
+        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | CPU/delivery µs | operator RSS MB | RSS/sidecar KB | TokenReviews | snapshot entries / bytes / ms | missed acks | client reconnects |`,
+        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|`,
+        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_cpu_per_delivery_us} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${result.tokenreviews ?? 'missing'} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
       ].join('\n'),
     );
     if (errors.length > 0) log(`client errors (first ${errors.length}): ${errors.join('; ')}`);
