@@ -609,6 +609,8 @@ async function main(): Promise<void> {
       req.end();
     });
 
+    // Before any outage: the restarted operator's count is outage_tokenreviews.
+    const reviews = await tokenReviews(metricsPort);
     const outage = values.outage
       ? await outagePhase({
           kill: async () => {
@@ -657,7 +659,7 @@ async function main(): Promise<void> {
       },
       operator_rss_per_sidecar_kb: N > 0 ? Math.round((rssConnected - rssIdle) / 1024 / N) : 0,
       operator_cpu_per_delivery_us: delivered > 0 ? Math.round((cpuS * 1e6) / delivered) : 0,
-      tokenreviews: await tokenReviews(metricsPort),
+      tokenreviews: reviews,
       missed_acks: missed,
       client_reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
       ...outage,
