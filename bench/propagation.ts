@@ -13,7 +13,12 @@
  * the same moment until a token with the revoked jti is refused (polled every 20 ms).
  *
  * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
- *          [--real-sidecars K] [--json FILE] [--operator-arg ARG]...
+ *          [--real-sidecars K] [--json FILE] [--operator-arg ARG]... [--outage]
+ *
+ * --outage (outage.ts): afterwards, the operator is killed, a revocation written, the operator
+ * restarted; adds outage_p99_ms (from serving again to the clients' acks), the TokenReviews and
+ * the operator's and API server's CPU over the reconnect. Clients reconnect as sidecars do
+ * (control-plane/backoff.ts, Retry-After honoured).
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +40,8 @@ import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
 import { ConfigState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
+import { Backoff, retryAfterDelay } from '../src/sidecar/control-plane/backoff.js';
+import { apiServerPid, outagePhase } from './outage.js';
 import { cpuMicros, rssBytes } from './procfs.js';
 import { freePort } from './processes.js';
 
@@ -132,12 +139,16 @@ function simClient(
   };
   const timer = setInterval(ack, 5_000);
   // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
+  const backoff = new Backoff();
+  let retryAfterMs: number | undefined;
   const reconnect = (why: string): void => {
     session = undefined;
     if (closed) return;
     onError(why);
     state.reconnects++;
-    setTimeout(connect, 200 + Math.random() * 800);
+    const delay = backoff.next(retryAfterMs);
+    retryAfterMs = undefined;
+    setTimeout(connect, delay);
   };
   const connect = (): void => {
     if (closed) return;
@@ -157,6 +168,8 @@ function simClient(
     });
     req.on('response', (res) => {
       if (res.statusCode !== 200) {
+        const ra = res.headers['retry-after'];
+        retryAfterMs = retryAfterDelay(typeof ra === 'string' ? ra : undefined);
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => end(`stream refused ${res.statusCode}: ${body}`));
@@ -297,8 +310,24 @@ export interface PropagationResult {
   snapshot: { entries: number; bytes: number; ms: number };
   real_sidecars: { count: number; p50_ms: number; p99_ms: number; max_ms: number };
   operator_rss_per_sidecar_kb: number;
+  /** Operator CPU over the revocation phase divided by the deliveries acked (µs). */
+  operator_cpu_per_delivery_us: number;
+  /** TokenReviews the operator sent to the API server over the whole run (its metric). */
+  tokenreviews: number | null;
   missed_acks: number;
   client_reconnects: number;
+  outage_p99_ms?: number;
+}
+
+/** tokenwarden_operator_tokenreviews_total{result="reviewed"} from the operator's /metrics; null if absent. */
+async function tokenReviews(port: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const m = /^tokenwarden_operator_tokenreviews_total\{result="reviewed"\} (\d+)/m.exec(text);
+    return m?.[1] === undefined ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
 }
 
 async function main(): Promise<void> {
@@ -310,6 +339,7 @@ async function main(): Promise<void> {
       'real-sidecars': { type: 'string', default: '2' },
       json: { type: 'string' },
       'operator-arg': { type: 'string', multiple: true, default: [] },
+      outage: { type: 'boolean', default: false },
     },
   });
   const N = Number(values.sidecars);
@@ -358,28 +388,27 @@ async function main(): Promise<void> {
 
     // The operator, as shipped.
     const servePort = await freePort();
-    const operator = spawnCli(
-      [
-        'operator',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        '--namespace',
-        OPERATOR_NS,
-        '--lease-namespace',
-        OPERATOR_NS,
-        '--serve',
-        `127.0.0.1:${servePort}`,
-        '--serving-ip',
-        '127.0.0.1',
-        '--metrics-listen',
-        `127.0.0.1:${await freePort()}`,
-        '--log-level',
-        'warn',
-        ...(values['operator-arg'] ?? []),
-      ],
-      { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS },
-      OPERATOR_CLI,
-    );
+    const metricsPort = await freePort();
+    const operatorArgs = [
+      'operator',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--namespace',
+      OPERATOR_NS,
+      '--lease-namespace',
+      OPERATOR_NS,
+      '--serve',
+      `127.0.0.1:${servePort}`,
+      '--serving-ip',
+      '127.0.0.1',
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
+      '--log-level',
+      'warn',
+      ...(values['operator-arg'] ?? []),
+    ];
+    const operatorEnv = { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS };
+    let operator = spawnCli(operatorArgs, operatorEnv, OPERATOR_CLI);
     cleanups.push(() => void operator.child.kill('SIGKILL'));
     const opPid = operator.child.pid as number;
     const caPem = await until(
@@ -398,24 +427,26 @@ async function main(): Promise<void> {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: caPem });
     cleanups.push(() => agent.destroy());
     // Wait until the server answers a stream at all (caches synced).
-    await until(
-      'the operator to serve streams',
-      () =>
-        new Promise<boolean | undefined>((ok) => {
-          const req = https.request(new URL(STREAM_PATH, base), {
-            ca: caPem,
-            agent: false,
-            headers: { authorization: `Bearer ${tokens[0]}` },
-          });
-          req.on('response', (res) => {
-            ok(res.statusCode === 200 ? true : undefined);
-            req.destroy();
-          });
-          req.on('error', () => ok(undefined));
-          req.end();
-        }),
-      60_000,
-    );
+    const servesStreams = () =>
+      until(
+        'the operator to serve streams',
+        () =>
+          new Promise<boolean | undefined>((ok) => {
+            const req = https.request(new URL(STREAM_PATH, base), {
+              ca: caPem,
+              agent: false,
+              headers: { authorization: `Bearer ${tokens[0]}` },
+            });
+            req.on('response', (res) => {
+              ok(res.statusCode === 200 ? true : undefined);
+              req.destroy();
+            });
+            req.on('error', () => ok(undefined));
+            req.end();
+          }),
+        60_000,
+      );
+    await servesStreams();
     await sleep(1_000);
     const rssIdle = rssBytes(opPid) ?? 0;
 
@@ -583,6 +614,39 @@ async function main(): Promise<void> {
       req.end();
     });
 
+    // Before any outage: the restarted operator's count is outage_tokenreviews.
+    const reviews = await tokenReviews(metricsPort);
+    const outage = values.outage
+      ? await outagePhase({
+          kill: async () => {
+            const exited = new Promise((r) => operator.child.once('exit', r));
+            operator.child.kill('SIGKILL');
+            await exited;
+          },
+          revoke: async (name) =>
+            void (await custom.createNamespacedCustomObject({
+              ...GROUP,
+              namespace: ns,
+              plural: 'tokenrevocations',
+              body: {
+                apiVersion: 'tokenwarden.dev/v1alpha1',
+                kind: 'TokenRevocation',
+                metadata: { name },
+                spec: { reason: 'bench', tokens: [{ jti: `${name}-jti` }] },
+              },
+            })),
+          restart: async () => {
+            operator = spawnCli(operatorArgs, operatorEnv, OPERATOR_CLI);
+            await servesStreams();
+            return { pid: operator.child.pid as number, servingAt: Date.now() };
+          },
+          ackedAt: (name) => clients.map((c) => c.acked.get(name)),
+          tokenReviews: () => tokenReviews(metricsPort),
+          apiServer: apiServerPid(cp.server),
+          sleep,
+        })
+      : undefined;
+    const delivered = N * R - missed;
     const result: PropagationResult = {
       sidecars: N,
       revocations: R,
@@ -599,16 +663,20 @@ async function main(): Promise<void> {
         max_ms: realSorted.at(-1) ?? NaN,
       },
       operator_rss_per_sidecar_kb: N > 0 ? Math.round((rssConnected - rssIdle) / 1024 / N) : 0,
+      operator_cpu_per_delivery_us: delivered > 0 ? Math.round((cpuS * 1e6) / delivered) : 0,
+      tokenreviews: reviews,
       missed_acks: missed,
       client_reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
+      ...outage,
     };
     console.log(
       [
-        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | operator RSS MB | RSS/sidecar KB | snapshot entries / bytes / ms | missed acks | client reconnects |`,
-        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|`,
-        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
+        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | CPU/delivery µs | operator RSS MB | RSS/sidecar KB | TokenReviews | snapshot entries / bytes / ms | missed acks | client reconnects |`,
+        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|`,
+        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_cpu_per_delivery_us} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${result.tokenreviews ?? 'missing'} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
       ].join('\n'),
     );
+    if (outage !== undefined) log(`outage: ${JSON.stringify(outage)}`);
     if (errors.length > 0) log(`client errors (first ${errors.length}): ${errors.join('; ')}`);
     if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
   } finally {

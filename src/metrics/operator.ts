@@ -51,6 +51,7 @@ export interface OperatorMetrics {
   readonly connectedSidecars: Gauge<'policy'>;
   readonly syncedSidecars: Gauge<'policy'>;
   readonly streamErrors: Counter<'reason'>;
+  readonly tokenReviews: Counter<'result'>;
   readonly propagation: Histogram;
   readonly informerRestarts: Counter<'resource'>;
   readonly statusWrites: Counter<'kind'>;
@@ -113,6 +114,12 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       name: 'tokenwarden_operator_stream_errors_total',
       help: 'Config stream requests refused and sessions ended by the operator, by reason.',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tokenReviews: new Counter({
+      name: 'tokenwarden_operator_tokenreviews_total',
+      help: 'Config stream authentications: TokenReviews sent to the API server (reviewed) and answers reused from the cache (cached).',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
     propagation: new Histogram({

@@ -39,6 +39,8 @@ const leaseName = `tw-e2e-${suffix()}`;
 export let servePort: number;
 let caFile: string;
 let caPem: string;
+/** The serving CA and metrics port of the operator started last. */
+export const lastOperator = { caPem: '', metricsPort: 0 };
 export const closers: (() => Promise<void>)[] = [];
 
 export interface Sidecar {
@@ -78,7 +80,7 @@ export async function startOperatorProc(name: string, port: number): Promise<Pro
       '--serving-ip',
       '127.0.0.1',
       '--metrics-listen',
-      `127.0.0.1:${await freePort()}`,
+      `127.0.0.1:${(lastOperator.metricsPort = await freePort())}`,
       '--log-level',
       'info',
     ],
@@ -97,6 +99,7 @@ export async function startOperatorProc(name: string, port: number): Promise<Pro
       60_000,
     );
     writeFileSync(caFile, caPem);
+    lastOperator.caPem = caPem;
     // Serving streams at all (caches synced, certificate loaded).
     const token = readFileSync(podTokenFiles[0] as string, 'utf8');
     await waitFor(

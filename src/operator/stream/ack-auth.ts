@@ -11,7 +11,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { StreamRefusalReason } from '../../distribution/protocol.js';
-import type { Authenticated } from './auth.js';
+import type { AdmissionRefusal } from './admission.js';
+import type { GateAnswer } from './gate.js';
 import type { PodRef, Session } from './sessions.js';
 
 export type AckAuth =
@@ -19,7 +20,7 @@ export type AckAuth =
   | {
       readonly ok: false;
       readonly status: number;
-      readonly reason: StreamRefusalReason;
+      readonly reason: StreamRefusalReason | AdmissionRefusal;
       readonly message: string;
     };
 
@@ -50,7 +51,8 @@ export class AckGuard {
   readonly #bound = new WeakMap<Session, Binding>();
 
   constructor(
-    private readonly review: (token: string) => Promise<Authenticated>,
+    /** The stream's door (gate.ts): cached reviews, shed when over its limits. */
+    private readonly review: (token: string) => Promise<GateAnswer>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -64,6 +66,13 @@ export class AckGuard {
     const f = fingerprint(token);
     if (b !== undefined && timingSafeEqual(b.fingerprint, f) && this.now() < b.expiresAt) return { ok: true };
     const who = await this.review(token);
+    if (!who.ok && 'shed' in who)
+      return {
+        ok: false,
+        status: 503,
+        reason: who.shed,
+        message: 'the operator is shedding load: retry after the delay given',
+      };
     if (!who.ok) return { ok: false, status: who.status, reason: who.reason, message: who.message };
     if (!samePod(who.pod, s.pod))
       return {

@@ -4,7 +4,9 @@
  *   POST /v1/ack                { session, generation, version }   (the stream's bearer token)
  *   POST /v1/keys/refresh       { session, issuer, kid }           (the stream's bearer token)
  * Refusals are JSON `{ reason, message }` with the status of the contract, each counted in
- * tokenwarden_operator_stream_errors_total{reason}. The bearer token is only ever passed to the
+ * tokenwarden_operator_stream_errors_total{reason}; a shed request (gate.ts) gets 503 or 429
+ * with `Retry-After`. A session whose unsent bytes pass `maxBufferedBytes` is dropped
+ * (slow_consumer): a peer that never reads cannot make the operator hold every message. The bearer token is only ever passed to the
  * TokenReview; it is never logged (the logger redacts Authorization as a second line).
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -20,7 +22,9 @@ import {
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics } from '../../metrics/operator.js';
 import { AckGuard } from './ack-auth.js';
+import type { AdmissionOptions, AdmissionRefusal } from './admission.js';
 import { bearerToken, type Authenticated } from './auth.js';
+import { StreamGate } from './gate.js';
 import type { StreamHub } from './hub.js';
 import type { CloseReason, Session } from './sessions.js';
 
@@ -30,15 +34,25 @@ export interface StreamRoutesOptions {
   readonly review: (token: string) => Promise<Authenticated>;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
+  readonly admission?: AdmissionOptions;
+  /** Unsent bytes after which a session is dropped as slow_consumer. */
+  readonly maxBufferedBytes?: number;
 }
 
-type Refused = { readonly status: number; readonly reason: StreamRefusalReason; readonly message: string };
+type Refused = {
+  readonly status: number;
+  readonly reason: StreamRefusalReason | AdmissionRefusal;
+  readonly message: string;
+};
 const MISSING_TOKEN = 'missing Authorization: Bearer <projected ServiceAccount token>';
 const SESSION_GONE: Refused = {
   status: 410,
   reason: 'session_gone',
   message: 'no such session on this replica: reconnect',
 };
+
+/** Room for a large snapshot plus a few deltas; a peer further behind reconnects (ADR 0011). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const session = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const ackSchema = {
@@ -74,11 +88,33 @@ const configSchema = {
 } as const;
 
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
-  const refuse = (reply: FastifyReply, status: number, reason: StreamRefusalReason, message: string) => {
+  const gate = new StreamGate({
+    review: o.review,
+    ...(o.admission === undefined ? {} : { admission: o.admission }),
+    ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+  });
+  const maxBuffered = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const refuse = (
+    reply: FastifyReply,
+    status: number,
+    reason: StreamRefusalReason | AdmissionRefusal,
+    message: string,
+  ) => {
     o.metrics?.streamErrors.inc({ reason });
+    if (status === 503 || status === 429) reply.header('retry-after', String(gate.retryAfterSeconds));
     return reply.code(status).header('cache-control', 'no-store').send({ reason, message });
   };
-  const guard = new AckGuard(o.review);
+  const shed = (reply: FastifyReply, reason: AdmissionRefusal) =>
+    refuse(
+      reply,
+      reason === 'pod_session_limit' ? 429 : 503,
+      reason,
+      reason === 'pod_session_limit'
+        ? 'this pod has as many config streams open as it may'
+        : 'the operator is shedding load: retry after the delay given',
+    );
+  // Acks and refreshes go through the same door as streams: the review cache and its limits.
+  const guard = new AckGuard((token) => gate.authenticate(token));
   /** An ack or refresh: the session it names, if the stream's credential for its pod came with it. */
   const sessionOf = async (authorization: string | undefined, id: string): Promise<Session | Refused> => {
     const token = bearerToken(authorization);
@@ -96,14 +132,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
     { schema: configSchema },
     async (req, reply) => {
       const token = bearerToken(req.headers.authorization);
-      if (token === undefined)
-        return refuse(
-          reply,
-          401,
-          'token_invalid',
-          'missing Authorization: Bearer <projected ServiceAccount token>',
-        );
-      const who = await o.review(token);
+      if (token === undefined) return refuse(reply, 401, 'token_invalid', MISSING_TOKEN);
+      const who = await gate.authenticate(token);
+      if (!who.ok && 'shed' in who) return shed(reply, who.shed);
       if (!who.ok) {
         o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
         return refuse(reply, who.status, who.reason, who.message);
@@ -116,16 +147,37 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         );
         return refuse(reply, resolved.status, resolved.reason, resolved.message);
       }
+      const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
+      if (capped !== undefined) return shed(reply, capped);
       // Lines produced while the session opens are held until the headers are out.
-      const early: string[] = [];
+      const early: [string, Buffer | undefined][] = [];
       let live = false;
       let ended = false;
+      let slow = false;
       const raw = reply.raw;
+      const write = (line: string, body?: Buffer): boolean => {
+        if (slow) return false;
+        let ok: boolean;
+        if (body === undefined) ok = raw.write(line);
+        else {
+          // One TLS record for head and shared body.
+          raw.cork();
+          raw.write(line);
+          ok = raw.write(body);
+          raw.uncork();
+        }
+        if (!ok && raw.writableLength > maxBuffered) {
+          // Never read: stop holding its bytes. 'close' below ends the session as slow_consumer.
+          slow = true;
+          raw.destroy();
+        }
+        return ok;
+      };
       const opened = o.hub.connect(
         who.pod,
         resolved.policy,
         {
-          write: (line) => (live ? raw.write(line) : (early.push(line), true)),
+          write: (line, body) => (live ? write(line, body) : (early.push([line, body]), true)),
           end: (_reason: CloseReason) => {
             ended = true;
             if (live) raw.end();
@@ -144,8 +196,11 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         'x-accel-buffering': 'no',
       });
       live = true;
-      for (const line of early) raw.write(line);
-      raw.on('close', () => o.hub.disconnected(s.id, 'client_closed'));
+      for (const [line, body] of early) write(line, body);
+      raw.on('close', () => {
+        if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
+        o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');
+      });
       if (ended) raw.end();
       return reply;
     },
@@ -155,8 +210,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
     const s = await sessionOf(req.headers.authorization, req.body.session);
     if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = o.hub.ack(req.body);
-    if (outcome === 'session_gone')
-      return refuse(reply, 410, 'session_gone', 'no such session on this replica: reconnect');
+    if (outcome === 'session_gone') return refuse(reply, 410, 'session_gone', SESSION_GONE.message);
     if (outcome === 'unsent_version')
       return refuse(
         reply,
@@ -171,8 +225,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
     const s = await sessionOf(req.headers.authorization, req.body.session);
     if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = await o.hub.refreshKeys(req.body);
-    if (outcome === 'session_gone')
-      return refuse(reply, 410, 'session_gone', 'no such session on this replica: reconnect');
+    if (outcome === 'session_gone') return refuse(reply, 410, 'session_gone', SESSION_GONE.message);
     if (outcome === 'unknown_issuer')
       return reply.code(400).send({ reason: 'unknown_issuer', message: 'the policy has no such issuer' });
     // 202 either way: new keys, if any, come as a delta on the stream.

@@ -1,11 +1,13 @@
 /**
- * What goes down one session's stream, every line through `encodeServerMessage`: a snapshot,
- * a delta (or a snapshot instead when the session is not at the delta's base), a heartbeat.
- * Each send records what the session was given, so an ack can be judged against it.
+ * What goes down one session's stream: a snapshot, a delta (or a snapshot instead when the
+ * session is not at the delta's base), a heartbeat. The body of each is serialised once per
+ * version and shared by every session (encoded.ts); only the head naming the session is per
+ * session. Each send records what the session was given, so an ack can be judged against it.
  */
 import type { Proof } from '../../distribution/attestation.js';
 import { encodeServerMessage } from '../../distribution/protocol.js';
 import type { ConfigChange, PolicyConfig } from './config-state.js';
+import { deltaBody, lineHead, snapshotBody } from './encoded.js';
 import { recordSent } from './sent.js';
 import type { Session } from './sessions.js';
 
@@ -19,14 +21,14 @@ export function sendSnapshot(s: Session, state: PolicyConfig): void {
   s.sentGeneration = state.seq;
   s.sentVersion = state.version;
   s.io.write(
-    encodeServerMessage({
-      type: 'snapshot',
-      session: s.id,
-      generation: state.seq,
-      version: state.version,
-      config: state.snapshot(),
-      ...proofOf(state, state.version),
-    }),
+    lineHead('snapshot', s.id),
+    snapshotBody(
+      state,
+      state.seq,
+      state.version,
+      () => state.snapshot(),
+      () => proofOf(state, state.version),
+    ),
   );
   recordSent(s, state.seq, state.version);
 }
@@ -40,13 +42,8 @@ export function sendChange(s: Session, state: PolicyConfig, change: ConfigChange
   s.sentGeneration = state.seq;
   s.sentVersion = change.version;
   s.io.write(
-    encodeServerMessage({
-      type: 'delta',
-      session: s.id,
-      generation: state.seq,
-      ...change,
-      ...proofOf(state, change.version),
-    }),
+    lineHead('delta', s.id),
+    deltaBody(change, state.seq, () => proofOf(state, change.version)),
   );
   recordSent(s, state.seq, change.version);
 }

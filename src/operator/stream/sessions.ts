@@ -14,11 +14,23 @@ export interface PodRef {
 
 /** Why the operator ended a session (a log field and a stream-error reason). */
 export type CloseReason =
-  'ack_timeout' | 'pod_gone' | 'policy_gone' | 'not_selected' | 'shutdown' | 'client_closed' | 'replaced';
+  | 'ack_timeout'
+  | 'pod_gone'
+  | 'policy_gone'
+  | 'not_selected'
+  | 'shutdown'
+  | 'client_closed'
+  | 'replaced'
+  /** The peer did not read: its unsent bytes passed the bound (routes.ts). */
+  | 'slow_consumer';
 
 export interface SessionIo {
-  /** Writes one NDJSON line (newline included); false when the socket's buffer is full. */
-  write(line: string): boolean;
+  /**
+   * Writes one NDJSON line (newline included): `line` alone, or `line` as the head of a line
+   * whose shared `body` (never copied or changed) completes it. False when the socket's buffer
+   * is full.
+   */
+  write(line: string, body?: Buffer): boolean;
   /** Ends the response (the sidecar reconnects). */
   end(reason: CloseReason): void;
 }
@@ -47,6 +59,7 @@ export type AckOutcome = 'ok' | 'unknown_session' | 'future_generation';
 export class SessionTable {
   private readonly byId = new Map<string, Session>();
   private readonly byPolicy = new Map<string, Set<Session>>();
+  private readonly perPod = new Map<string, number>();
 
   open(pod: PodRef, policy: string, io: SessionIo, now: number): Session {
     const s: Session = {
@@ -66,6 +79,7 @@ export class SessionTable {
     let set = this.byPolicy.get(policy);
     if (set === undefined) this.byPolicy.set(policy, (set = new Set()));
     set.add(s);
+    this.perPod.set(pod.uid, (this.perPod.get(pod.uid) ?? 0) + 1);
     return s;
   }
 
@@ -77,7 +91,15 @@ export class SessionTable {
     const set = this.byPolicy.get(s.policy);
     set?.delete(s);
     if (set?.size === 0) this.byPolicy.delete(s.policy);
+    const n = (this.perPod.get(s.pod.uid) ?? 1) - 1;
+    if (n > 0) this.perPod.set(s.pod.uid, n);
+    else this.perPod.delete(s.pod.uid);
     return s;
+  }
+
+  /** Sessions open for the pod with this uid. */
+  countForPod(uid: string): number {
+    return this.perPod.get(uid) ?? 0;
   }
 
   get(id: string): Session | undefined {

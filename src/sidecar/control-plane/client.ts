@@ -25,7 +25,7 @@ import {
 import type { Logger } from '../../log/logger.js';
 import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Backoff, DEFAULT_BACKOFF, retryAfterDelay, type BackoffOptions } from './backoff.js';
 import { LineSplitter } from './lines.js';
 import { contentOf } from './vouch.js';
 
@@ -69,6 +69,8 @@ interface Connection {
   readonly openedAt: number;
   healthySince: number | undefined;
   ended: boolean;
+  /** What a refusal's Retry-After asked for (ms, jittered), honoured by the next attempt. */
+  retryAfterMs?: number;
 }
 
 export class StreamClient {
@@ -225,6 +227,8 @@ export class StreamClient {
   }
 
   #refused(conn: Connection, res: IncomingMessage): void {
+    const retryAfter = res.headers['retry-after'];
+    conn.retryAfterMs = retryAfterDelay(typeof retryAfter === 'string' ? retryAfter : undefined);
     let body = '';
     res.setEncoding('utf8');
     res.on('data', (s: string) => {
@@ -386,13 +390,14 @@ export class StreamClient {
     this.#scheduleReconnect(
       reason,
       conn.healthySince === undefined ? undefined : this.#now() - conn.healthySince,
+      conn.retryAfterMs,
     );
   }
 
-  #scheduleReconnect(reason: ReconnectReason, healthyMs: number | undefined): void {
+  #scheduleReconnect(reason: ReconnectReason, healthyMs: number | undefined, retryAfterMs?: number): void {
     if (this.#stopped) return;
     if (healthyMs !== undefined) this.#backoff.ended(healthyMs);
-    const delay = this.#backoff.next();
+    const delay = this.#backoff.next(retryAfterMs);
     this.#o.onReconnect(reason);
     this.#o.log.info(
       { reason, delayMs: delay, attempt: this.#backoff.attempt },

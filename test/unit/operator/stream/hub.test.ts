@@ -71,7 +71,10 @@ function setup() {
   const lines: Record<string, unknown>[] = [];
   let ended = '';
   const io = {
-    write: (l: string) => (lines.push(JSON.parse(l) as Record<string, unknown>), true),
+    write: (l: string, body?: Buffer) => (
+      lines.push(JSON.parse(l + (body?.toString('utf8') ?? '')) as Record<string, unknown>),
+      true
+    ),
     end: (r: string) => (ended = r),
   };
   return { hub, policies, pods, index, metrics, keys, lines, io, ended: () => ended };

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffCeiling } from '../../../../src/sidecar/control-plane/backoff.js';
+import {
+  Backoff,
+  DEFAULT_BACKOFF,
+  MAX_RETRY_AFTER_MS,
+  backoffCeiling,
+  retryAfterDelay,
+} from '../../../../src/sidecar/control-plane/backoff.js';
 
 const OPTS = { baseMs: 500, capMs: 30_000, resetAfterMs: 30_000 };
 
@@ -36,5 +42,32 @@ describe('backoff with full jitter', () => {
     b.ended(30_000);
     expect(b.attempt).toBe(0);
     expect(b.next()).toBe(250);
+  });
+
+  it('caps the default so every sidecar is back within a second of an operator returning', () => {
+    expect(backoffCeiling(100, DEFAULT_BACKOFF)).toBe(1_000);
+    const b = new Backoff({ ...DEFAULT_BACKOFF, random: () => 0.9999999 });
+    for (let i = 0; i < 50; i++) expect(b.next()).toBeLessThan(1_000);
+  });
+
+  it('honours a Retry-After over a shorter draw', () => {
+    const b = new Backoff({ ...OPTS, random: () => 0 });
+    expect(b.next(1_500)).toBe(1_500);
+    expect(b.next()).toBe(0);
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads delta-seconds, adds jitter, clamps to the bound', () => {
+    expect(retryAfterDelay('1', () => 0)).toBe(1_000);
+    expect(retryAfterDelay(' 2 ', () => 0.5)).toBe(2_500);
+    expect(retryAfterDelay('0', () => 0.9999)).toBeLessThan(250);
+    expect(retryAfterDelay('3600', () => 0)).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterDelay('999999999', () => 0.9999)).toBeLessThan(MAX_RETRY_AFTER_MS + 1_000);
+  });
+
+  it('ignores what is not delta-seconds', () => {
+    for (const h of [undefined, '', '-1', '1.5', 'Wed, 21 Oct 2026 07:28:00 GMT', '1e3', '12345678901'])
+      expect(retryAfterDelay(h, () => 0)).toBeUndefined();
   });
 });
