@@ -79,7 +79,10 @@ async function setup() {
   hub.start();
   const lines: Record<string, unknown>[] = [];
   const io = {
-    write: (l: string) => (lines.push(JSON.parse(l) as Record<string, unknown>), true),
+    write: (l: string, body?: Buffer) => (
+      lines.push(JSON.parse(l + (body?.toString('utf8') ?? '')) as Record<string, unknown>),
+      true
+    ),
     end: () => undefined,
   };
   const revoke = async (name: string): Promise<void> => {
