@@ -40,6 +40,7 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
         sub: d.token?.sub,
         jti: d.token?.jti,
         iss: d.token?.iss,
+        enforcedInAudit: d.kind === 'reject' ? d.enforcedInAudit : undefined,
       },
       d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
     );
