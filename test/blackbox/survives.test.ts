@@ -173,3 +173,19 @@ describe('responses, admin and the policy file', () => {
     await assertServing(s);
   }, 60_000);
 });
+
+describe('slow bodies', () => {
+  it('a burst then a trickle is judged over a recent window, not since the start', async () => {
+    const s = await sidecarWith('window', []);
+    const before = await metric(s.adminUrl, 'tokenwarden_requests_total', { reason: 'timeout' });
+    const upload = stalledUpload(s, '/public/trickle');
+    // 70,000 bytes at once average above 1024 B/s for over a minute; one byte a second after.
+    for (let i = 0; i < 25 && !upload.socket.destroyed && !upload.text().includes(' 408 '); i++) {
+      await sleep(1_000);
+      upload.socket.write('a');
+    }
+    // Streamed to the app already: the exchange is cut (a 408 if the app had not answered).
+    expect(upload.socket.destroyed || upload.text().includes(' 408 ')).toBe(true);
+    expect(await metric(s.adminUrl, 'tokenwarden_requests_total', { reason: 'timeout' })).toBe(before + 1);
+  }, 60_000);
+});
