@@ -94,7 +94,7 @@ flags:
   --body-buffer-bytes N    bodies up to N bytes are read whole before the app is contacted
                            (default 65536)
   --body-idle-timeout-ms N no body byte for N ms answers 408 (default 15000)
-  --body-min-rate N        bytes/s a body must average after its first 10 s, else 408 (default 1024)
+  --body-min-rate N        bytes/s a body must keep over every 10 s window, else 408 (default 1024)
   --max-connections-per-client N
                            open connections per client address, more answer 503 (default 256)
   --upstream-queue-timeout-ms N

@@ -68,6 +68,8 @@ export interface Reject extends DecidedUnder {
   /** insufficient_scope: the scopes the rule requires. */
   scope?: string | undefined;
   token: TokenInfo | undefined;
+  /** A refusal of the request itself under an Audit policy: enforced in every mode. */
+  enforcedInAudit?: true;
 }
 
 /** No policy enforced yet: protected paths answer 503 (never fail open). */

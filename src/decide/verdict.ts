@@ -42,6 +42,7 @@ export function refusedRequest(
     rule: undefined,
     path: request.path,
     token: undefined,
+    ...(active?.policy.mode === 'Audit' ? { enforcedInAudit: true as const } : {}),
   };
 }
 

@@ -27,6 +27,16 @@ export function createAdminServer(registry: Registry, status: () => AdminStatus)
     res.end(text);
   };
   return http.createServer((req, res) => {
+    // A throw in a request handler is an uncaught exception: the process would exit.
+    try {
+      route(req, res);
+    } catch (err) {
+      if (!res.headersSent) json(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    }
+  });
+
+  function route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (path) {
@@ -55,5 +65,5 @@ export function createAdminServer(registry: Registry, status: () => AdminStatus)
       default:
         return json(res, 404, { error: 'not found', routes: ['/healthz', '/readyz', '/metrics', '/status'] });
     }
-  });
+  }
 }

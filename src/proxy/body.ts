@@ -3,7 +3,7 @@
  * 0007). Bodies up to `bufferBytes` are read whole before the upstream is asked for a
  * connection; a larger body is streamed, its first `bufferBytes` buffered first. In both cases
  * the client must keep sending: no byte for `idleTimeoutMs`, or fewer than `minBytesPerSecond`
- * on average once `graceMs` have passed, ends the request with 408 (or cuts it if the app has
+ * per second over the last `graceMs` (a sliding window) once `graceMs` have passed, ends the request with 408 (or cuts it if the app has
  * answered already). One unref'd 1 s timer per body being read; none for bodiless requests.
  */
 import type { IncomingMessage } from 'node:http';
@@ -47,6 +47,8 @@ export function readBody(
     let lastData = started;
     let received = 0;
     const chunks: Buffer[] = [];
+    /** [time, bytes received by then], one per check, covering the last `graceMs`. */
+    const samples: [number, number][] = [[started, 0]];
     let stream: PassThrough | undefined;
     let settled = false;
     const settle = (r: BodyResult): void => {
@@ -65,9 +67,16 @@ export function readBody(
       const now = Date.now();
       let why: string | undefined;
       if (now - lastData >= limits.idleTimeoutMs) why = `no body data for ${limits.idleTimeoutMs} ms`;
-      else if (now - started > limits.graceMs) {
-        const needed = (limits.minBytesPerSecond * (now - started - limits.graceMs)) / 1000;
-        if (received < needed) why = `body slower than ${limits.minBytesPerSecond} bytes/s`;
+      else {
+        // The rate is judged over the last `graceMs` (a window), not since the start: a burst
+        // at the start must not buy a long trickle afterwards.
+        samples.push([now, received]);
+        while (samples.length > 1 && now - samples[1]![0] >= limits.graceMs) samples.shift();
+        const [at, had] = samples[0]!;
+        if (now - started > limits.graceMs && now - at >= limits.graceMs) {
+          const needed = (limits.minBytesPerSecond * (now - at)) / 1000;
+          if (received - had < needed) why = `body slower than ${limits.minBytesPerSecond} bytes/s`;
+        }
       }
       if (why === undefined) return;
       stop();

@@ -145,6 +145,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     if (statusCode < 200) return; // 1xx: node answers 100-continue itself
+    if (this.#res.destroyed) {
+      controller.abort(new Error('client closed the connection')); // nobody to write the head to
+      return;
+    }
     this.#res.writeHead(statusCode, downstreamHeaders(headers));
     this.#controller = controller;
   }

@@ -10,6 +10,7 @@ import type { RequestFacts } from '../decide/request.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import type { UpstreamErrorKind } from './forward.js';
+import { loggableFields, loggablePath, loggableText } from './log-safe.js';
 import { RateLimitedLog } from './protocol.js';
 
 export interface Observer {
@@ -28,17 +29,18 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
       {
         decision: d.kind === 'forward' ? d.decision : 'deny',
         reason: d.reason,
-        detail: d.description,
+        detail: d.description === undefined ? undefined : loggableText(d.description),
         policy: d.policy,
         generation: d.generation,
         rule: d.rule,
         method: facts.method,
-        path: d.path,
+        path: loggablePath(d.path),
         client: facts.client,
         fingerprint: d.token?.fingerprint,
         sub: d.token?.sub,
         jti: d.token?.jti,
         iss: d.token?.iss,
+        enforcedInAudit: d.kind === 'reject' ? d.enforcedInAudit : undefined,
       },
       d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
     );
@@ -73,7 +75,7 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
               generation: d.generation,
               rule: d.rule,
               method: facts.method,
-              path: d.path,
+              path: loggablePath(d.path),
               fingerprint: d.token?.fingerprint,
               sub: d.token?.sub,
             },
@@ -83,7 +85,8 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
       }
     },
 
-    refused(reason, policy, detail) {
+    refused(reason, policy, unsafe) {
+      const detail = loggableFields(unsafe);
       metrics.countRequest(policy, 'deny', reason);
       if (reason === 'internal_error') log.error({ reason, ...detail }, 'internal error deciding request');
       // Rate-limited: an attack can produce thousands a second. Enforced in Audit mode too.
@@ -97,7 +100,10 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
 
     upstreamFailed(kind, err, facts, path) {
       metrics.upstreamErrors.inc({ kind });
-      log.warn({ kind, err: err.message, method: facts.method, path }, 'upstream failed');
+      log.warn(
+        { kind, err: loggableText(err.message), method: facts.method, path: loggablePath(path) },
+        'upstream failed',
+      );
     },
   };
 }

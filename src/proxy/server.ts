@@ -108,28 +108,35 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     readBody(req, bodyLimits, (why) => {
       observe.refused('timeout', d.policy, { detail: why, ...fields });
       res.destroy();
-    }).then(
-      (b) => {
+    })
+      .then((b) => {
         if (b.kind === 'aborted') return;
         if (b.kind === 'timeout') {
           observe.refused('timeout', d.policy, { detail: b.description, ...fields });
           return respond(res, refusalWith('timeout', 408, b.description));
         }
         send(b.body);
-      },
-      (err: unknown) => internalError(res, err),
-    );
+      })
+      .catch((err: unknown) => internalError(res, err));
   };
 
   const internalError = (res: ServerResponse, err: unknown): void => {
-    observe.refused('internal_error', engine.policyName(), {
-      err: err instanceof Error ? err.message : String(err),
-    });
-    respond(res, refusal('internal_error'));
+    try {
+      observe.refused('internal_error', engine.policyName(), {
+        err: err instanceof Error ? err.message : String(err),
+      });
+      if (res.destroyed) return; // the client left: nothing to answer
+      respond(res, refusal('internal_error'));
+    } catch {
+      res.destroy(); // answering failed too (headers half-written): cut, never exit
+    }
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
+    // Errors of the response stream (a write after the client left) are the exchange's, never
+    // the process's: without a listener, one would be an uncaught 'error' event.
+    res.on('error', () => res.destroy());
     // Draining for shutdown: answer, then close the connection instead of keeping it alive.
     if (!server.listening) res.shouldKeepAlive = false;
     try {
@@ -148,10 +155,10 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
       const close = facts.problem !== undefined;
       const decision = engine.decide(facts);
       if (decision instanceof Promise) {
-        decision.then(
-          (d) => complete(req, res, facts, close, d, started),
-          (err: unknown) => internalError(res, err),
-        );
+        // A throw in `complete` must not become an unhandled rejection (the process exits).
+        decision
+          .then((d) => complete(req, res, facts, close, d, started))
+          .catch((err: unknown) => internalError(res, err));
       } else {
         complete(req, res, facts, close, decision, started);
       }

@@ -94,6 +94,13 @@ export class FileSource {
     const hash = createHash('sha256').update(text).digest('hex');
     if (hash === this.#lastHash) return;
     this.#lastHash = hash;
-    this.#opts.onContent(text);
+    // Called from a timer's promise: a throw here would be an unhandled rejection (the process
+    // exits). It is reported as a read error instead, and the content read again next time.
+    try {
+      this.#opts.onContent(text);
+    } catch (err) {
+      this.#lastHash = undefined;
+      this.#opts.onReadError(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }

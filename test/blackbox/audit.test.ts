@@ -89,6 +89,10 @@ describe('Audit mode forwards what Enforce would refuse, and counts it', () => {
       expect((await rawGet(sidecar.proxyPort, '/orders%2Faudit')).status).toBe(400);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/malformed`]: 1 });
+    const { value: record } = await waitFor('the path refusal log record', () =>
+      sidecar.records().find((r) => r.msg === 'request rejected' && r.reason === 'malformed'),
+    );
+    expect(record).toMatchObject({ decision: 'deny', enforcedInAudit: true });
   });
 
   it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {

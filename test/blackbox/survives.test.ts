@@ -144,3 +144,48 @@ describe('sockets handed over by node:http', () => {
     60_000,
   );
 });
+
+describe('responses, admin and the policy file', () => {
+  it('clients that leave before, during and after the app answers (writeHead after the client left)', async () => {
+    const s = await sidecarWith('left-early', []);
+    for (let i = 0; i < 30; i++) {
+      const c = open(s.proxyPort);
+      c.socket.write(`GET /public/slow?ms=${50 + (i % 5) * 20}&i=${i} HTTP/1.1\r\nhost: a\r\n\r\n`);
+      setTimeout(() => c.socket.resetAndDestroy(), (i % 6) * 20);
+    }
+    await sleep(800);
+    await assertServing(s);
+  }, 60_000);
+
+  it('admin clients that reset mid-request, and a policy file rewritten with garbage', async () => {
+    const s = await sidecarWith('admin-file', []);
+    const port = Number(new URL(s.adminUrl).port);
+    for (let i = 0; i < 20; i++) {
+      const c = open(port);
+      c.socket.write(`GET /${i % 2 === 0 ? 'metrics' : 'status'} HTTP/1.1\r\nhost: a\r\n\r\n`);
+      if (i % 2 === 0) c.socket.resetAndDestroy();
+      else setTimeout(() => c.socket.resetAndDestroy(), 1);
+    }
+    for (const text of ['\u0000\u0001', '{', 'kind: TokenPolicy\nspec: [', 'x'.repeat(200_000)]) {
+      s.writePolicy(text);
+      await sleep(300);
+    }
+    await assertServing(s);
+  }, 60_000);
+});
+
+describe('slow bodies', () => {
+  it('a burst then a trickle is judged over a recent window, not since the start', async () => {
+    const s = await sidecarWith('window', []);
+    const before = await metric(s.adminUrl, 'tokenwarden_requests_total', { reason: 'timeout' });
+    const upload = stalledUpload(s, '/public/trickle');
+    // 70,000 bytes at once average above 1024 B/s for over a minute; one byte a second after.
+    for (let i = 0; i < 25 && !upload.socket.destroyed && !upload.text().includes(' 408 '); i++) {
+      await sleep(1_000);
+      upload.socket.write('a');
+    }
+    // Streamed to the app already: the exchange is cut (a 408 if the app had not answered).
+    expect(upload.socket.destroyed || upload.text().includes(' 408 ')).toBe(true);
+    expect(await metric(s.adminUrl, 'tokenwarden_requests_total', { reason: 'timeout' })).toBe(before + 1);
+  }, 60_000);
+});
