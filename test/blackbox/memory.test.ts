@@ -51,6 +51,9 @@ const NEVER_IN_THE_SIDECAR = [
   '/node_modules/jose/',
   // undici's index (fetch, WebSocket, cache, mocks): the data path needs only its Pool
   '/node_modules/undici/index.js',
+  // the shared reuse store's client: loaded only when a policy names a shared store
+  '/node_modules/ioredis/',
+  '/dist/src/shared-store/redis-store.js',
   // our own operator and CLI code
   '/dist/src/operator/',
   '/dist/src/cli/',
