@@ -90,6 +90,26 @@ describe('modules the sidecar loads', () => {
   });
 });
 
+describe('the shared reuse store client', () => {
+  it('is loaded once a policy names a shared store (so its absence above means something)', async () => {
+    const trace = join(dir, 'shared.trace');
+    const sharedStore = { mode: 'Standalone', addresses: ['127.0.0.1:9'], timeoutMilliseconds: 20 };
+    const sidecar = await startSidecar({
+      name: 'memory-trace-shared',
+      upstream: app.url,
+      policyYaml: policyDoc(issuer, { spec: { reuse: { maxUses: 1, sharedStore } } }),
+      nodeArgs: ['--import', TRACE_PRELOAD],
+      env: { TOKENWARDEN_MODULE_TRACE: trace },
+    });
+    await waitReady(sidecar, 10_000);
+    // Nothing listens on port 9: fail closed.
+    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await issuer.token() })).status).toBe(503);
+    await sidecar.stop();
+    const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    expect(loaded.some((f) => f.includes('/node_modules/ioredis/'))).toBe(true);
+  });
+});
+
 /** `n` GETs with `concurrency` keep-alive connections; bounded in count. */
 async function load(url: string, token: string, n: number, concurrency: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
