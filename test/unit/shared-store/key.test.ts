@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { readStoreSecrets } from '../../../src/shared-store/credentials.js';
+import { reuseTtlMs, sharedReuseKey } from '../../../src/shared-store/key.js';
+
+describe('shared reuse key', () => {
+  const k = { policy: 'orders', issuer: 'https://i/', jti: 'abc' };
+
+  it('is a hashed, hash-tagged key that names no token identifier', () => {
+    const key = sharedReuseKey('shop', k);
+    expect(key).toMatch(/^tokenwarden:reuse:\{[0-9a-f]{64}\}$/);
+    expect(key).not.toContain('abc');
+  });
+
+  it('differs by namespace, policy, issuer and jti, and cannot be forged by moving a boundary', () => {
+    const keys = new Set([
+      sharedReuseKey('shop', k),
+      sharedReuseKey('shop2', k),
+      sharedReuseKey('shop', { ...k, policy: 'orders2' }),
+      sharedReuseKey('shop', { ...k, issuer: 'https://i/a', jti: 'bc' }),
+      sharedReuseKey('shop', { ...k, jti: 'abd' }),
+    ]);
+    expect(keys.size).toBe(5);
+  });
+
+  it('lives until exp plus skew, at least a second; forever (0) without exp', () => {
+    expect(reuseTtlMs(1000, 30, 900)).toBe(130_000);
+    expect(reuseTtlMs(1000, 0, 2000)).toBe(1000);
+    expect(reuseTtlMs(Infinity, 30, 0)).toBe(0);
+  });
+});
+
+describe('store secrets', () => {
+  it('come from the environment only', () => {
+    expect(
+      readStoreSecrets({ TOKENWARDEN_REUSE_STORE_PASSWORD: 'p', TOKENWARDEN_REUSE_STORE_USERNAME: 'u' }),
+    ).toEqual({
+      username: 'u',
+      password: 'p',
+      ca: undefined,
+    });
+    expect(readStoreSecrets({})).toEqual({ username: undefined, password: undefined, ca: undefined });
+  });
+
+  it('name the variable, never the value, when a file cannot be read', () => {
+    expect(() => readStoreSecrets({ TOKENWARDEN_REUSE_STORE_PASSWORD_FILE: '/nonexistent/x' })).toThrow(
+      'TOKENWARDEN_REUSE_STORE_PASSWORD_FILE could not be read: ENOENT',
+    );
+  });
+});
