@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readStoreSecrets } from '../../../src/shared-store/credentials.js';
 import { reuseTtlMs, sharedReuseKey } from '../../../src/shared-store/key.js';
+import { sharedStoreEnv } from '../../../src/shared-store/pod-env.js';
 
 describe('shared reuse key', () => {
   const k = { policy: 'orders', issuer: 'https://i/', jti: 'abc' };
@@ -45,5 +46,36 @@ describe('store secrets', () => {
     expect(() => readStoreSecrets({ TOKENWARDEN_REUSE_STORE_PASSWORD_FILE: '/nonexistent/x' })).toThrow(
       'TOKENWARDEN_REUSE_STORE_PASSWORD_FILE could not be read: ENOENT',
     );
+  });
+});
+
+describe('the injected sidecar env', () => {
+  it('references the Secrets the policy names, never a value', () => {
+    const spec = {
+      reuse: {
+        sharedStore: {
+          mode: 'Standalone',
+          addresses: ['r:6379'],
+          credentialsSecretRef: { name: 'valkey-auth' },
+          tls: { caSecretRef: { name: 'valkey-ca' } },
+        },
+      },
+    };
+    expect(sharedStoreEnv(spec)).toEqual([
+      {
+        name: 'TOKENWARDEN_REUSE_STORE_USERNAME',
+        valueFrom: { secretKeyRef: { name: 'valkey-auth', key: 'username', optional: true } },
+      },
+      {
+        name: 'TOKENWARDEN_REUSE_STORE_PASSWORD',
+        valueFrom: { secretKeyRef: { name: 'valkey-auth', key: 'password', optional: false } },
+      },
+      {
+        name: 'TOKENWARDEN_REUSE_STORE_CA',
+        valueFrom: { secretKeyRef: { name: 'valkey-ca', key: 'ca.crt', optional: false } },
+      },
+    ]);
+    expect(sharedStoreEnv({ reuse: { maxUses: 1 } })).toEqual([]);
+    expect(sharedStoreEnv(undefined)).toEqual([]);
   });
 });
