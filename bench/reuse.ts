@@ -150,6 +150,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Each token twice (first, then again), C at a time, round robin over the sidecars; latencies of every request. */
+const refused503 = { count: 0 };
+
 async function distinct(sides: Side[], tokens: string[], path: string): Promise<number[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const lat: number[] = [];
@@ -161,7 +163,9 @@ async function distinct(sides: Side[], tokens: string[], path: string): Promise<
       const token = tokens[i] as string;
       for (let k = 0; k < 2; k++) {
         const side = sides[(i + k) % sides.length] as Side;
-        lat.push((await get(agent, side.proxy, path, token)).ms);
+        const r = await get(agent, side.proxy, path, token);
+        if (r.status === 503) refused503.count++;
+        lat.push(r.ms);
       }
     }
   };
@@ -216,6 +220,8 @@ async function main(): Promise<void> {
     log(`distinct: ${TOKENS} tokens, each twice (shared store)`);
     const latShared = await distinct(sides, tokensShared, '/distinct');
     const distinctForwarded = app.count('/distinct');
+    // 503 reuse_store_unavailable: the store did not answer within timeout_ms (fail closed).
+    const distinctUnavailable = refused503.count;
     await stopAll(sides);
     sides = await startSidecars(memoryFile, app.port, 3);
     log(`same load, in-memory store (per pod)`);
@@ -226,6 +232,7 @@ async function main(): Promise<void> {
       replay_forwarded: replayForwarded,
       distinct_tokens: TOKENS,
       distinct_forwarded: distinctForwarded,
+      distinct_503: distinctUnavailable,
       shared_p50_ms: percentile(latShared, 50),
       shared_p99_ms: percentile(latShared, 99),
       memory_p50_ms: percentile(latMemory, 50),
