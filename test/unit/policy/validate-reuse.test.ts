@@ -30,7 +30,7 @@ describe('spec.reuse.sharedStore', () => {
     expect(errors({ maxUses: 1, sharedStore: ok })).toEqual([]);
     const v = validatePolicy(policy({ maxUses: 1, sharedStore: { ...ok, tls: {} } }), { standalone: true });
     if (!v.ok) throw new Error('invalid');
-    const c = compilePolicy(v.value as TokenPolicy);
+    const c = compilePolicy(v.value);
     expect(c.reuse?.onUnavailable).toBe('refuse');
     expect(c.reuse?.shared).toMatchObject({
       mode: 'sentinel',
@@ -51,10 +51,10 @@ describe('spec.reuse.sharedStore', () => {
       { standalone: true },
     );
     if (!v.ok) throw new Error('invalid');
-    expect(compilePolicy(v.value as TokenPolicy).reuse?.onUnavailable).toBe('count_per_pod');
+    expect(compilePolicy(v.value).reuse?.onUnavailable).toBe('count_per_pod');
     const plain = validatePolicy(policy({ maxUses: 2 }), { standalone: true });
     if (!plain.ok) throw new Error('invalid');
-    expect(compilePolicy(plain.value as TokenPolicy).reuse).toBeUndefined();
+    expect(compilePolicy(plain.value).reuse).toBeUndefined();
   });
 
   it.each([
