@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import { validatePolicy } from '../../../src/policy/validate.js';
 import { parseStoreAddress } from '../../../src/policy/validate-reuse.js';
-import type { TokenPolicy } from '../../../src/policy/types.js';
 
 function policy(reuse: unknown): unknown {
   return {
