@@ -82,7 +82,10 @@ async function expectOnce(sidecars: Sidecar[], label: string): Promise<void> {
   const token = await issuer.token();
   const path = `/orders/${label}`;
   const answers = await replay(sidecars, token, path, 30);
-  expect(answers.filter((s) => s === 200), String(answers)).toHaveLength(1);
+  expect(
+    answers.filter((s) => s === 200),
+    String(answers),
+  ).toHaveLength(1);
   expect(answers.filter((s) => s === 401)).toHaveLength(29);
   expect(app.receivedFor(path)).toHaveLength(1);
   // Another token is counted on its own.
