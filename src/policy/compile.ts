@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseCidr, TrustedProxies } from './cidr.js';
+import { compileReuse } from './compile-reuse.js';
 import {
   DEFAULT_ALGORITHMS,
   type Cidr,
@@ -136,6 +137,7 @@ export function compilePolicy(p: TokenPolicy): CompiledPolicy {
       maxLifetimeSeconds: expiry.maxLifetimeSeconds,
     }),
     maxUses: spec.reuse?.maxUses ?? DEFAULTS.maxUses,
+    reuse: compileReuse(spec.reuse),
     rules: Object.freeze((spec.rules ?? []).map((r) => compileRule(r, caseInsensitive))),
     forwardClaims: Object.freeze(
       (spec.forwardClaims ?? []).map((f) =>

@@ -117,13 +117,48 @@ export interface HttpSpec {
   allowUnderscoreHeaders?: boolean;
 }
 
+/** `spec.reuse.sharedStore.mode`: how the Valkey/Redis deployment is reached. */
+export type SharedStoreMode = 'Standalone' | 'Sentinel' | 'Cluster';
+export const SHARED_STORE_MODES: readonly SharedStoreMode[] = ['Standalone', 'Sentinel', 'Cluster'];
+/** `spec.reuse.sharedStore.whenUnavailable`. */
+export type WhenUnavailable = 'Refuse' | 'CountPerPod';
+export const WHEN_UNAVAILABLE: readonly WhenUnavailable[] = ['Refuse', 'CountPerPod'];
+
+/** A key of a Secret in the policy's namespace. */
+export interface SecretKeyRef {
+  name: string;
+  key?: string;
+}
+
+/** A Valkey/Redis deployment every sidecar of the policy counts uses in (ADR 0010). */
+export interface SharedStoreSpec {
+  mode: SharedStoreMode;
+  /** `host:port` (`[::1]:6379` for an IPv6 literal): the server, the sentinels or the cluster's seed nodes. */
+  addresses: string[];
+  /** The master group name the sentinels know (Sentinel only). */
+  sentinelMasterName?: string;
+  /** Present: TLS. `caSecretRef`: the CA that signed the server's certificate (default: system CAs). */
+  tls?: { caSecretRef?: SecretKeyRef; serverName?: string };
+  /** A Secret with the keys `password` and optionally `username` (ACL user). */
+  credentialsSecretRef?: { name: string };
+  /** Per command; default 50. */
+  timeoutMilliseconds?: number;
+  /** Refuse (default): 503 reuse_store_unavailable; CountPerPod: count in the sidecar meanwhile. */
+  whenUnavailable?: WhenUnavailable;
+}
+
+export interface ReuseSpec {
+  maxUses?: number;
+  sharedStore?: SharedStoreSpec;
+}
+
 export interface TokenPolicySpec {
   selector?: LabelSelector;
   targetPort?: number;
   mode?: Mode;
   issuers: IssuerSpec[];
   expiry?: ExpirySpec;
-  reuse?: { maxUses?: number };
+  reuse?: ReuseSpec;
   rules?: RuleSpec[];
   forwardClaims?: ForwardClaimSpec[];
   /** Forward the verified token to the app (default false: the app never sees a token). */
@@ -248,6 +283,23 @@ export interface CompiledForwardClaim {
  */
 export type ReuseOnUnavailable = 'refuse' | 'count_per_pod';
 
+export interface StoreAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The shared reuse store a policy names; credentials are never part of a policy. */
+export interface CompiledSharedStore {
+  readonly mode: 'standalone' | 'sentinel' | 'cluster';
+  readonly addresses: readonly StoreAddress[];
+  readonly sentinelMasterName: string | undefined;
+  /** undefined: plain TCP. */
+  readonly tls: { readonly serverName: string | undefined } | undefined;
+  readonly timeoutMs: number;
+  /** Canonical text of the above: equal text, same connection (a reload keeps the client). */
+  readonly identity: string;
+}
+
 export interface CompiledPolicy {
   readonly name: string;
   readonly namespace: string;
@@ -260,7 +312,11 @@ export interface CompiledPolicy {
   /** 0: unlimited. */
   readonly maxUses: number;
   /** What a reuse-limited request gets when the shared reuse store cannot be asked; undefined: refuse. */
-  readonly reuse?: { readonly onUnavailable: ReuseOnUnavailable };
+  readonly reuse?: {
+    readonly onUnavailable: ReuseOnUnavailable;
+    /** `spec.reuse.sharedStore`; undefined: uses are counted in each sidecar. */
+    readonly shared?: CompiledSharedStore;
+  };
   readonly rules: readonly CompiledRule[];
   readonly forwardClaims: readonly CompiledForwardClaim[];
   /** Keep the verified token in what the app receives (`spec.forwardToken`). */

@@ -25,6 +25,7 @@ import { checkEnvelope } from './validate-meta.js';
 import { checkForwardClaims } from './validate-forward.js';
 import { checkIssuers } from './validate-issuers.js';
 import { checkRequestOptions } from './validate-request.js';
+import { checkReuse } from './validate-reuse.js';
 import { checkRules } from './validate-rules.js';
 import type { Mode, RuleSpec, TokenPolicy, Validated } from './types.js';
 
@@ -90,13 +91,6 @@ function checkExpiry(e: Errors, spec: Obj): void {
   readInteger(e, expiry, 'clockSkewSeconds', path, { min: 0, max: 300, what: 'an integer from 0 to 300' });
   readInteger(e, expiry, 'maxTokenAgeSeconds', path, { min: 1, what: 'a positive integer' });
   readInteger(e, expiry, 'maxLifetimeSeconds', path, { min: 1, what: 'a positive integer' });
-}
-
-function checkReuse(e: Errors, spec: Obj): void {
-  const reuse = readObject(e, spec.reuse, 'spec.reuse', false);
-  if (reuse === undefined) return;
-  rejectUnknown(e, reuse, 'spec.reuse', ['maxUses']);
-  readInteger(e, reuse, 'maxUses', 'spec.reuse', { min: 0, what: 'an integer ≥ 0 (0: unlimited)' });
 }
 
 function checkSpec(e: Errors, spec: Obj, standalone: boolean): void {

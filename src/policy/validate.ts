@@ -2,7 +2,8 @@
  * Manifest validation, the entry points: pure functions from parsed YAML/JSON to a typed object
  * or every FieldError found. The rules live one concern a file:
  *   validate-meta.ts        apiVersion, kind, metadata
- *   validate-policy.ts      TokenPolicy spec: selector, targetPort, mode, expiry, reuse
+ *   validate-policy.ts      TokenPolicy spec: selector, targetPort, mode, expiry
+ *   validate-reuse.ts       spec.reuse: maxUses, sharedStore
  *   validate-issuers.ts     spec.issuers: URLs, key sources, inline JWKS, algorithms
  *   validate-rules.ts       spec.rules: paths, methods, actions, scopes and claims
  *   validate-forward.ts     spec.forwardClaims: header names

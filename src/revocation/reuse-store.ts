@@ -41,6 +41,14 @@ export interface ReuseStoreStats {
   readonly refusedFull: number;
   /** Uses the store could not be asked about, since start. */
   readonly unavailable: number;
+  /** A shared store: where it is and whether it is connected (never a credential). */
+  readonly shared?: {
+    readonly mode: string;
+    readonly addresses: readonly string[];
+    readonly tls: boolean;
+    /** The client's connection state (`ready`, `connecting`, `reconnecting`, …, `loading`, `failed`). */
+    readonly status: string;
+  };
 }
 
 export interface ReuseStore {

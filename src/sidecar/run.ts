@@ -13,7 +13,7 @@ import { createAdminServer } from '../proxy/admin.js';
 import { Upstream } from '../proxy/forward.js';
 import { createProxyServer } from '../proxy/server.js';
 import { MemoryReuseStore } from '../revocation/reuse.js';
-import type { ReuseStore } from '../revocation/reuse-store.js';
+import { SharedReuseSwitch } from '../shared-store/switch.js';
 import { VerifiedTokenCache } from '../token/cache.js';
 import { TokenVerifier } from '../token/verify.js';
 import { Engine } from '../decide/engine.js';
@@ -57,7 +57,12 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     maxBytes: config.tokenCacheBytes,
     admitOnSecondSighting: true,
   });
-  const reuse: ReuseStore = new MemoryReuseStore({ maxBytes: config.reuseStoreBytes });
+  const perPod = new MemoryReuseStore({ maxBytes: config.reuseStoreBytes });
+  const reuse = new SharedReuseSwitch({
+    local: perPod,
+    env: process.env,
+    log: log.child({ component: 'reuse-store' }),
+  });
   metrics.setStoreSource(() => {
     const r = reuse.stats();
     return {
@@ -95,12 +100,14 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     verifier: new TokenVerifier(keys),
     cache,
     reuse,
+    reuseFallback: perPod,
     keys,
     onReuseStoreFull,
     onReuseStoreUnavailable,
   });
 
   state.onApply((active) => {
+    reuse.configure(active.policy);
     metrics.configGeneration.set(active.generation);
     metrics.configLastApplied.set(active.appliedAt / 1000);
     metrics.revocations.set(active.revocations.size);

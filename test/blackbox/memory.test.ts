@@ -51,6 +51,9 @@ const NEVER_IN_THE_SIDECAR = [
   '/node_modules/jose/',
   // undici's index (fetch, WebSocket, cache, mocks): the data path needs only its Pool
   '/node_modules/undici/index.js',
+  // the shared reuse store's client: loaded only when a policy names a shared store
+  '/node_modules/ioredis/',
+  '/dist/src/shared-store/redis-store.js',
   // our own operator and CLI code
   '/dist/src/operator/',
   '/dist/src/cli/',
@@ -84,6 +87,26 @@ describe('modules the sidecar loads', () => {
     expect(loaded.some((f) => f.includes('/node_modules/undici/lib/dispatcher/pool.js'))).toBe(true);
     const forbidden = loaded.filter((f) => NEVER_IN_THE_SIDECAR.some((p) => f.includes(p)));
     expect([...new Set(forbidden)]).toEqual([]);
+  });
+});
+
+describe('the shared reuse store client', () => {
+  it('is loaded once a policy names a shared store (so its absence above means something)', async () => {
+    const trace = join(dir, 'shared.trace');
+    const sharedStore = { mode: 'Standalone', addresses: ['127.0.0.1:9'], timeoutMilliseconds: 20 };
+    const sidecar = await startSidecar({
+      name: 'memory-trace-shared',
+      upstream: app.url,
+      policyYaml: policyDoc(issuer, { spec: { reuse: { maxUses: 1, sharedStore } } }),
+      nodeArgs: ['--import', TRACE_PRELOAD],
+      env: { TOKENWARDEN_MODULE_TRACE: trace },
+    });
+    await waitReady(sidecar, 10_000);
+    // Nothing listens on port 9: fail closed.
+    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await issuer.token() })).status).toBe(503);
+    await sidecar.stop();
+    const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    expect(loaded.some((f) => f.includes('/node_modules/ioredis/'))).toBe(true);
   });
 });
 

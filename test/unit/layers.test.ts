@@ -18,7 +18,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['src/policy'],
   ['src/distribution'],
   ['src/keys', 'src/revocation'],
-  ['src/token'],
+  ['src/token', 'src/shared-store'],
   ['src/decide'],
   ['src/proxy', 'src/capture', 'src/operator/runtime'],
   ['src/sidecar/control-plane', 'src/operator/status'],

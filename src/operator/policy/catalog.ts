@@ -37,6 +37,8 @@ export interface Selection {
   readonly key: string;
   readonly name: string;
   readonly targetPort: number;
+  /** The selected policy's spec as stored (the webhook reads its shared reuse store's Secrets). */
+  readonly spec: unknown;
   /** The names of every selecting policy, sorted, when more than one selects the pod. */
   readonly conflicting: readonly string[];
 }
@@ -113,20 +115,21 @@ export class PolicyCatalog {
    * same way for every caller, on every replica, without coordination.
    */
   policyFor(pod: PodLabels): Selection | undefined {
-    let first: { name: string; targetPort: number } | undefined;
+    let first: { name: string; targetPort: number; spec: unknown } | undefined;
     const names: string[] = [];
     for (const obj of this.policies.list(pod.namespace)) {
       const targetPort = rawSpec(obj)?.targetPort;
       if (typeof targetPort !== 'number' || !matchesSelector(rawSelector(obj), pod.labels)) continue;
       const name = obj.metadata?.name ?? '';
       names.push(name);
-      if (first === undefined || name < first.name) first = { name, targetPort };
+      if (first === undefined || name < first.name) first = { name, targetPort, spec: obj.spec };
     }
     if (first === undefined) return undefined;
     return {
       key: objectKey(pod.namespace, first.name),
       name: first.name,
       targetPort: first.targetPort,
+      spec: first.spec,
       conflicting: names.length > 1 ? names.sort() : [],
     };
   }

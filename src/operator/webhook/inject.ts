@@ -13,7 +13,7 @@
  * sidecar declares the app's named port (pointing at 15080) and the app's port is renamed, so a
  * Service that targets the port by name reaches the sidecar. The app must then listen on loopback.
  */
-import type { V1Container, V1ContainerPort, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { CaptureMode, InjectionFileConfig } from '../../config/injection.js';
 import {
   ADMIN_PORT,
@@ -55,6 +55,8 @@ export interface InjectionSettings extends InjectionFileConfig {
 export interface InjectionPolicy {
   readonly name: string;
   readonly targetPort: number;
+  /** Extra sidecar env (the shared reuse store's Secrets, src/shared-store/pod-env.ts). */
+  readonly env?: readonly V1EnvVar[];
 }
 
 /**
@@ -279,6 +281,7 @@ function sidecarContainer(
               },
             },
           ]),
+      ...structuredClone(policy.env ?? []),
     ],
     ports,
     // The app starts once the sidecar's startup probe passes (native sidecar ordering).

@@ -4,6 +4,7 @@
  * gives the pod's sidecar once it runs.
  */
 import type { PolicyCatalog } from '../policy/catalog.js';
+import { sharedStoreEnv } from '../../shared-store/pod-env.js';
 import type { InjectionPolicy } from './inject.js';
 
 export type PolicyLookup =
@@ -22,6 +23,7 @@ export function policyLookupFromCatalog(catalog: PolicyCatalog, synced: () => bo
     if (!synced()) return { status: 'not_ready' };
     const selected = catalog.policyFor({ namespace, labels });
     if (selected === undefined) return { status: 'none' };
-    return { status: 'found', policy: { name: selected.name, targetPort: selected.targetPort } };
+    const env = sharedStoreEnv(selected.spec);
+    return { status: 'found', policy: { name: selected.name, targetPort: selected.targetPort, env } };
   };
 }

@@ -59,7 +59,7 @@ describe('PolicyCatalog.policyFor', () => {
       { ...policy(1, valid(8082)), metadata: { name: 'aaa', namespace: 'other' } },
     );
     const catalog = new PolicyCatalog(policies);
-    expect(catalog.policyFor({ namespace: 'shop', labels: { app: 'orders' } })).toEqual({
+    expect(catalog.policyFor({ namespace: 'shop', labels: { app: 'orders' } })).toMatchObject({
       key: 'shop/orders-a',
       name: 'orders-a',
       targetPort: 8080,
