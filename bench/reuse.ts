@@ -9,11 +9,15 @@
  *   added_p50_ms/p99_ms  latency of a reuse-limited request with the shared store minus the same
  *                        sidecars counting in memory (same load, same token count)
  *
+ *   event_*_ms           then bench/events.ts (a real API server, operator and three sidecars):
+ *                        a back-channel logout POSTed → the last sidecar's 401
+ *
  * Usage: npm run bench:reuse -- [--json FILE] [--tokens N] [--concurrency C] [--timeout-ms MS]
+ *          [--skip-events]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     tokens: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
     'timeout-ms': { type: 'string', default: '50' },
+    'skip-events': { type: 'boolean', default: false },
   },
 });
 const TOKENS = Number(args.tokens);
@@ -174,6 +179,20 @@ async function distinct(sides: Side[], tokens: string[], path: string): Promise<
   return lat.sort((a, b) => a - b);
 }
 
+/** bench/events.ts in its own process; its figures, prefixed as they are (event_*, post_*). */
+function eventFigures(dir: string): Promise<Record<string, number>> {
+  const out = join(dir, 'events.json');
+  return new Promise((ok, fail) => {
+    const child = execFile(process.execPath, [join(REPO, 'dist/bench/events.js'), '--json', out], (err) =>
+      err
+        ? fail(new Error(`bench/events.js failed: ${err.message}`))
+        : ok(JSON.parse(readFileSync(out, 'utf8')) as Record<string, number>),
+    );
+    child.stdout?.pipe(process.stderr);
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tw-bench-reuse-'));
   const redis = await startRedis();
@@ -228,6 +247,8 @@ async function main(): Promise<void> {
     const latMemory = await distinct(sides, tokensMemory, '/memory');
     await stopAll(sides);
 
+    if (!args['skip-events']) log('identity-provider events: POST → 401 on every sidecar');
+    const events = args['skip-events'] ? {} : await eventFigures(dir);
     const result = {
       replay_forwarded: replayForwarded,
       distinct_tokens: TOKENS,
@@ -241,6 +262,10 @@ async function main(): Promise<void> {
       added_p99_ms: percentile(latShared, 99) - percentile(latMemory, 99),
       concurrency: CONCURRENCY,
       timeout_ms: timeoutMilliseconds,
+      event_sidecars: events.sidecars,
+      event_p50_ms: events.event_p50_ms,
+      event_p99_ms: events.event_p99_ms,
+      event_max_ms: events.event_max_ms,
     };
     for (const [k, v] of Object.entries(result)) {
       process.stdout.write(
