@@ -61,7 +61,8 @@ nsx sh -ec "
   ip route add default dev tw0
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1"
 for c in /sys/fs/cgroup/*/; do
-  case "$c" in */unified/ | */systemd/) continue ;; esac
+  # The kubelet checks the cgroup root in every v1 hierarchy, the named systemd one included.
+  case "$c" in */unified/) continue ;; esac
   mkdir -p "$c${cgroup_root#/}"
 done
 

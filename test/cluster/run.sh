@@ -54,7 +54,10 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 echo "--- cluster"
-bash hack/cluster/up.sh "$work" "$cp_bin" "$node_bin" "$img_dir/pause.tar" "$img_dir/tokenwarden.tar"
+# In the background and waited for, so a signal runs the teardown at once (bash defers traps
+# until a foreground child returns).
+bash hack/cluster/up.sh "$work" "$cp_bin" "$node_bin" "$img_dir/pause.tar" "$img_dir/tokenwarden.tar" &
+wait $!
 t_cluster=$(date +%s)
 # shellcheck disable=SC1091
 source "$work/env"
@@ -64,7 +67,8 @@ export TW_HELM="$nsx $cp_bin/helm --kubeconfig $KUBECONFIG"
 export TW_IMAGE_REPOSITORY=tokenwarden.local/tokenwarden TW_IMAGE_TAG=dev TW_IMAGE_PULL_POLICY=Never
 
 echo "--- suite"
-bash test/cluster/suite.sh
+bash test/cluster/suite.sh &
+wait $!
 t_end=$(date +%s)
 printf 'timing: binaries %ss, images %ss, cluster up %ss, suite %ss, total %ss\n' \
   $((t_bins - t_start)) $((t_image - t_bins)) $((t_cluster - t_image)) $((t_end - t_cluster)) $((t_end - t_start))
