@@ -108,6 +108,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "tokenwarden.local/pause:test"
   enable_selinux = false
+  # This machine refuses lowering oom_score_adj below its own (no CAP_SYS_RESOURCE); the kubelet
+  # asks -998 for sandboxes: clamp to containerd's own score instead of failing every pod.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
