@@ -88,6 +88,7 @@ start kube-apiserver "$cp_bin/kube-apiserver" --etcd-servers http://127.0.0.1:23
   --client-ca-file "$pki/ca.crt" \
   --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
   --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range "$SVC_CIDR" --authorization-mode Node,RBAC \
