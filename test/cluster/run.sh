@@ -64,6 +64,8 @@ source "$work/env"
 nsx="nsenter --net=/run/netns/$NETNS --"
 export TW_KUBECTL="$nsx $node_bin/kubectl --kubeconfig $KUBECONFIG"
 export TW_HELM="$nsx $cp_bin/helm --kubeconfig $KUBECONFIG"
+# `tokenwarden revoke` runs on the host, in the node's network namespace, with the admin kubeconfig.
+export TW_HOST_EXEC="$nsx" KUBECONFIG
 export TW_IMAGE_REPOSITORY=tokenwarden.local/tokenwarden TW_IMAGE_TAG=dev TW_IMAGE_PULL_POLICY=Never
 
 echo "--- suite"
