@@ -32,7 +32,8 @@ nsx() { nsenter --net="/run/netns/$netns" -- "$@"; }
 start() {
   local name=$1
   shift
-  nsx "$@" >"$work/logs/$name.log" 2>&1 &
+  # exec: the recorded pid is the daemon itself (nsenter execs it), not a subshell around it.
+  (exec nsenter --net="/run/netns/$netns" -- "$@") >"$work/logs/$name.log" 2>&1 &
   echo "$! $name" >>"$work/pids"
 }
 wait_for() { # wait_for SECONDS DESCRIPTION CMD...

@@ -35,6 +35,21 @@ bash test/cluster/image.sh "$img_dir/oci" dev
 t_image=$(date +%s)
 
 work=$(mktemp -d /tmp/tokenwarden-cluster.XXXXXX)
+# leaks WORK: prints and fails on anything of the run left behind.
+leaks() {
+  local w=$1 id left
+  id=$(basename "$w" | tr -cd 'a-z0-9' | tail -c 8)
+  left=$(
+    pgrep -af -- "$w" | grep -v "^$$ " || true
+    awk -v w="$w" 'index($2, w) == 1 { print "mount " $2 }' /proc/self/mounts
+    ls -d /sys/fs/cgroup/*/"tokenwarden-$id" 2>/dev/null | sed 's/^/cgroup /'
+    ip netns list | grep -E "^tw-node-$id( |$)" | sed 's/^/netns /'
+  )
+  [ -z "$left" ] && { echo "teardown: no process, mount, cgroup or network namespace left" >&2; return 0; }
+  echo "teardown: LEFT BEHIND:" >&2
+  echo "$left" >&2
+  return 1
+}
 teardown() {
   local rc=$?
   trap - EXIT INT TERM
@@ -47,6 +62,9 @@ teardown() {
   # Anything else this run started (helpers in our process group), except ourselves.
   local p
   for p in $(pgrep -g "$$"); do [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null; done
+  # A second pass once nothing of ours runs (containerd could no longer start a shim), then check.
+  bash hack/cluster/down.sh "$work" 2>/dev/null
+  leaks "$work" || rc=1
   [ "$rc" = 0 ] && rm -rf "$work"
   exit "$rc"
 }
