@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'hack/k8s-testbin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'hack/k8s-testbin/**', '.image/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

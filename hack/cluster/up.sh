@@ -32,7 +32,8 @@ nsx() { nsenter --net="/run/netns/$netns" -- "$@"; }
 start() {
   local name=$1
   shift
-  nsx "$@" >"$work/logs/$name.log" 2>&1 &
+  # exec: the recorded pid is the daemon itself (nsenter execs it), not a subshell around it.
+  (exec nsenter --net="/run/netns/$netns" -- "$@") >"$work/logs/$name.log" 2>&1 &
   echo "$! $name" >>"$work/pids"
 }
 wait_for() { # wait_for SECONDS DESCRIPTION CMD...
@@ -61,7 +62,8 @@ nsx sh -ec "
   ip route add default dev tw0
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1"
 for c in /sys/fs/cgroup/*/; do
-  case "$c" in */unified/ | */systemd/) continue ;; esac
+  # The kubelet checks the cgroup root in every v1 hierarchy, the named systemd one included.
+  case "$c" in */unified/) continue ;; esac
   mkdir -p "$c${cgroup_root#/}"
 done
 
@@ -87,6 +89,7 @@ start kube-apiserver "$cp_bin/kube-apiserver" --etcd-servers http://127.0.0.1:23
   --client-ca-file "$pki/ca.crt" \
   --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
   --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range "$SVC_CIDR" --authorization-mode Node,RBAC \
@@ -107,6 +110,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "tokenwarden.local/pause:test"
   enable_selinux = false
+  # This machine refuses lowering oom_score_adj below its own (no CAP_SYS_RESOURCE); the kubelet
+  # asks -998 for sandboxes: clamp to containerd's own score instead of failing every pod.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

@@ -10,6 +10,7 @@ import { KeyStore } from '../keys/store.js';
 import type { Logger } from '../log/logger.js';
 import { createSidecarMetrics } from '../metrics/sidecar.js';
 import { createAdminServer } from '../proxy/admin.js';
+import { serveAppProbes } from './probes.js';
 import { Upstream } from '../proxy/forward.js';
 import { createProxyServer } from '../proxy/server.js';
 import { MemoryReuseStore } from '../revocation/reuse.js';
@@ -218,6 +219,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
       }),
     };
   });
+  serveAppProbes(admin, process.env);
 
   const onAcceptError = acceptErrorLogger(log);
   await listen(proxy, config.listen.host, config.listen.port, onAcceptError);

@@ -35,6 +35,21 @@ bash test/cluster/image.sh "$img_dir/oci" dev
 t_image=$(date +%s)
 
 work=$(mktemp -d /tmp/tokenwarden-cluster.XXXXXX)
+# leaks WORK: prints and fails on anything of the run left behind.
+leaks() {
+  local w=$1 id left
+  id=$(basename "$w" | tr -cd 'a-z0-9' | tail -c 8)
+  left=$(
+    pgrep -af -- "$w" | grep -v "^$$ " || true
+    awk -v w="$w" 'index($2, w) == 1 { print "mount " $2 }' /proc/self/mounts
+    ls -d /sys/fs/cgroup/*/"tokenwarden-$id" 2>/dev/null | sed 's/^/cgroup /'
+    ip netns list | grep -E "^tw-node-$id( |$)" | sed 's/^/netns /'
+  )
+  [ -z "$left" ] && { echo "teardown: no process, mount, cgroup or network namespace left" >&2; return 0; }
+  echo "teardown: LEFT BEHIND:" >&2
+  echo "$left" >&2
+  return 1
+}
 teardown() {
   local rc=$?
   trap - EXIT INT TERM
@@ -47,6 +62,9 @@ teardown() {
   # Anything else this run started (helpers in our process group), except ourselves.
   local p
   for p in $(pgrep -g "$$"); do [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null; done
+  # A second pass once nothing of ours runs (containerd could no longer start a shim), then check.
+  bash hack/cluster/down.sh "$work" 2>/dev/null
+  leaks "$work" || rc=1
   [ "$rc" = 0 ] && rm -rf "$work"
   exit "$rc"
 }
@@ -54,17 +72,23 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 echo "--- cluster"
-bash hack/cluster/up.sh "$work" "$cp_bin" "$node_bin" "$img_dir/pause.tar" "$img_dir/tokenwarden.tar"
+# In the background and waited for, so a signal runs the teardown at once (bash defers traps
+# until a foreground child returns).
+bash hack/cluster/up.sh "$work" "$cp_bin" "$node_bin" "$img_dir/pause.tar" "$img_dir/tokenwarden.tar" &
+wait $!
 t_cluster=$(date +%s)
 # shellcheck disable=SC1091
 source "$work/env"
 nsx="nsenter --net=/run/netns/$NETNS --"
 export TW_KUBECTL="$nsx $node_bin/kubectl --kubeconfig $KUBECONFIG"
 export TW_HELM="$nsx $cp_bin/helm --kubeconfig $KUBECONFIG"
+# `tokenwarden revoke` runs on the host, in the node's network namespace, with the admin kubeconfig.
+export TW_HOST_EXEC="$nsx" KUBECONFIG
 export TW_IMAGE_REPOSITORY=tokenwarden.local/tokenwarden TW_IMAGE_TAG=dev TW_IMAGE_PULL_POLICY=Never
 
 echo "--- suite"
-bash test/cluster/suite.sh
+bash test/cluster/suite.sh &
+wait $!
 t_end=$(date +%s)
 printf 'timing: binaries %ss, images %ss, cluster up %ss, suite %ss, total %ss\n' \
   $((t_bins - t_start)) $((t_image - t_bins)) $((t_cluster - t_image)) $((t_end - t_cluster)) $((t_end - t_start))

@@ -27,6 +27,7 @@ import {
   hasSidecar,
   optedOut,
 } from '../../core/injection.js';
+import { rewriteAppProbes, withAppProbes } from './probes.js';
 
 export { CAPTURE_NAME, SIDECAR_NAME, hasSidecar, optedOut } from '../../core/injection.js';
 
@@ -149,6 +150,7 @@ export function injectSidecar(
 
   const out = structuredClone(pod);
   const spec = (out.spec ??= { containers: [] });
+  const appProbes = rewriteAppProbes(spec.containers, policy.targetPort);
   let sidecarPorts: V1ContainerPort[] = [
     { name: 'tw-proxy', containerPort: PROXY_PORT, protocol: 'TCP' },
     { name: 'tw-admin', containerPort: ADMIN_PORT, protocol: 'TCP' },
@@ -168,7 +170,7 @@ export function injectSidecar(
 
   const injectedInit: V1Container[] = [];
   if (mode === 'iptables') injectedInit.push(captureContainer(policy, settings));
-  injectedInit.push(sidecarContainer(policy, settings, sidecarPorts));
+  injectedInit.push(withAppProbes(sidecarContainer(policy, settings, sidecarPorts), appProbes));
   spec.initContainers = [...injectedInit, ...(spec.initContainers ?? [])];
   spec.volumes = [...(spec.volumes ?? []), ...volumes(mode)];
   out.metadata ??= {};
