@@ -68,3 +68,20 @@ export async function startParts(parts: readonly Part[], options: PartsOptions =
   };
   return { stop: () => (stopping ??= stop()) };
 }
+
+/**
+ * A reference set once and read later: how wiring breaks a cycle (A's callback needs B, B is
+ * built from A) without naming an object before its declaration. Reading it unset throws.
+ */
+export class Late<T> {
+  private value: T | undefined;
+  constructor(private readonly name: string) {}
+  set(value: T): T {
+    this.value = value;
+    return value;
+  }
+  get(): T {
+    if (this.value === undefined) throw new Error(`${this.name} used before it was built`);
+    return this.value;
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PartsStopError, startParts, type Part, type StopFailure } from '../../../src/core/parts.js';
+import { Late, PartsStopError, startParts, type Part, type StopFailure } from '../../../src/core/parts.js';
 
 function recorder(): {
   log: string[];
@@ -79,5 +79,14 @@ describe('startParts', () => {
     ]);
     await running.stop();
     expect(r.log).toEqual(['stop x']);
+  });
+});
+
+describe('Late', () => {
+  it('reads what was set, and refuses a read before', () => {
+    const late = new Late<number>('answer');
+    expect(() => late.get()).toThrow('answer used before it was built');
+    late.set(42);
+    expect(late.get()).toBe(42);
   });
 });
