@@ -1,27 +1,23 @@
 /**
- * Wiring of a sidecar (standalone from a policy file, or in-cluster from the operator's stream): state, key store, engine, proxy and admin listeners. Returns
- * a handle whose `close()` drains in-flight requests before the process exits.
+ * Wiring of a sidecar (standalone from a policy file, or in-cluster from the operator's stream):
+ * the components (components.ts) and a list of parts started in order and stopped in reverse
+ * (core/parts.ts). Returns a handle whose `close()` drains in-flight requests before the process
+ * exits. A new part is one entry in `sidecarParts`, built by its own function.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
 import type { SidecarConfig } from '../config/sidecar.js';
-import { KeyStore } from '../keys/store.js';
+import { startParts, type Part } from '../core/parts.js';
 import type { Logger } from '../log/logger.js';
-import { createSidecarMetrics } from '../metrics/sidecar.js';
 import { createAdminServer } from '../proxy/admin.js';
 import { serveAppProbes } from './probes.js';
 import { Upstream } from '../proxy/forward.js';
 import { createProxyServer } from '../proxy/server.js';
-import { MemoryReuseStore } from '../revocation/reuse.js';
-import { SharedReuseSwitch } from '../shared-store/switch.js';
-import { VerifiedTokenCache } from '../token/cache.js';
-import { TokenVerifier } from '../token/verify.js';
-import { Engine } from '../decide/engine.js';
-import type { UnavailableAction } from '../decide/reuse-step.js';
+import { buildComponents, type SidecarComponents } from './components.js';
 import { ControlPlaneSource } from './control-plane/source.js';
+import { acceptErrorLogger, closeNow, drain, listen, type AcceptErrors } from './listen.js';
+import { sidecarStatus } from './readiness.js';
 import { startPolicyFile } from './standalone.js';
-import { ConfigState } from '../decide/state.js';
 
 export interface RunningSidecar {
   proxyAddress: AddressInfo;
@@ -29,201 +25,39 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
+/** How long in-flight requests get to finish on close before their connections are cut. */
+const DRAIN_GRACE_MS = 10_000;
+const SWEEP_INTERVAL_MS = 5_000;
+
 export async function runSidecar(config: SidecarConfig, log: Logger): Promise<RunningSidecar> {
-  const registry = new Registry();
-  const source = config.source;
-  // Late-bound: the control-plane source needs the metrics, the metrics read its staleness.
-  let controlPlane: ControlPlaneSource | undefined;
-  const state = new ConfigState();
-  const fileStaleness = (): number | undefined => {
-    const active = state.active;
-    return active ? (Date.now() - active.appliedAt) / 1000 : undefined;
-  };
-  const staleness = (): number | undefined => (controlPlane ? controlPlane.staleness() : fileStaleness());
-  const metrics = createSidecarMetrics(registry, { staleness });
-  const keys = new KeyStore({
-    onRefresh: (issuer, result, detail) => {
-      metrics.jwksRefresh.inc({ issuer, result });
-      if (result === 'failure') log.warn({ issuer, detail }, 'jwks refresh failed');
-      else log.debug({ issuer, result }, 'jwks refreshed');
-    },
-    // In-cluster the operator pushes keys (KeyStore.install) and refetches on request.
-    onUnknownKid:
-      source.kind === 'control-plane'
-        ? (issuer, kid) => controlPlane?.requestKeyRefresh(issuer, kid)
-        : undefined,
-  });
-  const cache = new VerifiedTokenCache({
-    maxEntries: config.cacheSize,
-    maxBytes: config.tokenCacheBytes,
-    admitOnSecondSighting: true,
-  });
-  const perPod = new MemoryReuseStore({ maxBytes: config.reuseStoreBytes });
-  const reuse = new SharedReuseSwitch({
-    local: perPod,
-    env: process.env,
-    log: log.child({ component: 'reuse-store' }),
-  });
-  metrics.setStoreSource(() => {
-    const r = reuse.stats();
-    return {
-      cacheEntries: cache.size,
-      cacheBytes: cache.bytes,
-      cacheCapacityBytes: config.tokenCacheBytes,
-      reuseEntries: r.entries,
-      reuseBytes: r.bytes,
-      reuseCapacityBytes: r.capacityBytes,
-      reuseRefusedFull: r.refusedFull,
-      cacheHits: cache.hits,
-      cacheMisses: cache.misses,
-    };
-  });
-  // Fail closed, loudly: one line per 10 s at most while the store stays full.
-  let lastFullLog = 0;
-  const onReuseStoreFull = (): void => {
-    const now = Date.now();
-    if (now - lastFullLog < 10_000) return;
-    lastFullLog = now;
-    const { entries, bytes, capacityBytes, refusedFull: refused } = reuse.stats();
-    log.warn({ entries, bytes, capacityBytes, refused }, 'reuse store full: refusing reuse-limited tokens');
-  };
-  // Fail closed unless the policy chose per-pod counting; one line per 10 s at most.
-  let lastUnavailableLog = 0;
-  const onReuseStoreUnavailable = (detail: string, action: UnavailableAction): void => {
-    metrics.reuseStoreUnavailable.inc({ action });
-    const now = Date.now();
-    if (now - lastUnavailableLog < 10_000) return;
-    lastUnavailableLog = now;
-    log.warn({ detail, action }, 'reuse store unavailable');
-  };
-  const engine = new Engine({
-    state,
-    verifier: new TokenVerifier(keys),
-    cache,
-    reuse,
-    reuseFallback: perPod,
-    keys,
-    onReuseStoreFull,
-    onReuseStoreUnavailable,
-  });
-
-  state.onApply((active) => {
-    reuse.configure(active.policy);
-    metrics.configGeneration.set(active.generation);
-    metrics.configLastApplied.set(active.appliedAt / 1000);
-    metrics.revocations.set(active.revocations.size);
-    // The verified-token cache empties itself when the compiled spec or key set changes
-    // (VerifiedTokenCache.sync, called by the engine on every request).
-    if (source.kind === 'file') {
-      keys.sync(active.policy.issuers.values()).catch((err: unknown) => {
-        log.error({ err: (err as Error).message }, 'key sources could not be synced');
-      });
-    }
-  });
-
-  const sweeper = setInterval(() => {
-    reuse.sweep(Date.now() / 1000);
-    const expired = state.expireRevocations(Date.now());
-    if (expired)
-      log.info(
-        { generation: expired.generation, revocations: expired.revocations.size },
-        'expired revocations dropped',
-      );
-    metrics.verifiedCacheSize.set(cache.size);
-    if (reuse.stats().entries === 0) lastFullLog = 0;
-  }, 5_000);
-  sweeper.unref();
-
-  let stopSource: () => Promise<void>;
-  if (source.kind === 'file') {
-    const file = startPolicyFile({
-      path: source.path,
-      state,
-      metrics,
-      log: log.child({ component: 'policy-file' }),
-    });
-    await file.start();
-    stopSource = () => Promise.resolve(file.stop());
-  } else {
-    const cp = new ControlPlaneSource({
-      config: source.controlPlane,
-      state,
-      keys,
-      metrics,
-      log: log.child({ component: 'control-plane' }),
-    });
-    controlPlane = cp;
-    await cp.start();
-    stopSource = () => cp.stop();
-  }
-
+  const c = buildComponents(config, log);
   const upstream = new Upstream({
     url: config.upstream.origin,
     queueTimeoutMs: config.upstreamQueueTimeoutMs,
   });
-  const proxy = createProxyServer({
-    engine,
-    upstream,
-    metrics,
-    log: log.child({ component: 'proxy' }),
-    maxHeaderBytes: config.maxHeaderBytes,
-    maxHeaders: config.maxHeaders,
-    headersTimeoutMs: config.headersTimeoutMs,
-    body: {
-      bufferBytes: config.bodyBufferBytes,
-      idleTimeoutMs: config.bodyIdleTimeoutMs,
-      minBytesPerSecond: config.bodyMinBytesPerSecond,
-    },
-    maxConnectionsPerClient: config.maxConnectionsPerClient,
-  });
-  const admin = createAdminServer(registry, () => {
-    const active = state.active;
-    const issuers = keys.status();
-    // In-cluster, keys arrive with the config: ready once any config is enforced, connected or
-    // not (an operator outage must not pull every pod out of its Service).
-    const notReadyReason = !active
-      ? controlPlane
-        ? 'no config from the control plane yet (and no usable snapshot)'
-        : 'no valid policy loaded'
-      : controlPlane
-        ? undefined
-        : !keys.ready
-          ? `keys not fetched yet for ${issuers
-              .filter((i) => !i.ready)
-              .map((i) => i.issuer)
-              .join(', ')}`
-          : undefined;
-    return {
-      ready: notReadyReason === undefined,
-      notReadyReason,
-      snapshot: () => ({
-        source:
-          controlPlane?.status() ??
-          (source.kind === 'file' ? { kind: 'file', path: source.path } : { kind: source.kind }),
-        pod:
-          source.kind === 'control-plane'
-            ? {
-                name: source.controlPlane.podName ?? null,
-                namespace: source.controlPlane.podNamespace ?? null,
-              }
-            : undefined,
-        policy: active?.policy.name ?? null,
-        mode: active?.policy.mode ?? null,
-        generation: active?.generation ?? 0,
-        appliedAt: active ? new Date(active.appliedAt).toISOString() : null,
-        stalenessSeconds: staleness() ?? null,
-        revocations: active?.revocations.size ?? 0,
-        verifiedCacheEntries: cache.size,
-        reuseStore: reuse.stats(),
-        issuers,
-      }),
-    };
-  });
+  const proxy = proxyServer(config, c, upstream, log);
+  let proxyListening = false;
+  const admin = createAdminServer(
+    c.registry,
+    sidecarStatus(config, c, () => proxyListening),
+  );
   serveAppProbes(admin, process.env);
-
   const onAcceptError = acceptErrorLogger(log);
-  await listen(proxy, config.listen.host, config.listen.port, onAcceptError);
-  await listen(admin, config.adminListen.host, config.adminListen.port, onAcceptError);
+  const parts: Part[] = [
+    { name: 'reuse-store', stop: () => c.reuse.close() },
+    { name: 'upstream', stop: () => upstream.close() },
+    listenerPart('admin', admin, config.adminListen, onAcceptError, () => closeNow(admin)),
+    { name: 'keys', stop: () => c.keys.close() },
+    applyPart(config, c, log),
+    sweeperPart(c, log),
+    sourcePart(config, c, log),
+    listenerPart('proxy', proxy, config.listen, onAcceptError, () => drain(proxy, DRAIN_GRACE_MS)),
+    // Readiness waits for the proxy to listen, and stays as it is while the proxy drains.
+    { name: 'ready', start: () => void (proxyListening = true) },
+  ];
+  const running = await startParts(parts, {
+    onStopFailure: ({ part, error }) => log.error({ part, err: (error as Error).message }, 'stop failed'),
+  });
   const adminAddress = admin.address() as AddressInfo;
   log.info(
     {
@@ -239,67 +73,101 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
     },
     'sidecar started',
   );
+  return { proxyAddress: proxy.address() as AddressInfo, adminAddress, close: () => running.stop() };
+}
 
-  return {
-    proxyAddress: proxy.address() as AddressInfo,
-    adminAddress,
-    async close() {
-      await stopSource();
-      clearInterval(sweeper);
-      keys.close();
-      // Stop accepting, let in-flight requests finish (their responses say `connection: close`),
-      // closing each keep-alive socket as soon as it goes idle; cut what is left after 10 s.
-      const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
-      const idle = setInterval(() => proxy.closeIdleConnections(), 50);
-      const timer = setTimeout(() => proxy.closeAllConnections(), 10_000);
-      proxy.closeIdleConnections();
-      await closed;
-      clearInterval(idle);
-      clearTimeout(timer);
-      admin.closeAllConnections();
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
-      await upstream.close();
-      await reuse.close();
+function proxyServer(config: SidecarConfig, c: SidecarComponents, upstream: Upstream, log: Logger): Server {
+  return createProxyServer({
+    engine: c.engine,
+    upstream,
+    metrics: c.metrics,
+    log: log.child({ component: 'proxy' }),
+    maxHeaderBytes: config.maxHeaderBytes,
+    maxHeaders: config.maxHeaders,
+    headersTimeoutMs: config.headersTimeoutMs,
+    body: {
+      bufferBytes: config.bodyBufferBytes,
+      idleTimeoutMs: config.bodyIdleTimeoutMs,
+      minBytesPerSecond: config.bodyMinBytesPerSecond,
     },
-  };
-}
-
-/**
- * `::` is dual-stack (libuv clears IPV6_V6ONLY), the injected default. On a kernel booted without
- * IPv6 the socket cannot exist (EAFNOSUPPORT): there is no IPv6 traffic to serve there, so the
- * IPv4 wildcard serves every client the capture rules can redirect.
- */
-async function listen(server: Server, host: string, port: number, onError: AcceptErrors): Promise<void> {
-  try {
-    await listenOnce(server, host, port, onError);
-  } catch (err) {
-    if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-    await listenOnce(server, '0.0.0.0', port, onError);
-  }
-}
-
-type AcceptErrors = (err: NodeJS.ErrnoException) => void;
-
-function listenOnce(server: Server, host: string, port: number, onAcceptError: AcceptErrors): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      // After listen, a server's 'error' is a failed accept (EMFILE, ENFILE): the listener stays
-      // open and serves the connections it can, so the error is counted in the log, never fatal.
-      server.on('error', onAcceptError);
-      resolve();
-    });
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
   });
 }
 
-/** At most one log line per 10 s: a descriptor shortage fails every accept until it passes. */
-function acceptErrorLogger(log: Logger): AcceptErrors {
-  let last = 0;
-  return (err) => {
-    const now = Date.now();
-    if (now - last < 10_000) return;
-    last = now;
-    log.error({ code: err.code, err: err.message }, 'accept failed; still serving');
+function listenerPart(
+  name: string,
+  server: Server,
+  at: { host: string; port: number },
+  onAcceptError: AcceptErrors,
+  stop: () => Promise<void>,
+): Part {
+  return { name, start: () => listen(server, at.host, at.port, onAcceptError), stop };
+}
+
+/** Every applied config: its metrics, and (standalone) the key sources it names. */
+function applyPart(config: SidecarConfig, c: SidecarComponents, log: Logger): Part {
+  return {
+    name: 'apply',
+    start: () =>
+      c.state.onApply((active) => {
+        c.reuse.configure(active.policy);
+        c.metrics.configGeneration.set(active.generation);
+        c.metrics.configLastApplied.set(active.appliedAt / 1000);
+        c.metrics.revocations.set(active.revocations.size);
+        // The verified-token cache empties itself when the compiled spec or key set changes
+        // (VerifiedTokenCache.sync, called by the engine on every request).
+        if (config.source.kind === 'file') {
+          c.keys.sync(active.policy.issuers.values()).catch((err: unknown) => {
+            log.error({ err: (err as Error).message }, 'key sources could not be synced');
+          });
+        }
+      }),
   };
+}
+
+/** Expired reuse counts and revocations dropped, the cache gauge refreshed. */
+function sweeperPart(c: SidecarComponents, log: Logger): Part {
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = (): void => {
+    c.reuse.sweep(Date.now() / 1000);
+    const expired = c.state.expireRevocations(Date.now());
+    if (expired)
+      log.info(
+        { generation: expired.generation, revocations: expired.revocations.size },
+        'expired revocations dropped',
+      );
+    c.metrics.verifiedCacheSize.set(c.cache.size);
+    if (c.reuse.stats().entries === 0) c.reuseEmptied();
+  };
+  return {
+    name: 'sweeper',
+    start: () => {
+      sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
+      sweeper.unref();
+    },
+    stop: () => clearInterval(sweeper),
+  };
+}
+
+/** Where the config comes from: a policy file, or the operator's stream. */
+function sourcePart(config: SidecarConfig, c: SidecarComponents, log: Logger): Part {
+  const source = config.source;
+  if (source.kind === 'file') {
+    const file = startPolicyFile({
+      path: source.path,
+      state: c.state,
+      metrics: c.metrics,
+      log: log.child({ component: 'policy-file' }),
+    });
+    return { name: 'policy-file', start: () => file.start(), stop: () => file.stop() };
+  }
+  const cp = new ControlPlaneSource({
+    config: source.controlPlane,
+    state: c.state,
+    keys: c.keys,
+    metrics: c.metrics,
+    log: log.child({ component: 'control-plane' }),
+  });
+  c.controlPlane = cp;
+  return { name: 'control-plane', start: () => cp.start(), stop: () => cp.stop() };
 }
