@@ -65,6 +65,8 @@ export class Upstream {
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
    * answers 502 (or cuts a response already started) and is reported through `onError`; no free
    * connection within the wait bound calls `onBusy` (the caller answers 503) and sends nothing.
+   * `onDispatch` runs when the request is handed to a connection (at most once, never with
+   * `onBusy`).
    */
   forward(
     method: string,
@@ -74,8 +76,10 @@ export class Upstream {
     body: Buffer | Readable | null,
     onError: UpstreamErrorHandler,
     onBusy: () => void,
+    onDispatch: () => void = () => undefined,
   ): void {
     const go = (): void => {
+      onDispatch();
       this.#active++;
       let released = false;
       const release = (): void => {

@@ -15,7 +15,14 @@ import { RateLimitedLog } from './protocol.js';
 
 export interface Observer {
   /** A decision was made (`started`: process.hrtime.bigint() when the request arrived). */
+  /**
+   * The decision made: its latency, and for refusals their count and log line. A forward is
+   * counted by `forwarded` once the app is actually asked, so a request that ends otherwise
+   * (body timeout, upstream busy) is counted once, by its refusal.
+   */
   decided(d: Decision, facts: RequestFacts, started: bigint): void;
+  /** The request of a forward decision leaves for the app: counted under its decision. */
+  forwarded(d: Forward): void;
   /** An answer given without a decision; `policy` is the one enforced at that instant. */
   refused(reason: RefusalReason, policy: string, detail: Record<string, unknown>): void;
   /** A forwarded request the app did not answer (the request was counted by its decision). */
@@ -60,7 +67,6 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
         logDenial(d, facts);
         return;
       }
-      metrics.countRequest(policy, d.decision, d.reason);
       if (d.decision === 'audit_deny') {
         if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
         logDenial(d, facts);
@@ -83,6 +89,10 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
           );
         }
       }
+    },
+
+    forwarded(d) {
+      metrics.countRequest(d.policy, d.decision, d.reason);
     },
 
     refused(reason, policy, unsafe) {

@@ -25,6 +25,7 @@ export function headProblem(
   headers: IncomingHttpHeaders,
   rawHeaders: readonly string[],
   maxHeaders: number,
+  httpVersion = '1.1',
 ): HeadProblem | undefined {
   if (rawHeaders.length / 2 > maxHeaders) {
     return { status: 431, description: `more than ${maxHeaders} header fields` };
@@ -35,6 +36,9 @@ export function headProblem(
     if (name !== undefined && name.length === 4 && name.toLowerCase() === 'host') hosts++;
   }
   if (hosts > 1) return { status: 400, description: 'more than one Host header' };
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400 (node:http's own answer
+  // would be neither counted nor logged, so the check is made here).
+  if (hosts === 0 && httpVersion !== '1.0') return { status: 400, description: 'no Host header' };
   const host = headers.host;
   if (host !== undefined && /[/?@#\\\s]/.test(host)) {
     return { status: 400, description: "a Host header with '/', '?', '@' or whitespace" };

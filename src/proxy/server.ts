@@ -47,6 +47,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   const maxHeaders = opts.maxHeaders ?? DEFAULT_MAX_HEADERS;
   const bodyLimits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...opts.body };
   const server = http.createServer({
+    // A request without Host is refused by headProblem, counted and logged like every refusal.
+    requireHostHeader: false,
     maxHeaderSize: opts.maxHeaderBytes ?? 32 * 1024,
     keepAliveTimeout: 65_000,
     headersTimeout: opts.headersTimeoutMs ?? 10_000,
@@ -58,6 +60,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   });
   // One more than the limit, so that a request over it is seen (and refused) rather than cut.
   server.maxHeadersCount = maxHeaders + 1;
+  const inExchange = new WeakSet<Socket>();
   const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256);
 
   /** After the decision: record it, then answer or forward. */
@@ -96,6 +99,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
           observe.refused('upstream_busy', d.policy, fields);
           respond(res, refusal('upstream_busy'));
         },
+        () => observe.forwarded(d),
       );
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||
@@ -134,13 +138,21 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
+    // Until this exchange ends, a parse error on its socket (a body the parser refuses) belongs
+    // to it: the exchange answers and counts it once, never the clientError handler a second time.
+    inExchange.add(req.socket);
+    // A connection kept alive serves the next request; one this answer closes has no next one.
+    res.once('close', () => {
+      const closing = /close/i.test(String(res.getHeader('connection') ?? ''));
+      if (res.shouldKeepAlive && !closing) inExchange.delete(req.socket);
+    });
     // Errors of the response stream (a write after the client left) are the exchange's, never
     // the process's: without a listener, one would be an uncaught 'error' event.
     res.on('error', () => res.destroy());
     // Draining for shutdown: answer, then close the connection instead of keeping it alive.
     if (!server.listening) res.shouldKeepAlive = false;
     try {
-      const head = headProblem(req.method ?? 'GET', req.headers, req.rawHeaders, maxHeaders);
+      const head = headProblem(req.method ?? 'GET', req.headers, req.rawHeaders, maxHeaders, req.httpVersion);
       if (head !== undefined) {
         const reason = head.status === 431 ? 'header_too_large' : 'malformed_http';
         observe.refused(reason, engine.policyName(), {
@@ -148,7 +160,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
           method: req.method,
           client: req.socket.remoteAddress,
         });
-        return respond(res, refusalWith(reason, head.status, head.description));
+        // The framing is in doubt: what follows on the connection is not read as a request.
+        return respond(res, { ...refusalWith(reason, head.status, head.description), close: true });
       }
       const facts = readRequest(req);
       // A problem in the facts is the framing's: the connection is closed after the answer.
@@ -208,7 +221,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   });
 
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || inExchange.has(socket)) {
       socket.destroy(); // the client left: nothing to answer
       return;
     }
