@@ -29,11 +29,15 @@ http.createServer((req, res) => {
 }).listen(${APP_PORT}, '::', () => console.log('ready'));
 `;
 
-/** One GET to host (a scoped link-local address works here, unlike in a URL), prints JSON. */
+/**
+ * One GET to host (a scoped link-local address works here, unlike in a URL), prints JSON. The
+ * Host header names the service, as a client of a Service does: node:http would otherwise send
+ * the literal with its zone (`[fe80::1%eth0]`), a Host the sidecar refuses (README, header forms).
+ */
 const CLIENT_JS = `
 const http = require('node:http');
 const [host, port, path] = process.argv.slice(1);
-const req = http.get({ host, port: Number(port), path, timeout: 3000 }, (res) => {
+const req = http.get({ host, port: Number(port), path, timeout: 3000, headers: { host: 'app' } }, (res) => {
   let body = '';
   res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () =>
     console.log(JSON.stringify({ status: res.statusCode, body })));
