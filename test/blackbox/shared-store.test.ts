@@ -1,11 +1,15 @@
 /**
  * The shared reuse store, black-box: real `tokenwarden sidecar` processes (three, as three
- * replicas of one app) counting `maxUses` in a real redis-server — standalone with a password,
+ * replicas of one app) counting `maxUses` in a real redis-server — standalone with a password, over TLS,
  * Sentinel, and a 3-master Cluster. A token replayed across the replicas reaches the app exactly
  * once; with the store down a reuse-limited request gets 503 `reuse_store_unavailable` (or, with
  * `whenUnavailable: CountPerPod`, is counted per pod), visible in /metrics and /status; the
  * password never appears in a log or in /status.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
@@ -13,7 +17,7 @@ import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken } from './support/ledger.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startCluster, startRedis, startSentinel, type RedisProcess } from './support/redis.js';
+import { freePort, startCluster, startRedis, startSentinel, type RedisProcess } from './support/redis.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from './support/wait.js';
 
@@ -94,6 +98,52 @@ async function expectOnce(sidecars: Sidecar[], label: string): Promise<void> {
   expect((await send((sidecars[0] as Sidecar).proxyUrl, `${path}-b`, { token: other })).status).toBe(401);
 }
 
+/** A CA and a server certificate for 127.0.0.1 (openssl), and a second CA that signed nothing. */
+function tlsMaterial(): { dir: string; ca: string; otherCa: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tw-redis-tls-'));
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  for (const name of ['ca', 'other-ca']) {
+    run(
+      'req',
+      '-x509',
+      ...ec,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    );
+  }
+  run('req', ...ec, '-subj', '/CN=redis', '-keyout', 'server.key', '-out', 'server.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.crt',
+  );
+  return {
+    dir,
+    ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    otherCa: readFileSync(join(dir, 'other-ca.crt'), 'utf8'),
+  };
+}
+
 describe('shared reuse store', () => {
   it('standalone with a password: a token replayed across three sidecars reaches the app once', async () => {
     const redis = await startRedis({ password: PASSWORD });
@@ -123,6 +173,40 @@ describe('shared reuse store', () => {
     const r = await send(s.proxyUrl, '/orders/wrong-password', { token: await issuer.token() });
     expect(r.status).toBe(503);
     expect(app.receivedFor('/orders/wrong-password')).toHaveLength(0);
+  });
+
+  it('TLS: counted once over a verified connection; a server the CA did not sign gets 503, never a pass', async () => {
+    const tls = tlsMaterial();
+    try {
+      const tlsPort = await freePort();
+      const redis = await startRedis({
+        password: PASSWORD,
+        config: [
+          `tls-port ${tlsPort}`,
+          `tls-cert-file ${join(tls.dir, 'server.crt')}`,
+          `tls-key-file ${join(tls.dir, 'server.key')}`,
+          `tls-ca-cert-file ${join(tls.dir, 'ca.crt')}`,
+          'tls-auth-clients no',
+        ],
+      });
+      servers.push(redis);
+      const policy = sharedPolicy({ mode: 'Standalone', addresses: [`127.0.0.1:${tlsPort}`], tls: {} });
+      const sidecars = await replicas(policy, {
+        TOKENWARDEN_REUSE_STORE_PASSWORD: PASSWORD,
+        TOKENWARDEN_REUSE_STORE_CA: tls.ca,
+      });
+      await expectOnce(sidecars, 'tls');
+      await stopAllSidecars();
+      const [s] = await replicasNoWait(policy, {
+        TOKENWARDEN_REUSE_STORE_PASSWORD: PASSWORD,
+        TOKENWARDEN_REUSE_STORE_CA: tls.otherCa,
+      });
+      const r = await send(s.proxyUrl, '/orders/tls-wrong-ca', { token: await issuer.token() });
+      expect(r.status).toBe(503);
+      expect(app.receivedFor('/orders/tls-wrong-ca')).toHaveLength(0);
+    } finally {
+      rmSync(tls.dir, { recursive: true, force: true });
+    }
   });
 
   it('Sentinel: counted in the master the sentinel names', async () => {
