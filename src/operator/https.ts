@@ -3,7 +3,7 @@
  * injection webhook (when the chart gives its settings), the identity-provider receivers and any
  * plugin the caller adds. A failed start undoes its own half-done work before it rethrows.
  */
-import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import type { OperatorConfig } from '../config/operator.js';
 import { Late, type Part } from '../core/parts.js';
@@ -15,7 +15,7 @@ import { receiverPlugin } from './receivers/wiring.js';
 import { servingDnsNames } from './serving/certificate.js';
 import { ManagedCertificate, type ServingCa } from './serving/secret.js';
 import { createServingServer, type ServingPlugin, type ServingServer } from './serving/server.js';
-import { reviewToken } from './stream/auth.js';
+import { tokenReviewer } from './stream/review-client.js';
 import { streamRoutes } from './stream/routes.js';
 import { createInjection, type Injection } from './webhook/wiring.js';
 
@@ -119,12 +119,11 @@ function plugins(
   injection: Injection | undefined,
 ): ServingPlugin[] {
   const { kc, log } = deps;
-  const authn = kc.makeApiClient(AuthenticationV1Api);
   const slog = log.child({ component: 'serving' });
   return [
     {
       plugin: streamRoutes,
-      options: { hub: c.hub, review: (t: string) => reviewToken(authn, t), log: slog, metrics: c.metrics },
+      options: { hub: c.hub, review: tokenReviewer(kc), log: slog, metrics: c.metrics },
     },
     ...(injection === undefined ? [] : [{ plugin: injection.plugin }]),
     // Identity-provider events → TokenRevocations (src/operator/receivers).
