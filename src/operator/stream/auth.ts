@@ -5,9 +5,8 @@
  * ServiceAccount username, which the token's signature covers: a token stolen from another
  * namespace names that namespace, never ours. What the pod may see is decided by the caller.
  */
-import type { AuthenticationV1Api, V1TokenReview } from '@kubernetes/client-node';
+import type { V1TokenReview } from '@kubernetes/client-node';
 import { TOKEN_AUDIENCE, type StreamRefusalReason } from '../../distribution/protocol.js';
-import { apiMessage } from '../runtime/k8s.js';
 import type { PodRef } from './sessions.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
@@ -59,21 +58,4 @@ export function podFromReview(review: V1TokenReview): Authenticated {
       message: 'token is not a pod-bound ServiceAccount token (use a projected serviceAccountToken volume)',
     };
   return { ok: true, pod: { namespace: parts[0], name, uid }, serviceAccount: parts[1] ?? '' };
-}
-
-/** TokenReview with audience `tokenwarden`. An API server that cannot be asked → 503, never a pass. */
-export async function reviewToken(api: AuthenticationV1Api, token: string): Promise<Authenticated> {
-  let review: V1TokenReview;
-  try {
-    review = await api.createTokenReview({
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenReview',
-        spec: { token, audiences: [TOKEN_AUDIENCE] },
-      },
-    });
-  } catch (err) {
-    return { ok: false, status: 503, reason: 'not_ready', message: `TokenReview failed: ${apiMessage(err)}` };
-  }
-  return podFromReview(review);
 }

@@ -30,7 +30,7 @@ import type { CloseReason, Session } from './sessions.js';
 
 export interface StreamRoutesOptions {
   readonly hub: StreamHub;
-  /** TokenReview of the bearer token (auth.ts `reviewToken`, bound to an API client). */
+  /** TokenReview of the bearer token (review-client.ts `tokenReviewer`; an API server that cannot be asked → 503, never a pass). */
   readonly review: (token: string) => Promise<Authenticated>;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
