@@ -56,6 +56,7 @@ export interface SidecarConfig {
   readonly bodyIdleTimeoutMs: number;
   readonly bodyMinBytesPerSecond: number;
   readonly maxConnectionsPerClient: number;
+  readonly maxConnections: number;
   readonly upstreamQueueTimeoutMs: number;
 }
 
@@ -97,6 +98,7 @@ flags:
   --body-min-rate N        bytes/s a body must keep over every 10 s window, else 408 (default 1024)
   --max-connections-per-client N
                            open connections per client address, more answer 503 (default 256)
+  --max-connections N      open connections in all, more answer 503 (default 4096)
   --upstream-queue-timeout-ms N
                            longest wait for a free connection to the app, then 503 (default 5000)
   -h, --help               this text
@@ -130,6 +132,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'body-idle-timeout-ms': { type: 'string' },
         'body-min-rate': { type: 'string' },
         'max-connections-per-client': { type: 'string' },
+        'max-connections': { type: 'string' },
         'upstream-queue-timeout-ms': { type: 'string' },
         'control-plane': { type: 'string' },
         'control-plane-ca': { type: 'string' },
@@ -199,6 +202,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'max-connections-per-client',
         values['max-connections-per-client'] ?? '256',
       ),
+      maxConnections: positiveInt('max-connections', values['max-connections'] ?? '4096'),
       upstreamQueueTimeoutMs: positiveInt(
         'upstream-queue-timeout-ms',
         values['upstream-queue-timeout-ms'] ?? '5000',

@@ -76,16 +76,22 @@ export class RateLimitedLog {
 /** Open connections per client address, capped. */
 export class ConnectionLimiter {
   readonly #open = new Map<string, number>();
+  #total = 0;
 
-  constructor(private readonly maxPerAddress: number) {}
+  constructor(
+    private readonly maxPerAddress: number,
+    private readonly maxTotal = Number.POSITIVE_INFINITY,
+  ) {}
 
-  /** Registers the socket; false when its address is at the cap (the caller refuses it). */
+  /** Registers the socket; false when its address, or the listener, is at its cap (the caller refuses it). */
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? '';
     const n = this.#open.get(address) ?? 0;
-    if (n >= this.maxPerAddress) return false;
+    if (n >= this.maxPerAddress || this.#total >= this.maxTotal) return false;
     this.#open.set(address, n + 1);
+    this.#total++;
     socket.once('close', () => {
+      this.#total--;
       const left = (this.#open.get(address) ?? 1) - 1;
       if (left <= 0) this.#open.delete(address);
       else this.#open.set(address, left);

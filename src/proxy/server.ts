@@ -39,6 +39,8 @@ export interface ProxyServerOptions {
   body?: Partial<BodyLimits>;
   /** Open connections per client address; more are answered 503 and closed. Default 256. */
   maxConnectionsPerClient?: number;
+  /** Open connections in all; more are answered 503 and closed. Default 4096. */
+  maxConnections?: number;
 }
 
 export function createProxyServer(opts: ProxyServerOptions): http.Server {
@@ -61,7 +63,9 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   // One more than the limit, so that a request over it is seen (and refused) rather than cut.
   server.maxHeadersCount = maxHeaders + 1;
   const inExchange = new WeakSet<Socket>();
-  const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256);
+  const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256, opts.maxConnections ?? 4096);
+  /** Connections refused at the cap: whatever their first packet holds is never decided. */
+  const overCap = new WeakSet<Socket>();
 
   /** After the decision: record it, then answer or forward. */
   const complete = (
@@ -137,6 +141,11 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (overCap.has(req.socket)) {
+      // Answered 503 on accept; the request parsed from its first packet is dropped undecided.
+      req.socket.destroy();
+      return;
+    }
     const started = process.hrtime.bigint();
     // Until this exchange ends, a parse error on its socket (a body the parser refuses) belongs
     // to it: the exchange answers and counts it once, never the clientError handler a second time.
@@ -194,6 +203,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
 
   server.on('connection', (socket: Socket) => {
     if (limiter.admit(socket)) return;
+    overCap.add(socket);
     observe.refused('connection_limit', engine.policyName(), { client: socket.remoteAddress });
     respondRaw(socket, refusal('connection_limit'));
   });

@@ -91,6 +91,7 @@ function proxyServer(config: SidecarConfig, c: SidecarComponents, upstream: Upst
       minBytesPerSecond: config.bodyMinBytesPerSecond,
     },
     maxConnectionsPerClient: config.maxConnectionsPerClient,
+    maxConnections: config.maxConnections,
   });
 }
 
