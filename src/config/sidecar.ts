@@ -57,6 +57,7 @@ export interface SidecarConfig {
   readonly bodyMinBytesPerSecond: number;
   readonly maxConnectionsPerClient: number;
   readonly maxConnections: number;
+  readonly responseStallTimeoutMs: number;
   readonly upstreamQueueTimeoutMs: number;
 }
 
@@ -99,6 +100,8 @@ flags:
   --max-connections-per-client N
                            open connections per client address, more answer 503 (default 256)
   --max-connections N      open connections in all, more answer 503 (default 4096)
+  --response-stall-timeout-ms N
+                           a client that reads none of a response for N ms is cut (default 30000)
   --upstream-queue-timeout-ms N
                            longest wait for a free connection to the app, then 503 (default 5000)
   -h, --help               this text
@@ -133,6 +136,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'body-min-rate': { type: 'string' },
         'max-connections-per-client': { type: 'string' },
         'max-connections': { type: 'string' },
+        'response-stall-timeout-ms': { type: 'string' },
         'upstream-queue-timeout-ms': { type: 'string' },
         'control-plane': { type: 'string' },
         'control-plane-ca': { type: 'string' },
@@ -203,6 +207,10 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         values['max-connections-per-client'] ?? '256',
       ),
       maxConnections: positiveInt('max-connections', values['max-connections'] ?? '4096'),
+      responseStallTimeoutMs: positiveInt(
+        'response-stall-timeout-ms',
+        values['response-stall-timeout-ms'] ?? '30000',
+      ),
       upstreamQueueTimeoutMs: positiveInt(
         'upstream-queue-timeout-ms',
         values['upstream-queue-timeout-ms'] ?? '5000',

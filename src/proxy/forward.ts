@@ -30,6 +30,11 @@ export interface UpstreamOptions {
    */
   queueTimeoutMs?: number;
   maxQueued?: number;
+  /**
+   * Longest time a response may wait for its client to read (the socket not draining); then the
+   * exchange is cut and the upstream connection freed. Default 30 s.
+   */
+  writeStallTimeoutMs?: number;
 }
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
@@ -40,6 +45,7 @@ export class Upstream {
   readonly #connections: number;
   readonly #queueTimeoutMs: number;
   readonly #maxQueued: number;
+  readonly #writeStallMs: number;
   #active = 0;
   readonly #waiting: (() => void)[] = [];
 
@@ -47,6 +53,7 @@ export class Upstream {
     this.#connections = opts.connections ?? 128;
     this.#queueTimeoutMs = opts.queueTimeoutMs ?? 5_000;
     this.#maxQueued = opts.maxQueued ?? 1024;
+    this.#writeStallMs = opts.writeStallTimeoutMs ?? 30_000;
     this.#pool = new Pool(opts.url, {
       connections: this.#connections,
       pipelining: 1,
@@ -91,7 +98,7 @@ export class Upstream {
       this.#pool.dispatch(
         // The client decides about retries; a non-idempotent request must not be sent twice.
         { path, method, headers, body, idempotent: false },
-        new ProxyHandler(res, onError, release),
+        new ProxyHandler(res, onError, release, this.#writeStallMs),
       );
     };
     if (this.#active < this.#connections) return go();
@@ -127,10 +134,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #done = false;
 
-  constructor(res: ServerResponse, report: UpstreamErrorHandler, release: () => void) {
+  readonly #stallMs: number;
+
+  constructor(res: ServerResponse, report: UpstreamErrorHandler, release: () => void, stallMs: number) {
     this.#res = res;
     this.#report = report;
     this.#release = release;
+    this.#stallMs = stallMs;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -160,7 +170,16 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.#res.write(chunk)) {
       controller.pause();
-      this.#res.once('drain', () => controller.resume());
+      // A client that never reads must not hold an upstream connection: cut it after the bound.
+      const stalled = setTimeout(() => this.#res.destroy(), this.#stallMs);
+      stalled.unref();
+      const onClose = (): void => clearTimeout(stalled);
+      this.#res.once('close', onClose);
+      this.#res.once('drain', () => {
+        clearTimeout(stalled);
+        this.#res.off('close', onClose);
+        controller.resume();
+      });
     }
   }
 

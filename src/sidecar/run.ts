@@ -34,6 +34,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<Ru
   const upstream = new Upstream({
     url: config.upstream.origin,
     queueTimeoutMs: config.upstreamQueueTimeoutMs,
+    writeStallTimeoutMs: config.responseStallTimeoutMs,
   });
   const proxy = proxyServer(config, c, upstream, log);
   let proxyListening = false;

@@ -17,7 +17,11 @@ import { sleep, waitFor } from './support/wait.js';
 
 let issuer: Issuer;
 let app: App;
-const RULES = [{ name: 'public', paths: ['/public/*'], action: 'Allow' as const }];
+const RULES = [
+  { name: 'public', paths: ['/public/*'], action: 'Allow' as const },
+  // The recording app sends ?bytes=N of body at /big.
+  { name: 'big', paths: ['/big'], action: 'Allow' as const },
+];
 
 beforeAll(async () => {
   issuer = await startIssuer();
@@ -102,4 +106,28 @@ describe('connection caps', () => {
     );
     held.forEach((h) => h.destroy());
   });
+});
+
+describe('clients that never read', () => {
+  it('a response its client stops reading is cut after --response-stall-timeout-ms (the rest never sent)', async () => {
+    const s = await sidecar('stall', ['--response-stall-timeout-ms', '1000']);
+    const size = 32 * 1024 * 1024;
+    const c = connect({ port: s.proxyPort, host: '127.0.0.1', localAddress: '127.0.0.9' });
+    c.on('error', () => undefined);
+    c.pause(); // reads nothing: the sidecar's writes stop draining once the kernel buffers fill
+    c.write(`GET /big?bytes=${size} HTTP/1.1\r\nhost: a\r\n\r\n`);
+    await waitFor('the app to be asked', () => app.receivedFor('/big').length > 0, 10_000);
+    await sleep(4_000);
+    // Now read whatever the sidecar had sent before it gave up.
+    let got = 0;
+    c.on('data', (d: Buffer) => (got += d.length));
+    c.resume();
+    const ended = await Promise.race([
+      new Promise<boolean>((r) => c.once('close', () => r(true))),
+      sleep(15_000).then(() => false),
+    ]);
+    expect(ended).toBe(true);
+    expect(got).toBeLessThan(size);
+    c.destroy();
+  }, 40_000);
 });
