@@ -20,8 +20,7 @@
  * the operator's and API server's CPU over the reconnect. Clients reconnect as sidecars do
  * (control-plane/backoff.ts, Retry-After honoured).
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -29,8 +28,7 @@ import { createServer, type ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { ACK_PATH, STREAM_PATH, parseServerMessage } from '../src/distribution/protocol.js';
@@ -43,58 +41,31 @@ import { applyCrds } from '../test/integration/harness/crds.js';
 import { Backoff, retryAfterDelay } from '../src/sidecar/control-plane/backoff.js';
 import { apiServerPid, outagePhase } from './outage.js';
 import { cpuMicros, rssBytes } from './procfs.js';
+import {
+  CLI,
+  OPERATOR_NS,
+  REPO,
+  createPods,
+  percentile,
+  podTokens,
+  pool,
+  sleep,
+  spawnCli,
+  testBinaries,
+  until,
+  type Spawned,
+} from './cluster-kit.js';
 import { freePort } from './processes.js';
 
-/** dist/bench/propagation.js → the repository (crds/, hack/, dist/cmd). */
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(REPO, 'dist/cmd/tokenwarden.js');
 /** The operator binary; TOKENWARDEN_OPERATOR_CLI runs another build's (e.g. a branch not merged yet). */
 const OPERATOR_CLI = process.env.TOKENWARDEN_OPERATOR_CLI ?? CLI;
-const OPERATOR_NS = 'tokenwarden-system';
 const ISSUER = 'https://issuer.bench.local/';
 const AUDIENCE = 'bench-api';
 const GROUP = { group: 'tokenwarden.dev', version: 'v1alpha1' } as const;
 
 const log = (m: string): void => void process.stderr.write(`[bench:propagation] ${m}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms: number,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Runs `fn` over `items` with at most `n` in flight. */
-async function pool<T, R>(items: readonly T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i] as T, i);
-      }
-    }),
-  );
-  return out;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 // ---- simulated sidecars: the wire protocol only ---------------------------------------------
 
@@ -214,88 +185,6 @@ function simClient(
 }
 
 // ---- the cluster side ------------------------------------------------------------------------
-
-async function createPods(
-  kc: KubeConfig,
-  ns: string,
-  count: number,
-): Promise<{ name: string; uid: string }[]> {
-  const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'bench' } } });
-  const names = Array.from({ length: count }, (_, i) => `bench-${i}`);
-  return pool(names, 16, async (name) => {
-    const pod = await core.createNamespacedPod({
-      namespace: ns,
-      body: {
-        metadata: { name, labels: { app: 'bench' } },
-        spec: {
-          serviceAccountName: 'bench',
-          containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
-        },
-      },
-    });
-    return { name, uid: pod.metadata?.uid ?? '' };
-  });
-}
-
-async function podTokens(
-  kc: KubeConfig,
-  ns: string,
-  pods: { name: string; uid: string }[],
-): Promise<string[]> {
-  const core = kc.makeApiClient(CoreV1Api);
-  return pool(pods, 16, async (p) => {
-    const tr = await core.createNamespacedServiceAccountToken({
-      name: 'bench',
-      namespace: ns,
-      body: {
-        spec: {
-          audiences: ['tokenwarden'],
-          expirationSeconds: 3600,
-          boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: p.name, uid: p.uid },
-        },
-      },
-    });
-    return tr.status?.token ?? '';
-  });
-}
-
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function spawnCli(args: string[], env: Record<string, string> = {}, cli = CLI): Spawned {
-  const child = spawn(process.execPath, [cli, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let out = '';
-  const keep = (s: Buffer): void => {
-    out = (out + s.toString()).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { child, output: () => out };
-}
-
-/** TOKENWARDEN_TESTBIN_DIR, else what hack/k8s-testbin/build.sh prints (building when not cached). */
-function testBinaries(): Promise<string> {
-  const fromEnv = process.env.TOKENWARDEN_TESTBIN_DIR;
-  if (fromEnv) return Promise.resolve(fromEnv);
-  return new Promise((ok, fail) => {
-    const child = execFile(
-      'bash',
-      [join(REPO, 'hack/k8s-testbin/build.sh'), 'all'],
-      { maxBuffer: 1 << 20 },
-      (err, stdout) =>
-        err
-          ? fail(new Error(`hack/k8s-testbin/build.sh failed: ${err.message}`))
-          : ok(stdout.trim().split('\n').pop() ?? ''),
-    );
-    child.stderr?.pipe(process.stderr);
-  });
-}
 
 // ---- main ------------------------------------------------------------------------------------
 
