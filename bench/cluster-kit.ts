@@ -144,3 +144,47 @@ export function testBinaries(): Promise<string> {
     child.stderr?.pipe(process.stderr);
   });
 }
+
+/** `tokenwarden operator` as shipped, serving HTTPS and metrics on 127.0.0.1. */
+export function operatorArgs(kubeconfigPath: string, servePort: number, metricsPort: number): string[] {
+  return [
+    'operator',
+    '--kubeconfig',
+    kubeconfigPath,
+    '--namespace',
+    OPERATOR_NS,
+    '--lease-namespace',
+    OPERATOR_NS,
+    '--serve',
+    `127.0.0.1:${servePort}`,
+    '--serving-ip',
+    '127.0.0.1',
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+    '--log-level',
+    'warn',
+  ];
+}
+
+/** The operator pod's identity, as the chart's Deployment gives it. */
+export const OPERATOR_ENV: Readonly<Record<string, string>> = {
+  POD_NAME: 'bench-operator',
+  POD_NAMESPACE: OPERATOR_NS,
+};
+
+/** The serving CA (PEM) once the operator has written Secret tokenwarden-serving. */
+export async function servingCa(kc: KubeConfig, operator: Spawned): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return until(
+    'the tokenwarden-serving Secret',
+    async () => {
+      if (operator.child.exitCode !== null) throw new Error(`operator exited: ${operator.output()}`);
+      const s = await core.readNamespacedSecret({ name: 'tokenwarden-serving', namespace: OPERATOR_NS });
+      const ca = s.data?.['ca.crt'];
+      return ca === undefined ? undefined : Buffer.from(ca, 'base64').toString('utf8');
+    },
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n--- operator output ---\n${operator.output()}`);
+  });
+}

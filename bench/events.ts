@@ -27,8 +27,11 @@ import { startControlPlane } from '../test/integration/harness/control-plane.js'
 import { applyCrds } from '../test/integration/harness/crds.js';
 import { logoutBody, postToOperator, startLocalIdp } from '../test/integration/receivers-support.js';
 import {
+  OPERATOR_ENV,
   OPERATOR_NS,
   REPO,
+  operatorArgs,
+  servingCa,
   createPods,
   percentile,
   podTokens,
@@ -171,37 +174,9 @@ async function main(): Promise<void> {
     const tokens = await podTokens(kc, ns, await createPods(kc, ns, K));
 
     const servePort = await freePort();
-    const operator = spawnCli(
-      [
-        'operator',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        '--namespace',
-        OPERATOR_NS,
-        '--lease-namespace',
-        OPERATOR_NS,
-        '--serve',
-        `127.0.0.1:${servePort}`,
-        '--serving-ip',
-        '127.0.0.1',
-        '--metrics-listen',
-        `127.0.0.1:${await freePort()}`,
-        '--log-level',
-        'warn',
-      ],
-      { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS },
-    );
+    const operator = spawnCli(operatorArgs(cp.kubeconfigPath, servePort, await freePort()), OPERATOR_ENV);
     cleanups.push(() => operator.child.kill('SIGKILL'));
-    const caPem = await until(
-      'the tokenwarden-serving Secret',
-      async () => {
-        if (operator.child.exitCode !== null) throw new Error(`operator exited: ${operator.output()}`);
-        const s = await core.readNamespacedSecret({ name: 'tokenwarden-serving', namespace: OPERATOR_NS });
-        const ca = s.data?.['ca.crt'];
-        return ca === undefined ? undefined : Buffer.from(ca, 'base64').toString('utf8');
-      },
-      60_000,
-    );
+    const caPem = await servingCa(kc, operator);
     const urls = await startSidecars(K, tokens, work, `https://127.0.0.1:${servePort}`, caPem, cleanups);
     const all200 = async (token: string): Promise<boolean> =>
       (await Promise.all(urls.map((u) => statusOf(u, token)))).every((s) => s === 200);

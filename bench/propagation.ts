@@ -43,7 +43,10 @@ import { apiServerPid, outagePhase } from './outage.js';
 import { cpuMicros, rssBytes } from './procfs.js';
 import {
   CLI,
+  OPERATOR_ENV,
   OPERATOR_NS,
+  operatorArgs,
+  servingCa,
   REPO,
   createPods,
   percentile,
@@ -278,40 +281,14 @@ async function main(): Promise<void> {
     // The operator, as shipped.
     const servePort = await freePort();
     const metricsPort = await freePort();
-    const operatorArgs = [
-      'operator',
-      '--kubeconfig',
-      cp.kubeconfigPath,
-      '--namespace',
-      OPERATOR_NS,
-      '--lease-namespace',
-      OPERATOR_NS,
-      '--serve',
-      `127.0.0.1:${servePort}`,
-      '--serving-ip',
-      '127.0.0.1',
-      '--metrics-listen',
-      `127.0.0.1:${metricsPort}`,
-      '--log-level',
-      'warn',
+    const args = [
+      ...operatorArgs(cp.kubeconfigPath, servePort, metricsPort),
       ...(values['operator-arg'] ?? []),
     ];
-    const operatorEnv = { POD_NAME: 'bench-operator', POD_NAMESPACE: OPERATOR_NS };
-    let operator = spawnCli(operatorArgs, operatorEnv, OPERATOR_CLI);
+    let operator = spawnCli(args, OPERATOR_ENV, OPERATOR_CLI);
     cleanups.push(() => void operator.child.kill('SIGKILL'));
     const opPid = operator.child.pid as number;
-    const caPem = await until(
-      'the tokenwarden-serving Secret',
-      async () => {
-        if (operator.child.exitCode !== null) throw new Error(`operator exited: ${operator.output()}`);
-        const s = await core.readNamespacedSecret({ name: 'tokenwarden-serving', namespace: OPERATOR_NS });
-        const ca = s.data?.['ca.crt'];
-        return ca === undefined ? undefined : Buffer.from(ca, 'base64').toString('utf8');
-      },
-      60_000,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n--- operator output ---\n${operator.output()}`);
-    });
+    const caPem = await servingCa(kc, operator);
     const base = new URL(`https://127.0.0.1:${servePort}`);
     const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: caPem });
     cleanups.push(() => agent.destroy());
@@ -525,7 +502,7 @@ async function main(): Promise<void> {
               },
             })),
           restart: async () => {
-            operator = spawnCli(operatorArgs, operatorEnv, OPERATOR_CLI);
+            operator = spawnCli(args, OPERATOR_ENV, OPERATOR_CLI);
             await servesStreams();
             return { pid: operator.child.pid as number, servingAt: Date.now() };
           },
