@@ -1,4 +1,4 @@
-import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAttestation, type Proof } from '../../../../src/distribution/attestation.js';
@@ -13,42 +13,8 @@ import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
 import { ConfigSigner } from '../../../../src/operator/stream/signer.js';
 import { makeSigner, type TestSigner } from '../../../support/attestation.js';
-import { revocation } from './fixtures.js';
+import { cache, rawPolicy, revocation } from './fixtures.js';
 
-const cache = <T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]) =>
-  ({
-    items,
-    get: (name: string, ns?: string) =>
-      items.find((o) => o.metadata?.name === name && o.metadata?.namespace === ns),
-    list: (ns?: string) => items.filter((o) => ns === undefined || o.metadata?.namespace === ns),
-  }) as ObjectCache<T> & { items: T[] };
-
-const rawPolicy: RawObject = {
-  apiVersion: 'tokenwarden.dev/v1alpha1',
-  kind: 'TokenPolicy',
-  metadata: { name: 'orders', namespace: 'shop', uid: 'p1', generation: 1 },
-  spec: {
-    selector: { matchLabels: { app: 'orders' } },
-    targetPort: 8080,
-    issuers: [
-      {
-        issuer: 'https://idp.example/',
-        audiences: ['a'],
-        jwks: {
-          keys: [
-            {
-              kty: 'EC',
-              crv: 'P-256',
-              kid: 'k',
-              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
-              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
-            },
-          ],
-        },
-      },
-    ],
-  },
-};
 const POD = { namespace: 'shop', name: 'a', uid: 'u-a' };
 const tick = () => new Promise((r) => setImmediate(r));
 

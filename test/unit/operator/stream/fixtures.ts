@@ -1,4 +1,6 @@
+import type { ObjectCache } from '@kubernetes/client-node';
 import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { RawObject } from '../../../../src/operator/runtime/informers.js';
 import type { TokenPolicy, TokenRevocation } from '../../../../src/policy/types.js';
 
 export function policy(generation = 1, audience = 'orders-api'): TokenPolicy {
@@ -32,3 +34,42 @@ export function config(revs: TokenRevocation[], p = policy()): StreamConfig {
     revocations: revs,
   };
 }
+
+/** An ObjectCache over a plain map: the informer's cache without an API server. */
+export function cache<T extends { metadata?: { name?: string; namespace?: string } }>(
+  items: T[],
+): ObjectCache<T> & { items: T[] } {
+  return {
+    items,
+    get: (name, ns) => items.find((o) => o.metadata?.name === name && o.metadata?.namespace === ns),
+    list: (ns) => items.filter((o) => ns === undefined || o.metadata?.namespace === ns),
+  };
+}
+
+/** The policy of the hub tests, as the informer holds it. */
+export const rawPolicy: RawObject = {
+  apiVersion: 'tokenwarden.dev/v1alpha1',
+  kind: 'TokenPolicy',
+  metadata: { name: 'orders', namespace: 'shop', uid: 'p1', generation: 1 },
+  spec: {
+    selector: { matchLabels: { app: 'orders' } },
+    targetPort: 8080,
+    issuers: [
+      {
+        issuer: 'https://idp.example/',
+        audiences: ['a'],
+        jwks: {
+          keys: [
+            {
+              kty: 'EC',
+              crv: 'P-256',
+              kid: 'k',
+              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+            },
+          ],
+        },
+      },
+    ],
+  },
+};

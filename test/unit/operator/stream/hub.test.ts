@@ -1,4 +1,4 @@
-import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -8,45 +8,8 @@ import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
 import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
-import { revocation } from './fixtures.js';
+import { cache, rawPolicy, revocation } from './fixtures.js';
 
-/** An ObjectCache over a plain map: the informer's cache without an API server. */
-function cache<T extends { metadata?: { name?: string; namespace?: string } }>(
-  items: T[],
-): ObjectCache<T> & { items: T[] } {
-  return {
-    items,
-    get: (name, ns) => items.find((o) => o.metadata?.name === name && o.metadata?.namespace === ns),
-    list: (ns) => items.filter((o) => ns === undefined || o.metadata?.namespace === ns),
-  };
-}
-
-const rawPolicy: RawObject = {
-  apiVersion: 'tokenwarden.dev/v1alpha1',
-  kind: 'TokenPolicy',
-  metadata: { name: 'orders', namespace: 'shop', uid: 'p1', generation: 1 },
-  spec: {
-    selector: { matchLabels: { app: 'orders' } },
-    targetPort: 8080,
-    issuers: [
-      {
-        issuer: 'https://idp.example/',
-        audiences: ['a'],
-        jwks: {
-          keys: [
-            {
-              kty: 'EC',
-              crv: 'P-256',
-              kid: 'k',
-              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
-              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
-            },
-          ],
-        },
-      },
-    ],
-  },
-};
 const pod = (name: string, app = 'orders'): V1Pod => ({
   metadata: { name, namespace: 'shop', uid: `u-${name}`, labels: { app } },
   status: { phase: 'Running' },
