@@ -99,7 +99,11 @@ export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Chec
   try {
     chain = proof.chain.map((b64) => {
       if (b64.length > MAX_CERT_BASE64) throw new Error('certificate too large');
-      return new X509Certificate(canonical(b64, 'base64'));
+      const der = canonical(b64, 'base64');
+      const cert = new X509Certificate(der);
+      // The parser ignores bytes after the certificate: one certificate, one spelling.
+      if (!cert.raw.equals(der)) throw new Error('bytes after the certificate');
+      return cert;
     });
   } catch (err) {
     return { ok: false, error: `proof.chain: not a certificate (${(err as Error).message})` };

@@ -118,6 +118,17 @@ describe('verifyAttestation', () => {
 });
 
 describe('a signed snapshot file (property)', () => {
+  it('refuses a chain certificate with bytes after it (the parser would ignore them)', () => {
+    const proof = signer.proof(CONFIG);
+    const der = Buffer.from(proof.chain[0] as string, 'base64');
+    const padded = {
+      ...proof,
+      chain: [Buffer.concat([der, Buffer.from([5])]).toString('base64'), ...proof.chain.slice(1)],
+    };
+    const v = verifyAttestation(padded, ATTESTED, signer.trust);
+    expect(v.ok).toBe(false);
+  });
+
   it('is refused after any one-character change outside savedAt', () => {
     const text = encodeSnapshot(
       ATTESTED.version,
