@@ -36,7 +36,8 @@ fi
 stop containerd kube-apiserver etcd
 # Shims of this containerd (they detach from our process group): matched by our socket path.
 for p in /proc/[0-9]*; do
-  tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "-address $sock " && kill -9 "${p#/proc/}" 2>/dev/null
+  cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+  [[ $cmd == *"-address $sock "* ]] && kill -9 "${p#/proc/}" 2>/dev/null
 done
 # Container processes left in our cgroups (a shim killed before its task).
 for c in /sys/fs/cgroup/*/"${CGROUP_ROOT#/}"; do

@@ -35,9 +35,9 @@ fs.writeFileSync(p.replace(/config\.json$/, 'probe.json'), JSON.stringify(spec))
 JS
 
 help=$(runc run --bundle "$work/bundle" "tw-image-check-$$" 2>&1 </dev/null) || fail "tokenwarden --help failed: $help"
-echo "$help" | grep -q "sidecar" || fail "tokenwarden --help printed no usage: $help"
+grep -q "sidecar" <<<"$help" || fail "tokenwarden --help printed no usage: $help"
 cp "$work/bundle/probe.json" "$work/bundle/config.json"
 probe=$(runc run --bundle "$work/bundle" "tw-image-check-$$" 2>&1 </dev/null) || fail "probe failed: $probe"
-echo "$probe" | grep -q '"uid":15080,"gid":15080' || fail "not UID/GID 15080: $probe"
-echo "$probe" | grep -q '"writable":"EROFS"' || fail "the root filesystem is writable: $probe"
+grep -q '"uid":15080,"gid":15080' <<<"$probe" || fail "not UID/GID 15080: $probe"
+grep -q '"writable":"EROFS"' <<<"$probe" || fail "the root filesystem is writable: $probe"
 echo "ok: image $tag runs tokenwarden --help as 15080:15080 on a read-only root ($probe)"

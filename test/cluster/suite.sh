@@ -144,9 +144,9 @@ done
 step "metrics from each sidecar's admin port"
 for ip in $pod_ips; do
   m=$(k -n "$cns" exec client -- node -e 'fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()))' "http://$ip:15090/metrics")
-  echo "$m" | head -1 | grep -q '^200 ' || fail "$ip:15090/metrics: $(echo "$m" | head -1)"
-  echo "$m" | grep -q '^tokenwarden_requests_total{.*decision="allow"' || fail "$ip:15090/metrics has no allowed request counted"
-  echo "$m" | grep -q '^tokenwarden_requests_total{.*reason="missing"' || fail "$ip:15090/metrics has no refused request counted"
+  [[ $m == "200 "* ]] || fail "$ip:15090/metrics: ${m%%$'\n'*}"
+  grep -q '^tokenwarden_requests_total{.*decision="allow"' <<<"$m" || fail "$ip:15090/metrics has no allowed request counted"
+  grep -q '^tokenwarden_requests_total{.*reason="missing"' <<<"$m" || fail "$ip:15090/metrics has no refused request counted"
   ok "$ip:15090/metrics counts allows and refusals"
 done
 
