@@ -28,6 +28,7 @@ interface Target {
 }
 
 interface Pending {
+  readonly key: string;
   readonly generation: number;
   readonly uid: string;
   readonly observedAt: number;
@@ -38,6 +39,11 @@ interface Pending {
 
 export class Propagation {
   private readonly records = new Map<string, Pending>();
+  /**
+   * Per policy, the records still waiting for one of its sessions: an ack looks only at these
+   * (a few at a time), not at every revocation ever observed.
+   */
+  private readonly waiting = new Map<string, Set<Pending>>();
 
   constructor(private readonly onDone: (ack: RevocationAck & { key: string }) => void) {}
 
@@ -46,10 +52,13 @@ export class Propagation {
     if (prev !== undefined && prev.uid === uid && prev.generation === generation) return;
     const targets = new Map<string, Target>();
     for (const p of policies) targets.set(p, { seq: undefined, remaining: new Set() });
-    this.records.set(key, { generation, uid, observedAt: now, targets, acked: 0 });
+    if (prev !== undefined) this.unwait(prev);
+    this.records.set(key, { key, generation, uid, observedAt: now, targets, acked: 0 });
   }
 
   forget(key: string): void {
+    const r = this.records.get(key);
+    if (r !== undefined) this.unwait(r);
     this.records.delete(key);
   }
 
@@ -63,24 +72,29 @@ export class Propagation {
         if (s.ackedGeneration >= seq) r.acked++;
         else t.remaining.add(s.id);
       }
+      if (t.remaining.size > 0) this.waitingFor(policy).add(r);
     }
   }
 
   acked(s: Session, now: number): void {
-    for (const [key, r] of this.records) {
+    const waiting = this.waiting.get(s.policy);
+    if (waiting === undefined) return;
+    for (const r of [...waiting]) {
       const t = r.targets.get(s.policy);
       if (t?.seq === undefined || !t.remaining.has(s.id) || s.ackedGeneration < t.seq) continue;
       t.remaining.delete(s.id);
       r.acked++;
-      this.complete(key, r, now);
+      this.targetDrained(s.policy, r, t, now);
     }
   }
 
   /** A session that goes away owes nothing any more (it will get a snapshot when it returns). */
   sessionGone(s: Session, now: number): void {
-    for (const [key, r] of this.records) {
+    const waiting = this.waiting.get(s.policy);
+    if (waiting === undefined) return;
+    for (const r of [...waiting]) {
       const t = r.targets.get(s.policy);
-      if (t?.remaining.delete(s.id) === true) this.complete(key, r, now);
+      if (t?.remaining.delete(s.id) === true) this.targetDrained(s.policy, r, t, now);
     }
   }
 
@@ -99,6 +113,29 @@ export class Propagation {
     const out = new Map<string, RevocationAck>();
     for (const [key, r] of this.records) out.set(key, view(r));
     return out;
+  }
+
+  private waitingFor(policy: string): Set<Pending> {
+    let set = this.waiting.get(policy);
+    if (set === undefined) this.waiting.set(policy, (set = new Set()));
+    return set;
+  }
+
+  /** After a session of `policy` left `t`: once nobody is left, `r` no longer waits on it. */
+  private targetDrained(policy: string, r: Pending, t: Target, now: number): void {
+    if (t.remaining.size > 0) return;
+    const set = this.waiting.get(policy);
+    set?.delete(r);
+    if (set?.size === 0) this.waiting.delete(policy);
+    this.complete(r.key, r, now);
+  }
+
+  private unwait(r: Pending): void {
+    for (const policy of r.targets.keys()) {
+      const set = this.waiting.get(policy);
+      set?.delete(r);
+      if (set?.size === 0) this.waiting.delete(policy);
+    }
   }
 
   private complete(key: string, r: Pending, now: number): void {

@@ -49,8 +49,8 @@ export interface Session {
    */
   sentGeneration: number;
   sentVersion: string;
-  /** Last version the sidecar said it enforces ('' until its first ack). */
-  ackedVersion: string;
+  /** Last version the sidecar said it enforces ('' until its first ack); SessionTable.ack moves it. */
+  readonly ackedVersion: string;
   ackedGeneration: number;
 }
 
@@ -60,6 +60,8 @@ export class SessionTable {
   private readonly byId = new Map<string, Session>();
   private readonly byPolicy = new Map<string, Set<Session>>();
   private readonly perPod = new Map<string, number>();
+  /** Per policy: acked version → sessions whose last ack names it (counts() in O(1) per ack). */
+  private readonly ackedBy = new Map<string, Map<string, number>>();
 
   open(pod: PodRef, policy: string, io: SessionIo, now: number): Session {
     const s: Session = {
@@ -91,6 +93,7 @@ export class SessionTable {
     const set = this.byPolicy.get(s.policy);
     set?.delete(s);
     if (set?.size === 0) this.byPolicy.delete(s.policy);
+    this.moveAck(s, '');
     const n = (this.perPod.get(s.pod.uid) ?? 1) - 1;
     if (n > 0) this.perPod.set(s.pod.uid, n);
     else this.perPod.delete(s.pod.uid);
@@ -114,7 +117,7 @@ export class SessionTable {
     s.lastAckAt = now;
     if (generation >= s.ackedGeneration) {
       s.ackedGeneration = generation;
-      s.ackedVersion = version;
+      this.moveAck(s, version);
     }
     return 'ok';
   }
@@ -150,9 +153,23 @@ export class SessionTable {
 
   /** Connected sessions of `policy`, and those whose last ack is `version`. */
   counts(policy: string, version: string | undefined): { connected: number; synced: number } {
-    const set = this.byPolicy.get(policy);
-    let synced = 0;
-    for (const s of set ?? []) if (version !== undefined && s.ackedVersion === version) synced++;
-    return { connected: set?.size ?? 0, synced };
+    const connected = this.byPolicy.get(policy)?.size ?? 0;
+    const synced = version === undefined ? 0 : (this.ackedBy.get(policy)?.get(version) ?? 0);
+    return { connected, synced };
+  }
+
+  /** `s` now acknowledges `version` ('' for none, e.g. when it goes): keeps `ackedBy` true. */
+  private moveAck(s: Session, version: string): void {
+    if (s.ackedVersion === version) return;
+    let byVersion = this.ackedBy.get(s.policy);
+    if (byVersion === undefined) this.ackedBy.set(s.policy, (byVersion = new Map()));
+    if (s.ackedVersion !== '') {
+      const left = (byVersion.get(s.ackedVersion) ?? 1) - 1;
+      if (left > 0) byVersion.set(s.ackedVersion, left);
+      else byVersion.delete(s.ackedVersion);
+    }
+    if (version !== '') byVersion.set(version, (byVersion.get(version) ?? 0) + 1);
+    if (byVersion.size === 0) this.ackedBy.delete(s.policy);
+    (s as { ackedVersion: string }).ackedVersion = version;
   }
 }

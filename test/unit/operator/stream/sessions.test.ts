@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SessionTable, type SessionIo } from '../../../../src/operator/stream/sessions.js';
 
@@ -45,5 +46,36 @@ describe('SessionTable', () => {
     expect(t.remove(a.id)?.id).toBe(a.id);
     expect(t.forPolicy('p').map((s) => s.id)).toEqual([b.id]);
     expect(t.forPod('shop', 'b').length).toBe(1);
+  });
+
+  it('keeps counts() equal to a count over every session, whatever opens, acks and leaves', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('open' as const), pod: fc.nat(5), policy: fc.nat(2) }),
+      fc.record({ kind: fc.constant('ack' as const), which: fc.nat(20), gen: fc.nat(4), version: fc.nat(3) }),
+      fc.record({ kind: fc.constant('remove' as const), which: fc.nat(20) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const t = new SessionTable();
+        const ids: string[] = [];
+        for (const o of ops) {
+          if (o.kind === 'open') {
+            const s = t.open(pod(`p${o.pod}`), `shop/p${o.policy}`, io, 0);
+            s.sentGeneration = 4;
+            ids.push(s.id);
+          } else if (ids.length > 0) {
+            const id = ids[o.which % ids.length] ?? '';
+            if (o.kind === 'ack') t.ack(id, o.gen, `v${o.version}`, 1);
+            else t.remove(id);
+          }
+        }
+        for (const policy of ['shop/p0', 'shop/p1', 'shop/p2'])
+          for (const version of ['v0', 'v1', 'v2', 'v3', undefined]) {
+            const open = t.all().filter((s) => s.policy === policy);
+            const synced = open.filter((s) => version !== undefined && s.ackedVersion === version).length;
+            expect(t.counts(policy, version)).toEqual({ connected: open.length, synced });
+          }
+      }),
+    );
   });
 });
