@@ -162,7 +162,7 @@ export class SessionTable {
   private moveAck(s: Session, version: string): void {
     if (s.ackedVersion === version) return;
     let byVersion = this.ackedBy.get(s.policy);
-    if (byVersion === undefined) this.ackedBy.set(s.policy, (byVersion = new Map()));
+    if (byVersion === undefined) this.ackedBy.set(s.policy, (byVersion = new Map<string, number>()));
     if (s.ackedVersion !== '') {
       const left = (byVersion.get(s.ackedVersion) ?? 1) - 1;
       if (left > 0) byVersion.set(s.ackedVersion, left);
