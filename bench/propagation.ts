@@ -5,11 +5,12 @@
  *   real kube-apiserver + etcd (test/integration/harness) ─ CRDs, a TokenPolicy, N + K pods,
  *   one pod-bound token each (TokenRequest API, audience tokenwarden)
  *   one real operator process (dist/cmd/tokenwarden.js operator, --serve on 127.0.0.1)
- *   N simulated stream clients in this process (NDJSON parse, ack per message and every 5 s)
+ *   N simulated stream clients in this process (NDJSON parse, acks paced as a sidecar's are:
+ *   control-plane/ack-pacer.ts, and every 5 s)
  *   K real sidecars (dist/cmd/tokenwarden.js sidecar --control-plane) in front of a tiny app
  *
- * R revocations are created at a steady rate; for each, latency = (last simulated client's ack
- * that holds it) − (the moment the create request was sent). Real sidecars are measured from
+ * R revocations are created at a steady rate; for each, latency = (the moment the last simulated
+ * client received a message holding it) − (the moment the create request was sent). Real sidecars are measured from
  * the same moment until a token with the revoked jti is refused (polled every 20 ms).
  *
  * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
@@ -31,7 +32,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { ACK_PATH, STREAM_PATH, parseServerMessage } from '../src/distribution/protocol.js';
+import {
+  ACK_MIN_INTERVAL_MS,
+  ACK_PATH,
+  STREAM_PATH,
+  parseServerMessage,
+} from '../src/distribution/protocol.js';
+import { AckPacer } from '../src/sidecar/control-plane/ack-pacer.js';
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
@@ -73,7 +80,7 @@ const log = (m: string): void => void process.stderr.write(`[bench:propagation] 
 // ---- simulated sidecars: the wire protocol only ---------------------------------------------
 
 interface SimClient {
-  /** Revocation name → epoch ms when the ack naming a version that holds it was sent. */
+  /** Revocation name → epoch ms when a message holding it was received (its ack follows, paced). */
   readonly acked: Map<string, number>;
   snapshotAt: number | undefined;
   reconnects: number;
@@ -111,12 +118,15 @@ function simClient(
     post.on('error', (e) => onError(`ack: ${e.message}`));
     post.end(body);
   };
-  const timer = setInterval(ack, 5_000);
+  // Paced as a real sidecar paces them: a burst's acks folded into one per ACK_MIN_INTERVAL_MS.
+  const acks = new AckPacer({ minIntervalMs: ACK_MIN_INTERVAL_MS, now: Date.now, send: ack });
+  const timer = setInterval(() => acks.request(), 5_000);
   // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
   const backoff = new Backoff();
   let retryAfterMs: number | undefined;
   const reconnect = (why: string): void => {
     session = undefined;
+    acks.reset();
     if (closed) return;
     onError(why);
     state.reconnects++;
@@ -170,7 +180,7 @@ function simClient(
             for (const r of msg.revocationsUpserted ?? [])
               if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
           }
-          ack();
+          acks.request();
         }
       });
       res.on('close', () => end('stream closed'));
@@ -182,6 +192,7 @@ function simClient(
   state.close = () => {
     closed = true;
     clearInterval(timer);
+    acks.reset();
     req?.destroy();
   };
   return state;

@@ -4,7 +4,7 @@
  * that chain finds nothing, client-node silently falls back to http://localhost:8080; we say
  * so instead, since no cluster ever answers there.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KeptAliveKubeConfig } from '../operator/runtime/kept-alive.js';
 
 export class KubeconfigError extends Error {
   override readonly name = 'KubeconfigError';
@@ -12,8 +12,9 @@ export class KubeconfigError extends Error {
 
 const FALLBACK_SERVER = 'http://localhost:8080';
 
-export function loadKubeconfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeconfig(file: string | undefined): KeptAliveKubeConfig {
+  // Kept-alive connections to the API server (kept-alive.ts), for the operator and the CLI alike.
+  const kc = new KeptAliveKubeConfig();
   const where = file ?? 'the default kubeconfig';
   try {
     if (file === undefined) kc.loadFromDefault();

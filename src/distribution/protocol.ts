@@ -18,6 +18,11 @@ export const STREAM_CONTENT_TYPE = 'application/x-ndjson';
 /** The audience of the projected ServiceAccount token a sidecar presents. */
 export const TOKEN_AUDIENCE = 'tokenwarden';
 export const HEARTBEAT_INTERVAL_MS = 5_000;
+/**
+ * Least time between two acks of one sidecar: the acks of a burst of changes are folded into one
+ * (control-plane/ack-pacer.ts); the first ack after a quiet spell goes at once.
+ */
+export const ACK_MIN_INTERVAL_MS = 250;
 /** Silence after which either end declares the peer dead. */
 export const PEER_TIMEOUT_MS = 15_000;
 

@@ -1,16 +1,15 @@
 /**
- * TokenReviews over one kept-alive connection pool. The client library builds a new HTTPS agent
- * (a new TLS context and connection) for every call; after an outage every sidecar reconnects at
- * once and each of them costs a TokenReview, so that per-call handshake was most of the
- * operator's CPU while it caught up. Here the agent is built once from the kubeconfig (again
- * when its CA or client certificate changes); the credentials (a rotating ServiceAccount token,
- * an exec plugin) are still asked of the kubeconfig for every call.
+ * TokenReviews over one kept-alive connection pool (runtime/kept-alive.ts): after an outage every
+ * sidecar reconnects at once and each costs a TokenReview, so a per-call handshake was most of
+ * the operator's CPU while it caught up. The credentials (a rotating ServiceAccount token, an
+ * exec plugin) are still asked of the kubeconfig for every call. Its own request rather than the
+ * generated client's: the answer is size-bounded and the call has a timeout.
  */
 import type { KubeConfig, V1TokenReview } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { TOKEN_AUDIENCE } from '../../distribution/protocol.js';
+import { KeptAliveAgent } from '../runtime/kept-alive.js';
 import { podFromReview, type Authenticated } from './auth.js';
 
 const PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
@@ -33,30 +32,9 @@ export function tokenReviewer(kc: KubeConfig, maxSockets = 32): Reviewer {
   if (server === undefined) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(PATH, server);
   const tls = url.protocol === 'https:';
-  let agent: http.Agent | undefined;
-  let agentFor = '';
-
-  const agentOf = (o: https.RequestOptions): http.Agent => {
-    const id = createHash('sha256')
-      .update(JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized]))
-      .digest('hex');
-    if (agent !== undefined && id === agentFor) return agent;
-    agent?.destroy();
-    agentFor = id;
-    const servername = kc.getCurrentCluster()?.tlsServerName;
-    agent = tls
-      ? new https.Agent({
-          keepAlive: true,
-          maxSockets,
-          ...(o.ca === undefined ? {} : { ca: o.ca }),
-          ...(o.cert === undefined ? {} : { cert: o.cert }),
-          ...(o.key === undefined ? {} : { key: o.key }),
-          ...(o.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: o.rejectUnauthorized }),
-          ...(servername === undefined ? {} : { servername }),
-        })
-      : new http.Agent({ keepAlive: true, maxSockets });
-    return agent;
-  };
+  const agents = new KeptAliveAgent({ tls, maxSockets });
+  const servername = (): string | undefined => kc.getCurrentCluster()?.tlsServerName;
+  const agentOf = (o: https.RequestOptions): http.Agent => agents.for({ ...o, servername: servername() });
 
   return async (token) => {
     const o: https.RequestOptions = {};

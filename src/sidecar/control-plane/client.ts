@@ -1,7 +1,8 @@
 /**
  * The sidecar's end of the config stream (docs/contracts/in-cluster.md, ADR 0005): one
  * long-lived `GET /v1/config` over HTTPS, NDJSON messages applied in order, acknowledgements
- * POSTed after each applied message and every 5 s, reconnection with backoff and full jitter.
+ * POSTed after an applied message (a burst folded into one every 250 ms, ack-pacer.ts) and
+ * every 5 s, reconnection with backoff and full jitter.
  *
  * Fail-static: nothing here ever loosens enforcement. A dropped stream, a refusal, a message
  * that does not validate: the configuration in force stays in force (ConfigState is only ever
@@ -11,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import {
+  ACK_MIN_INTERVAL_MS,
   ACK_PATH,
   HEARTBEAT_INTERVAL_MS,
   KEYS_REFRESH_PATH,
@@ -25,6 +27,7 @@ import {
 import type { Logger } from '../../log/logger.js';
 import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
+import { AckPacer } from './ack-pacer.js';
 import { Backoff, DEFAULT_BACKOFF, retryAfterDelay, type BackoffOptions } from './backoff.js';
 import { LineSplitter } from './lines.js';
 import { contentOf } from './vouch.js';
@@ -60,6 +63,8 @@ export interface StreamClientOptions {
   backoff?: BackoffOptions;
   peerTimeoutMs?: number;
   ackIntervalMs?: number;
+  /** Least time between two acks (ack-pacer.ts); default ACK_MIN_INTERVAL_MS. */
+  ackMinIntervalMs?: number;
   maxLineBytes?: number;
   now?: () => number;
 }
@@ -81,6 +86,7 @@ export class StreamClient {
   #conn: Connection | undefined;
   #retry: NodeJS.Timeout | undefined;
   #ackTimer: NodeJS.Timeout | undefined;
+  readonly #acks: AckPacer;
   #stopped = false;
   /** Messages are applied strictly in order, one at a time. */
   #chain: Promise<void> = Promise.resolve();
@@ -97,6 +103,11 @@ export class StreamClient {
     this.#backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     // Acks and refresh requests: one small keep-alive pool, apart from the stream's own socket.
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 2, ca: options.caPem });
+    this.#acks = new AckPacer({
+      minIntervalMs: options.ackMinIntervalMs ?? ACK_MIN_INTERVAL_MS,
+      now: this.#now,
+      send: () => this.#ack(),
+    });
   }
 
   get connected(): boolean {
@@ -119,6 +130,7 @@ export class StreamClient {
     this.#stopped = true;
     clearTimeout(this.#retry);
     clearInterval(this.#ackTimer);
+    this.#acks.reset();
     if (this.#conn !== undefined) {
       this.#conn.ended = true;
       this.#conn.req.destroy();
@@ -320,12 +332,13 @@ export class StreamClient {
     this.#lastInSyncAt = this.#now();
     this.#generation = msg.generation;
     this.#o.onApplied(result, proof);
-    this.#ack();
+    this.#acks.request();
   }
 
   #startAcks(): void {
     clearInterval(this.#ackTimer);
-    this.#ackTimer = setInterval(() => this.#ack(), this.#o.ackIntervalMs ?? HEARTBEAT_INTERVAL_MS);
+    this.#acks.reset();
+    this.#ackTimer = setInterval(() => this.#acks.request(), this.#o.ackIntervalMs ?? HEARTBEAT_INTERVAL_MS);
     this.#ackTimer.unref();
   }
 
@@ -383,6 +396,7 @@ export class StreamClient {
     conn.req.destroy();
     if (conn !== this.#conn) return;
     clearInterval(this.#ackTimer);
+    this.#acks.reset();
     const wasConnected = conn.healthySince !== undefined;
     this.#session = undefined;
     this.#inSync = false;
