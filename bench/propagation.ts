@@ -35,7 +35,7 @@ import { ACK_PATH, STREAM_PATH, parseServerMessage } from '../src/distribution/p
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
 import { Backoff, retryAfterDelay } from '../src/sidecar/control-plane/backoff.js';
@@ -464,7 +464,7 @@ async function main(): Promise<void> {
           const m = parseServerMessage(line);
           if (!m.ok || m.value.type !== 'snapshot') return fail(new Error('no snapshot first'));
           const keys = new KeyStore();
-          const applier = new StreamApplier({ state: new ConfigState(), keys });
+          const applier = new StreamApplier({ state: new EnforcementState(), keys });
           void applier.applySnapshot(m.value.version, m.value.config).then((r) => {
             keys.close();
             if (!r.ok) return fail(new Error(r.error));

@@ -23,7 +23,7 @@ import type { TokenPolicy, TokenRevocation } from '../src/policy/types.js';
 import { RevocationSet } from '../src/revocation/set.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { SnapshotWriter, loadSnapshot } from '../src/sidecar/control-plane/snapshot-file.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import { contentVersion } from '../src/distribution/version.js';
 import { makeSigner } from '../test/support/attestation.js';
 
@@ -101,7 +101,7 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
   const bytes = Buffer.byteLength(line) + 1;
 
   const heapBefore = process.memoryUsage().heapUsed;
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const keys = new KeyStore();
   const applier = new StreamApplier({ state, keys });
   const cpu0 = process.cpuUsage();
@@ -141,10 +141,10 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
       throw new Error(
         `bench: snapshot file did not load: ${loaded.kind === 'refused' ? loaded.error : 'none'}`,
       );
-    const again = await new StreamApplier({ state: new ConfigState(), keys: new KeyStore() }).applySnapshot(
-      loaded.value.version,
-      loaded.value.config,
-    );
+    const again = await new StreamApplier({
+      state: new EnforcementState(),
+      keys: new KeyStore(),
+    }).applySnapshot(loaded.value.version, loaded.value.config);
     const loadMs = ms(t0);
     if (!again.ok) throw new Error('bench: loaded snapshot refused');
 

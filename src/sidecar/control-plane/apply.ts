@@ -5,7 +5,7 @@
  *
  * Atomicity: everything that can fail or wait (validation, compilation, key import, building
  * the revocation set) happens first, on the side; then keys and config are swapped in one
- * synchronous step (KeyStore.install + ConfigState.apply), so a request sees the old or the new
+ * synchronous step (KeyStore.install + EnforcementState.apply), so a request sees the old or the new
  * configuration, never a mix, and a refused message leaves the old one whole.
  */
 import type { JWK } from 'jose';
@@ -25,7 +25,7 @@ import {
   validateRevocation,
 } from '../../policy/validate.js';
 import { RevocationSet } from '../../revocation/set.js';
-import type { ActiveConfig, ConfigState } from '../../decide/state.js';
+import type { Enforcement, EnforcementState } from '../../decide/state.js';
 
 type KeyMap = Record<string, { keys: JWK[] }>;
 
@@ -40,11 +40,11 @@ export interface HeldConfig {
 }
 
 export type ApplyResult =
-  | { ok: true; active: ActiveConfig; held: HeldConfig; changed: { revocations: number } }
+  | { ok: true; active: Enforcement; held: HeldConfig; changed: { revocations: number } }
   | { ok: false; kind: 'invalid' | 'base_mismatch'; error: string };
 
 export interface ApplierDeps {
-  state: ConfigState;
+  state: EnforcementState;
   keys: KeyStore;
   /** Epoch milliseconds. */
   now?: () => number;

@@ -4,7 +4,7 @@
  * POSTed after each applied message and every 5 s, reconnection with backoff and full jitter.
  *
  * Fail-static: nothing here ever loosens enforcement. A dropped stream, a refusal, a message
- * that does not validate: the configuration in force stays in force (ConfigState is only ever
+ * that does not validate: the configuration in force stays in force (EnforcementState is only ever
  * replaced by a fully applied message), and the sidecar keeps trying to get back in sync.
  */
 import { readFile } from 'node:fs/promises';
