@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
-import { parseServerMessage, type SnapshotMessage, type StreamConfig } from '../src/distribution/protocol.js';
+import { parseServerMessage, type SnapshotMessage, type PolicyBundle } from '../src/distribution/protocol.js';
 import { KeyStore } from '../src/keys/store.js';
 import { createLogger } from '../src/log/logger.js';
 import type { TokenPolicy, TokenRevocation } from '../src/policy/types.js';
@@ -90,7 +90,7 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 1
 export async function measureSnapshot(entries: number, perDoc: number): Promise<SnapshotFigures> {
   const { publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  const config: StreamConfig = {
+  const config: PolicyBundle = {
     policy: benchPolicy(),
     keys: { [ISS]: { keys: [jwk] } },
     revocations: benchRevocations(entries, perDoc),

@@ -5,8 +5,8 @@
  */
 import type { JWK } from 'jose';
 import type { Proof } from '../../distribution/attestation.js';
-import type { StreamConfig } from '../../distribution/protocol.js';
-import { configVersion, digest } from '../../distribution/version.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
+import { bundleVersion, digest } from '../../distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../policy/types.js';
 
 type Keys = Record<string, { keys: JWK[] }>;
@@ -56,7 +56,7 @@ export class PolicyConfig {
 
   /** `attest`: the operator's signature over a version of this policy (signer.ts). */
   constructor(
-    config: StreamConfig,
+    config: PolicyBundle,
     private readonly attest: (version: string) => Proof | undefined = () => undefined,
   ) {
     this.policy = config.policy;
@@ -91,7 +91,7 @@ export class PolicyConfig {
     return this.revocations.size;
   }
 
-  snapshot(): StreamConfig {
+  snapshot(): PolicyBundle {
     return {
       policy: this.policy,
       keys: this.keys,
@@ -103,7 +103,7 @@ export class PolicyConfig {
    * Moves to `next`. Returns what changed, or undefined when the content (hence the version)
    * is the same. `revocations` are the full list that applies now.
    */
-  update(next: StreamConfig): ConfigChange | undefined {
+  update(next: PolicyBundle): ConfigChange | undefined {
     const base = this.currentVersion;
     const policyDigest = digest(next.policy);
     const keysDigest = digest(next.keys);
@@ -181,7 +181,7 @@ export class PolicyConfig {
   }
 
   private computeVersion(): string {
-    return configVersion(
+    return bundleVersion(
       this.policyDigest,
       this.keysDigest,
       [...this.revocations].map(([name, e]) => [name, e.digest] as const),

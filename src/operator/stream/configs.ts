@@ -8,7 +8,7 @@
  * catalog's `lastValid`), as a bad policy file does on a sidecar.
  */
 import type { ObjectCache } from '@kubernetes/client-node';
-import type { StreamConfig } from '../../distribution/protocol.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
 import type { TokenRevocation } from '../../policy/types.js';
 import { isExpired } from '../../revocation/rule.js';
 import type { PolicyCatalog } from '../policy/catalog.js';
@@ -83,7 +83,7 @@ export class ConfigTable {
     this.s.catalog.forget(key);
   }
 
-  private build(key: string): StreamConfig | undefined {
+  private build(key: string): PolicyBundle | undefined {
     const [namespace, name] = splitKey(key);
     const obj = this.s.catalog.get(namespace, name);
     const policy = obj === undefined ? undefined : this.s.catalog.validated(obj).lastValid;

@@ -6,7 +6,7 @@
  * per-session copy of the body. The line still parses as the one message
  * `encodeServerMessage` would write (same fields; JSON does not order them).
  */
-import type { StreamConfig } from '../../distribution/protocol.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
 import type { ConfigChange } from './config-state.js';
 
 /** The per-session head: the session id is base64url (nothing JSON would escape). */
@@ -52,7 +52,7 @@ export function snapshotBody(
   owner: object,
   generation: number,
   version: string,
-  config: () => StreamConfig,
+  config: () => PolicyBundle,
   extra: () => object = () => ({}),
 ): Buffer {
   const hit = snapshots.get(owner);

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAttestation, type Proof } from '../../../../src/distribution/attestation.js';
 import { contentVersion } from '../../../../src/distribution/version.js';
-import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
 import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
 import { SharedKeys } from '../../../../src/operator/policy/keys.js';
@@ -91,7 +91,7 @@ describe('reconnecting with a version', () => {
     const { hub, lines, io } = await setup();
     hub.connect(POD, 'shop/orders', io, 'a-version-never-served');
     expect(lines[0]).toMatchObject({ type: 'snapshot' });
-    expect(lines[0]!.version).toBe(contentVersion(lines[0]!.config as StreamConfig));
+    expect(lines[0]!.version).toBe(contentVersion(lines[0]!.config as PolicyBundle));
     hub.close();
   });
 });
