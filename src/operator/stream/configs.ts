@@ -1,5 +1,5 @@
 /**
- * The stream configs this replica holds: one PolicyConfig per TokenPolicy that sidecars use,
+ * The stream configs this replica holds: one PolicyFeed per TokenPolicy that sidecars use,
  * built from the caches on first connect and rebuilt when marked dirty. A policy is validated
  * by the catalog; revocations are read straight from the informer cache, so a write reaches
  * sidecars without waiting for a reconcile.
@@ -15,7 +15,7 @@ import type { PolicyCatalog } from '../policy/catalog.js';
 import type { SharedKeys } from '../policy/keys.js';
 import type { RawObject } from '../runtime/informers.js';
 import { splitKey } from '../runtime/k8s.js';
-import { PolicyConfig, type ConfigChange } from './config-state.js';
+import { PolicyFeed, type BundleChange } from './policy-feed.js';
 import type { ConfigSigner } from './signer.js';
 import { validRevocation, wirePolicy } from './wire.js';
 
@@ -30,11 +30,11 @@ export interface ConfigSources {
 }
 
 export class ConfigTable {
-  private readonly states = new Map<string, PolicyConfig>();
+  private readonly states = new Map<string, PolicyFeed>();
 
   constructor(private readonly s: ConfigSources) {}
 
-  get(key: string): PolicyConfig | undefined {
+  get(key: string): PolicyFeed | undefined {
     return this.states.get(key);
   }
 
@@ -55,12 +55,12 @@ export class ConfigTable {
   }
 
   /** The config of `key`, built now if nobody held it yet; undefined when it never validated. */
-  open(key: string): PolicyConfig | undefined {
+  open(key: string): PolicyFeed | undefined {
     let state = this.states.get(key);
     if (state !== undefined) return state;
     const config = this.build(key);
     if (config === undefined) return undefined;
-    state = new PolicyConfig(config, (version) => this.s.signer?.proof(key, version));
+    state = new PolicyFeed(config, (version) => this.s.signer?.proof(key, version));
     this.states.set(key, state);
     return state;
   }
@@ -73,7 +73,7 @@ export class ConfigTable {
   }
 
   /** Rebuilds a held config from the caches; what changed, if anything. */
-  rebuild(state: PolicyConfig, key: string): ConfigChange | undefined {
+  rebuild(state: PolicyFeed, key: string): BundleChange | undefined {
     const config = this.build(key);
     return config === undefined ? undefined : state.update(config);
   }
@@ -109,6 +109,6 @@ export class ConfigTable {
   }
 }
 
-function trusts(state: PolicyConfig, issuer: string): boolean {
+function trusts(state: PolicyFeed, issuer: string): boolean {
   return state.snapshot().policy.spec.issuers.some((i) => i.issuer === issuer);
 }

@@ -7,7 +7,7 @@
  * `encodeServerMessage` would write (same fields; JSON does not order them).
  */
 import type { PolicyBundle } from '../../distribution/protocol.js';
-import type { ConfigChange } from './config-state.js';
+import type { BundleChange } from './policy-feed.js';
 
 /** The per-session head: the session id is base64url (nothing JSON would escape). */
 export function lineHead(type: 'snapshot' | 'delta', session: string): string {
@@ -25,7 +25,7 @@ interface Cached {
   readonly body: Buffer;
 }
 
-const deltas = new WeakMap<ConfigChange, Cached>();
+const deltas = new WeakMap<BundleChange, Cached>();
 const snapshots = new WeakMap<object, Cached>();
 
 /**
@@ -33,7 +33,7 @@ const snapshots = new WeakMap<object, Cached>();
  * which depends only on the policy and the version) is only read on a miss.
  */
 export function deltaBody(
-  change: ConfigChange,
+  change: BundleChange,
   generation: number,
   extra: () => object = () => ({}),
 ): Buffer {

@@ -1,5 +1,5 @@
 /**
- * One policy's stream config as this replica holds it: the current content, its version, a
+ * One policy's feed: the bundle this replica serves for it (PolicyBundle), its version, a
  * replica-local sequence number, and a short history of changes so a sidecar reconnecting with
  * a recent version gets a delta rather than a snapshot. Pure bookkeeping; no I/O, no clock.
  */
@@ -12,7 +12,7 @@ import type { TokenPolicy, TokenRevocation } from '../../policy/types.js';
 type Keys = Record<string, { keys: JWK[] }>;
 
 /** What changed between two versions: the body of a `delta` message. */
-export interface ConfigChange {
+export interface BundleChange {
   readonly base: string;
   readonly version: string;
   readonly policy?: TokenPolicy;
@@ -22,7 +22,7 @@ export interface ConfigChange {
 }
 
 interface HistoryEntry {
-  readonly change: ConfigChange;
+  readonly change: BundleChange;
   readonly seq: number;
 }
 
@@ -41,7 +41,7 @@ function revocationDigest(r: TokenRevocation): string {
   return d;
 }
 
-export class PolicyConfig {
+export class PolicyFeed {
   private policy: TokenPolicy;
   private keys: Keys;
   private policyDigest: string;
@@ -103,7 +103,7 @@ export class PolicyConfig {
    * Moves to `next`. Returns what changed, or undefined when the content (hence the version)
    * is the same. `revocations` are the full list that applies now.
    */
-  update(next: PolicyBundle): ConfigChange | undefined {
+  update(next: PolicyBundle): BundleChange | undefined {
     const base = this.currentVersion;
     const policyDigest = digest(next.policy);
     const keysDigest = digest(next.keys);
@@ -130,7 +130,7 @@ export class PolicyConfig {
     if (this.currentVersion === base) return undefined;
     this.currentSeq++;
     this.seqs.set(this.currentVersion, this.currentSeq);
-    const change: ConfigChange = {
+    const change: BundleChange = {
       base,
       version: this.currentVersion,
       ...(policyChanged ? { policy: next.policy } : {}),
@@ -151,7 +151,7 @@ export class PolicyConfig {
    * `version` is not remembered (the caller sends a snapshot). From the current version: an
    * empty change.
    */
-  changeFrom(version: string): ConfigChange | undefined {
+  changeFrom(version: string): BundleChange | undefined {
     if (version === this.currentVersion) return { base: version, version };
     const start = this.history.findIndex((h) => h.change.base === version);
     if (start < 0) return undefined;
