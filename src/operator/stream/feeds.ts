@@ -1,10 +1,10 @@
 /**
- * The stream configs this replica holds: one PolicyFeed per TokenPolicy that sidecars use,
+ * The feeds this replica holds: one PolicyFeed per TokenPolicy that sidecars use,
  * built from the caches on first connect and rebuilt when marked dirty. A policy is validated
  * by the catalog; revocations are read straight from the informer cache, so a write reaches
  * sidecars without waiting for a reconcile.
  *
- * Invariant: a policy whose spec turns invalid keeps serving its last valid config (the
+ * Invariant: a policy whose spec turns invalid keeps serving its last valid bundle (the
  * catalog's `lastValid`), as a bad policy file does on a sidecar.
  */
 import type { ObjectCache } from '@kubernetes/client-node';
@@ -19,7 +19,7 @@ import { PolicyFeed, type BundleChange } from './policy-feed.js';
 import type { ConfigSigner } from './signer.js';
 import { validRevocation, wirePolicy } from './wire.js';
 
-export interface ConfigSources {
+export interface FeedSources {
   readonly catalog: PolicyCatalog;
   /** The TokenRevocation informer's cache (validated here, each object once). */
   readonly revocations: Pick<ObjectCache<RawObject>, 'list'>;
@@ -29,10 +29,10 @@ export interface ConfigSources {
   readonly signer?: Pick<ConfigSigner, 'proof'>;
 }
 
-export class ConfigTable {
+export class FeedTable {
   private readonly states = new Map<string, PolicyFeed>();
 
-  constructor(private readonly s: ConfigSources) {}
+  constructor(private readonly s: FeedSources) {}
 
   get(key: string): PolicyFeed | undefined {
     return this.states.get(key);
