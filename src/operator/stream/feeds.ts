@@ -16,7 +16,7 @@ import type { SharedKeys } from '../policy/keys.js';
 import type { RawObject } from '../runtime/informers.js';
 import { splitKey } from '../runtime/k8s.js';
 import { PolicyFeed, type BundleChange } from './policy-feed.js';
-import type { ConfigSigner } from './signer.js';
+import type { VersionSigner } from './signer.js';
 import { validRevocation, wirePolicy } from './wire.js';
 
 export interface FeedSources {
@@ -26,7 +26,7 @@ export interface FeedSources {
   readonly keys: SharedKeys;
   readonly now: () => number;
   /** Signs each version (signer.ts); without one, messages carry no proof. */
-  readonly signer?: Pick<ConfigSigner, 'proof'>;
+  readonly signer?: Pick<VersionSigner, 'proof'>;
 }
 
 export class FeedTable {

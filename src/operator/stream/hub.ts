@@ -27,7 +27,7 @@ import { Propagation, type RevocationAck } from './propagation.js';
 import { policySelector, resolvePod, type Refusal, type Resolved, type SelectPolicy } from './resolve.js';
 import { heartbeatLine, sendChange, sendSnapshot } from './send.js';
 import { wasSent } from './sent.js';
-import type { ConfigSigner } from './signer.js';
+import type { VersionSigner } from './signer.js';
 import { SessionTable, type CloseReason, type PodRef, type Session, type SessionIo } from './sessions.js';
 import { ConfigUpdates } from './updates.js';
 
@@ -44,7 +44,7 @@ export interface HubDeps {
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
   /** Signs each config version for the sidecars' snapshot files (signer.ts). */
-  readonly signer?: Pick<ConfigSigner, 'proof'>;
+  readonly signer?: Pick<VersionSigner, 'proof'>;
   /** Called (coalesced) whenever what `summary()` returns may have changed. */
   readonly onSummaryChange?: () => void;
 }

@@ -11,7 +11,7 @@ import { AckGuard } from '../../../../src/operator/stream/ack-auth.js';
 import type { Authenticated } from '../../../../src/operator/stream/auth.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
-import { ConfigSigner } from '../../../../src/operator/stream/signer.js';
+import { VersionSigner } from '../../../../src/operator/stream/signer.js';
 import { makeSigner, type TestSigner } from '../../../support/attestation.js';
 import { cache, rawPolicy, revocation } from './fixtures.js';
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
 async function setup() {
   const index = cache<RawObject>([]);
   const keys = new SharedKeys();
-  const signer = new ConfigSigner();
+  const signer = new VersionSigner();
   signer.use(tls);
   const hub = new StreamHub({
     catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
