@@ -20,7 +20,7 @@ import {
   setCondition,
   type EventSpec,
 } from '../status/conditions.js';
-import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '../status/reasons.js';
+import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '../status/ready-reasons.js';
 import type { StatusWriter } from '../status/status-writer.js';
 import { collectRevocation, gcDecision } from './gc.js';
 import type { RevocationIndex } from './revocation-index.js';
