@@ -3,13 +3,13 @@
  * leader elector. Pure: the random source is passed in so tests can pin it.
  */
 
-export interface Backoff {
+export interface BackoffLimits {
   readonly baseMs: number;
   readonly maxMs: number;
 }
 
 /** Delay before attempt number `failures` (1 = after the first failure): base·2^(n−1), capped. */
-export function backoffDelay(failures: number, b: Backoff): number {
+export function backoffDelay(failures: number, b: BackoffLimits): number {
   if (failures <= 0) return 0;
   // 2^30 already exceeds any sane cap; bounding the exponent keeps the arithmetic finite.
   const exp = Math.min(failures - 1, 30);
