@@ -17,7 +17,7 @@ import type { Logger } from '../../log/logger.js';
 import type { SidecarMetrics } from '../../metrics/sidecar.js';
 import type { EnforcementState } from '../../decide/state.js';
 import { StreamApplier } from './apply.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './reconnect-backoff.js';
 import { StreamClient } from './client.js';
 import { SnapshotWriter, loadSnapshot } from './snapshot-file.js';
 import { Vouched, type VouchStatus } from './vouch.js';

@@ -44,7 +44,7 @@ export function backoffCeiling(attempt: number, o: Pick<BackoffOptions, 'baseMs'
   return Math.min(o.capMs, o.baseMs * 2 ** Math.min(attempt, 30));
 }
 
-export class Backoff {
+export class ReconnectBackoff {
   readonly #o: BackoffOptions;
   readonly #random: () => number;
   #attempt = 0;
