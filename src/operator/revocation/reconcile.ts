@@ -124,10 +124,7 @@ export function slowPropagationEvent(
   };
 }
 
-export function revocationStatusChanged(
-  current: RevocationStatus | undefined,
-  desired: RevocationStatus,
-): boolean {
+function revocationStatusChanged(current: RevocationStatus | undefined, desired: RevocationStatus): boolean {
   const view = (s: RevocationStatus | undefined): unknown => ({
     observedGeneration: s?.observedGeneration,
     entries: s?.entries,

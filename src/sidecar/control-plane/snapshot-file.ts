@@ -78,7 +78,7 @@ export async function loadSnapshot(dir: string, expect: Expect): Promise<Loaded>
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** write tmp → fsync → rename → fsync(dir). */
-export async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
+async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
   const target = join(dir, name);
   const tmp = join(dir, `.${name}.tmp-${process.pid}`);
   await unlink(tmp).catch(() => undefined);
