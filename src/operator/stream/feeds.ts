@@ -43,39 +43,39 @@ export class FeedTable {
     return this.states.keys();
   }
 
-  /** The policies held whose config trusts `issuer`. */
+  /** The policies held whose bundle trusts `issuer`. */
   withIssuer(issuer: string): string[] {
     return [...this.states].filter(([, st]) => trusts(st, issuer)).map(([key]) => key);
   }
 
-  /** Does the held config of `key` trust `issuer`? */
+  /** Does the held bundle of `key` trust `issuer`? */
   trusts(key: string, issuer: string): boolean {
     const state = this.states.get(key);
     return state !== undefined && trusts(state, issuer);
   }
 
-  /** The config of `key`, built now if nobody held it yet; undefined when it never validated. */
+  /** The bundle of `key`, built now if nobody held it yet; undefined when it never validated. */
   open(key: string): PolicyFeed | undefined {
     let state = this.states.get(key);
     if (state !== undefined) return state;
-    const config = this.build(key);
-    if (config === undefined) return undefined;
-    state = new PolicyFeed(config, (version) => this.s.signer?.proof(key, version));
+    const bundle = this.build(key);
+    if (bundle === undefined) return undefined;
+    state = new PolicyFeed(bundle, (version) => this.s.signer?.proof(key, version));
     this.states.set(key, state);
     return state;
   }
 
-  /** Why `key` has no config to serve. */
+  /** Why `key` has no bundle to serve. */
   problem(key: string): string {
     const [namespace, name] = splitKey(key);
     const obj = this.s.catalog.get(namespace, name);
     return (obj === undefined ? '' : this.s.catalog.validated(obj).problem) || 'not valid';
   }
 
-  /** Rebuilds a held config from the caches; what changed, if anything. */
+  /** Rebuilds a held bundle from the caches; what changed, if anything. */
   rebuild(state: PolicyFeed, key: string): BundleChange | undefined {
-    const config = this.build(key);
-    return config === undefined ? undefined : state.update(config);
+    const bundle = this.build(key);
+    return bundle === undefined ? undefined : state.update(bundle);
   }
 
   drop(key: string): void {

@@ -56,14 +56,14 @@ export class PolicyFeed {
 
   /** `attest`: the operator's signature over a version of this policy (signer.ts). */
   constructor(
-    config: PolicyBundle,
+    bundle: PolicyBundle,
     private readonly attest: (version: string) => Proof | undefined = () => undefined,
   ) {
-    this.policy = config.policy;
-    this.keys = config.keys;
-    this.policyDigest = digest(config.policy);
-    this.keysDigest = digest(config.keys);
-    for (const r of config.revocations)
+    this.policy = bundle.policy;
+    this.keys = bundle.keys;
+    this.policyDigest = digest(bundle.policy);
+    this.keysDigest = digest(bundle.keys);
+    for (const r of bundle.revocations)
       this.revocations.set(r.metadata.name, { rev: r, digest: revocationDigest(r) });
     this.currentVersion = this.computeVersion();
     this.seqs.set(this.currentVersion, this.currentSeq);
