@@ -2,6 +2,7 @@
  * Exponential backoff, shared by the work queue (per key), the informers (per watch) and the
  * leader elector. Pure: the random source is passed in so tests can pin it.
  */
+import { exponentialDelay } from '../../core/exponential-delay.js';
 
 export interface BackoffLimits {
   readonly baseMs: number;
@@ -10,10 +11,7 @@ export interface BackoffLimits {
 
 /** Delay before attempt number `failures` (1 = after the first failure): base·2^(n−1), capped. */
 export function backoffDelay(failures: number, b: BackoffLimits): number {
-  if (failures <= 0) return 0;
-  // 2^30 already exceeds any sane cap; bounding the exponent keeps the arithmetic finite.
-  const exp = Math.min(failures - 1, 30);
-  return Math.min(b.maxMs, b.baseMs * 2 ** exp);
+  return failures <= 0 ? 0 : exponentialDelay(failures - 1, b.baseMs, b.maxMs);
 }
 
 /**
