@@ -4,7 +4,7 @@
  * POSTed after each applied message and every 5 s, reconnection with backoff and full jitter.
  *
  * Fail-static: nothing here ever loosens enforcement. A dropped stream, a refusal, a message
- * that does not validate: the configuration in force stays in force (ConfigState is only ever
+ * that does not validate: the configuration in force stays in force (EnforcementState is only ever
  * replaced by a fully applied message), and the sidecar keeps trying to get back in sync.
  */
 import { readFile } from 'node:fs/promises';
@@ -25,7 +25,12 @@ import {
 import type { Logger } from '../../log/logger.js';
 import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
-import { Backoff, DEFAULT_BACKOFF, retryAfterDelay, type BackoffOptions } from './backoff.js';
+import {
+  ReconnectBackoff,
+  DEFAULT_BACKOFF,
+  retryAfterDelay,
+  type BackoffOptions,
+} from './reconnect-backoff.js';
 import { LineSplitter } from './lines.js';
 import { contentOf } from './vouch.js';
 
@@ -76,7 +81,7 @@ interface Connection {
 export class StreamClient {
   readonly #o: StreamClientOptions;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #backoff: ReconnectBackoff;
   readonly #agent: https.Agent;
   #conn: Connection | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -94,7 +99,7 @@ export class StreamClient {
   constructor(options: StreamClientOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.#backoff = new ReconnectBackoff(options.backoff ?? DEFAULT_BACKOFF);
     // Acks and refresh requests: one small keep-alive pool, apart from the stream's own socket.
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 2, ca: options.caPem });
   }
