@@ -8,7 +8,7 @@
  *   npm run bench:inprocess   (or: npm run build && taskset -c 0 node dist/bench/inprocess.js)
  *
  * The wiring is the sidecar's (src/sidecar/run.ts): a KeyStore with the policy's inline keys, a
- * TokenVerifier over it, a VerifiedTokenCache, a MemoryReuseStore, one ConfigState. Keys are fresh
+ * TokenVerifier over it, a VerifiedTokenCache, a MemoryReuseStore, one EnforcementState. Keys are fresh
  * RSA-2048 and P-256 pairs made here; tokens are signed here with node:crypto (nothing written).
  * CPU time is process.cpuUsage (user + system), so time spent waiting for a CPU is not counted.
  *
@@ -20,7 +20,7 @@ import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type Ke
 import type { JWK } from 'jose';
 import { Engine } from '../src/decide/engine.js';
 import type { RequestFacts } from '../src/decide/request.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import type { Decision } from '../src/decide/decision.js';
 import { KeyStore } from '../src/keys/store.js';
 import { compilePolicy } from '../src/policy/compile.js';
@@ -89,7 +89,7 @@ interface Rig {
 }
 
 async function rig(p: TokenPolicy, cacheEntries: number): Promise<Rig> {
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const keys = new KeyStore();
   const cache = new VerifiedTokenCache({ maxEntries: cacheEntries });
   const engine = new Engine({

@@ -19,7 +19,7 @@
  * --outage (outage.ts): afterwards, the operator is killed, a revocation written, the operator
  * restarted; adds outage_p99_ms (from serving again to the clients' acks), the TokenReviews and
  * the operator's and API server's CPU over the reconnect. Clients reconnect as sidecars do
- * (control-plane/backoff.ts, Retry-After honoured).
+ * (control-plane/reconnect-backoff.ts, Retry-After honoured).
  */
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
@@ -42,10 +42,10 @@ import { AckPacer } from '../src/sidecar/control-plane/ack-pacer.js';
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
-import { Backoff, retryAfterDelay } from '../src/sidecar/control-plane/backoff.js';
+import { ReconnectBackoff, retryAfterDelay } from '../src/sidecar/control-plane/reconnect-backoff.js';
 import { apiServerPid, outagePhase } from './outage.js';
 import { cpuMicros, rssBytes } from './procfs.js';
 import {
@@ -122,7 +122,7 @@ function simClient(
   const acks = new AckPacer({ minIntervalMs: ACK_MIN_INTERVAL_MS, now: Date.now, send: ack });
   const timer = setInterval(() => acks.request(), 5_000);
   // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
-  const backoff = new Backoff();
+  const backoff = new ReconnectBackoff();
   let retryAfterMs: number | undefined;
   const reconnect = (why: string): void => {
     session = undefined;
@@ -475,7 +475,7 @@ async function main(): Promise<void> {
           const m = parseServerMessage(line);
           if (!m.ok || m.value.type !== 'snapshot') return fail(new Error('no snapshot first'));
           const keys = new KeyStore();
-          const applier = new StreamApplier({ state: new ConfigState(), keys });
+          const applier = new StreamApplier({ state: new EnforcementState(), keys });
           void applier.applySnapshot(m.value.version, m.value.config).then((r) => {
             keys.close();
             if (!r.ok) return fail(new Error(r.error));

@@ -16,14 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
-import { parseServerMessage, type SnapshotMessage, type StreamConfig } from '../src/distribution/protocol.js';
+import { parseServerMessage, type SnapshotMessage, type PolicyBundle } from '../src/distribution/protocol.js';
 import { KeyStore } from '../src/keys/store.js';
 import { createLogger } from '../src/log/logger.js';
 import type { TokenPolicy, TokenRevocation } from '../src/policy/types.js';
 import { RevocationSet } from '../src/revocation/set.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { SnapshotWriter, loadSnapshot } from '../src/sidecar/control-plane/snapshot-file.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import { contentVersion } from '../src/distribution/version.js';
 import { makeSigner } from '../test/support/attestation.js';
 
@@ -90,7 +90,7 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 1
 export async function measureSnapshot(entries: number, perDoc: number): Promise<SnapshotFigures> {
   const { publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  const config: StreamConfig = {
+  const config: PolicyBundle = {
     policy: benchPolicy(),
     keys: { [ISS]: { keys: [jwk] } },
     revocations: benchRevocations(entries, perDoc),
@@ -101,7 +101,7 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
   const bytes = Buffer.byteLength(line) + 1;
 
   const heapBefore = process.memoryUsage().heapUsed;
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const keys = new KeyStore();
   const applier = new StreamApplier({ state, keys });
   const cpu0 = process.cpuUsage();
@@ -141,10 +141,10 @@ export async function measureSnapshot(entries: number, perDoc: number): Promise<
       throw new Error(
         `bench: snapshot file did not load: ${loaded.kind === 'refused' ? loaded.error : 'none'}`,
       );
-    const again = await new StreamApplier({ state: new ConfigState(), keys: new KeyStore() }).applySnapshot(
-      loaded.value.version,
-      loaded.value.config,
-    );
+    const again = await new StreamApplier({
+      state: new EnforcementState(),
+      keys: new KeyStore(),
+    }).applySnapshot(loaded.value.version, loaded.value.config);
     const loadMs = ms(t0);
     if (!again.ok) throw new Error('bench: loaded snapshot refused');
 

@@ -10,7 +10,7 @@ import { parsePolicyDocuments } from '../src/policy/load.js';
 import { formatFieldErrors } from '../src/policy/validate.js';
 import { policyWarnings } from '../src/policy/warnings.js';
 import { explainRequest, type Explained } from '../src/decide/explain.js';
-import { ConfigState } from '../src/decide/state.js';
+import { EnforcementState } from '../src/decide/state.js';
 import { TokenVerifier } from '../src/token/verify.js';
 
 const USAGE = `usage: tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]
@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!parsed.ok)
     return usageError(`${values.policy} is not a valid policy file:\n${formatFieldErrors(parsed.errors)}`);
   const policy = compilePolicy(parsed.value.policy);
-  const active = new ConfigState().apply(policy, parsed.value.revocations, Date.now());
+  const active = new EnforcementState().apply(policy, parsed.value.revocations, Date.now());
 
   const keys = new KeyStore({ retryIntervalMs: 60_000 });
   try {

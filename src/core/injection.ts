@@ -16,13 +16,13 @@ export const ANNOTATION_CAPTURE = 'tokenwarden.dev/capture';
 export const ANNOTATION_INJECTED = 'tokenwarden.dev/injected';
 
 /**
- * Namespace label, set by the platform team: `permissive` lets pods of the namespace opt out
- * (`tokenwarden.dev/inject: "false"`), choose `tokenwarden.dev/capture: none`, and run unsafe
- * app containers (flagged and counted instead of refused). Absent or anything else: strict. The
- * chart registers one webhook per value (the API server tells the operator which one applies
- * by the path it calls), so the operator never reads Namespaces.
+ * The namespace label `tokenwarden.dev/injection-policy`, set by the platform team: `permissive`
+ * lets pods of the namespace opt out (`tokenwarden.dev/inject: "false"`), choose
+ * `tokenwarden.dev/capture: none`, and run unsafe app containers (flagged and counted instead of
+ * refused). Absent or anything else: strict. The chart registers one webhook per value (the API
+ * server tells the operator which one applies by the path it calls), so the operator never reads
+ * Namespaces.
  */
-export const NAMESPACE_POLICY_LABEL = 'tokenwarden.dev/injection-policy';
 export type NamespacePolicy = 'strict' | 'permissive';
 
 /**

@@ -20,7 +20,7 @@ export type Stage = 'request' | 'token' | 'rule' | 'config';
 export interface DecidedUnder {
   /** Name of the enforced policy. */
   policy: string;
-  /** ConfigState generation of the snapshot the decision read. */
+  /** EnforcementState generation of the snapshot the decision read. */
   generation: number;
 }
 

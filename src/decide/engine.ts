@@ -18,13 +18,13 @@ import { wholeTokenSha256 } from '../token/hash.js';
 import type { TokenVerifier, Verified, VerifyResult } from '../token/verify.js';
 import type { Decision } from './decision.js';
 import { requestToken, resolveRequest, type RequestFacts, type ResolvedRequest } from './request.js';
-import type { ActiveConfig, ConfigState } from './state.js';
+import type { Enforcement, EnforcementState } from './state.js';
 import { ReuseCounting, type UnavailableAction } from './reuse-step.js';
 import { afterVerifyFailures, deniedByRule, malformedRequest, NO_TOKEN } from './steps.js';
 import { deniedOrAudited, publicForward, refusedRequest, tokenInfo, verdict } from './verdict.js';
 
 export interface EngineDeps {
-  state: ConfigState;
+  state: EnforcementState;
   verifier: TokenVerifier;
   cache: VerifiedTokenCache;
   /** Where reuse-limited tokens are counted (src/revocation/reuse-store.ts). */
@@ -104,7 +104,7 @@ export class Engine {
 
   /** A verification's outcome: refused, or cached (when still current) and checked further. */
   #afterMiss(
-    active: ActiveConfig,
+    active: Enforcement,
     request: ResolvedRequest,
     result: VerifyResult,
     cacheKey: string,
@@ -129,7 +129,7 @@ export class Engine {
    * A promise only when the reuse store answers with one.
    */
   #afterVerify(
-    active: ActiveConfig,
+    active: Enforcement,
     request: ResolvedRequest,
     v: Verified,
     nowSeconds: number,

@@ -8,7 +8,7 @@ import { signedPartSha256 } from '../token/hash.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { TokenVerifier } from '../token/verify.js';
 import { requestToken, resolveRequest } from './request.js';
-import type { ActiveConfig } from './state.js';
+import type { Enforcement } from './state.js';
 import {
   afterVerifyFailures,
   deniedByRule,
@@ -37,7 +37,7 @@ export interface Explained {
 }
 
 export async function explainRequest(
-  active: ActiveConfig,
+  active: Enforcement,
   verifier: TokenVerifier,
   input: ExplainInput,
   nowSeconds: number,

@@ -76,7 +76,7 @@ export class ReuseCounting {
 }
 
 /** The refusal an outcome means for a token allowed `maxUses` uses, or undefined. */
-export function reuseFailure(o: ReuseOutcome, maxUses: number): DecisionFailure | undefined {
+function reuseFailure(o: ReuseOutcome, maxUses: number): DecisionFailure | undefined {
   switch (o.kind) {
     case 'counted':
       return o.uses > maxUses

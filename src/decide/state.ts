@@ -1,12 +1,12 @@
 /**
- * The configuration the sidecar enforces, swapped atomically: a request reads `active` once and
- * runs to the end against that snapshot, so a reload never changes the rules mid-request and
- * never drops one in flight.
+ * What the sidecar enforces (one compiled policy and its revocations), swapped atomically as one
+ * `Enforcement` snapshot: a request reads `active` once and runs to the end against that
+ * snapshot, so a reload never changes the rules mid-request and never drops one in flight.
  */
 import type { CompiledPolicy, TokenRevocation } from '../policy/types.js';
 import { RevocationSet } from '../revocation/set.js';
 
-export interface ActiveConfig {
+export interface Enforcement {
   readonly policy: CompiledPolicy;
   readonly revocations: RevocationSet;
   /** Increments on every applied change; the metric tokenwarden_config_generation. */
@@ -17,20 +17,20 @@ export interface ActiveConfig {
   readonly strippedHeaders: ReadonlySet<string>;
 }
 
-export type ConfigListener = (active: ActiveConfig, previous: ActiveConfig | undefined) => void;
+export type EnforcementListener = (active: Enforcement, previous: Enforcement | undefined) => void;
 
-export class ConfigState {
-  #active: ActiveConfig | undefined;
+export class EnforcementState {
+  #active: Enforcement | undefined;
   #generation = 0;
-  readonly #listeners: ConfigListener[] = [];
+  readonly #listeners: EnforcementListener[] = [];
   /** The revocation documents behind `active`, to rebuild the set when one of them expires. */
   #revocations: Iterable<TokenRevocation> = [];
 
-  get active(): ActiveConfig | undefined {
+  get active(): Enforcement | undefined {
     return this.#active;
   }
 
-  onApply(listener: ConfigListener): void {
+  onApply(listener: EnforcementListener): void {
     this.#listeners.push(listener);
   }
 
@@ -44,9 +44,9 @@ export class ConfigState {
     revocations: Iterable<TokenRevocation>,
     nowMs: number,
     built?: RevocationSet,
-  ): ActiveConfig {
+  ): Enforcement {
     const previous = this.#active;
-    const next: ActiveConfig = {
+    const next: Enforcement = {
       policy,
       revocations:
         built ??
@@ -66,7 +66,7 @@ export class ConfigState {
    * so the enforced set and the `tokenwarden_revocations` gauge agree with the documents. Called
    * periodically; a no-op until the earliest expiry has passed.
    */
-  expireRevocations(nowMs: number): ActiveConfig | undefined {
+  expireRevocations(nowMs: number): Enforcement | undefined {
     const active = this.#active;
     const next = active?.revocations.nextExpirySeconds;
     if (active === undefined || next === undefined || nowMs / 1000 < next) return undefined;

@@ -12,7 +12,7 @@ import type { CompiledRule } from '../policy/types.js';
 import type { Stage } from './decision.js';
 import type { ResolvedRequest } from './request.js';
 import { reuseStep, type ReuseCounting } from './reuse-step.js';
-import type { ActiveConfig } from './state.js';
+import type { Enforcement } from './state.js';
 
 export interface DecisionFailure extends Failure {
   readonly stage: Stage;
@@ -40,7 +40,7 @@ export function malformedRequest(description: string): DecisionFailure {
 
 /** What the steps after verification read: one object per request, built by the caller. */
 export interface AfterVerify {
-  readonly active: ActiveConfig;
+  readonly active: Enforcement;
   readonly request: ResolvedRequest;
   /** Verified on the request path; unverified (for reporting only) in `check`. */
   readonly claims: JWTPayload;

@@ -10,7 +10,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { Verified } from '../token/verify.js';
 import type { Decision, Forward, Reject, TokenInfo } from './decision.js';
 import type { ResolvedRequest } from './request.js';
-import type { ActiveConfig } from './state.js';
+import type { Enforcement } from './state.js';
 import type { DecisionFailure } from './steps.js';
 
 const NO_HEADERS: readonly (readonly [string, string])[] = [];
@@ -28,7 +28,7 @@ export function tokenInfo(fingerprint: string, claims: JWTPayload | undefined): 
 
 /** The request itself cannot be trusted: malformed (400) in every mode, policy loaded or not. */
 export function refusedRequest(
-  active: ActiveConfig | undefined,
+  active: Enforcement | undefined,
   request: ResolvedRequest,
   problem: string,
 ): Reject {
@@ -47,7 +47,7 @@ export function refusedRequest(
 }
 
 /** An Allow rule: forwarded without looking at any token. */
-export function publicForward(active: ActiveConfig, request: ResolvedRequest, rule: string): Forward {
+export function publicForward(active: Enforcement, request: ResolvedRequest, rule: string): Forward {
   return {
     kind: 'forward',
     decision: 'allow',
@@ -67,7 +67,7 @@ export function publicForward(active: ActiveConfig, request: ResolvedRequest, ru
 
 /** The decision for a verified token, given the first failure of the checks after it. */
 export function verdict(
-  active: ActiveConfig,
+  active: Enforcement,
   request: ResolvedRequest,
   v: Verified,
   failure: DecisionFailure | undefined,
@@ -101,7 +101,7 @@ export function verdict(
 
 /** Enforce: a refusal. Audit: the same verdict, forwarded and counted as audit_deny. */
 export function deniedOrAudited(
-  active: ActiveConfig,
+  active: Enforcement,
   f: Pick<DecisionFailure, 'stage' | 'reason' | 'description'>,
   request: ResolvedRequest,
   token: TokenInfo | undefined,

@@ -14,7 +14,7 @@ import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { canonicalJson } from './version.js';
 
-export const ATTESTATION_FORMAT = 'tokenwarden.dev/config-attestation/v1';
+const ATTESTATION_FORMAT = 'tokenwarden.dev/config-attestation/v1';
 /** Leaf, at most three intermediates: a longer chain is refused before any parsing. */
 const MAX_CHAIN = 4;
 const MAX_CERT_BASE64 = 16 * 1024;
@@ -36,7 +36,7 @@ export interface Attested {
 
 export type Checked = { ok: true } | { ok: false; error: string };
 
-export function attestationPayload(a: Attested, signedAt: string): Buffer {
+function attestationPayload(a: Attested, signedAt: string): Buffer {
   return Buffer.from(
     canonicalJson({ format: ATTESTATION_FORMAT, policy: a.policy, version: a.version, signedAt }),
   );

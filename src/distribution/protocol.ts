@@ -26,8 +26,11 @@ export const ACK_MIN_INTERVAL_MS = 250;
 /** Silence after which either end declares the peer dead. */
 export const PEER_TIMEOUT_MS = 15_000;
 
-/** Everything a sidecar needs to enforce one policy; the unit a snapshot carries. */
-export interface StreamConfig {
+/**
+ * Everything a sidecar needs to enforce one policy (the policy, its issuers' keys, its
+ * revocations); the unit a snapshot carries, in its `config` field (the wire name is kept).
+ */
+export interface PolicyBundle {
   policy: TokenPolicy;
   /** Resolved public keys per issuer (`iss` value). */
   keys: Record<string, { keys: JWK[] }>;
@@ -39,7 +42,7 @@ export interface SnapshotMessage {
   session: string;
   generation: number;
   version: string;
-  config: StreamConfig;
+  config: PolicyBundle;
   /** The operator's signature over `version` (attestation.ts); what a snapshot file keeps. */
   proof?: Proof;
 }
@@ -51,7 +54,7 @@ export interface DeltaMessage {
   version: string;
   /** The version this delta applies on top of. */
   base: string;
-  /** The operator's signature over `version` (the whole config after this delta). */
+  /** The operator's signature over `version` (the whole bundle after this delta). */
   proof?: Proof;
   policy?: TokenPolicy;
   keys?: Record<string, { keys: JWK[] }>;

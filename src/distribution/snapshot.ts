@@ -15,7 +15,7 @@
  * only feeds the staleness gauge.
  */
 import { checkProofShape, verifyAttestation, type Proof, type Trust } from './attestation.js';
-import type { StreamConfig } from './protocol.js';
+import type { PolicyBundle } from './protocol.js';
 import { contentVersion } from './version.js';
 
 export const SNAPSHOT_FORMAT = 'tokenwarden.dev/snapshot/v2';
@@ -30,19 +30,19 @@ export interface SnapshotFile {
   /** RFC 3339. */
   savedAt: string;
   proof: Proof;
-  config: StreamConfig;
+  config: PolicyBundle;
 }
 
 export type Decoded = { ok: true; value: SnapshotFile } | { ok: false; error: string };
 
 /** `namespace/name` of a config's policy: what the proof names. */
-export function policyKeyOf(config: Pick<StreamConfig, 'policy'>): string {
+export function policyKeyOf(config: Pick<PolicyBundle, 'policy'>): string {
   const m = config.policy.metadata;
   return `${m.namespace ?? ''}/${m.name}`;
 }
 
 /** The file's text for `config` at `version`, vouched for by `proof`. */
-export function encodeSnapshot(version: string, proof: Proof, config: StreamConfig, savedAt: Date): string {
+export function encodeSnapshot(version: string, proof: Proof, config: PolicyBundle, savedAt: Date): string {
   const file: SnapshotFile = {
     format: SNAPSHOT_FORMAT,
     version,

@@ -1,5 +1,5 @@
 /**
- * Content hashing of a stream config: the `version` of the protocol. Two replicas holding the
+ * Content hashing of a policy bundle: the `version` of the protocol. Two replicas holding the
  * same policy, keys and revocations compute the same version whatever order their informers saw
  * things in, so a sidecar moving from one replica to another gets a delta, not a snapshot.
  * Pure.
@@ -24,11 +24,11 @@ export function digest(value: unknown): string {
 }
 
 /**
- * The version of a config from the digests of its parts. Revocations are given as
+ * The version of a bundle from the digests of its parts. Revocations are given as
  * `[name, digest]` pairs (any order): hashing digests, not documents, keeps a change to one
  * revocation among 100,000 from re-serialising the other 99,999.
  */
-export function configVersion(
+export function bundleVersion(
   policyDigest: string,
   keysDigest: string,
   revocations: Iterable<readonly [string, string]>,
@@ -53,7 +53,7 @@ function documentDigest(doc: object): string {
 }
 
 /**
- * The version of a whole config, computed from its content: what the operator names a config
+ * The version of a whole bundle, computed from its content: what the operator names a bundle
  * and what a sidecar recomputes from what it holds before it acknowledges it or trusts a
  * snapshot file. Revocations are keyed by `metadata.name`.
  */
@@ -64,5 +64,5 @@ export function contentVersion(config: {
 }): string {
   const revocations: [string, string][] = [];
   for (const r of config.revocations) revocations.push([r.metadata.name, documentDigest(r)]);
-  return configVersion(documentDigest(config.policy), digest(config.keys), revocations);
+  return bundleVersion(documentDigest(config.policy), digest(config.keys), revocations);
 }

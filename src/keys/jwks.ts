@@ -127,7 +127,7 @@ export function buildKeySet(doc: unknown): Promise<{ ok: true; set: KeySet } | {
   return Promise.resolve(buildKeySetSync(doc));
 }
 
-export function buildKeySetSync(doc: unknown): { ok: true; set: KeySet } | { ok: false; error: string } {
+function buildKeySetSync(doc: unknown): { ok: true; set: KeySet } | { ok: false; error: string } {
   const keys = (doc as { keys?: unknown } | null)?.keys;
   if (typeof doc !== 'object' || doc === null || !Array.isArray(keys)) {
     return { ok: false, error: 'the document is not a JWK set (no "keys" array)' };

@@ -21,7 +21,7 @@ export interface SourceLoader {
   reset?(): void;
 }
 
-export function discoveryUrl(issuer: string): string {
+function discoveryUrl(issuer: string): string {
   return `${issuer.endsWith('/') ? issuer.slice(0, -1) : issuer}/.well-known/openid-configuration`;
 }
 

@@ -23,7 +23,7 @@ import { reconcileKeyId, type ReconcileKey } from './runtime/reconcile-key.js';
 import { StatusWriter } from './status/status-writer.js';
 import { StreamHub } from './stream/hub.js';
 import { ReplicaStatus } from './stream/replicas.js';
-import { ConfigSigner } from './stream/signer.js';
+import { VersionSigner } from './stream/signer.js';
 import type { Integrity } from './webhook/wiring.js';
 
 export interface OperatorComponents {
@@ -36,7 +36,7 @@ export interface OperatorComponents {
   readonly hub: StreamHub;
   readonly replicas: ReplicaStatus;
   /** Signs each config version with the serving key (the sidecar checks it; ADR 0012). */
-  readonly signer: ConfigSigner;
+  readonly signer: VersionSigner;
   /** The seal key and the unprotected-pods gauge (ADR 0013). */
   readonly integrity: Integrity;
 }
@@ -53,7 +53,7 @@ export interface ComponentDeps {
 export function buildComponents(cfg: OperatorConfig, deps: ComponentDeps): OperatorComponents {
   const { kc, log } = deps;
   const metrics = createOperatorMetrics(deps.registry);
-  const signer = new ConfigSigner();
+  const signer = new VersionSigner();
   const { integrity } = deps;
   const informers = createInformers(kc, log, metrics);
   const catalog = new PolicyCatalog(informers.policies.cache, log.child({ component: 'catalog' }));

@@ -7,7 +7,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import type { OperatorConfig } from '../config/operator.js';
 import { Late, type Part } from '../core/parts.js';
-import { VERSION } from '../core/version.js';
+import { RELEASE_VERSION } from '../core/release.js';
 import type { Logger } from '../log/logger.js';
 import type { OperatorMetrics } from '../metrics/operator.js';
 import type { OperatorComponents } from './components.js';
@@ -106,7 +106,7 @@ function injectionOf(cfg: OperatorConfig, deps: HttpsDeps, c: OperatorComponents
     policiesSynced: () => c.informers.policies.synced(),
     log: deps.log.child({ component: 'webhook' }),
     registry: c.metrics.registry,
-    version: VERSION,
+    version: RELEASE_VERSION,
     sealKey: c.integrity.sealKey,
   });
 }

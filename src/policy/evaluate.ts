@@ -4,7 +4,6 @@
  * allocates nothing.
  */
 import type { JWTPayload } from 'jose';
-import { runChain, runEach, type Step } from '../core/chain.js';
 import type { DenyReason } from '../core/reasons.js';
 import type { CompiledPolicy, CompiledRule } from './types.js';
 
@@ -18,9 +17,6 @@ export type RuleFailure = {
   /** Every scope the rule requires, space separated: the WWW-Authenticate `scope` parameter. */
   scope?: string;
 };
-export type RuleCheck = { ok: true } | RuleFailure;
-
-const OK: RuleCheck = Object.freeze({ ok: true });
 
 /** Is `scope` one of the space-separated tokens of `list`? Scans without splitting. */
 function listHas(list: string, scope: string): boolean {
@@ -84,7 +80,11 @@ function claimFailure(rule: CompiledRule, name: string): RuleFailure {
   return failure;
 }
 
-/** The failure if `claims` lack `scope`, one of `rule`'s required scopes; allocates on failure only. */
+/**
+ * The failure if `claims` lack `scope`, one of `rule`'s required scopes; allocates on failure
+ * only. The decision runs one such step per required scope, then one per required claim
+ * (src/decide/steps.ts).
+ */
 export function unmetScope(rule: CompiledRule, claims: JWTPayload, scope: string): RuleFailure | undefined {
   return hasScope(claims, scope) ? undefined : scopeFailure(rule, scope);
 }
@@ -96,47 +96,6 @@ export function unmetClaim(
   required: readonly [name: string, value: string],
 ): RuleFailure | undefined {
   return hasClaimValue(claims, required[0], required[1]) ? undefined : claimFailure(rule, required[0]);
-}
-
-interface RuleContext {
-  readonly rule: CompiledRule;
-  readonly claims: JWTPayload;
-}
-
-const scopeOf = (scope: string, c: RuleContext): RuleFailure | undefined =>
-  unmetScope(c.rule, c.claims, scope);
-const claimOf = (required: readonly [string, string], c: RuleContext): RuleFailure | undefined =>
-  unmetClaim(c.rule, c.claims, required);
-
-/** Scopes before claims, each a chain over the rule's list (src/core/chain.ts). */
-const REQUIREMENTS: readonly Step<RuleContext, RuleFailure>[] = [
-  (c, every) => runEach(c.rule.requiredScopes, scopeOf, c, every),
-  (c, every) => runEach(c.rule.requiredClaims, claimOf, c, every),
-];
-
-/**
- * The rule's requirements as one chain: the first unmet one (`every` undefined), or every
- * unmet one pushed into `every`. The request path runs the same checks through
- * src/decide/steps.ts (`unmetScope`, `unmetClaim`).
- */
-export function ruleFailures(
-  rule: CompiledRule,
-  claims: JWTPayload,
-  every?: RuleFailure[],
-): RuleFailure | undefined {
-  return runChain(REQUIREMENTS, { rule, claims }, every);
-}
-
-/** The first unmet requirement of `rule`, or ok (the request path). */
-export function evaluateRule(rule: CompiledRule, claims: JWTPayload): RuleCheck {
-  return ruleFailures(rule, claims) ?? OK;
-}
-
-/** Every unmet requirement of `rule`, for `tokenwarden check`; empty when the rule is satisfied. */
-export function explainRule(rule: CompiledRule, claims: JWTPayload): RuleFailure[] {
-  const every: RuleFailure[] = [];
-  ruleFailures(rule, claims, every);
-  return every;
 }
 
 /**

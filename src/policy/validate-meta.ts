@@ -8,12 +8,12 @@ import { API_VERSION } from './types.js';
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A Kubernetes object name: lower-case RFC 1123 labels joined by dots, at most 253 characters. */
-export function isDns1123Subdomain(s: string): boolean {
+function isDns1123Subdomain(s: string): boolean {
   return s.length <= 253 && s.split('.').every((label) => label.length <= 63 && DNS1123_LABEL.test(label));
 }
 
 /** A namespace name: one RFC 1123 label, at most 63 characters. */
-export function isDns1123Label(s: string): boolean {
+function isDns1123Label(s: string): boolean {
   return s.length <= 63 && DNS1123_LABEL.test(s);
 }
 

@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import type { UpstreamErrorKind } from './forward.js';
 import { loggableFields, loggablePath, loggableText } from './log-safe.js';
-import { RateLimitedLog } from './protocol.js';
+import { RateLimitedLog } from './http-guards.js';
 
 export interface Observer {
   /** A decision was made (`started`: process.hrtime.bigint() when the request arrived). */

@@ -5,7 +5,7 @@
  * itself is counted. Nothing reaches the app without a decision: an exception anywhere on the
  * way answers 500 and is never forwarded. Protocol limits (ADR 0007): header count, Host,
  * GET/HEAD bodies, Expect, per-client connections, head and body timeouts, bodies buffered
- * before an upstream connection is taken, a bounded wait for one (src/proxy/protocol.ts, body.ts).
+ * before an upstream connection is taken, a bounded wait for one (src/proxy/http-guards.ts, body.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -22,7 +22,7 @@ import { createObserver } from './observe.js';
 import { readRequest } from './request-facts.js';
 import { refusal, refusalWith, respond, respondRaw } from './respond.js';
 import { DEFAULT_BODY_LIMITS, readBody, type BodyLimits } from './body.js';
-import { ConnectionLimiter, DEFAULT_MAX_HEADERS, headProblem } from './protocol.js';
+import { ConnectionLimiter, DEFAULT_MAX_HEADERS, headProblem } from './http-guards.js';
 
 export interface ProxyServerOptions {
   engine: Engine;

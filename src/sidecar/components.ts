@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import type { SidecarConfig } from '../config/sidecar.js';
 import { Engine } from '../decide/engine.js';
 import type { UnavailableAction } from '../decide/reuse-step.js';
-import { ConfigState } from '../decide/state.js';
+import { EnforcementState } from '../decide/state.js';
 import { KeyStore } from '../keys/store.js';
 import type { Logger } from '../log/logger.js';
 import { createSidecarMetrics, type SidecarMetrics } from '../metrics/sidecar.js';
@@ -20,7 +20,7 @@ import type { ControlPlaneSource } from './control-plane/source.js';
 
 export interface SidecarComponents {
   readonly registry: Registry;
-  readonly state: ConfigState;
+  readonly state: EnforcementState;
   readonly metrics: SidecarMetrics;
   readonly keys: KeyStore;
   readonly cache: VerifiedTokenCache;
@@ -36,7 +36,7 @@ export interface SidecarComponents {
 
 export function buildComponents(config: SidecarConfig, log: Logger): SidecarComponents {
   const registry = new Registry();
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const c = { controlPlane: undefined } as { controlPlane: ControlPlaneSource | undefined };
   const staleness = (): number | undefined => {
     if (c.controlPlane) return c.controlPlane.staleness();

@@ -39,7 +39,7 @@ export interface ProbeResult {
 }
 
 /** Runs one probe against the app: GET 127.0.0.1:<port><path> with the probe's headers only. */
-export function runAppProbe(probe: AppProbe): Promise<ProbeResult> {
+function runAppProbe(probe: AppProbe): Promise<ProbeResult> {
   const headers: Record<string, string> = { 'user-agent': 'kube-probe/tokenwarden', accept: '*/*' };
   for (const h of probe.headers) headers[h.name.toLowerCase()] = h.value;
   headers.host ??= `127.0.0.1:${probe.port}`;
@@ -70,7 +70,7 @@ export function runAppProbe(probe: AppProbe): Promise<ProbeResult> {
 }
 
 /** The admin server's route for the moved probes, or undefined when the pod has none. */
-export function appProbeRoute(env: NodeJS.ProcessEnv): AppProbeRoute | undefined {
+function appProbeRoute(env: NodeJS.ProcessEnv): AppProbeRoute | undefined {
   const text = env[APP_PROBES_ENV];
   if (text === undefined || text === '') return undefined;
   const probes = parseAppProbes(text);

@@ -9,11 +9,11 @@ import { compilePolicy } from '../policy/compile.js';
 import { parsePolicyDocuments } from '../policy/load.js';
 import { formatFieldErrors } from '../policy/validate.js';
 import { FileSource } from './file-source.js';
-import type { ConfigState } from '../decide/state.js';
+import type { EnforcementState } from '../decide/state.js';
 
 export interface StandaloneOptions {
   path: string;
-  state: ConfigState;
+  state: EnforcementState;
   metrics: SidecarMetrics;
   log: Logger;
   now?: () => number;

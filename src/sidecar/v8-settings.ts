@@ -45,7 +45,7 @@ import {
 const MiB = 1024 * 1024;
 
 /** Bytes of the young generation (both semi-spaces) as V8 reports it. */
-export function youngGenerationBytes(): number {
+function youngGenerationBytes(): number {
   for (const space of getHeapSpaceStatistics()) {
     if (space.space_name === 'new_space') return space.space_size;
   }
@@ -53,7 +53,7 @@ export function youngGenerationBytes(): number {
 }
 
 /** Setting 1. */
-export function liftoffOnly(): void {
+function liftoffOnly(): void {
   setFlagsFromString('--liftoff-only');
   // Stated too, in case the V8 in use does not apply --liftoff-only's implications at run time.
   setFlagsFromString('--no-wasm-tier-up');
@@ -64,7 +64,7 @@ export function liftoffOnly(): void {
  * Setting 2: keeps each semi-space at most `semiSpaceMiB` (a power of two ≥ 1). Returns a
  * function that lifts the cap (restores V8's default growth).
  */
-export function capYoungGeneration(semiSpaceMiB: number): () => void {
+function capYoungGeneration(semiSpaceMiB: number): () => void {
   if (!(semiSpaceMiB >= 1)) throw new RangeError(`semiSpaceMiB must be ≥ 1, got ${semiSpaceMiB}`);
   const capBytes = 2 * semiSpaceMiB * MiB;
   let growing: boolean | undefined;
@@ -85,7 +85,7 @@ export function capYoungGeneration(semiSpaceMiB: number): () => void {
 }
 
 /** Setting 3. */
-export function boundOldGeneration(): void {
+function boundOldGeneration(): void {
   setFlagsFromString('--heap-growing-percent=50');
 }
 

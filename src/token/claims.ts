@@ -189,23 +189,3 @@ export function claimFailures(
   };
   return runChain(CHECKS, ctx, every);
 }
-
-/** The first failed check, or undefined when every claim passes. */
-export function checkClaims(
-  payload: JWTPayload,
-  policy: CompiledPolicy,
-  nowSeconds: number,
-): ClaimFailure | undefined {
-  return claimFailures(payload, policy, nowSeconds);
-}
-
-/** Every failed check, for `tokenwarden check`: empty when every claim passes. */
-export function explainClaims(
-  payload: JWTPayload,
-  policy: CompiledPolicy,
-  nowSeconds: number,
-): ClaimFailure[] {
-  const every: ClaimFailure[] = [];
-  claimFailures(payload, policy, nowSeconds, every);
-  return every;
-}

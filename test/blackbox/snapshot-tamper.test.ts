@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamConfig } from '../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../src/distribution/protocol.js';
 import { contentVersion } from '../../src/distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
 import { makeSigner } from '../support/attestation.js';
@@ -83,10 +83,10 @@ async function statusPage(
 /** The file with its config replaced; `version` as given; an unkeyed checksum recomputed. */
 function rewrite(
   text: string,
-  edit: (file: Record<string, unknown>, config: StreamConfig) => StreamConfig,
+  edit: (file: Record<string, unknown>, config: PolicyBundle) => PolicyBundle,
 ): string {
   const file = JSON.parse(text) as Record<string, unknown>;
-  const config = edit(file, file.config as StreamConfig);
+  const config = edit(file, file.config as PolicyBundle);
   file.config = config;
   if (typeof file.sha256 === 'string')
     file.sha256 = createHash('sha256').update(JSON.stringify(config)).digest('hex');
@@ -96,7 +96,7 @@ function rewrite(
 }
 
 /** Allow-everything, no revocations: what a swap would install. */
-function allowAll(c: StreamConfig): StreamConfig {
+function allowAll(c: PolicyBundle): PolicyBundle {
   const spec = { ...c.policy.spec, rules: [{ name: 'all', paths: ['/*'], action: 'Allow' as const }] };
   return { ...c, policy: { ...c.policy, spec }, revocations: [] };
 }

@@ -11,7 +11,7 @@ import {
   type Proof,
   type Trust,
 } from '../../src/distribution/attestation.js';
-import type { StreamConfig } from '../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../src/distribution/protocol.js';
 import { policyKeyOf } from '../../src/distribution/snapshot.js';
 import { contentVersion } from '../../src/distribution/version.js';
 import { createCertificateAuthority, issueServingCertFrom } from '../integration/harness/pki.js';
@@ -22,7 +22,7 @@ export interface TestSigner {
   readonly keyPem: string;
   readonly trust: Trust;
   /** The proof of `version` (default: the config's content hash) of the config's policy. */
-  proof(config: StreamConfig, version?: string, at?: Date): Proof;
+  proof(config: PolicyBundle, version?: string, at?: Date): Proof;
 }
 
 export function signerFrom(

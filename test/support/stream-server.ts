@@ -27,7 +27,7 @@ import {
   type DeltaMessage,
   type KeysRefreshRequest,
   type ServerMessage,
-  type StreamConfig,
+  type PolicyBundle,
   type StreamRefusalReason,
 } from '../../src/distribution/protocol.js';
 import { canonicalJson } from '../../src/policy/compile.js';
@@ -102,7 +102,7 @@ export interface StreamServer {
   close(): Promise<void>;
 }
 
-export function versionOf(config: StreamConfig): string {
+export function versionOf(config: PolicyBundle): string {
   return contentVersion(config);
 }
 
@@ -126,9 +126,9 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
   const revocations = new Map<string, TokenRevocation>(
     (opts.revocations ?? []).map((r) => [REVOCATION_KEY(r), asValidRevocation(r)]),
   );
-  const config = (): StreamConfig => ({ policy, keys, revocations: [...revocations.values()] });
+  const config = (): PolicyBundle => ({ policy, keys, revocations: [...revocations.values()] });
   /** Versions this "replica" can still send a delta from: version → config. */
-  const history = new Map<string, StreamConfig>();
+  const history = new Map<string, PolicyBundle>();
   let version = versionOf(config());
   history.set(version, structuredClone(config()));
   let generation = 0;
@@ -146,7 +146,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
 
   /** The delta from `base` to the current config. */
   const deltaFrom = (base: string, s: Session): DeltaMessage => {
-    const old = history.get(base) as StreamConfig;
+    const old = history.get(base) as PolicyBundle;
     const now = config();
     const d: DeltaMessage = {
       type: 'delta',

@@ -7,7 +7,7 @@
 import { compilePolicy } from '../../policy/compile.js';
 import type { CompiledIssuer, CompiledPolicy, TokenPolicy } from '../../policy/types.js';
 import { validatePolicy } from '../../policy/validate.js';
-import { clip as clipTo, formatFieldErrors, type ReadyState } from '../status/reasons.js';
+import { clip as clipTo, formatFieldErrors, type ReadyState } from '../status/ready-reasons.js';
 import type { KeyProblem } from './keys.js';
 
 /** Fetches (or finds cached) the keys of these issuers; reports the issuers without usable keys. */

@@ -61,12 +61,7 @@ export function longestLifetimeSeconds(policy: CompiledPolicy): number | undefin
   return bounds.length === 0 ? undefined : Math.min(...bounds);
 }
 
-export function revocationName(
-  policy: CompiledPolicy,
-  issuer: string,
-  eventUri: string,
-  jti: string,
-): string {
+function revocationName(policy: CompiledPolicy, issuer: string, eventUri: string, jti: string): string {
   const id = sha256([policy.namespace, policy.name, issuer, eventUri, jti].join('\n'));
   return `idp-${id.slice(0, 32)}`;
 }

@@ -20,7 +20,7 @@ import {
   setCondition,
   type EventSpec,
 } from '../status/conditions.js';
-import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '../status/reasons.js';
+import { formatFieldErrors, type ReadyState, type RevocationReadyReason } from '../status/ready-reasons.js';
 import type { StatusWriter } from '../status/status-writer.js';
 import { collectRevocation, gcDecision } from './gc.js';
 import type { RevocationIndex } from './revocation-index.js';
@@ -124,10 +124,7 @@ export function slowPropagationEvent(
   };
 }
 
-export function revocationStatusChanged(
-  current: RevocationStatus | undefined,
-  desired: RevocationStatus,
-): boolean {
+function revocationStatusChanged(current: RevocationStatus | undefined, desired: RevocationStatus): boolean {
   const view = (s: RevocationStatus | undefined): unknown => ({
     observedGeneration: s?.observedGeneration,
     entries: s?.entries,

@@ -2,18 +2,16 @@
  * Exponential backoff, shared by the work queue (per key), the informers (per watch) and the
  * leader elector. Pure: the random source is passed in so tests can pin it.
  */
+import { exponentialDelay } from '../../core/exponential-delay.js';
 
-export interface Backoff {
+export interface BackoffLimits {
   readonly baseMs: number;
   readonly maxMs: number;
 }
 
 /** Delay before attempt number `failures` (1 = after the first failure): base·2^(n−1), capped. */
-export function backoffDelay(failures: number, b: Backoff): number {
-  if (failures <= 0) return 0;
-  // 2^30 already exceeds any sane cap; bounding the exponent keeps the arithmetic finite.
-  const exp = Math.min(failures - 1, 30);
-  return Math.min(b.maxMs, b.baseMs * 2 ** exp);
+export function backoffDelay(failures: number, b: BackoffLimits): number {
+  return failures <= 0 ? 0 : exponentialDelay(failures - 1, b.baseMs, b.maxMs);
 }
 
 /**

@@ -17,14 +17,14 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics, WatchedResource } from '../../metrics/operator.js';
-import { backoffDelay, withJitter, type Backoff } from './backoff.js';
+import { backoffDelay, withJitter, type BackoffLimits } from './backoff.js';
 import { POLICIES, REVOCATIONS, apiMessage, apiStatus } from './k8s.js';
 import { ScopedPodInformers } from './pods.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T) => void;
 
-const WATCH_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
+const WATCH_BACKOFF: BackoffLimits = { baseMs: 500, maxMs: 30_000 };
 
 export class Informer<T extends KubernetesObject> {
   private readonly inner: ListWatch<T>;

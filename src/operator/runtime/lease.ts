@@ -49,7 +49,7 @@ export function leaderTimings(leaseDurationSeconds: number): LeaderTimings {
   };
 }
 
-export function recordKey(lease: LeaseView): string {
+function recordKey(lease: LeaseView): string {
   return `${lease.holder}\u0000${lease.renewTime}`;
 }
 

@@ -7,10 +7,10 @@
  * A key may be any value (the controller uses a typed `{ kind, namespace, name }`): `id` turns it
  * into the string that identifies it, and it is never parsed back.
  */
-import { backoffDelay, type Backoff } from './backoff.js';
+import { backoffDelay, type BackoffLimits } from './backoff.js';
 
 export interface QueueOptions<K> {
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffLimits;
   /** Identity of a key: two keys with the same id are the same key. Default: `String(key)`. */
   readonly id?: (key: K) => string;
   /** Called whenever the number of ready keys changes (the depth gauge). */
@@ -18,7 +18,7 @@ export interface QueueOptions<K> {
 }
 
 /** Capped at a minute: a policy waiting for its identity provider is looked at least that often. */
-export const DEFAULT_QUEUE_BACKOFF: Backoff = { baseMs: 500, maxMs: 60_000 };
+export const DEFAULT_QUEUE_BACKOFF: BackoffLimits = { baseMs: 500, maxMs: 60_000 };
 
 export class WorkQueue<K = string> {
   private readonly ready: K[] = [];
@@ -29,7 +29,7 @@ export class WorkQueue<K = string> {
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: K | undefined) => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  private readonly backoff: Backoff;
+  private readonly backoff: BackoffLimits;
   private readonly onDepth: (depth: number) => void;
   private readonly id: (key: K) => string;
   private shuttingDown = false;

@@ -6,10 +6,10 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, TokenPolicyStatus } from '../../policy/types.js';
-import type { ReadyState } from './reasons.js';
+import type { ReadyState } from './ready-reasons.js';
 import { countByReason, type UnprotectedPod } from './protection.js';
 
-export type { ReadyState } from './reasons.js';
+export type { ReadyState } from './ready-reasons.js';
 
 export const READY = 'Ready';
 /**

@@ -34,13 +34,6 @@ export const DEFAULT_ADMISSION: AdmissionOptions = {
 export type AdmissionRefusal =
   'review_rate_limited' | 'reviews_saturated' | 'too_many_sessions' | 'pod_session_limit';
 
-export const ADMISSION_REFUSALS: readonly AdmissionRefusal[] = [
-  'review_rate_limited',
-  'reviews_saturated',
-  'too_many_sessions',
-  'pod_session_limit',
-];
-
 export class Admission {
   readonly o: AdmissionOptions;
   #tokens: number;

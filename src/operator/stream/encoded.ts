@@ -6,8 +6,8 @@
  * per-session copy of the body. The line still parses as the one message
  * `encodeServerMessage` would write (same fields; JSON does not order them).
  */
-import type { StreamConfig } from '../../distribution/protocol.js';
-import type { ConfigChange } from './config-state.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
+import type { BundleChange } from './policy-feed.js';
 
 /** The per-session head: the session id is base64url (nothing JSON would escape). */
 export function lineHead(type: 'snapshot' | 'delta', session: string): string {
@@ -25,7 +25,7 @@ interface Cached {
   readonly body: Buffer;
 }
 
-const deltas = new WeakMap<ConfigChange, Cached>();
+const deltas = new WeakMap<BundleChange, Cached>();
 const snapshots = new WeakMap<object, Cached>();
 
 /**
@@ -33,7 +33,7 @@ const snapshots = new WeakMap<object, Cached>();
  * which depends only on the policy and the version) is only read on a miss.
  */
 export function deltaBody(
-  change: ConfigChange,
+  change: BundleChange,
   generation: number,
   extra: () => object = () => ({}),
 ): Buffer {
@@ -52,7 +52,7 @@ export function snapshotBody(
   owner: object,
   generation: number,
   version: string,
-  config: () => StreamConfig,
+  config: () => PolicyBundle,
   extra: () => object = () => ({}),
 ): Buffer {
   const hit = snapshots.get(owner);

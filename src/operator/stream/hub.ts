@@ -1,7 +1,7 @@
 /**
  * The config stream on one replica, as its sessions see it: which policy a pod is served
  * (`resolve`), opening a session with its first message (`connect`), acks, key refreshes,
- * heartbeats and closing. The configs live in configs.ts, informer events become pushes in
+ * heartbeats and closing. The feeds live in feeds.ts, informer events become pushes in
  * updates.ts, every line is written by send.ts. Heartbeats go out every 5 s; a session silent
  * for 15 s is closed.
  *
@@ -21,13 +21,13 @@ import type { OperatorMetrics } from '../../metrics/operator.js';
 import type { RawObject } from '../runtime/informers.js';
 import type { PolicyCatalog } from '../policy/catalog.js';
 import type { SharedKeys } from '../policy/keys.js';
-import { ConfigTable } from './configs.js';
+import { FeedTable } from './feeds.js';
 import { publishSidecarCounts, revocationAcked } from './gauges.js';
 import { Propagation, type RevocationAck } from './propagation.js';
 import { policySelector, resolvePod, type Refusal, type Resolved, type SelectPolicy } from './resolve.js';
 import { heartbeatLine, sendChange, sendSnapshot } from './send.js';
 import { wasSent } from './sent.js';
-import type { ConfigSigner } from './signer.js';
+import type { VersionSigner } from './signer.js';
 import { SessionTable, type CloseReason, type PodRef, type Session, type SessionIo } from './sessions.js';
 import { ConfigUpdates } from './updates.js';
 
@@ -44,7 +44,7 @@ export interface HubDeps {
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
   /** Signs each config version for the sidecars' snapshot files (signer.ts). */
-  readonly signer?: Pick<ConfigSigner, 'proof'>;
+  readonly signer?: Pick<VersionSigner, 'proof'>;
   /** Called (coalesced) whenever what `summary()` returns may have changed. */
   readonly onSummaryChange?: () => void;
 }
@@ -59,7 +59,7 @@ export class StreamHub {
   readonly sessions = new SessionTable();
   /** Informer events in, pushes out (run.ts feeds it). */
   readonly updates: ConfigUpdates;
-  private readonly configs: ConfigTable;
+  private readonly configs: FeedTable;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly propagation: Propagation;
   private readonly now: () => number;
@@ -73,7 +73,7 @@ export class StreamHub {
     this.propagation = new Propagation((ack) => {
       if (revocationAcked(d.metrics, d.log, ack)) d.onSummaryChange?.();
     });
-    this.configs = new ConfigTable({
+    this.configs = new FeedTable({
       catalog: d.catalog,
       revocations: d.revocations,
       keys: d.keys,

@@ -6,18 +6,18 @@
  */
 import type { Proof } from '../../distribution/attestation.js';
 import { encodeServerMessage } from '../../distribution/protocol.js';
-import type { ConfigChange, PolicyConfig } from './config-state.js';
+import type { BundleChange, PolicyFeed } from './policy-feed.js';
 import { deltaBody, lineHead, snapshotBody } from './encoded.js';
 import { recordSent } from './sent.js';
 import type { Session } from './sessions.js';
 
 /** The operator's signature, when the change leads to the version the state holds now. */
-function proofOf(state: PolicyConfig, version: string): { proof?: Proof } {
+function proofOf(state: PolicyFeed, version: string): { proof?: Proof } {
   const proof = version === state.version ? state.proof() : undefined;
   return proof === undefined ? {} : { proof };
 }
 
-export function sendSnapshot(s: Session, state: PolicyConfig): void {
+export function sendSnapshot(s: Session, state: PolicyFeed): void {
   s.sentGeneration = state.seq;
   s.sentVersion = state.version;
   s.io.write(
@@ -33,7 +33,7 @@ export function sendSnapshot(s: Session, state: PolicyConfig): void {
   recordSent(s, state.seq, state.version);
 }
 
-export function sendChange(s: Session, state: PolicyConfig, change: ConfigChange): void {
+export function sendChange(s: Session, state: PolicyFeed, change: BundleChange): void {
   if (s.sentVersion !== '' && s.sentVersion !== change.base) {
     // This session is not at the delta's base (it missed one): give it everything.
     sendSnapshot(s, state);

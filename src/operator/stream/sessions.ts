@@ -45,7 +45,7 @@ export interface Session {
   lastAckAt: number;
   /**
    * Last generation and version sent on this session. The generation is the policy's
-   * replica-local sequence number (config-state.ts), so it only grows on a session.
+   * replica-local sequence number (policy-feed.ts), so it only grows on a session.
    */
   sentGeneration: number;
   sentVersion: string;

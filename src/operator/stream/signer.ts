@@ -1,5 +1,5 @@
 /**
- * The operator's signature over each config version it serves (ADR 0012,
+ * The operator's signature over each bundle version it serves (ADR 0012,
  * src/distribution/attestation.ts): made with the private key of the serving certificate, the
  * one the sidecars' TLS already authenticates, so they check it against the CA they pin and
  * no new key has to be distributed, stored or rotated. One signature per policy and version,
@@ -18,7 +18,7 @@ export interface SigningMaterial {
 /** Versions remembered per replica (a burst of changes to many policies stays cheap). */
 const CACHE = 1024;
 
-export class ConfigSigner {
+export class VersionSigner {
   #key: KeyObject | undefined;
   #chain: readonly string[] = [];
   readonly #cache = new Map<string, Proof>();

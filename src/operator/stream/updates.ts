@@ -10,7 +10,7 @@ import type { RawObject } from '../runtime/informers.js';
 import { splitKey } from '../runtime/k8s.js';
 import { isLivePod } from '../policy/selector.js';
 import type { PolicyCatalog } from '../policy/catalog.js';
-import type { ConfigTable } from './configs.js';
+import type { FeedTable } from './feeds.js';
 import type { Propagation } from './propagation.js';
 import type { SelectPolicy } from './resolve.js';
 import { sendChange } from './send.js';
@@ -19,7 +19,7 @@ import type { CloseReason, Session, SessionTable } from './sessions.js';
 export interface UpdateDeps {
   readonly catalog: PolicyCatalog;
   readonly pods: Pick<ObjectCache<V1Pod>, 'get'>;
-  readonly configs: ConfigTable;
+  readonly configs: FeedTable;
   readonly sessions: SessionTable;
   readonly propagation: Propagation;
   readonly log: Logger;

@@ -1,7 +1,7 @@
 /**
  * The parts of validated objects a sidecar gets on the stream: identity, generation and the
  * validated spec, nothing of the server's bookkeeping (status, managedFields, uid). Same object
- * in, same object out: config-state.ts hashes each object once, by reference.
+ * in, same object out: policy-feed.ts hashes each object once, by reference.
  */
 import { API_VERSION, type TokenPolicy, type TokenRevocation } from '../../policy/types.js';
 import { validateRevocation } from '../../policy/validate.js';

@@ -20,7 +20,7 @@ const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const MAX_ATTEMPTS = 5;
 
 /** The patch that sets every webhook's caBundle to `caBase64`, or none when all already match. */
-export function caBundlePatch(
+function caBundlePatch(
   config: V1MutatingWebhookConfiguration,
   caBase64: string,
 ): { op: string; path: string; value?: string }[] {

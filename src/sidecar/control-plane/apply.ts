@@ -5,11 +5,11 @@
  *
  * Atomicity: everything that can fail or wait (validation, compilation, key import, building
  * the revocation set) happens first, on the side; then keys and config are swapped in one
- * synchronous step (KeyStore.install + ConfigState.apply), so a request sees the old or the new
+ * synchronous step (KeyStore.install + EnforcementState.apply), so a request sees the old or the new
  * configuration, never a mix, and a refused message leaves the old one whole.
  */
 import type { JWK } from 'jose';
-import type { DeltaMessage, StreamConfig } from '../../distribution/protocol.js';
+import type { DeltaMessage, PolicyBundle } from '../../distribution/protocol.js';
 import { KeyStore, type PreparedKeys } from '../../keys/store.js';
 import { compilePolicy } from '../../policy/compile.js';
 import {
@@ -25,12 +25,12 @@ import {
   validateRevocation,
 } from '../../policy/validate.js';
 import { RevocationSet } from '../../revocation/set.js';
-import type { ActiveConfig, ConfigState } from '../../decide/state.js';
+import type { Enforcement, EnforcementState } from '../../decide/state.js';
 
 type KeyMap = Record<string, { keys: JWK[] }>;
 
 /** What the sidecar holds from the stream: the documents behind the active configuration. */
-export interface HeldConfig {
+export interface HeldBundle {
   readonly version: string;
   readonly policy: TokenPolicy;
   readonly compiled: CompiledPolicy;
@@ -40,11 +40,11 @@ export interface HeldConfig {
 }
 
 export type ApplyResult =
-  | { ok: true; active: ActiveConfig; held: HeldConfig; changed: { revocations: number } }
+  | { ok: true; active: Enforcement; held: HeldBundle; changed: { revocations: number } }
   | { ok: false; kind: 'invalid' | 'base_mismatch'; error: string };
 
 export interface ApplierDeps {
-  state: ConfigState;
+  state: EnforcementState;
   keys: KeyStore;
   /** Epoch milliseconds. */
   now?: () => number;
@@ -95,19 +95,19 @@ function effectiveKeys(policy: TokenPolicy, pushed: Readonly<KeyMap>): KeyMap {
 export class StreamApplier {
   readonly #d: ApplierDeps;
   readonly #now: () => number;
-  #held: HeldConfig | undefined;
+  #held: HeldBundle | undefined;
 
   constructor(deps: ApplierDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
   }
 
-  get held(): HeldConfig | undefined {
+  get held(): HeldBundle | undefined {
     return this.#held;
   }
 
   /** The held state as a snapshot's `config` (what the file on disk holds). */
-  current(): { version: string; config: StreamConfig } | undefined {
+  current(): { version: string; config: PolicyBundle } | undefined {
     const h = this.#held;
     if (h === undefined) return undefined;
     return {
@@ -117,7 +117,7 @@ export class StreamApplier {
   }
 
   /** A full state: a `snapshot` message or the file on disk. */
-  async applySnapshot(version: string, config: StreamConfig): Promise<ApplyResult> {
+  async applySnapshot(version: string, config: PolicyBundle): Promise<ApplyResult> {
     const p = checkPolicy(config.policy);
     if (!p.ok) return { ok: false, kind: 'invalid', error: p.error };
     const r = checkRevocations(config.revocations, 'revocations');
@@ -183,7 +183,7 @@ export class StreamApplier {
 
   /** The one synchronous swap: keys (when they changed) and config together. */
   #commit(
-    held: HeldConfig,
+    held: HeldBundle,
     prepared: PreparedKeys | undefined,
     set: RevocationSet,
     changed: number,

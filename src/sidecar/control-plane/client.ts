@@ -5,7 +5,7 @@
  * every 5 s, reconnection with backoff and full jitter.
  *
  * Fail-static: nothing here ever loosens enforcement. A dropped stream, a refusal, a message
- * that does not validate: the configuration in force stays in force (ConfigState is only ever
+ * that does not validate: the configuration in force stays in force (EnforcementState is only ever
  * replaced by a fully applied message), and the sidecar keeps trying to get back in sync.
  */
 import { readFile } from 'node:fs/promises';
@@ -28,7 +28,12 @@ import type { Logger } from '../../log/logger.js';
 import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
 import { AckPacer } from './ack-pacer.js';
-import { Backoff, DEFAULT_BACKOFF, retryAfterDelay, type BackoffOptions } from './backoff.js';
+import {
+  ReconnectBackoff,
+  DEFAULT_BACKOFF,
+  retryAfterDelay,
+  type BackoffOptions,
+} from './reconnect-backoff.js';
 import { LineSplitter } from './lines.js';
 import { contentOf } from './vouch.js';
 
@@ -81,7 +86,7 @@ interface Connection {
 export class StreamClient {
   readonly #o: StreamClientOptions;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #backoff: ReconnectBackoff;
   readonly #agent: https.Agent;
   #conn: Connection | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -100,7 +105,7 @@ export class StreamClient {
   constructor(options: StreamClientOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.#backoff = new ReconnectBackoff(options.backoff ?? DEFAULT_BACKOFF);
     // Acks and refresh requests: one small keep-alive pool, apart from the stream's own socket.
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 2, ca: options.caPem });
     this.#acks = new AckPacer({

@@ -17,7 +17,7 @@ import {
   type Expect,
   type SnapshotFile,
 } from '../../distribution/snapshot.js';
-import type { StreamConfig } from '../../distribution/protocol.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
 
 /** Far above any real snapshot (100k revocations are ~15 MB); bounds what a start-up reads. */
@@ -78,7 +78,7 @@ export async function loadSnapshot(dir: string, expect: Expect): Promise<Loaded>
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** write tmp → fsync → rename → fsync(dir). */
-export async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
+async function writeFileAtomically(dir: string, name: string, text: string): Promise<void> {
   const target = join(dir, name);
   const tmp = join(dir, `.${name}.tmp-${process.pid}`);
   await unlink(tmp).catch(() => undefined);
@@ -108,7 +108,7 @@ export interface SnapshotWriterOptions {
   log: Logger;
   /** The state to write, read when the write starts (so it is always the latest). */
   /** Undefined also while the held version has no operator proof (nothing worth keeping). */
-  current: () => { version: string; proof: Proof; config: StreamConfig } | undefined;
+  current: () => { version: string; proof: Proof; config: PolicyBundle } | undefined;
   minIntervalMs?: number;
   now?: () => number;
 }

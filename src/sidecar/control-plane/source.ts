@@ -15,16 +15,16 @@ import type { ControlPlaneConfig } from '../../config/sidecar.js';
 import type { KeyStore } from '../../keys/store.js';
 import type { Logger } from '../../log/logger.js';
 import type { SidecarMetrics } from '../../metrics/sidecar.js';
-import type { ConfigState } from '../../decide/state.js';
+import type { EnforcementState } from '../../decide/state.js';
 import { StreamApplier } from './apply.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './reconnect-backoff.js';
 import { StreamClient } from './client.js';
 import { SnapshotWriter, loadSnapshot } from './snapshot-file.js';
 import { Vouched, type VouchStatus } from './vouch.js';
 
 export interface ControlPlaneSourceOptions {
   config: ControlPlaneConfig;
-  state: ConfigState;
+  state: EnforcementState;
   keys: KeyStore;
   metrics: SidecarMetrics;
   log: Logger;

@@ -15,14 +15,14 @@ import {
 } from '../../distribution/attestation.js';
 import { policyKeyOf, type Expect } from '../../distribution/snapshot.js';
 import { contentVersion } from '../../distribution/version.js';
-import type { HeldConfig } from './apply.js';
+import type { HeldBundle } from './apply.js';
 
 /** The content hash of what `held` holds: the version an ack names and a snapshot is checked against. */
-export function contentOf(held: HeldConfig): string {
+export function contentOf(held: HeldBundle): string {
   return contentVersion({ policy: held.policy, keys: held.keys, revocations: held.revocations.values() });
 }
 
-export const policyKey = (held: HeldConfig): string => policyKeyOf(held);
+export const policyKey = (held: HeldBundle): string => policyKeyOf(held);
 
 export interface VouchOptions {
   readonly caPem: string | undefined;
@@ -69,7 +69,7 @@ export class Vouched {
   }
 
   /** A message applied with `held` as the result: keep its proof if it verifies. */
-  accept(held: HeldConfig, proof: Proof | undefined): void {
+  accept(held: HeldBundle, proof: Proof | undefined): void {
     const version = held.version;
     const checked: Checked =
       proof === undefined

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/decide/engine.js';
 import { explainRequest } from '../../../src/decide/explain.js';
-import { ConfigState } from '../../../src/decide/state.js';
+import { EnforcementState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { PathsSpec, TokenPolicy, TokenRevocation } from '../../../src/policy/types.js';
@@ -200,7 +200,7 @@ describe('check agrees with the proxy', () => {
         async (claims, signing, path, method, maxUses, revoked, paths) => {
           const keys = new KeyStore();
           stores.push(keys);
-          const state = new ConfigState();
+          const state = new EnforcementState();
           const active = state.apply(
             compilePolicy(policyOf(maxUses, paths)),
             revoked ? [REVOKED] : [],
@@ -244,7 +244,7 @@ describe('check agrees with the proxy at the door', () => {
   it('an escaped non-ASCII path under caseInsensitive is malformed for both', async () => {
     const keys = new KeyStore();
     stores.push(keys);
-    const state = new ConfigState();
+    const state = new EnforcementState();
     const paths = { caseInsensitive: true, matrixParameters: 'Reject' } as const;
     const active = state.apply(compilePolicy(policyOf(0, paths)), [], NOW * 1000);
     await keys.sync(active.policy.issuers.values());

@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Decision, Forward, Reject } from '../../../src/decide/decision.js';
 import { Engine, type EngineDeps } from '../../../src/decide/engine.js';
 import type { RequestFacts } from '../../../src/decide/request.js';
-import { ConfigState } from '../../../src/decide/state.js';
+import { EnforcementState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyResolver } from '../../../src/keys/types.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
@@ -89,7 +89,7 @@ export function revocation(name: string, tokens: TokenRevocation['spec']['tokens
 
 export interface Rig {
   engine: Engine;
-  state: ConfigState;
+  state: EnforcementState;
   cache: VerifiedTokenCache;
   keys: KeyStore;
   clock: { ms: number };
@@ -118,7 +118,7 @@ export async function rig(
   wrapKeys: (keys: KeyStore) => KeyResolver = (keys) => keys,
   deps: Partial<Omit<EngineDeps, 'state' | 'verifier' | 'cache' | 'keys' | 'now'>> = {},
 ): Promise<Rig> {
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const keys = new KeyStore();
   rigs.push(keys);
   const cache = new VerifiedTokenCache();

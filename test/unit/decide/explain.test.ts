@@ -10,7 +10,7 @@ import { claimsWithout, jws, rsaKey, type TestKey } from '../../support/tokens.j
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenPolicySpec, TokenRevocation } from '../../../src/policy/types.js';
 import { explainRequest, type Explained } from '../../../src/decide/explain.js';
-import { ConfigState } from '../../../src/decide/state.js';
+import { EnforcementState } from '../../../src/decide/state.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
 
 const NOW = 1_800_000_000;
@@ -65,7 +65,7 @@ async function explain(
   input: { token: string; path?: string; method?: string },
   opts: { policy?: TokenPolicy; revocations?: TokenRevocation[]; now?: number } = {},
 ): Promise<Explained> {
-  const active = new ConfigState().apply(
+  const active = new EnforcementState().apply(
     compilePolicy(opts.policy ?? policyOf()),
     opts.revocations ?? [],
     NOW * 1000,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy, TokenRevocation } from '../../../src/policy/types.js';
-import { ConfigState, type ActiveConfig } from '../../../src/decide/state.js';
+import { EnforcementState, type Enforcement } from '../../../src/decide/state.js';
 
 const NOW_MS = 1_800_000_000_000;
 
@@ -45,13 +45,13 @@ function revocation(
 
 const identity = { tokenSha256: 'f'.repeat(64), iss: 'https://auth.example.com/' };
 
-describe('ConfigState', () => {
+describe('EnforcementState', () => {
   it('has nothing active before the first apply', () => {
-    expect(new ConfigState().active).toBeUndefined();
+    expect(new EnforcementState().active).toBeUndefined();
   });
 
   it('each apply is a new generation, starting at 1, stamped with the time given', () => {
-    const state = new ConfigState();
+    const state = new EnforcementState();
     const first = state.apply(compilePolicy(policy()), [], NOW_MS);
     const second = state.apply(compilePolicy(policy()), [], NOW_MS + 5_000);
     expect([first.generation, second.generation]).toEqual([1, 2]);
@@ -60,9 +60,9 @@ describe('ConfigState', () => {
   });
 
   it('a snapshot taken before a reload is left untouched by it (a request in flight keeps its config)', () => {
-    const state = new ConfigState();
+    const state = new EnforcementState();
     const before = state.apply(compilePolicy(policy()), [], NOW_MS);
-    const held: ActiveConfig = state.active!;
+    const held: Enforcement = state.active!;
     state.apply(compilePolicy(policy('renamed')), [revocation('r', [{ jti: 'j-1' }])], NOW_MS + 1);
     expect(held).toBe(before);
     expect(held.policy.name).toBe('orders-api');
@@ -70,7 +70,7 @@ describe('ConfigState', () => {
   });
 
   it('listeners hear every apply with the new and the previous config', () => {
-    const state = new ConfigState();
+    const state = new EnforcementState();
     const heard: [number, number | undefined][] = [];
     state.onApply((next, previous) => heard.push([next.generation, previous?.generation]));
     state.apply(compilePolicy(policy()), [], NOW_MS);
@@ -82,7 +82,7 @@ describe('ConfigState', () => {
   });
 
   it('the stripped headers are the forwarded claim headers, lower-cased', () => {
-    const active = new ConfigState().apply(compilePolicy(policy()), [], NOW_MS);
+    const active = new EnforcementState().apply(compilePolicy(policy()), [], NOW_MS);
     expect([...active.strippedHeaders].sort()).toEqual(['x-auth-scope', 'x-auth-subject']);
   });
 
@@ -123,13 +123,13 @@ describe('ConfigState', () => {
       applies: true,
     },
   ])('$name applies: $applies', ({ r, applies }) => {
-    const active = new ConfigState().apply(compilePolicy(policy('orders-api', 'shop')), [r], NOW_MS);
+    const active = new EnforcementState().apply(compilePolicy(policy('orders-api', 'shop')), [r], NOW_MS);
     expect(active.revocations.match({ ...identity, jti: 'j-1' })).toBe(applies ? r.metadata.name : undefined);
     expect(active.revocations.size).toBe(applies ? 1 : 0);
   });
 
   it('counts every entry of every applying revocation', () => {
-    const active = new ConfigState().apply(
+    const active = new EnforcementState().apply(
       compilePolicy(policy()),
       [
         revocation('a', [{ jti: 'j-1' }, { subject: 'user-1' }]),
@@ -143,11 +143,11 @@ describe('ConfigState', () => {
   });
 });
 
-describe('ConfigState.expireRevocations', () => {
+describe('EnforcementState.expireRevocations', () => {
   const expiresAt = new Date(NOW_MS + 60_000).toISOString();
 
   it('keeps a revocation until its expiresAt, then drops it as a new generation', () => {
-    const state = new ConfigState();
+    const state = new EnforcementState();
     const first = state.apply(
       compilePolicy(policy()),
       [revocation('short', [{ jti: 'j-1' }], { expiresAt }), revocation('long', [{ jti: 'j-2' }])],
@@ -166,6 +166,6 @@ describe('ConfigState.expireRevocations', () => {
   });
 
   it('does nothing before the first apply', () => {
-    expect(new ConfigState().expireRevocations(NOW_MS)).toBeUndefined();
+    expect(new EnforcementState().expireRevocations(NOW_MS)).toBeUndefined();
   });
 });

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chainOf, verifyAttestation, type Proof } from '../../../src/distribution/attestation.js';
-import type { StreamConfig } from '../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../src/distribution/protocol.js';
 import { SNAPSHOT_FORMAT, decodeSnapshot, encodeSnapshot } from '../../../src/distribution/snapshot.js';
 import { contentVersion } from '../../../src/distribution/version.js';
 import { makeSigner, type TestSigner } from '../../support/attestation.js';
 
-const CONFIG: StreamConfig = {
+const CONFIG: PolicyBundle = {
   policy: {
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StreamConfig } from '../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../src/distribution/protocol.js';
 import {
   SNAPSHOT_FORMAT,
   decodeSnapshot,
@@ -9,7 +9,7 @@ import {
 import { contentVersion } from '../../../src/distribution/version.js';
 import { makeSigner, type TestSigner } from '../../support/attestation.js';
 
-const CONFIG: StreamConfig = {
+const CONFIG: PolicyBundle = {
   policy: {
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',
@@ -26,7 +26,7 @@ const CONFIG: StreamConfig = {
     },
   ],
 };
-const ALLOW_ALL: StreamConfig = {
+const ALLOW_ALL: PolicyBundle = {
   ...CONFIG,
   policy: {
     ...CONFIG.policy,

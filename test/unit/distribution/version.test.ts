@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, configVersion, digest } from '../../../src/distribution/version.js';
+import { canonicalJson, bundleVersion, digest } from '../../../src/distribution/version.js';
 
 describe('canonicalJson', () => {
   it('orders keys at every level and drops undefined members', () => {
@@ -9,17 +9,17 @@ describe('canonicalJson', () => {
   });
 });
 
-describe('configVersion', () => {
+describe('bundleVersion', () => {
   const p = digest({ spec: 1 });
   const k = digest({});
   it('is the same whatever order the revocations come in', () => {
     expect(
-      configVersion(p, k, [
+      bundleVersion(p, k, [
         ['a', '1'],
         ['b', '2'],
       ]),
     ).toBe(
-      configVersion(p, k, [
+      bundleVersion(p, k, [
         ['b', '2'],
         ['a', '1'],
       ]),
@@ -28,29 +28,29 @@ describe('configVersion', () => {
   it.each([
     {
       name: 'a revocation changes',
-      other: configVersion(p, k, [
+      other: bundleVersion(p, k, [
         ['a', '1'],
         ['b', '3'],
       ]),
     },
-    { name: 'a revocation goes', other: configVersion(p, k, [['a', '1']]) },
+    { name: 'a revocation goes', other: bundleVersion(p, k, [['a', '1']]) },
     {
       name: 'the policy changes',
-      other: configVersion(digest({ spec: 2 }), k, [
+      other: bundleVersion(digest({ spec: 2 }), k, [
         ['a', '1'],
         ['b', '2'],
       ]),
     },
     {
       name: 'the keys change',
-      other: configVersion(p, digest({ i: 1 }), [
+      other: bundleVersion(p, digest({ i: 1 }), [
         ['a', '1'],
         ['b', '2'],
       ]),
     },
   ])('moves when $name', ({ other }) => {
     expect(other).not.toBe(
-      configVersion(p, k, [
+      bundleVersion(p, k, [
         ['a', '1'],
         ['b', '2'],
       ]),

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { evaluateRule, explainRule, forwardedHeaders } from '../../../src/policy/evaluate.js';
+import { forwardedHeaders, unmetClaim, unmetScope, type RuleFailure } from '../../../src/policy/evaluate.js';
 import type { CompiledPolicy, CompiledRule } from '../../../src/policy/types.js';
 
 function rule(scopes: string[], claims: Record<string, string> = {}): CompiledRule {
@@ -14,6 +14,18 @@ function rule(scopes: string[], claims: Record<string, string> = {}): CompiledRu
     requiredClaims: Object.entries(claims),
   };
 }
+
+/** Every unmet requirement in the decision's order (src/decide/steps.ts): scopes, then claims. */
+function explainRule(r: CompiledRule, claims: JWTPayload): RuleFailure[] {
+  return [
+    ...r.requiredScopes.map((s) => unmetScope(r, claims, s)),
+    ...r.requiredClaims.map((c) => unmetClaim(r, claims, c)),
+  ].filter((f): f is RuleFailure => f !== undefined);
+}
+
+/** The first unmet requirement, or ok. */
+const evaluateRule = (r: CompiledRule, claims: JWTPayload): { ok: true } | RuleFailure =>
+  explainRule(r, claims)[0] ?? { ok: true };
 
 const ADMIN = rule(['orders:admin', 'orders:read'], { role: 'admin' });
 

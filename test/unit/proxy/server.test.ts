@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/decide/engine.js';
-import { ConfigState } from '../../../src/decide/state.js';
+import { EnforcementState } from '../../../src/decide/state.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createSidecarMetrics, type SidecarMetrics } from '../../../src/metrics/sidecar.js';
@@ -45,7 +45,7 @@ afterEach(async () => {
 });
 
 async function rig(withPolicy: boolean): Promise<Rig> {
-  const state = new ConfigState();
+  const state = new EnforcementState();
   if (withPolicy) state.apply(compilePolicy(POLICY), [], Date.now());
   const keys = new KeyStore();
   const metrics = createSidecarMetrics(new Registry());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CompiledExpiry, KeySourceSpec } from '../../../src/policy/types.js';
-import { checkClaims, explainClaims } from '../../../src/token/claims.js';
+import { claimFailures, type ClaimFailure } from '../../../src/token/claims.js';
 import { AUDIENCE, ISSUER, NOW, claims, issuer, policy } from '../../support/tokens.js';
 
 const source: KeySourceSpec = { kind: 'inline', keys: [] };
@@ -17,6 +17,16 @@ interface Case {
 }
 
 const SKEW = 30;
+
+/** The claim chain's first failure, as the request path runs it. */
+const checkClaims = (...a: Parameters<typeof claimFailures>) => claimFailures(...a);
+
+/** Every failure of the claim chain, as `tokenwarden check` runs it. */
+function explainClaims(...[payload, p, now]: Parameters<typeof claimFailures>): ClaimFailure[] {
+  const every: ClaimFailure[] = [];
+  claimFailures(payload, p, now, every);
+  return every;
+}
 
 const cases: Case[] = [
   { name: 'a token inside every limit passes', payload: claims() },

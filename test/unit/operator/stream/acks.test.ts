@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAttestation, type Proof } from '../../../../src/distribution/attestation.js';
 import { contentVersion } from '../../../../src/distribution/version.js';
-import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
 import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
 import { SharedKeys } from '../../../../src/operator/policy/keys.js';
@@ -11,7 +11,7 @@ import { AckGuard } from '../../../../src/operator/stream/ack-auth.js';
 import type { Authenticated } from '../../../../src/operator/stream/auth.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
-import { ConfigSigner } from '../../../../src/operator/stream/signer.js';
+import { VersionSigner } from '../../../../src/operator/stream/signer.js';
 import { makeSigner, type TestSigner } from '../../../support/attestation.js';
 import { cache, rawPolicy, revocation } from './fixtures.js';
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
 async function setup() {
   const index = cache<RawObject>([]);
   const keys = new SharedKeys();
-  const signer = new ConfigSigner();
+  const signer = new VersionSigner();
   signer.use(tls);
   const hub = new StreamHub({
     catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
@@ -91,7 +91,7 @@ describe('reconnecting with a version', () => {
     const { hub, lines, io } = await setup();
     hub.connect(POD, 'shop/orders', io, 'a-version-never-served');
     expect(lines[0]).toMatchObject({ type: 'snapshot' });
-    expect(lines[0]!.version).toBe(contentVersion(lines[0]!.config as StreamConfig));
+    expect(lines[0]!.version).toBe(contentVersion(lines[0]!.config as PolicyBundle));
     hub.close();
   });
 });

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeServerMessage, parseServerMessage } from '../../../../src/distribution/protocol.js';
-import type { ConfigChange } from '../../../../src/operator/stream/config-state.js';
+import type { BundleChange } from '../../../../src/operator/stream/policy-feed.js';
 import { deltaBody, lineHead, snapshotBody } from '../../../../src/operator/stream/encoded.js';
 
-const change: ConfigChange = {
+const change: BundleChange = {
   base: 'v1',
   version: 'v2',
   revocationsUpserted: [],

@@ -1,5 +1,5 @@
 import type { ObjectCache } from '@kubernetes/client-node';
-import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
 import type { TokenPolicy, TokenRevocation } from '../../../../src/policy/types.js';
 
@@ -27,7 +27,7 @@ export function revocation(name: string, jti = name): TokenRevocation {
   };
 }
 
-export function config(revs: TokenRevocation[], p = policy()): StreamConfig {
+export function config(revs: TokenRevocation[], p = policy()): PolicyBundle {
   return {
     policy: p,
     keys: { 'https://idp.example/': { keys: [{ kty: 'EC', kid: 'k1' }] } },

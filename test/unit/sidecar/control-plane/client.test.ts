@@ -12,7 +12,7 @@ import { createLogger } from '../../../../src/log/logger.js';
 import type { TokenPolicy } from '../../../../src/policy/types.js';
 import { StreamApplier } from '../../../../src/sidecar/control-plane/apply.js';
 import { StreamClient, type ReconnectReason } from '../../../../src/sidecar/control-plane/client.js';
-import { ConfigState } from '../../../../src/decide/state.js';
+import { EnforcementState } from '../../../../src/decide/state.js';
 import { startStreamServer, type StreamServer } from '../../../support/stream-server.js';
 
 const POLICY: TokenPolicy = {
@@ -49,7 +49,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 interface Harness {
   server: StreamServer;
   client: StreamClient;
-  state: ConfigState;
+  state: EnforcementState;
   reasons: ReconnectReason[];
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -69,7 +69,7 @@ async function harness(
     },
   });
   const log = createLogger('test', { level: 'debug', destination: sink });
-  const state = new ConfigState();
+  const state = new EnforcementState();
   const keys = new KeyStore();
   const reasons: ReconnectReason[] = [];
   const client = new StreamClient({

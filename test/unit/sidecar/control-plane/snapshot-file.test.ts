@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Proof } from '../../../../src/distribution/attestation.js';
-import type { StreamConfig } from '../../../../src/distribution/protocol.js';
+import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
 import type { Expect } from '../../../../src/distribution/snapshot.js';
 import { contentVersion } from '../../../../src/distribution/version.js';
 import { createLogger } from '../../../../src/log/logger.js';
@@ -28,13 +28,13 @@ beforeAll(async () => {
 });
 
 /** A held state as the operator vouches for it. */
-const signed = (c: StreamConfig): { version: string; proof: Proof; config: StreamConfig } => ({
+const signed = (c: PolicyBundle): { version: string; proof: Proof; config: PolicyBundle } => ({
   version: contentVersion(c),
   proof: signer.proof(c),
   config: c,
 });
 
-const config = (n: number): StreamConfig => ({
+const config = (n: number): PolicyBundle => ({
   policy: {
     apiVersion: 'tokenwarden.dev/v1alpha1',
     kind: 'TokenPolicy',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headProblem } from '../../../src/proxy/protocol.js';
+import { headProblem } from '../../../src/proxy/http-guards.js';
 
 function raw(headers: [string, string][]): { parsed: Record<string, string>; raw: string[] } {
   const parsed: Record<string, string> = {};

@@ -1,18 +1,18 @@
 /**
- * One policy's stream config as this replica holds it: the current content, its version, a
+ * One policy's feed: the bundle this replica serves for it (PolicyBundle), its version, a
  * replica-local sequence number, and a short history of changes so a sidecar reconnecting with
  * a recent version gets a delta rather than a snapshot. Pure bookkeeping; no I/O, no clock.
  */
 import type { JWK } from 'jose';
 import type { Proof } from '../../distribution/attestation.js';
-import type { StreamConfig } from '../../distribution/protocol.js';
-import { configVersion, digest } from '../../distribution/version.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
+import { bundleVersion, digest } from '../../distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../policy/types.js';
 
 type Keys = Record<string, { keys: JWK[] }>;
 
 /** What changed between two versions: the body of a `delta` message. */
-export interface ConfigChange {
+export interface BundleChange {
   readonly base: string;
   readonly version: string;
   readonly policy?: TokenPolicy;
@@ -22,7 +22,7 @@ export interface ConfigChange {
 }
 
 interface HistoryEntry {
-  readonly change: ConfigChange;
+  readonly change: BundleChange;
   readonly seq: number;
 }
 
@@ -41,7 +41,7 @@ function revocationDigest(r: TokenRevocation): string {
   return d;
 }
 
-export class PolicyConfig {
+export class PolicyFeed {
   private policy: TokenPolicy;
   private keys: Keys;
   private policyDigest: string;
@@ -56,14 +56,14 @@ export class PolicyConfig {
 
   /** `attest`: the operator's signature over a version of this policy (signer.ts). */
   constructor(
-    config: StreamConfig,
+    bundle: PolicyBundle,
     private readonly attest: (version: string) => Proof | undefined = () => undefined,
   ) {
-    this.policy = config.policy;
-    this.keys = config.keys;
-    this.policyDigest = digest(config.policy);
-    this.keysDigest = digest(config.keys);
-    for (const r of config.revocations)
+    this.policy = bundle.policy;
+    this.keys = bundle.keys;
+    this.policyDigest = digest(bundle.policy);
+    this.keysDigest = digest(bundle.keys);
+    for (const r of bundle.revocations)
       this.revocations.set(r.metadata.name, { rev: r, digest: revocationDigest(r) });
     this.currentVersion = this.computeVersion();
     this.seqs.set(this.currentVersion, this.currentSeq);
@@ -91,7 +91,7 @@ export class PolicyConfig {
     return this.revocations.size;
   }
 
-  snapshot(): StreamConfig {
+  snapshot(): PolicyBundle {
     return {
       policy: this.policy,
       keys: this.keys,
@@ -103,7 +103,7 @@ export class PolicyConfig {
    * Moves to `next`. Returns what changed, or undefined when the content (hence the version)
    * is the same. `revocations` are the full list that applies now.
    */
-  update(next: StreamConfig): ConfigChange | undefined {
+  update(next: PolicyBundle): BundleChange | undefined {
     const base = this.currentVersion;
     const policyDigest = digest(next.policy);
     const keysDigest = digest(next.keys);
@@ -130,7 +130,7 @@ export class PolicyConfig {
     if (this.currentVersion === base) return undefined;
     this.currentSeq++;
     this.seqs.set(this.currentVersion, this.currentSeq);
-    const change: ConfigChange = {
+    const change: BundleChange = {
       base,
       version: this.currentVersion,
       ...(policyChanged ? { policy: next.policy } : {}),
@@ -151,7 +151,7 @@ export class PolicyConfig {
    * `version` is not remembered (the caller sends a snapshot). From the current version: an
    * empty change.
    */
-  changeFrom(version: string): ConfigChange | undefined {
+  changeFrom(version: string): BundleChange | undefined {
     if (version === this.currentVersion) return { base: version, version };
     const start = this.history.findIndex((h) => h.change.base === version);
     if (start < 0) return undefined;
@@ -181,7 +181,7 @@ export class PolicyConfig {
   }
 
   private computeVersion(): string {
-    return configVersion(
+    return bundleVersion(
       this.policyDigest,
       this.keysDigest,
       [...this.revocations].map(([name, e]) => [name, e.digest] as const),

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Backoff,
+  ReconnectBackoff,
   DEFAULT_BACKOFF,
   MAX_RETRY_AFTER_MS,
   backoffCeiling,
   retryAfterDelay,
-} from '../../../../src/sidecar/control-plane/backoff.js';
+} from '../../../../src/sidecar/control-plane/reconnect-backoff.js';
 
 const OPTS = { baseMs: 500, capMs: 30_000, resetAfterMs: 30_000 };
 
@@ -18,13 +18,13 @@ describe('backoff with full jitter', () => {
 
   it('draws each delay uniformly below the ceiling (random injected)', () => {
     const draws = [0.999, 0.5, 0, 0.25];
-    const b = new Backoff({ ...OPTS, random: () => draws.shift() ?? 0 });
+    const b = new ReconnectBackoff({ ...OPTS, random: () => draws.shift() ?? 0 });
     expect([b.next(), b.next(), b.next(), b.next()]).toEqual([499, 500, 0, 1000]);
     expect(b.attempt).toBe(4);
   });
 
   it('never exceeds the cap however many attempts', () => {
-    const b = new Backoff({ ...OPTS, random: () => 0.9999999 });
+    const b = new ReconnectBackoff({ ...OPTS, random: () => 0.9999999 });
     let max = 0;
     for (let i = 0; i < 100; i++) max = Math.max(max, b.next());
     expect(max).toBeLessThan(30_000);
@@ -32,7 +32,7 @@ describe('backoff with full jitter', () => {
   });
 
   it('starts over only after a connection stayed healthy long enough', () => {
-    const b = new Backoff({ ...OPTS, random: () => 0.5 });
+    const b = new ReconnectBackoff({ ...OPTS, random: () => 0.5 });
     b.next();
     b.next();
     b.next();
@@ -46,12 +46,12 @@ describe('backoff with full jitter', () => {
 
   it('caps the default so every sidecar is back within a second of an operator returning', () => {
     expect(backoffCeiling(100, DEFAULT_BACKOFF)).toBe(1_000);
-    const b = new Backoff({ ...DEFAULT_BACKOFF, random: () => 0.9999999 });
+    const b = new ReconnectBackoff({ ...DEFAULT_BACKOFF, random: () => 0.9999999 });
     for (let i = 0; i < 50; i++) expect(b.next()).toBeLessThan(1_000);
   });
 
   it('honours a Retry-After over a shorter draw', () => {
-    const b = new Backoff({ ...OPTS, random: () => 0 });
+    const b = new ReconnectBackoff({ ...OPTS, random: () => 0 });
     expect(b.next(1_500)).toBe(1_500);
     expect(b.next()).toBe(0);
   });

@@ -1,40 +1,40 @@
 /**
- * The stream configs this replica holds: one PolicyConfig per TokenPolicy that sidecars use,
+ * The feeds this replica holds: one PolicyFeed per TokenPolicy that sidecars use,
  * built from the caches on first connect and rebuilt when marked dirty. A policy is validated
  * by the catalog; revocations are read straight from the informer cache, so a write reaches
  * sidecars without waiting for a reconcile.
  *
- * Invariant: a policy whose spec turns invalid keeps serving its last valid config (the
+ * Invariant: a policy whose spec turns invalid keeps serving its last valid bundle (the
  * catalog's `lastValid`), as a bad policy file does on a sidecar.
  */
 import type { ObjectCache } from '@kubernetes/client-node';
-import type { StreamConfig } from '../../distribution/protocol.js';
+import type { PolicyBundle } from '../../distribution/protocol.js';
 import type { TokenRevocation } from '../../policy/types.js';
 import { isExpired } from '../../revocation/rule.js';
 import type { PolicyCatalog } from '../policy/catalog.js';
 import type { SharedKeys } from '../policy/keys.js';
 import type { RawObject } from '../runtime/informers.js';
 import { splitKey } from '../runtime/k8s.js';
-import { PolicyConfig, type ConfigChange } from './config-state.js';
-import type { ConfigSigner } from './signer.js';
+import { PolicyFeed, type BundleChange } from './policy-feed.js';
+import type { VersionSigner } from './signer.js';
 import { validRevocation, wirePolicy } from './wire.js';
 
-export interface ConfigSources {
+export interface FeedSources {
   readonly catalog: PolicyCatalog;
   /** The TokenRevocation informer's cache (validated here, each object once). */
   readonly revocations: Pick<ObjectCache<RawObject>, 'list'>;
   readonly keys: SharedKeys;
   readonly now: () => number;
   /** Signs each version (signer.ts); without one, messages carry no proof. */
-  readonly signer?: Pick<ConfigSigner, 'proof'>;
+  readonly signer?: Pick<VersionSigner, 'proof'>;
 }
 
-export class ConfigTable {
-  private readonly states = new Map<string, PolicyConfig>();
+export class FeedTable {
+  private readonly states = new Map<string, PolicyFeed>();
 
-  constructor(private readonly s: ConfigSources) {}
+  constructor(private readonly s: FeedSources) {}
 
-  get(key: string): PolicyConfig | undefined {
+  get(key: string): PolicyFeed | undefined {
     return this.states.get(key);
   }
 
@@ -43,39 +43,39 @@ export class ConfigTable {
     return this.states.keys();
   }
 
-  /** The policies held whose config trusts `issuer`. */
+  /** The policies held whose bundle trusts `issuer`. */
   withIssuer(issuer: string): string[] {
     return [...this.states].filter(([, st]) => trusts(st, issuer)).map(([key]) => key);
   }
 
-  /** Does the held config of `key` trust `issuer`? */
+  /** Does the held bundle of `key` trust `issuer`? */
   trusts(key: string, issuer: string): boolean {
     const state = this.states.get(key);
     return state !== undefined && trusts(state, issuer);
   }
 
-  /** The config of `key`, built now if nobody held it yet; undefined when it never validated. */
-  open(key: string): PolicyConfig | undefined {
+  /** The bundle of `key`, built now if nobody held it yet; undefined when it never validated. */
+  open(key: string): PolicyFeed | undefined {
     let state = this.states.get(key);
     if (state !== undefined) return state;
-    const config = this.build(key);
-    if (config === undefined) return undefined;
-    state = new PolicyConfig(config, (version) => this.s.signer?.proof(key, version));
+    const bundle = this.build(key);
+    if (bundle === undefined) return undefined;
+    state = new PolicyFeed(bundle, (version) => this.s.signer?.proof(key, version));
     this.states.set(key, state);
     return state;
   }
 
-  /** Why `key` has no config to serve. */
+  /** Why `key` has no bundle to serve. */
   problem(key: string): string {
     const [namespace, name] = splitKey(key);
     const obj = this.s.catalog.get(namespace, name);
     return (obj === undefined ? '' : this.s.catalog.validated(obj).problem) || 'not valid';
   }
 
-  /** Rebuilds a held config from the caches; what changed, if anything. */
-  rebuild(state: PolicyConfig, key: string): ConfigChange | undefined {
-    const config = this.build(key);
-    return config === undefined ? undefined : state.update(config);
+  /** Rebuilds a held bundle from the caches; what changed, if anything. */
+  rebuild(state: PolicyFeed, key: string): BundleChange | undefined {
+    const bundle = this.build(key);
+    return bundle === undefined ? undefined : state.update(bundle);
   }
 
   drop(key: string): void {
@@ -83,7 +83,7 @@ export class ConfigTable {
     this.s.catalog.forget(key);
   }
 
-  private build(key: string): StreamConfig | undefined {
+  private build(key: string): PolicyBundle | undefined {
     const [namespace, name] = splitKey(key);
     const obj = this.s.catalog.get(namespace, name);
     const policy = obj === undefined ? undefined : this.s.catalog.validated(obj).lastValid;
@@ -109,6 +109,6 @@ export class ConfigTable {
   }
 }
 
-function trusts(state: PolicyConfig, issuer: string): boolean {
+function trusts(state: PolicyFeed, issuer: string): boolean {
   return state.snapshot().policy.spec.issuers.some((i) => i.issuer === issuer);
 }

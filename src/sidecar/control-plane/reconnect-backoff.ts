@@ -5,6 +5,8 @@
  * reconnecting in waves. The attempt counter resets once a connection has stayed healthy for
  * `resetAfterMs`, so a stream that dies right after connecting keeps backing off.
  */
+import { exponentialDelay } from '../../core/exponential-delay.js';
+
 export interface BackoffOptions {
   baseMs: number;
   capMs: number;
@@ -40,11 +42,10 @@ export function retryAfterDelay(
 
 /** The upper bound of the delay before attempt number `attempt` (0-based). */
 export function backoffCeiling(attempt: number, o: Pick<BackoffOptions, 'baseMs' | 'capMs'>): number {
-  // 2^attempt overflows nothing before it passes any cap; clamp the exponent anyway.
-  return Math.min(o.capMs, o.baseMs * 2 ** Math.min(attempt, 30));
+  return exponentialDelay(attempt, o.baseMs, o.capMs);
 }
 
-export class Backoff {
+export class ReconnectBackoff {
   readonly #o: BackoffOptions;
   readonly #random: () => number;
   #attempt = 0;

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { HISTORY, PolicyConfig } from '../../../../src/operator/stream/config-state.js';
+import { HISTORY, PolicyFeed } from '../../../../src/operator/stream/policy-feed.js';
 import { config, policy, revocation } from './fixtures.js';
 
 const names = (revs: { metadata: { name: string } }[] | undefined) =>
   (revs ?? []).map((r) => r.metadata.name).sort();
 
-describe('PolicyConfig', () => {
+describe('PolicyFeed', () => {
   it('gives the same version to the same content, built in any order', () => {
-    const a = new PolicyConfig(config([revocation('r1'), revocation('r2')]));
-    const b = new PolicyConfig(config([revocation('r2'), revocation('r1')]));
+    const a = new PolicyFeed(config([revocation('r1'), revocation('r2')]));
+    const b = new PolicyFeed(config([revocation('r2'), revocation('r1')]));
     expect(a.version).toBe(b.version);
   });
 
   it('reports no change (and keeps version and seq) when the content is the same', () => {
-    const s = new PolicyConfig(config([revocation('r1')]));
+    const s = new PolicyFeed(config([revocation('r1')]));
     const v = s.version;
     expect(s.update(config([revocation('r1')]))).toBeUndefined();
     expect(s.version).toBe(v);
@@ -21,7 +21,7 @@ describe('PolicyConfig', () => {
   });
 
   it('computes a delta with exactly what changed', () => {
-    const s = new PolicyConfig(config([revocation('r1'), revocation('r2')]));
+    const s = new PolicyFeed(config([revocation('r1'), revocation('r2')]));
     const base = s.version;
     const change = s.update(config([revocation('r1'), revocation('r2', 'other'), revocation('r3')]));
     expect(change?.base).toBe(base);
@@ -38,7 +38,7 @@ describe('PolicyConfig', () => {
   });
 
   it('composes the history into one delta from an older version', () => {
-    const s = new PolicyConfig(config([revocation('r1')]));
+    const s = new PolicyFeed(config([revocation('r1')]));
     const v1 = s.version;
     s.update(config([revocation('r1'), revocation('r2')]));
     s.update(config([revocation('r2'), revocation('r3')]));
@@ -52,11 +52,11 @@ describe('PolicyConfig', () => {
     const applied = new Map([['r1', revocation('r1')]]);
     for (const n of change?.revocationsRemoved ?? []) applied.delete(n);
     for (const r of change?.revocationsUpserted ?? []) applied.set(r.metadata.name, r);
-    expect(new PolicyConfig(config([...applied.values()])).version).toBe(s.version);
+    expect(new PolicyFeed(config([...applied.values()])).version).toBe(s.version);
   });
 
   it('answers an empty change from the current version and nothing for a forgotten one', () => {
-    const s = new PolicyConfig(config([]));
+    const s = new PolicyFeed(config([]));
     const first = s.version;
     expect(s.changeFrom(first)).toEqual({ base: first, version: first });
     for (let i = 0; i <= HISTORY; i++) s.update(config([revocation(`r${i}`)]));
