@@ -166,7 +166,7 @@ export class StreamHub {
   ack(req: AckRequest): 'ok' | 'session_gone' | 'unsent_version' {
     const sent = this.sessions.get(req.session);
     if (sent === undefined) return 'session_gone';
-    if (!wasSent(sent, req.generation, req.version)) return 'unsent_version';
+    if (!wasSent(sent, this.configs.get(sent.policy), req.generation, req.version)) return 'unsent_version';
     const outcome = this.sessions.ack(req.session, req.generation, req.version, this.now());
     if (outcome !== 'ok') return outcome === 'unknown_session' ? 'session_gone' : 'unsent_version';
     const s = this.sessions.get(req.session);

@@ -29,6 +29,13 @@ interface HistoryEntry {
 /** Versions kept to answer `?version=` with a delta; older ones get a snapshot. */
 export const HISTORY = 32;
 
+/**
+ * Generations whose version is remembered to judge acks (sent.ts): an ack naming an older one
+ * is refused and the sidecar's next ack catches up. 1,024 is 100 s of changes at 10 a second,
+ * kept once per policy rather than per session.
+ */
+export const GENERATIONS_KEPT = 1024;
+
 /** Digests per revocation object: unchanged objects (same reference) are never re-hashed. */
 const revocationDigests = new WeakMap<TokenRevocation, string>();
 
@@ -53,6 +60,8 @@ export class PolicyFeed {
   private readonly history: HistoryEntry[] = [];
   /** seq of every version still in the history (and the current one). */
   private readonly seqs = new Map<string, number>();
+  /** seq → the version it named, for the last GENERATIONS_KEPT seqs (insertion-ordered). */
+  private readonly versionsBySeq = new Map<number, string>();
 
   /** `attest`: the operator's signature over a version of this policy (signer.ts). */
   constructor(
@@ -67,6 +76,7 @@ export class PolicyFeed {
       this.revocations.set(r.metadata.name, { rev: r, digest: revocationDigest(r) });
     this.currentVersion = this.computeVersion();
     this.seqs.set(this.currentVersion, this.currentSeq);
+    this.versionsBySeq.set(this.currentSeq, this.currentVersion);
   }
 
   get version(): string {
@@ -80,6 +90,11 @@ export class PolicyFeed {
 
   get seq(): number {
     return this.currentSeq;
+  }
+
+  /** The version this feed held at `seq`, if still remembered (the last GENERATIONS_KEPT). */
+  versionAt(seq: number): string | undefined {
+    return this.versionsBySeq.get(seq);
   }
 
   /** The replica-local seq of `version`, if this replica still remembers it. */
@@ -130,6 +145,9 @@ export class PolicyFeed {
     if (this.currentVersion === base) return undefined;
     this.currentSeq++;
     this.seqs.set(this.currentVersion, this.currentSeq);
+    this.versionsBySeq.set(this.currentSeq, this.currentVersion);
+    if (this.versionsBySeq.size > GENERATIONS_KEPT)
+      this.versionsBySeq.delete(this.currentSeq - GENERATIONS_KEPT);
     const change: BundleChange = {
       base,
       version: this.currentVersion,

@@ -18,8 +18,6 @@ function proofOf(state: PolicyFeed, version: string): { proof?: Proof } {
 }
 
 export function sendSnapshot(s: Session, state: PolicyFeed): void {
-  s.sentGeneration = state.seq;
-  s.sentVersion = state.version;
   s.io.write(
     lineHead('snapshot', s.id),
     snapshotBody(
@@ -39,8 +37,6 @@ export function sendChange(s: Session, state: PolicyFeed, change: BundleChange):
     sendSnapshot(s, state);
     return;
   }
-  s.sentGeneration = state.seq;
-  s.sentVersion = change.version;
   s.io.write(
     lineHead('delta', s.id),
     deltaBody(change, state.seq, () => proofOf(state, change.version)),

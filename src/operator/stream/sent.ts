@@ -1,26 +1,29 @@
 /**
- * What each session was sent: the last (generation, version) pairs, so that an ack counts only
- * when it names exactly a version that session was given at that generation. Pure
- * bookkeeping beside the session table; a session that is dropped takes its record with it.
+ * Was a (generation, version) pair sent on a session? An ack counts only when it names exactly
+ * such a pair. A session is sent every generation of its policy's feed from its first message
+ * on (a delta per change, or a snapshot when it is not at a delta's base), so the pair was sent
+ * exactly when the generation lies between the session's first and last sent ones and the feed
+ * held that version at that generation. The feed remembers its generations once per policy
+ * (policy-feed.ts, GENERATIONS_KEPT), so a session costs two numbers, not a list of what it got.
  */
+import type { PolicyFeed } from './policy-feed.js';
 import type { Session } from './sessions.js';
 
-/**
- * Pairs kept per session. A sidecar applies messages in order and acks each, so it is never
- * many behind; an ack older than this is refused and the next one catches up.
- */
-export const SENT_KEPT = 16;
-
-const sent = new WeakMap<Session, (readonly [number, string])[]>();
-
+/** Bookkeeping of a send: the session's first generation is fixed by its first message. */
 export function recordSent(s: Session, generation: number, version: string): void {
-  let list = sent.get(s);
-  if (list === undefined) sent.set(s, (list = []));
-  list.push([generation, version]);
-  if (list.length > SENT_KEPT) list.shift();
+  if (s.firstGeneration === 0) s.firstGeneration = generation;
+  s.sentGeneration = generation;
+  s.sentVersion = version;
 }
 
-/** Was `version` sent on `s` at `generation`? */
-export function wasSent(s: Session, generation: number, version: string): boolean {
-  return sent.get(s)?.some(([g, v]) => g === generation && v === version) === true;
+/** Was `version` sent on `s` at `generation`? `feed` is the session's policy's. */
+export function wasSent(
+  s: Session,
+  feed: PolicyFeed | undefined,
+  generation: number,
+  version: string,
+): boolean {
+  if (feed === undefined || s.firstGeneration === 0) return false;
+  if (generation < s.firstGeneration || generation > s.sentGeneration) return false;
+  return feed.versionAt(generation) === version;
 }

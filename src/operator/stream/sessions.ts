@@ -49,6 +49,8 @@ export interface Session {
    */
   sentGeneration: number;
   sentVersion: string;
+  /** Generation of the first message sent on this session (0 before it); sent.ts. */
+  firstGeneration: number;
   /** Last version the sidecar said it enforces ('' until its first ack); SessionTable.ack moves it. */
   readonly ackedVersion: string;
   ackedGeneration: number;
@@ -74,6 +76,7 @@ export class SessionTable {
       lastAckAt: now,
       sentGeneration: 0,
       sentVersion: '',
+      firstGeneration: 0,
       ackedVersion: '',
       ackedGeneration: 0,
     };

@@ -84,6 +84,29 @@ describe('acks count only for an exact (generation, version) the session was sen
     expect(hub.policySummary().get('shop/orders')).toMatchObject({ synced: 1 });
     hub.close();
   });
+
+  it('counts an ack of any generation the session was sent, however far behind; never one from before it connected', async () => {
+    const { hub, lines, io, revoke } = await setup();
+    const before = hub.connect({ ...POD, name: 'b', uid: 'u-b' }, 'shop/orders', io, undefined) as Session;
+    await revoke('r0'); // generation 2, sent to `before` only
+    const first = lines.length;
+    const s = hub.connect(POD, 'shop/orders', io, undefined) as Session;
+    const start = lines[first]!.generation as number;
+    // A sidecar that lags 40 messages behind (more than it could ever hold unread for long).
+    for (let i = 1; i <= 40; i++) await revoke(`r${i}`);
+    const mine = lines.filter((l) => l.session === s.id);
+    expect(mine).toHaveLength(41);
+    const old = mine[1]!;
+    expect(
+      hub.ack({ session: s.id, generation: old.generation as number, version: old.version as string }),
+    ).toBe('ok');
+    // The generation before this session's first message was sent to another session, not this one.
+    const prior = lines.find((l) => l.session === before.id && l.generation === start - 1)!;
+    expect(hub.ack({ session: s.id, generation: start - 1, version: prior.version as string })).toBe(
+      'unsent_version',
+    );
+    hub.close();
+  });
 });
 
 describe('reconnecting with a version', () => {
