@@ -38,6 +38,8 @@ export interface UpstreamOptions {
 }
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
+/** Why a request was never sent: no connection in time, or its client left while it waited. */
+export type UnsentReason = 'upstream_busy' | 'client_closed';
 export type UpstreamErrorHandler = (kind: UpstreamErrorKind, err: Error) => void;
 
 export class Upstream {
@@ -70,10 +72,11 @@ export class Upstream {
 
   /**
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
-   * answers 502 (or cuts a response already started) and is reported through `onError`; no free
-   * connection within the wait bound calls `onBusy` (the caller answers 503) and sends nothing.
-   * `onDispatch` runs when the request is handed to a connection (at most once, never with
-   * `onBusy`).
+   * answers 502 (or cuts a response already started) and is reported through `onError`. A
+   * request that is never sent calls `onUnsent` once: `upstream_busy` when no connection became
+   * free within the wait bound (the caller answers 503), `client_closed` when its client left
+   * while it waited (nobody to answer; its place in the queue is given up at once). `onDispatch`
+   * runs when the request is handed to a connection (at most once, never with `onUnsent`).
    */
   forward(
     method: string,
@@ -82,7 +85,7 @@ export class Upstream {
     headers: OutgoingHeaders,
     body: Buffer | Readable | null,
     onError: UpstreamErrorHandler,
-    onBusy: () => void,
+    onUnsent: (reason: UnsentReason) => void,
     onDispatch: () => void = () => undefined,
   ): void {
     const go = (): void => {
@@ -102,22 +105,26 @@ export class Upstream {
       );
     };
     if (this.#active < this.#connections) return go();
-    if (this.#waiting.length >= this.#maxQueued) return onBusy();
+    if (this.#waiting.length >= this.#maxQueued) return onUnsent('upstream_busy');
     let timer: NodeJS.Timeout | undefined = undefined;
-    const start = (): void => {
+    const leave = (reason: UnsentReason): void => {
       clearTimeout(timer);
-      if (res.destroyed) {
-        this.#waiting.shift()?.(); // the client left while waiting: pass the turn on
-        return;
-      }
-      go();
-    };
-    this.#waiting.push(start);
-    timer = setTimeout(() => {
+      res.off('close', onClientClose);
       const i = this.#waiting.indexOf(start);
       if (i !== -1) this.#waiting.splice(i, 1);
-      onBusy();
-    }, this.#queueTimeoutMs);
+      onUnsent(reason);
+    };
+    const onClientClose = (): void => leave('client_closed');
+    const start = (): void => {
+      clearTimeout(timer);
+      res.off('close', onClientClose);
+      if (!res.destroyed) return go();
+      onUnsent('client_closed'); // left without 'close' yet: counted, and the turn passes on
+      this.#waiting.shift()?.();
+    };
+    this.#waiting.push(start);
+    res.once('close', onClientClose);
+    timer = setTimeout(() => leave(res.destroyed ? 'client_closed' : 'upstream_busy'), this.#queueTimeoutMs);
     timer.unref();
   }
 

@@ -91,6 +91,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     });
     const target = withoutAccessToken(d.target);
     const fields = { method: facts.method, path: d.path, client: facts.client };
+    /** A streamed body stalled after it was handed on: counted as `timeout`, and only so. */
+    let cut = false;
     const send = (body: Buffer | Readable | null): void =>
       upstream.forward(
         facts.method,
@@ -99,9 +101,10 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
         headers,
         body,
         (kind, err) => observe.upstreamFailed(kind, err, facts, d.path),
-        () => {
-          observe.refused('upstream_busy', d.policy, fields);
-          respond(res, refusal('upstream_busy'));
+        (reason) => {
+          if (cut) return;
+          observe.refused(reason, d.policy, fields);
+          if (reason === 'upstream_busy') respond(res, refusal('upstream_busy'));
         },
         () => observe.forwarded(d),
       );
@@ -114,11 +117,12 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     // The body is read (small ones whole) before an upstream connection is taken: a slow
     // client holds a socket of the sidecar, never one of the app.
     readBody(req, bodyLimits, (why) => {
+      cut = true;
       observe.refused('timeout', d.policy, { detail: why, ...fields });
       res.destroy();
     })
       .then((b) => {
-        if (b.kind === 'aborted') return;
+        if (b.kind === 'aborted') return observe.refused('client_closed', d.policy, fields);
         if (b.kind === 'timeout') {
           observe.refused('timeout', d.policy, { detail: b.description, ...fields });
           return respond(res, refusalWith('timeout', 408, b.description));
