@@ -21,9 +21,11 @@ export interface FlagSpec {
   /** Inclusive bounds of a number (the parser's check); absent: the parser's own rule. */
   readonly min?: number;
   readonly max?: number;
+  /** The only values accepted, listed in the usage text before `help`. */
+  readonly choices?: readonly string[];
   /** The environment variable read when the flag is absent. */
   readonly env?: string;
-  /** What the flag does, one line. */
+  /** What the flag does, one line ('' when `choices` say it all). */
   readonly help: string;
   /** More about it, printed after the default. */
   readonly note?: string;
@@ -121,7 +123,8 @@ export function flagLines(table: FlagTable, column: number): string {
   const rows = Object.entries(table).map(([name, f]) => {
     const head = `  ${f.short === undefined ? '' : `-${f.short}, `}--${name}${f.arg === undefined ? '' : ` ${f.arg}`}`;
     const note = f.note === undefined ? '' : `; ${f.note}`;
-    return [head, `${f.help}${defaultClause(f)}${note}`] as const;
+    const what = [f.choices?.join('|'), f.help].filter((t) => t !== undefined && t !== '').join(': ');
+    return [head, `${what}${defaultClause(f)}${note}`] as const;
   });
   rows.push(['  -h, --help', 'this text']);
   const pad = ' '.repeat(column);
