@@ -17,7 +17,7 @@ interface Command {
   usage: string;
   table: FlagTable;
   /** True when argv parsed to "help" (every flag before it known and well-formed). */
-  helps(argv: string[]): boolean;
+  helps: (argv: string[]) => boolean;
 }
 
 const COMMANDS: Command[] = [
