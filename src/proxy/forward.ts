@@ -20,22 +20,26 @@ const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as 
 export interface UpstreamOptions {
   /** http://127.0.0.1:8080 */
   url: string;
-  connections?: number;
-  headersTimeoutMs?: number;
-  bodyTimeoutMs?: number;
   /**
-   * Longest wait for a free upstream connection; then 503 (ADR 0007). Default 5 s. At
-   * most `connections` requests are in flight to the app; the rest wait here, bounded in time
-   * and in number (`maxQueued`, default 1024), never in undici's unbounded queue.
+   * Longest wait for a free upstream connection; then 503 (ADR 0007). At most `CONNECTIONS`
+   * requests are in flight to the app; the rest wait here, bounded in time and in number
+   * (`MAX_QUEUED`), never in undici's unbounded queue.
    */
-  queueTimeoutMs?: number;
-  maxQueued?: number;
+  queueTimeoutMs: number;
   /**
    * Longest time a response may wait for its client to read (the socket not draining); then the
-   * exchange is cut and the upstream connection freed. Default 30 s.
+   * exchange is cut and the upstream connection freed.
    */
-  writeStallTimeoutMs?: number;
+  writeStallTimeoutMs: number;
 }
+
+/** Connections to the app (requests in flight to it); not a flag. */
+const CONNECTIONS = 128;
+/** Requests waiting for a connection to the app, at most; more answer 503. */
+const MAX_QUEUED = 1024;
+/** The app's response head must arrive within this, and no body byte may take longer than the next. */
+const HEADERS_TIMEOUT_MS = 60_000;
+const BODY_TIMEOUT_MS = 300_000;
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
 /** Why a request was never sent: no connection in time, or its client left while it waited. */
@@ -52,16 +56,16 @@ export class Upstream {
   readonly #waiting: (() => void)[] = [];
 
   constructor(opts: UpstreamOptions) {
-    this.#connections = opts.connections ?? 128;
-    this.#queueTimeoutMs = opts.queueTimeoutMs ?? 5_000;
-    this.#maxQueued = opts.maxQueued ?? 1024;
-    this.#writeStallMs = opts.writeStallTimeoutMs ?? 30_000;
+    this.#connections = CONNECTIONS;
+    this.#queueTimeoutMs = opts.queueTimeoutMs;
+    this.#maxQueued = MAX_QUEUED;
+    this.#writeStallMs = opts.writeStallTimeoutMs;
     this.#pool = new Pool(opts.url, {
       connections: this.#connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      headersTimeout: opts.headersTimeoutMs ?? 60_000,
-      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      bodyTimeout: BODY_TIMEOUT_MS,
     });
   }
 
