@@ -14,7 +14,7 @@ import { startApp, type App } from './support/app.js';
 import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken } from './support/ledger.js';
 import { startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

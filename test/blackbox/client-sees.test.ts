@@ -19,7 +19,7 @@ import {
 } from './support/metrics.js';
 import { POLICY_NAME } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

@@ -18,7 +18,7 @@ import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken, tokenLeaks } from './support/ledger.js';
 import { metric } from './support/metrics.js';
 import { CLI, startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const BOUND_MS = 5_000;
 

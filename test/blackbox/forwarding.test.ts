@@ -15,7 +15,7 @@ import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

@@ -12,7 +12,7 @@ import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep } from './support/wait.js';
+import { sleep } from '../support/wait.js';
 
 /** The sidecar refetches for an unknown kid at most once per this long (README: 1 s). */
 const COOLDOWN_MS = 1_000;

@@ -18,7 +18,7 @@ import {
   writeAtomically,
   type Sidecar,
 } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 /** The README promises one second; the tests allow five so a slow machine does not fail them. */
 const BOUND_MS = 5_000;

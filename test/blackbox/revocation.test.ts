@@ -20,7 +20,7 @@ import {
   type RevocationEntry,
 } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const BOUND_MS = 5_000;
 

@@ -23,7 +23,7 @@ import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
 import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
 import { startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

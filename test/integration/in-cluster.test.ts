@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshNamespace } from './harness/namespace.js';
 import { POLICIES, REVOCATIONS, custom, getPolicy, sleep, waitFor } from './operator-support.js';
 import { createPodWithSa, podToken } from './stream-support.js';
-import { alive, forwarder, freePort, statusOf, stop, type Proc } from './in-cluster-support.js';
+import { freePort } from '../support/net.js';
+import { alive, forwarder, statusOf, stop, type Proc } from './in-cluster-support.js';
 import {
   adminStatus,
   app,
