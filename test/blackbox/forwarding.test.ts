@@ -6,47 +6,33 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bigBody, chunkedBody, startApp, type App } from './support/app.js';
+import { describe, expect, it } from 'vitest';
+import { bigBody, chunkedBody } from './support/app.js';
 import { REALM } from './support/cases.js';
 import { raw, rawGet, send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
 import { waitFor } from '../support/wait.js';
 
-let issuer: Issuer;
-let app: App;
-let sidecar: Sidecar;
-
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  sidecar = await startSidecar({
-    name: 'forwarding',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, {
+const world = useWorld({
+  name: 'forwarding',
+  policy: (issuer) =>
+    policyDoc(issuer, {
       rules: [{ name: 'public', paths: ['/public/*'], action: 'Allow' }],
       forwardClaims: [
         { claim: 'sub', header: 'X-Auth-Subject' },
         { claim: 'scope', header: 'X-Auth-Scope' },
       ],
     }),
-  });
-  await waitReady(sidecar);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
 });
 
 /** The sidecar still answers an ordinary request after whatever a test threw at it. */
 async function stillServing(): Promise<void> {
-  const res = await send(sidecar.proxyUrl, '/orders/still-serving', { token: await issuer.token() });
+  const res = await send(world.sidecar.proxyUrl, '/orders/still-serving', {
+    token: await world.issuer.token(),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -54,9 +40,9 @@ const request = (lines: string[], body = ''): string => `${lines.join('\r\n')}\r
 
 describe('request smuggling shapes and hostile heads', () => {
   it('Content-Length together with Transfer-Encoding is refused with 400 and never reaches the app', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request(
         [
           'POST /orders/cl-te HTTP/1.1',
@@ -70,8 +56,8 @@ describe('request smuggling shapes and hostile heads', () => {
       ),
     );
     expect(res.status).toBe(400);
-    expect(app.receivedFor('/orders/cl-te')).toHaveLength(0);
-    expect(app.receivedFor('/orders/smuggled')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/cl-te')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/smuggled')).toHaveLength(0);
     await stillServing();
   });
 
@@ -80,12 +66,12 @@ describe('request smuggling shapes and hostile heads', () => {
     { name: 'two equal Content-Length headers', values: ['5', '5'] },
   ])('$name are refused with 400 and never reach the app', async ({ values }) => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request(
         [
           'POST /orders/dup-cl HTTP/1.1',
           'host: 127.0.0.1',
-          `authorization: Bearer ${await issuer.token()}`,
+          `authorization: Bearer ${await world.issuer.token()}`,
           ...values.map((v) => `content-length: ${v}`),
           'connection: close',
         ],
@@ -93,20 +79,20 @@ describe('request smuggling shapes and hostile heads', () => {
       ),
     );
     expect(res.status).toBe(400);
-    expect(app.receivedFor('/orders/dup-cl')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/dup-cl')).toHaveLength(0);
     await stillServing();
   });
 
   it('a Transfer-Encoding other than plain chunked is refused 400 invalid_request, counted deny/malformed', async () => {
     let res: Awaited<ReturnType<typeof raw>> | undefined;
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
       res = await raw(
-        sidecar.proxyPort,
+        world.sidecar.proxyPort,
         request(
           [
             'POST /orders/te-gzip HTTP/1.1',
             'host: 127.0.0.1',
-            `authorization: Bearer ${await issuer.token()}`,
+            `authorization: Bearer ${await world.issuer.token()}`,
             'transfer-encoding: gzip, chunked',
             'connection: close',
           ],
@@ -119,13 +105,15 @@ describe('request smuggling shapes and hostile heads', () => {
     expect(res?.header('www-authenticate')).toBe(
       `${REALM}, error="invalid_request", error_description="only Transfer-Encoding: chunked is accepted"`,
     );
-    expect(app.receivedFor('/orders/te-gzip')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/te-gzip')).toHaveLength(0);
   });
 
   it('a 64 KiB header answers 431 and the sidecar keeps serving afterwards', async () => {
-    const res = await rawGet(sidecar.proxyPort, '/orders/big-head', [`x-padding: ${'a'.repeat(64 * 1024)}`]);
+    const res = await rawGet(world.sidecar.proxyPort, '/orders/big-head', [
+      `x-padding: ${'a'.repeat(64 * 1024)}`,
+    ]);
     expect(res.status).toBe(431);
-    expect(app.receivedFor('/orders/big-head')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/big-head')).toHaveLength(0);
     await stillServing();
   });
 
@@ -141,21 +129,21 @@ describe('request smuggling shapes and hostile heads', () => {
         Buffer.from(bytes),
         Buffer.from('\r\nconnection: close\r\n\r\n'),
       ]);
-      const res = await raw(sidecar.proxyPort, head);
+      const res = await raw(world.sidecar.proxyPort, head);
       expect([400, 401]).toContain(res.status);
       expect(res.header('www-authenticate') ?? '').toMatch(/^Bearer realm="tokenwarden"/);
-      expect(app.receivedFor('/orders/non-ascii')).toHaveLength(0);
+      expect(world.app.receivedFor('/orders/non-ascii')).toHaveLength(0);
       await stillServing();
     },
   );
 
   it('an Upgrade (WebSocket) request is answered 501 and never forwarded', async () => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'GET /orders/ws HTTP/1.1',
         'host: 127.0.0.1',
-        `authorization: Bearer ${await issuer.token()}`,
+        `authorization: Bearer ${await world.issuer.token()}`,
         'connection: Upgrade',
         'upgrade: websocket',
         'sec-websocket-version: 13',
@@ -163,18 +151,18 @@ describe('request smuggling shapes and hostile heads', () => {
       ]),
     );
     expect(res.status).toBe(501);
-    expect(app.receivedFor('/orders/ws')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/ws')).toHaveLength(0);
   });
 });
 
 describe('headers the app receives', () => {
   it('a forwarded claim header is set from the verified claim, replacing the client copy (Authenticate path)', async () => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'GET /orders/claims HTTP/1.1',
         'host: 127.0.0.1',
-        `authorization: Bearer ${await issuer.token({ sub: 'user-verified', scope: 'orders:read' })}`,
+        `authorization: Bearer ${await world.issuer.token({ sub: 'user-verified', scope: 'orders:read' })}`,
         'x-auth-subject: user-forged',
         'X-Auth-Subject: user-forged-again',
         'x-auth-scope: orders:admin',
@@ -182,7 +170,7 @@ describe('headers the app receives', () => {
       ]),
     );
     expect(res.status).toBe(200);
-    const got = app.receivedFor('/orders/claims')[0]!;
+    const got = world.app.receivedFor('/orders/claims')[0]!;
     expect(got.headers['x-auth-subject']).toBe('user-verified');
     expect(got.headers['x-auth-scope']).toBe('orders:read');
     const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -190,33 +178,33 @@ describe('headers the app receives', () => {
   });
 
   it('a client copy of a claim header is removed when the token lacks that claim', async () => {
-    const token = await issuer.token({ scope: undefined });
-    await send(sidecar.proxyUrl, '/orders/no-scope-claim', {
+    const token = await world.issuer.token({ scope: undefined });
+    await send(world.sidecar.proxyUrl, '/orders/no-scope-claim', {
       token,
       headers: { 'x-auth-scope': 'orders:admin' },
     });
-    const got = app.receivedFor('/orders/no-scope-claim')[0]!;
+    const got = world.app.receivedFor('/orders/no-scope-claim')[0]!;
     expect(got.headers['x-auth-scope']).toBeUndefined();
     expect(got.headers['x-auth-subject']).toBe('user-alice');
   });
 
   it('a client copy of a claim header is removed on an Allow path too', async () => {
-    const res = await send(sidecar.proxyUrl, '/public/page', {
+    const res = await send(world.sidecar.proxyUrl, '/public/page', {
       headers: { 'x-auth-subject': 'user-forged', 'X-Auth-Scope': 'orders:admin' },
     });
     expect(res.status).toBe(200);
-    const got = app.receivedFor('/public/page')[0]!;
+    const got = world.app.receivedFor('/public/page')[0]!;
     expect(got.headers['x-auth-subject']).toBeUndefined();
     expect(got.headers['x-auth-scope']).toBeUndefined();
   });
 
   it('hop-by-hop headers and the headers Connection names are not forwarded; end-to-end ones are', async () => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'GET /orders/hop HTTP/1.1',
         'host: 127.0.0.1',
-        `authorization: Bearer ${await issuer.token()}`,
+        `authorization: Bearer ${await world.issuer.token()}`,
         'Connection: keep-alive, X-Hop-Secret, x-other-hop',
         'X-Hop-Secret: s3cret',
         'X-Other-Hop: 1',
@@ -230,7 +218,7 @@ describe('headers the app receives', () => {
       ]),
     );
     expect(res.status).toBe(200);
-    const got = app.receivedFor('/orders/hop')[0]!;
+    const got = world.app.receivedFor('/orders/hop')[0]!;
     for (const name of [
       'x-hop-secret',
       'x-other-hop',
@@ -247,15 +235,17 @@ describe('headers the app receives', () => {
   });
 
   it('hop-by-hop headers of the app response (those its Connection names) do not reach the client', async () => {
-    const res = await send(sidecar.proxyUrl, '/orders/response-hop', { token: await issuer.token() });
+    const res = await send(world.sidecar.proxyUrl, '/orders/response-hop', {
+      token: await world.issuer.token(),
+    });
     expect(res.status).toBe(200);
     expect(res.headers['x-app-private']).toBeUndefined();
     expect(res.headers['content-type']).toBe('application/json');
   });
 
   it('headers named by two Connection lines of the app response do not reach the client', async () => {
-    const res = await rawGet(sidecar.proxyPort, '/two-connection', [
-      `authorization: Bearer ${await issuer.token()}`,
+    const res = await rawGet(world.sidecar.proxyPort, '/two-connection', [
+      `authorization: Bearer ${await world.issuer.token()}`,
     ]);
     expect(res.status).toBe(200);
     expect(res.header('x-private-a')).toBeUndefined();
@@ -265,13 +255,13 @@ describe('headers the app receives', () => {
   // The client's X-Forwarded-For used to be kept and extended; from a peer
   // outside spec.trustedProxies (none by default) it is replaced by the address the sidecar saw.
   it('X-Forwarded-For is the address the sidecar saw (untrusted peer) and X-Forwarded-Proto is set by the sidecar', async () => {
-    await send(sidecar.proxyUrl, '/orders/xff-none', { token: await issuer.token() });
-    await send(sidecar.proxyUrl, '/orders/xff-chain', {
-      token: await issuer.token(),
+    await send(world.sidecar.proxyUrl, '/orders/xff-none', { token: await world.issuer.token() });
+    await send(world.sidecar.proxyUrl, '/orders/xff-chain', {
+      token: await world.issuer.token(),
       headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
     });
-    const none = app.receivedFor('/orders/xff-none')[0]!;
-    const chain = app.receivedFor('/orders/xff-chain')[0]!;
+    const none = world.app.receivedFor('/orders/xff-none')[0]!;
+    const chain = world.app.receivedFor('/orders/xff-chain')[0]!;
     expect(none.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(none.headers['x-forwarded-proto']).toBe('http');
     expect(chain.headers['x-forwarded-for']).toBe('127.0.0.1');
@@ -284,9 +274,9 @@ describe('bodies', () => {
   const bigSha = createHash('sha256').update(big).digest('hex');
 
   it('a 5 MiB POST body with Content-Length arrives intact', async () => {
-    const res = await send(sidecar.proxyUrl, '/orders/upload-cl', {
+    const res = await send(world.sidecar.proxyUrl, '/orders/upload-cl', {
       method: 'POST',
-      token: await issuer.token(),
+      token: await world.issuer.token(),
       body: big,
       headers: { 'content-type': 'application/octet-stream' },
     });
@@ -298,9 +288,9 @@ describe('bodies', () => {
     function* chunks(): Generator<Buffer> {
       for (let i = 0; i < big.length; i += 256 * 1024) yield big.subarray(i, i + 256 * 1024);
     }
-    const res = await send(sidecar.proxyUrl, '/orders/upload-chunked', {
+    const res = await send(world.sidecar.proxyUrl, '/orders/upload-chunked', {
       method: 'PUT',
-      token: await issuer.token(),
+      token: await world.issuer.token(),
       body: chunks(),
     });
     expect(res.status).toBe(200);
@@ -308,8 +298,8 @@ describe('bodies', () => {
   });
 
   it('a chunked response arrives intact, still chunked', async () => {
-    const res = await rawGet(sidecar.proxyPort, '/chunked', [
-      `authorization: Bearer ${await issuer.token()}`,
+    const res = await rawGet(world.sidecar.proxyPort, '/chunked', [
+      `authorization: Bearer ${await world.issuer.token()}`,
     ]);
     expect(res.status).toBe(200);
     expect(res.header('x-app')).toBe('chunked');
@@ -321,8 +311,8 @@ describe('bodies', () => {
   // first chunk is larger than that (it used to be 5 bytes): beyond the buffer, bodies stream.
   it('bodies stream both ways: the app echoes the first chunk before the client has sent the second', async () => {
     const first = `first${'x'.repeat(64 * 1024)}`;
-    const token = await issuer.token();
-    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    const token = await world.issuer.token();
+    const socket = connect(world.sidecar.proxyPort, '127.0.0.1');
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (s: string) => (received += s));
@@ -354,8 +344,8 @@ describe('bodies', () => {
 
   it('an 8 MiB response reaches a client that stops reading for a while, intact (backpressure)', async () => {
     const bytes = 8 * 1024 * 1024;
-    const token = await issuer.token();
-    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    const token = await world.issuer.token();
+    const socket = connect(world.sidecar.proxyPort, '127.0.0.1');
     const chunks: Buffer[] = [];
     let total = 0;
     let paused = false;
@@ -396,7 +386,7 @@ describe('bodies', () => {
   });
 
   it('a client that hangs up in the middle of a response does not disturb the sidecar', async () => {
-    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    const socket = connect(world.sidecar.proxyPort, '127.0.0.1');
     let got = 0;
     socket.on('data', (chunk: Buffer) => {
       got += chunk.length;
@@ -407,23 +397,23 @@ describe('bodies', () => {
       request([
         'GET /big?bytes=16777216 HTTP/1.1',
         'host: 127.0.0.1',
-        `authorization: Bearer ${await issuer.token()}`,
+        `authorization: Bearer ${await world.issuer.token()}`,
       ]),
     );
     await waitFor('the client to hang up', () => socket.destroyed, 5_000);
     await stillServing();
-    expect(sidecar.logs()).not.toContain('internal error');
+    expect(world.sidecar.logs()).not.toContain('internal error');
   });
 
   it('a client that hangs up in the middle of an upload does not disturb the sidecar', async () => {
-    const socket = connect(sidecar.proxyPort, '127.0.0.1');
+    const socket = connect(world.sidecar.proxyPort, '127.0.0.1');
     socket.on('error', () => undefined);
     socket.write(
       request(
         [
           'POST /orders/abandoned HTTP/1.1',
           'host: 127.0.0.1',
-          `authorization: Bearer ${await issuer.token()}`,
+          `authorization: Bearer ${await world.issuer.token()}`,
           `content-length: ${1024 * 1024}`,
         ],
         'x'.repeat(16 * 1024),
@@ -432,33 +422,33 @@ describe('bodies', () => {
     await new Promise((r) => setTimeout(r, 200));
     socket.destroy();
     await stillServing();
-    expect(app.receivedFor('/orders/abandoned').every((r) => r.bodyLength < 1024 * 1024)).toBe(true);
+    expect(world.app.receivedFor('/orders/abandoned').every((r) => r.bodyLength < 1024 * 1024)).toBe(true);
   });
 
   it('a HEAD request is forwarded and answered without a body', async () => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'HEAD /orders/head HTTP/1.1',
         'host: 127.0.0.1',
-        `authorization: Bearer ${await issuer.token()}`,
+        `authorization: Bearer ${await world.issuer.token()}`,
         'connection: close',
       ]),
     );
     expect(res.status).toBe(200);
     expect(res.body.length).toBe(0);
-    expect(app.receivedFor('/orders/head')[0]?.method).toBe('HEAD');
+    expect(world.app.receivedFor('/orders/head')[0]?.method).toBe('HEAD');
   });
 
   it('a POST with Expect: 100-continue is forwarded and its body arrives intact', async () => {
     const body = 'x'.repeat(2048);
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request(
         [
           'POST /orders/expect HTTP/1.1',
           'host: 127.0.0.1',
-          `authorization: Bearer ${await issuer.token()}`,
+          `authorization: Bearer ${await world.issuer.token()}`,
           `content-length: ${body.length}`,
           'expect: 100-continue',
           'connection: close',
@@ -469,7 +459,7 @@ describe('bodies', () => {
     // raw() reads the first response; an interim 100 Continue is skipped by looking at the rest.
     const final = /HTTP\/1\.1 (\d{3})(?![\s\S]*HTTP\/1\.1 \d{3})/.exec(res.raw)?.[1];
     expect(final).toBe('200');
-    expect(app.receivedFor('/orders/expect')[0]?.bodyLength).toBe(body.length);
+    expect(world.app.receivedFor('/orders/expect')[0]?.bodyLength).toBe(body.length);
   });
 });
 
@@ -490,10 +480,10 @@ function dechunked(buf: Buffer): Buffer {
 
 describe('the app going away', () => {
   it('an app that is down answers 502 JSON, and the sidecar serves again once the app is back', async () => {
-    const token = await issuer.token();
-    await app.stop();
+    const token = await world.issuer.token();
+    await world.app.stop();
     try {
-      const down = await send(sidecar.proxyUrl, '/orders/while-down', { token });
+      const down = await send(world.sidecar.proxyUrl, '/orders/while-down', { token });
       expect(down.status).toBe(502);
       expect(down.headers['content-type']).toBe('application/json');
       expect(down.json()).toEqual({
@@ -501,11 +491,11 @@ describe('the app going away', () => {
         error_description: 'the application did not answer',
       });
     } finally {
-      await app.start();
+      await world.app.start();
     }
     const { elapsedMs } = await waitFor(
       'the sidecar to reach the app again',
-      async () => (await send(sidecar.proxyUrl, '/orders/after-down', { token })).status === 200,
+      async () => (await send(world.sidecar.proxyUrl, '/orders/after-down', { token })).status === 200,
       5_000,
     );
     expect(elapsedMs).toBeLessThan(5_000);
@@ -513,7 +503,7 @@ describe('the app going away', () => {
 
   it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
     const { subs, jtis } = identities();
-    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
+    expect(await leakyLabels(world.sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

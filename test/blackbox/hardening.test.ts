@@ -8,44 +8,28 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { raw, send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { issuerEntry, policyDoc } from './support/policy.js';
-import { CLI, startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { CLI, startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
 import { sleep, waitFor } from '../support/wait.js';
-
-let issuer: Issuer;
-let app: App;
-let sidecar: Sidecar;
 
 const RULES = [
   { name: 'public', paths: ['/public/*'], action: 'Allow' as const },
   { name: 'admin', paths: ['/admin/*'], action: 'Deny' as const },
 ];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  sidecar = await startSidecar({
-    name: 'hardening',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, {
+const world = useWorld({
+  name: 'hardening',
+  policy: (issuer) =>
+    policyDoc(issuer, {
       rules: RULES,
       forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
       expiry: { maxLifetimeSeconds: 3600 },
     }),
-    args: ['--headers-timeout-ms', '2000', '--body-idle-timeout-ms', '2000'],
-  });
-  await waitReady(sidecar);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+  args: ['--headers-timeout-ms', '2000', '--body-idle-timeout-ms', '2000'],
 });
 
 function request(lines: string[], body = ''): string {
@@ -53,7 +37,7 @@ function request(lines: string[], body = ''): string {
 }
 
 const refusals = (reason: string): Promise<number> =>
-  metric(sidecar.adminUrl, 'tokenwarden_requests_total', { decision: 'deny', reason });
+  metric(world.sidecar.adminUrl, 'tokenwarden_requests_total', { decision: 'deny', reason });
 
 describe('point 3: paths the app would read differently are refused, never forwarded', () => {
   const forms = [
@@ -69,27 +53,27 @@ describe('point 3: paths the app would read differently are refused, never forwa
     '/public/%EF%BC%8E%EF%BC%8E/admin/x',
   ];
   it.each(forms)('%s answers 400 and never reaches the app', async (target) => {
-    const token = await issuer.token();
-    const before = app.received.length;
+    const token = await world.issuer.token();
+    const before = world.app.received.length;
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([`GET ${target} HTTP/1.1`, 'host: a', `authorization: Bearer ${token}`, 'connection: close']),
     );
     expect(res.status).toBe(400);
-    expect(app.received.length).toBe(before);
+    expect(world.app.received.length).toBe(before);
   });
 
   it('/ADMIN/x is not /admin/x unless the policy says paths are case-insensitive', async () => {
-    const res = await send(sidecar.proxyUrl, '/ADMIN/x', { token: await issuer.token() });
+    const res = await send(world.sidecar.proxyUrl, '/ADMIN/x', { token: await world.issuer.token() });
     expect(res.status).toBe(200); // the rules are case-sensitive by default: a different path
-    expect(app.receivedFor('/ADMIN/x')[0]?.url).toBe('/ADMIN/x');
+    expect(world.app.receivedFor('/ADMIN/x')[0]?.url).toBe('/ADMIN/x');
   });
 });
 
 describe('point 2 and 7: what the app receives', () => {
   it('drops _ headers and never forwards an unverified bearer token or access_token on an Allow path', async () => {
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'GET /public/p2?access_token=forged&x=1 HTTP/1.1',
         'host: a',
@@ -101,7 +85,7 @@ describe('point 2 and 7: what the app receives', () => {
       ]),
     );
     expect(res.status).toBe(200);
-    const got = app.receivedFor('/public/p2')[0]!;
+    const got = world.app.receivedFor('/public/p2')[0]!;
     expect(got.url).toBe('/public/p2?x=1');
     expect(got.headers.authorization).toBeUndefined();
     expect(got.rawHeaders.some((h) => h.toLowerCase() === 'x_auth_subject')).toBe(false);
@@ -110,9 +94,9 @@ describe('point 2 and 7: what the app receives', () => {
   });
 
   it('does not forward the verified token either, by default', async () => {
-    const res = await send(sidecar.proxyUrl, '/orders/p7', { token: await issuer.token() });
+    const res = await send(world.sidecar.proxyUrl, '/orders/p7', { token: await world.issuer.token() });
     expect(res.status).toBe(200);
-    expect(app.receivedFor('/orders/p7')[0]?.headers.authorization).toBeUndefined();
+    expect(world.app.receivedFor('/orders/p7')[0]?.headers.authorization).toBeUndefined();
   });
 });
 
@@ -135,17 +119,17 @@ describe('point 4 and 5: protocol refusals are answered, counted and logged', ()
   ])('$name: $status, the app never sees it, the refusal is counted', async ({ lines, body, status }) => {
     const reason = status === 431 ? 'header_too_large' : 'malformed_http';
     const before = await refusals(reason);
-    const seen = app.received.length;
-    const res = await raw(sidecar.proxyPort, request([...lines, 'connection: close'], body));
+    const seen = world.app.received.length;
+    const res = await raw(world.sidecar.proxyPort, request([...lines, 'connection: close'], body));
     expect(res.status).toBe(status);
-    expect(app.received.length).toBe(seen);
+    expect(world.app.received.length).toBe(seen);
     await waitFor('counted', async () => (await refusals(reason)) > before, 2_000);
   });
 
   it('CONNECT gets an answer (405) and is counted as upgrade_refused', async () => {
     const before = await refusals('upgrade_refused');
     const res = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request(['CONNECT 127.0.0.1:22 HTTP/1.1', 'host: 127.0.0.1:22']),
     );
     expect(res.status).toBe(405);
@@ -154,22 +138,22 @@ describe('point 4 and 5: protocol refusals are answered, counted and logged', ()
 
   it('a parser refusal (bare LF) is counted as malformed_http and logged', async () => {
     const before = await refusals('malformed_http');
-    const res = await raw(sidecar.proxyPort, 'GET /public/x HTTP/1.1\nhost: a\n\n');
+    const res = await raw(world.sidecar.proxyPort, 'GET /public/x HTTP/1.1\nhost: a\n\n');
     expect(res.status).toBe(400);
     expect(await refusals('malformed_http')).toBeGreaterThan(before);
-    expect(sidecar.logs()).toContain('enforced in every mode');
+    expect(world.sidecar.logs()).toContain('enforced in every mode');
   });
 
   it('a request head that never completes gets 408 and is counted as timeout', async () => {
     const before = await refusals('timeout');
-    const res = await raw(sidecar.proxyPort, 'GET /public/slow HTTP/1.1\r\nhost: a\r\n', 8_000);
+    const res = await raw(world.sidecar.proxyPort, 'GET /public/slow HTTP/1.1\r\nhost: a\r\n', 8_000);
     expect(res.status).toBe(408);
     expect(await refusals('timeout')).toBeGreaterThan(before);
   });
 
   it('Expect: 100-continue gets no 100 when the request is refused, and 100 before forwarding', async () => {
     const refused = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'POST /admin/x HTTP/1.1',
         'host: a',
@@ -181,7 +165,7 @@ describe('point 4 and 5: protocol refusals are answered, counted and logged', ()
     expect(refused.status).not.toBe(100);
     expect(refused.raw).not.toContain('100 Continue');
     const allowed = await raw(
-      sidecar.proxyPort,
+      world.sidecar.proxyPort,
       request([
         'POST /public/e HTTP/1.1',
         'host: a',
@@ -201,13 +185,13 @@ describe('point 6 and 8: one identity, tokens that end', () => {
     { name: 'a numeric jti', claims: { jti: 7 } },
     { name: 'exp 1e300', claims: { exp: 1e300 } },
   ])('$name is refused 401 invalid_token and never forwarded', async ({ claims }) => {
-    const seen = app.received.length;
-    const res = await send(sidecar.proxyUrl, '/orders/p6', {
-      token: await issuer.signRaw(issuer.claims(claims)),
+    const seen = world.app.received.length;
+    const res = await send(world.sidecar.proxyUrl, '/orders/p6', {
+      token: await world.issuer.signRaw(world.issuer.claims(claims)),
     });
     expect(res.status).toBe(401);
     expect(String(res.headers['www-authenticate'])).toContain('invalid_token');
-    expect(app.received.length).toBe(seen);
+    expect(world.app.received.length).toBe(seen);
   });
 });
 
@@ -216,8 +200,8 @@ describe('point 1: slow clients cannot starve forwarded requests', () => {
   beforeAll(async () => {
     slow = await startSidecar({
       name: 'slow-clients',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, { rules: RULES, expiry: { maxLifetimeSeconds: 3600 } }),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, { rules: RULES, expiry: { maxLifetimeSeconds: 3600 } }),
     });
     await waitReady(slow);
   });
@@ -241,7 +225,7 @@ describe('point 1: slow clients cannot starve forwarded requests', () => {
     }, 2_000);
     try {
       await sleep(1_000);
-      const token = await issuer.token();
+      const token = await world.issuer.token();
       const latencies: number[] = [];
       for (let i = 0; i < 60; i++) {
         const t0 = performance.now();
@@ -284,8 +268,8 @@ describe('point 1: slow clients cannot starve forwarded requests', () => {
   it('connections over the per-client cap are answered 503 and counted', async () => {
     const capped = await startSidecar({
       name: 'capped',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, { rules: RULES }),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, { rules: RULES }),
       args: ['--max-connections-per-client', '3'],
     });
     await waitReady(capped);
@@ -319,8 +303,8 @@ describe('point 7 options and point 11: forwardToken, trustedProxies, underscore
   it('forwardToken keeps the verified token; a trusted proxy keeps X-Forwarded-For', async () => {
     const opts = await startSidecar({
       name: 'options',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, {
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, {
         rules: RULES,
         forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
         spec: {
@@ -332,13 +316,13 @@ describe('point 7 options and point 11: forwardToken, trustedProxies, underscore
       }),
     });
     await waitReady(opts);
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const res = await send(opts.proxyUrl, '/orders/opt', {
       token,
       headers: { 'x-forwarded-for': '203.0.113.9', x_custom: 'kept', x_auth_subject: 'admin' },
     });
     expect(res.status).toBe(200);
-    const got = app.receivedFor('/orders/opt')[0]!;
+    const got = world.app.receivedFor('/orders/opt')[0]!;
     expect(got.headers.authorization).toBe(`Bearer ${token}`);
     expect(got.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
     expect(got.headers.x_custom).toBe('kept');
@@ -350,17 +334,17 @@ describe('point 7 options and point 11: forwardToken, trustedProxies, underscore
       request(['GET /public;jsessionid=1/s HTTP/1.1', 'host: a', 'connection: close']),
     );
     expect(stripped.status).toBe(200);
-    expect(app.receivedFor('/public/s')).toHaveLength(1);
+    expect(world.app.receivedFor('/public/s')).toHaveLength(1);
   });
 
   it('Audit mode still refuses protocol-level problems (unsafe paths, ambiguous framing)', async () => {
     const audit = await startSidecar({
       name: 'audit-protocol',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, { mode: 'Audit', rules: RULES }),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, { mode: 'Audit', rules: RULES }),
     });
     await waitReady(audit);
-    const seen = app.received.length;
+    const seen = world.app.received.length;
     const path = await raw(
       audit.proxyPort,
       request(['GET /admin;/x HTTP/1.1', 'host: a', 'connection: close']),
@@ -370,7 +354,7 @@ describe('point 7 options and point 11: forwardToken, trustedProxies, underscore
       request(['GET /x HTTP/1.1', 'host: a', 'host: b', 'connection: close']),
     );
     expect([path.status, host.status]).toEqual([400, 400]);
-    expect(app.received.length).toBe(seen);
+    expect(world.app.received.length).toBe(seen);
   });
 });
 
@@ -378,14 +362,14 @@ describe('point 9: the reuse store fails closed at its cap', () => {
   it('refuses a new jti when full, counts it and says so in the log', async () => {
     const small = await startSidecar({
       name: 'reuse-full',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, { maxUses: 1 }),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, { maxUses: 1 }),
       args: ['--reuse-store-bytes', '1000'],
     });
     await waitReady(small);
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      statuses.push((await send(small.proxyUrl, '/orders/r', { token: await issuer.token() })).status);
+      statuses.push((await send(small.proxyUrl, '/orders/r', { token: await world.issuer.token() })).status);
     }
     expect(statuses[0]).toBe(200);
     expect(statuses.at(-1)).toBe(401);
@@ -432,34 +416,34 @@ describe('point 8 and 10 through the command line and the sidecar', () => {
   };
 
   it('a policy with methods: [ANY] is refused, and the message says to omit methods', async () => {
-    const yaml = policyDoc(issuer, {
+    const yaml = policyDoc(world.issuer, {
       rules: [{ name: 'any', paths: ['/x'], methods: ['ANY'], action: 'Deny' }],
     });
-    const run = await check(yaml, await issuer.token());
+    const run = await check(yaml, await world.issuer.token());
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('spec.rules[0].methods[0]');
     expect(run.stderr).toContain('leave methods out to match every method');
   });
 
   it('check warns when no lifetime cap is set, and not when one is', async () => {
-    const token = await issuer.token();
-    expect((await check(policyDoc(issuer), token)).stderr).toContain('warning: NoLifetimeCap');
+    const token = await world.issuer.token();
+    expect((await check(policyDoc(world.issuer), token)).stderr).toContain('warning: NoLifetimeCap');
     expect(
-      (await check(policyDoc(issuer, { expiry: { maxLifetimeSeconds: 3600 } }), token)).stderr,
+      (await check(policyDoc(world.issuer, { expiry: { maxLifetimeSeconds: 3600 } }), token)).stderr,
     ).not.toContain('warning');
   });
 
   it('expectedTypes [at+jwt] refuses an ID token (typ id+jwt) with 401 and accepts at+jwt', async () => {
     const typed = await startSidecar({
       name: 'typed',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, {
-        issuers: [{ ...issuerEntry(issuer), expectedTypes: ['at+jwt'] }],
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, {
+        issuers: [{ ...issuerEntry(world.issuer), expectedTypes: ['at+jwt'] }],
       }),
     });
     await waitReady(typed);
-    const idToken = await issuer.token({}, { header: { typ: 'id+jwt' } });
-    const accessToken = await issuer.token({}, { header: { typ: 'at+jwt' } });
+    const idToken = await world.issuer.token({}, { header: { typ: 'id+jwt' } });
+    const accessToken = await world.issuer.token({}, { header: { typ: 'at+jwt' } });
     expect((await send(typed.proxyUrl, '/orders/typ', { token: idToken })).status).toBe(401);
     expect((await send(typed.proxyUrl, '/orders/typ', { token: accessToken })).status).toBe(200);
     expect(
