@@ -181,7 +181,7 @@ describe('token parameters, as frameworks read them', () => {
     expect(got).toBeUndefined();
   });
 
-  it('on an Allow path every spelling is removed before the world.app, the rest of the query kept', async () => {
+  it('on an Allow path every spelling is removed before the app, the rest of the query kept', async () => {
     const token = await world.issuer.token();
     const { got } = await exchange(
       'GET',
