@@ -13,7 +13,7 @@ import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

@@ -19,7 +19,7 @@ import { createProxyServer } from '../../../src/proxy/server.js';
 import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
-import { EC_PUBLIC_JWK } from '../policy/manifests.js';
+import { EC_PUBLIC_JWK } from '../../support/manifests.js';
 import { parseSidecarArgs } from '../../../src/config/sidecar.js';
 
 const POLICY: TokenPolicy = {
