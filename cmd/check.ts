@@ -3,7 +3,8 @@
  * sidecar would make, with every reason. Exit 0 allow, 1 deny, 2 usage or policy error.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { CHECK_FLAGS, CHECK_USAGE } from '../src/config/check-flags.js';
+import { parseFlags } from '../src/config/flags.js';
 import { KeyStore } from '../src/keys/store.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
@@ -13,41 +14,16 @@ import { explainRequest, type Explained } from '../src/decide/explain.js';
 import { EnforcementState } from '../src/decide/state.js';
 import { TokenVerifier } from '../src/token/verify.js';
 
-const USAGE = `usage: tokenwarden check --policy FILE --token TOKEN [--path P] [--method M]
-
-Decides one token against a policy file, exactly as the sidecar would, and prints the
-decision and every reason (not only the first). Reuse is not counted.
-Pass --token - to read the token from standard input (keeps it out of shell history).
-
-flags:
-  --policy FILE   policy file (TokenPolicy + TokenRevocation documents)
-  --token TOKEN   the bearer token, or - for stdin
-  --path P        request target, path and optional query, as a client sends it (default /)
-  --method M      request method (default GET)
-  -h, --help      this text
-
-exit codes: 0 allow, 1 deny, 2 usage or policy error
-`;
-
 export async function main(argv: string[]): Promise<number> {
-  let values;
+  let flags;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        policy: { type: 'string' },
-        token: { type: 'string' },
-        path: { type: 'string', default: '/' },
-        method: { type: 'string', default: 'GET' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    flags = parseFlags('check', CHECK_FLAGS, argv);
   } catch (err) {
-    return usageError(`${(err as Error).message}; run 'tokenwarden check --help'`);
+    return usageError((err as Error).message);
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
+  const { help, values } = flags;
+  if (help) {
+    process.stdout.write(CHECK_USAGE);
     return 0;
   }
   if (!values.policy) return usageError('--policy FILE is required');
@@ -72,7 +48,11 @@ export async function main(argv: string[]): Promise<number> {
     const result = await explainRequest(
       active,
       new TokenVerifier(keys),
-      { token, path: values.path, method: values.method },
+      {
+        token,
+        path: values.path ?? CHECK_FLAGS.path.default,
+        method: values.method ?? CHECK_FLAGS.method.default,
+      },
       Date.now() / 1000,
     );
     process.stdout.write(render(result, policy.name, keys.status()));

@@ -1,5 +1,4 @@
 /** `tokenwarden revoke`: flags → one TokenRevocation; prints its name. Exit 0 created, 1 failed, 2 usage. */
-import { parseArgs } from 'node:util';
 import { KubeconfigError, loadKubeconfig } from '../src/cli/kubeconfig.js';
 import {
   createRevocation,
@@ -8,50 +7,17 @@ import {
   type RevokeMatch,
   type RevokeRequest,
 } from '../src/cli/revoke.js';
-
-export const REVOKE_USAGE = `usage: tokenwarden revoke --namespace NS (--jti J | --token T | --subject S [--issuer I] [--issued-before TIME]) [flags]
-
-Creates a TokenRevocation (named revoke-XXXXX) in the current kubeconfig context and prints its
-name. --token stores only the SHA-256 of the token's signed part, never the token.
-
-flags:
-  --namespace NS            namespace of the protected app (required)
-  --jti J                   revoke the token with this jti
-  --token T                 revoke this token (only its hash is stored)
-  --subject S               revoke every token of this subject ...
-  --issuer I                ... from this issuer only
-  --issued-before TIME      ... issued before this RFC 3339 time
-  --policy NAME             apply to this TokenPolicy only (default: every policy in the namespace)
-  --reason R                why, for the record
-  --expires-at TIME         RFC 3339; after it the revocation may be garbage-collected
-  --kubeconfig FILE         kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
-  -h, --help                this text
-`;
+import { parseFlags } from '../src/config/flags.js';
+import { REVOKE_FLAGS, REVOKE_USAGE } from '../src/config/revoke-flags.js';
 
 class UsageError extends Error {}
 
 function parse(argv: string[]): RevokeRequest & { kubeconfig?: string } {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        jti: { type: 'string' },
-        token: { type: 'string' },
-        subject: { type: 'string' },
-        issuer: { type: 'string' },
-        'issued-before': { type: 'string' },
-        policy: { type: 'string' },
-        reason: { type: 'string' },
-        'expires-at': { type: 'string' },
-        kubeconfig: { type: 'string' },
-      },
-    }));
+    ({ values } = parseFlags('revoke', REVOKE_FLAGS, argv));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}; run 'tokenwarden revoke --help'`);
+    throw new UsageError((err as Error).message);
   }
   const { namespace, jti, token, subject, issuer } = values;
   if (namespace === undefined) throw new UsageError('--namespace is required');

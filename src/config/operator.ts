@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseInjectionConfig, type InjectionFileConfig } from './injection.js';
 import { ConfigError, parseListen, type ListenAddress } from './listen.js';
+import { OPERATOR_FLAGS, type OperatorFlags } from './operator-flags.js';
 
 export { ConfigError } from './listen.js';
 
@@ -45,45 +46,20 @@ export interface OperatorConfig {
   readonly certManager: boolean;
 }
 
-/** Flag values as `node:util` parseArgs returns them (strings, or absent). */
-export interface OperatorFlags {
-  kubeconfig?: string;
-  'metrics-listen'?: string;
-  'lease-namespace'?: string;
-  'lease-name'?: string;
-  'lease-duration'?: string;
-  resync?: string;
-  'log-level'?: string;
-  'shutdown-timeout'?: string;
-  'injection-config'?: string;
-  'webhook-configuration'?: string;
-  namespace?: string;
-  serve?: string;
-  'service-name'?: string;
-  /** Repeatable: parseArgs gives an array. */
-  'serving-dns'?: string[];
-  'serving-ip'?: string[];
-  'cert-manager'?: boolean;
-}
+export { OPERATOR_FLAGS, OPERATOR_USAGE, parseOperatorFlags, type OperatorFlags } from './operator-flags.js';
 
-export const DEFAULT_METRICS_LISTEN = '0.0.0.0:15091';
-export const DEFAULT_SERVE = '0.0.0.0:15443';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-function seconds(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
+/** A number of seconds within the table's bounds; absent: the table's default. */
+function seconds(flag: 'lease-duration' | 'resync' | 'shutdown-timeout', value: string | undefined): number {
+  const f = OPERATOR_FLAGS[flag];
+  if (value === undefined) return f.default;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new ConfigError(`--${flag} "${value}" must be a number of seconds between ${min} and ${max}`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < f.min || n > f.max) {
+    throw new ConfigError(`--${flag} "${value}" must be a number of seconds between ${f.min} and ${f.max}`);
   }
   return n;
 }
@@ -98,12 +74,13 @@ export function loadOperatorConfig(
   flags: OperatorFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): OperatorConfig {
-  const logLevel = flags['log-level'] ?? env.TOKENWARDEN_LOG_LEVEL ?? 'info';
+  const logLevel =
+    flags['log-level'] ?? env[OPERATOR_FLAGS['log-level'].env] ?? OPERATOR_FLAGS['log-level'].default;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
   }
-  const leaseDurationSeconds = seconds('lease-duration', flags['lease-duration'], 15, 1, 300);
-  const leaseName = flags['lease-name'] ?? 'tokenwarden-operator';
+  const leaseDurationSeconds = seconds('lease-duration', flags['lease-duration']);
+  const leaseName = flags['lease-name'] ?? OPERATOR_FLAGS['lease-name'].default;
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName)) {
     throw new ConfigError(`--lease-name "${leaseName}" must be a DNS subdomain name`);
   }
@@ -115,7 +92,7 @@ export function loadOperatorConfig(
   if (!DNS_LABEL.test(leaseNamespace)) {
     throw new ConfigError(`--lease-namespace "${leaseNamespace}" must be a namespace name`);
   }
-  const serviceName = flags['service-name'] ?? 'tokenwarden';
+  const serviceName = flags['service-name'] ?? OPERATOR_FLAGS['service-name'].default;
   if (!DNS_LABEL.test(serviceName)) {
     throw new ConfigError(`--service-name "${serviceName}" must be a DNS label (a Service name)`);
   }
@@ -128,19 +105,19 @@ export function loadOperatorConfig(
   return Object.freeze({
     kubeconfig: flags.kubeconfig,
     metricsListen: Object.freeze(
-      parseListen('metrics-listen', flags['metrics-listen'] ?? DEFAULT_METRICS_LISTEN),
+      parseListen('metrics-listen', flags['metrics-listen'] ?? OPERATOR_FLAGS['metrics-listen'].default),
     ),
     leaseNamespace,
     leaseName,
     leaseDurationSeconds,
-    resyncSeconds: seconds('resync', flags.resync, 300, 1, 86400),
+    resyncSeconds: seconds('resync', flags.resync),
     logLevel,
     identity: env.POD_NAME ?? `${hostname()}_${process.pid}`,
-    shutdownTimeoutSeconds: seconds('shutdown-timeout', flags['shutdown-timeout'], 10, 0, 300),
+    shutdownTimeoutSeconds: seconds('shutdown-timeout', flags['shutdown-timeout']),
     injection: readInjectionConfig(flags['injection-config']),
     webhookConfiguration: flags['webhook-configuration'],
     namespace,
-    serve: Object.freeze(parseListen('serve', flags.serve ?? DEFAULT_SERVE)),
+    serve: Object.freeze(parseListen('serve', flags.serve ?? OPERATOR_FLAGS.serve.default)),
     serviceName,
     servingDnsNames: Object.freeze([...servingDnsNames]),
     servingIpAddresses: Object.freeze([...servingIpAddresses]),

@@ -5,11 +5,8 @@
  */
 export const SIDECAR_NAME = 'tokenwarden-sidecar';
 export const CAPTURE_NAME = 'tokenwarden-capture';
-/** The sidecar's proxy and admin ports inside the pod (an app must not use them). */
-export const PROXY_PORT = 15080;
-export const ADMIN_PORT = 15090;
-/** The sidecar's UID and GID; the capture rules exempt this UID so the sidecar reaches the app. */
-export const SIDECAR_UID = 15080;
+/** The sidecar's proxy and admin ports and its UID, from the one module of ports. */
+export { ADMIN_PORT, PROXY_PORT, SIDECAR_UID } from './ports.js';
 
 export const ANNOTATION_INJECT = 'tokenwarden.dev/inject';
 export const ANNOTATION_CAPTURE = 'tokenwarden.dev/capture';

@@ -42,6 +42,8 @@ export type AllowReason = 'ok' | 'public';
  *  - timeout: the request head or body came too slowly (408);
  *  - connection_limit: too many open connections from one client address (503, raw socket);
  *  - upstream_busy: no connection to the app became free within the wait bound (503);
+ *  - client_closed: the client left after the decision and before the request was sent on
+ *    (while its body was read or while it waited for an upstream connection): no answer.
  *  - internal_error: an exception while deciding (500; never forwarded).
  */
 export const REFUSAL_REASONS = [
@@ -52,6 +54,7 @@ export const REFUSAL_REASONS = [
   'timeout',
   'connection_limit',
   'upstream_busy',
+  'client_closed',
   'internal_error',
 ] as const;
 

@@ -10,21 +10,14 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 
 export interface BodyLimits {
-  /** Bodies up to this size are buffered before forwarding. Default 64 KiB. */
+  /** Bodies up to this size are buffered before forwarding. */
   readonly bufferBytes: number;
-  /** No byte for this long ends the request. Default 15 s. */
+  /** No byte for this long ends the request. */
   readonly idleTimeoutMs: number;
-  /** Average rate required once `graceMs` have passed. Default 1024 B/s after 10 s. */
+  /** Average rate required over every `graceMs` window once `graceMs` have passed. */
   readonly minBytesPerSecond: number;
   readonly graceMs: number;
 }
-
-export const DEFAULT_BODY_LIMITS: BodyLimits = Object.freeze({
-  bufferBytes: 64 * 1024,
-  idleTimeoutMs: 15_000,
-  minBytesPerSecond: 1024,
-  graceMs: 10_000,
-});
 
 export type BodyResult =
   | { kind: 'buffered'; body: Buffer }

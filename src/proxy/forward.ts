@@ -20,24 +20,30 @@ const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as 
 export interface UpstreamOptions {
   /** http://127.0.0.1:8080 */
   url: string;
-  connections?: number;
-  headersTimeoutMs?: number;
-  bodyTimeoutMs?: number;
   /**
-   * Longest wait for a free upstream connection; then 503 (ADR 0007). Default 5 s. At
-   * most `connections` requests are in flight to the app; the rest wait here, bounded in time
-   * and in number (`maxQueued`, default 1024), never in undici's unbounded queue.
+   * Longest wait for a free upstream connection; then 503 (ADR 0007). At most `CONNECTIONS`
+   * requests are in flight to the app; the rest wait here, bounded in time and in number
+   * (`MAX_QUEUED`), never in undici's unbounded queue.
    */
-  queueTimeoutMs?: number;
-  maxQueued?: number;
+  queueTimeoutMs: number;
   /**
    * Longest time a response may wait for its client to read (the socket not draining); then the
-   * exchange is cut and the upstream connection freed. Default 30 s.
+   * exchange is cut and the upstream connection freed.
    */
-  writeStallTimeoutMs?: number;
+  writeStallTimeoutMs: number;
 }
 
+/** Connections to the app (requests in flight to it); not a flag. */
+const CONNECTIONS = 128;
+/** Requests waiting for a connection to the app, at most; more answer 503. */
+const MAX_QUEUED = 1024;
+/** The app's response head must arrive within this, and no body byte may take longer than the next. */
+const HEADERS_TIMEOUT_MS = 60_000;
+const BODY_TIMEOUT_MS = 300_000;
+
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
+/** Why a request was never sent: no connection in time, or its client left while it waited. */
+export type UnsentReason = 'upstream_busy' | 'client_closed';
 export type UpstreamErrorHandler = (kind: UpstreamErrorKind, err: Error) => void;
 
 export class Upstream {
@@ -50,16 +56,16 @@ export class Upstream {
   readonly #waiting: (() => void)[] = [];
 
   constructor(opts: UpstreamOptions) {
-    this.#connections = opts.connections ?? 128;
-    this.#queueTimeoutMs = opts.queueTimeoutMs ?? 5_000;
-    this.#maxQueued = opts.maxQueued ?? 1024;
-    this.#writeStallMs = opts.writeStallTimeoutMs ?? 30_000;
+    this.#connections = CONNECTIONS;
+    this.#queueTimeoutMs = opts.queueTimeoutMs;
+    this.#maxQueued = MAX_QUEUED;
+    this.#writeStallMs = opts.writeStallTimeoutMs;
     this.#pool = new Pool(opts.url, {
       connections: this.#connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      headersTimeout: opts.headersTimeoutMs ?? 60_000,
-      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      bodyTimeout: BODY_TIMEOUT_MS,
     });
   }
 
@@ -70,10 +76,11 @@ export class Upstream {
 
   /**
    * Sends the request on and streams the answer back. Never throws: a failure to reach the app
-   * answers 502 (or cuts a response already started) and is reported through `onError`; no free
-   * connection within the wait bound calls `onBusy` (the caller answers 503) and sends nothing.
-   * `onDispatch` runs when the request is handed to a connection (at most once, never with
-   * `onBusy`).
+   * answers 502 (or cuts a response already started) and is reported through `onError`. A
+   * request that is never sent calls `onUnsent` once: `upstream_busy` when no connection became
+   * free within the wait bound (the caller answers 503), `client_closed` when its client left
+   * while it waited (nobody to answer; its place in the queue is given up at once). `onDispatch`
+   * runs when the request is handed to a connection (at most once, never with `onUnsent`).
    */
   forward(
     method: string,
@@ -82,7 +89,7 @@ export class Upstream {
     headers: OutgoingHeaders,
     body: Buffer | Readable | null,
     onError: UpstreamErrorHandler,
-    onBusy: () => void,
+    onUnsent: (reason: UnsentReason) => void,
     onDispatch: () => void = () => undefined,
   ): void {
     const go = (): void => {
@@ -102,22 +109,26 @@ export class Upstream {
       );
     };
     if (this.#active < this.#connections) return go();
-    if (this.#waiting.length >= this.#maxQueued) return onBusy();
+    if (this.#waiting.length >= this.#maxQueued) return onUnsent('upstream_busy');
     let timer: NodeJS.Timeout | undefined = undefined;
-    const start = (): void => {
+    const leave = (reason: UnsentReason): void => {
       clearTimeout(timer);
-      if (res.destroyed) {
-        this.#waiting.shift()?.(); // the client left while waiting: pass the turn on
-        return;
-      }
-      go();
-    };
-    this.#waiting.push(start);
-    timer = setTimeout(() => {
+      res.off('close', onClientClose);
       const i = this.#waiting.indexOf(start);
       if (i !== -1) this.#waiting.splice(i, 1);
-      onBusy();
-    }, this.#queueTimeoutMs);
+      onUnsent(reason);
+    };
+    const onClientClose = (): void => leave('client_closed');
+    const start = (): void => {
+      clearTimeout(timer);
+      res.off('close', onClientClose);
+      if (!res.destroyed) return go();
+      onUnsent('client_closed'); // left without 'close' yet: counted, and the turn passes on
+      this.#waiting.shift()?.();
+    };
+    this.#waiting.push(start);
+    res.once('close', onClientClose);
+    timer = setTimeout(() => leave(res.destroyed ? 'client_closed' : 'upstream_busy'), this.#queueTimeoutMs);
     timer.unref();
   }
 

@@ -7,9 +7,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 
-/** Most header fields in one request; more answers 431 (Node would silently drop past 2,000). */
-export const DEFAULT_MAX_HEADERS = 100;
-
 export interface HeadProblem {
   status: 400 | 431;
   description: string;

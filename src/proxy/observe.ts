@@ -104,7 +104,9 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
         refusals.warn(
           reason,
           { decision: 'deny', policy, enforcedInAudit: true, ...detail },
-          'request refused (protocol-level; enforced in every mode)',
+          reason === 'client_closed'
+            ? 'client left before the request was forwarded (nothing reached the app)'
+            : 'request refused (protocol-level; enforced in every mode)',
         );
     },
 

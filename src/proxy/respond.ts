@@ -74,6 +74,13 @@ const REFUSALS: Record<
     description: 'the application is busy, try again',
     close: false,
   },
+  // Never written (the client is gone); 499 is what proxies log for it.
+  client_closed: {
+    status: 499,
+    error: 'client_closed',
+    description: 'the client closed the connection',
+    close: true,
+  },
   internal_error: { status: 500, error: 'server_error', description: 'internal error', close: false },
 };
 

@@ -21,8 +21,8 @@ import { upstreamHeaders } from './headers.js';
 import { createObserver } from './observe.js';
 import { readRequest } from './request-facts.js';
 import { refusal, refusalWith, respond, respondRaw } from './respond.js';
-import { DEFAULT_BODY_LIMITS, readBody, type BodyLimits } from './body.js';
-import { ConnectionLimiter, DEFAULT_MAX_HEADERS, headProblem } from './http-guards.js';
+import { readBody, type BodyLimits } from './body.js';
+import { ConnectionLimiter, headProblem } from './http-guards.js';
 
 export interface ProxyServerOptions {
   engine: Engine;
@@ -30,30 +30,29 @@ export interface ProxyServerOptions {
   metrics: SidecarMetrics;
   log: Logger;
   /** Largest request head accepted; bigger answers 431. */
-  maxHeaderBytes?: number;
-  /** Most header fields accepted; more answers 431. Default 100. */
-  maxHeaders?: number;
-  /** The whole request head must arrive within this; else 408. Default 10 s. */
-  headersTimeoutMs?: number;
+  maxHeaderBytes: number;
+  /** Most header fields accepted; more answers 431. */
+  maxHeaders: number;
+  /** The whole request head must arrive within this; else 408. */
+  headersTimeoutMs: number;
   /** Body buffering, idle timeout and minimum rate (src/proxy/body.ts). */
-  body?: Partial<BodyLimits>;
-  /** Open connections per client address; more are answered 503 and closed. Default 256. */
-  maxConnectionsPerClient?: number;
-  /** Open connections in all; more are answered 503 and closed. Default 4096. */
-  maxConnections?: number;
+  body: BodyLimits;
+  /** Open connections per client address; more are answered 503 and closed. */
+  maxConnectionsPerClient: number;
+  /** Open connections in all; more are answered 503 and closed. */
+  maxConnections: number;
 }
 
 export function createProxyServer(opts: ProxyServerOptions): http.Server {
   const { engine, upstream } = opts;
   const observe = createObserver(opts.metrics, opts.log);
-  const maxHeaders = opts.maxHeaders ?? DEFAULT_MAX_HEADERS;
-  const bodyLimits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...opts.body };
+  const { maxHeaders, body: bodyLimits } = opts;
   const server = http.createServer({
     // A request without Host is refused by headProblem, counted and logged like every refusal.
     requireHostHeader: false,
-    maxHeaderSize: opts.maxHeaderBytes ?? 32 * 1024,
+    maxHeaderSize: opts.maxHeaderBytes,
     keepAliveTimeout: 65_000,
-    headersTimeout: opts.headersTimeoutMs ?? 10_000,
+    headersTimeout: opts.headersTimeoutMs,
     requestTimeout: 300_000,
     // Timeouts are checked this often (Node's default, 30 s, would let a slow head live that long).
     connectionsCheckingInterval: 1_000,
@@ -63,7 +62,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
   // One more than the limit, so that a request over it is seen (and refused) rather than cut.
   server.maxHeadersCount = maxHeaders + 1;
   const inExchange = new WeakSet<Socket>();
-  const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient ?? 256, opts.maxConnections ?? 4096);
+  const limiter = new ConnectionLimiter(opts.maxConnectionsPerClient, opts.maxConnections);
   /** Connections refused at the cap: whatever their first packet holds is never decided. */
   const overCap = new WeakSet<Socket>();
 
@@ -91,6 +90,8 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     });
     const target = withoutAccessToken(d.target);
     const fields = { method: facts.method, path: d.path, client: facts.client };
+    /** A streamed body stalled after it was handed on: counted as `timeout`, and only so. */
+    let cut = false;
     const send = (body: Buffer | Readable | null): void =>
       upstream.forward(
         facts.method,
@@ -99,9 +100,10 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
         headers,
         body,
         (kind, err) => observe.upstreamFailed(kind, err, facts, d.path),
-        () => {
-          observe.refused('upstream_busy', d.policy, fields);
-          respond(res, refusal('upstream_busy'));
+        (reason) => {
+          if (cut) return;
+          observe.refused(reason, d.policy, fields);
+          if (reason === 'upstream_busy') respond(res, refusal('upstream_busy'));
         },
         () => observe.forwarded(d),
       );
@@ -114,11 +116,12 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     // The body is read (small ones whole) before an upstream connection is taken: a slow
     // client holds a socket of the sidecar, never one of the app.
     readBody(req, bodyLimits, (why) => {
+      cut = true;
       observe.refused('timeout', d.policy, { detail: why, ...fields });
       res.destroy();
     })
       .then((b) => {
-        if (b.kind === 'aborted') return;
+        if (b.kind === 'aborted') return observe.refused('client_closed', d.policy, fields);
         if (b.kind === 'timeout') {
           observe.refused('timeout', d.policy, { detail: b.description, ...fields });
           return respond(res, refusalWith('timeout', 408, b.description));

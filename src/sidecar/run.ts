@@ -90,6 +90,7 @@ function proxyServer(config: SidecarConfig, c: SidecarComponents, upstream: Upst
       bufferBytes: config.bodyBufferBytes,
       idleTimeoutMs: config.bodyIdleTimeoutMs,
       minBytesPerSecond: config.bodyMinBytesPerSecond,
+      graceMs: config.bodyRateWindowMs,
     },
     maxConnectionsPerClient: config.maxConnectionsPerClient,
     maxConnections: config.maxConnections,

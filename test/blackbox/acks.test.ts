@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenPolicy } from '../../src/policy/types.js';
 import { startStreamServer, type StreamServer } from '../support/stream-server.js';
 import { startApp, type App } from './support/app.js';
-import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
+import { startStreamSidecar, streamPolicy } from './support/control-plane.js';
+import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken } from './support/ledger.js';
-import { startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;
@@ -23,37 +23,20 @@ let dir: string;
 let sidecar: Sidecar;
 const podToken = `pod-token-acks-${Math.random().toString(36).slice(2)}-${'y'.repeat(40)}`;
 
-const policy = (): TokenPolicy => ({
-  apiVersion: 'tokenwarden.dev/v1alpha1',
-  kind: 'TokenPolicy',
-  metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
-  spec: {
-    selector: { matchLabels: { app: 'orders' } },
-    targetPort: 8080,
-    issuers: [{ issuer: issuer.url, audiences: [AUDIENCE], jwksUri: issuer.jwksUri }],
-  },
-});
-
 beforeAll(async () => {
   issuer = await startIssuer();
   app = await startApp();
   dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-acks-'));
-  server = await startStreamServer({ policy: policy(), heartbeatMs: 1_000 });
+  server = await startStreamServer({ policy: streamPolicy(issuer), heartbeatMs: 1_000 });
   recordToken(podToken);
   server.allowToken(podToken);
   writeFileSync(join(dir, 'token'), `${podToken}\n`);
-  sidecar = await startSidecar({
+  sidecar = await startStreamSidecar({
     name: 'acks',
+    server,
     upstream: app.url,
-    args: [
-      '--control-plane',
-      server.url,
-      '--token-file',
-      join(dir, 'token'),
-      '--state-dir',
-      join(dir, 'state'),
-    ],
-    env: { TOKENWARDEN_CA_PEM: server.caPem, POD_NAME: 'acks-pod', POD_NAMESPACE: 'shop' },
+    tokenFile: join(dir, 'token'),
+    stateDir: join(dir, 'state'),
   });
 });
 

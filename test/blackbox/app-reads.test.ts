@@ -6,24 +6,15 @@
  * Every test would fail on the code before it: the app would have received what it asserts
  * the app never gets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { describe, expect, it } from 'vitest';
 import { raw } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
 
-let issuer: Issuer;
-let app: App;
-let sidecar: Sidecar;
-
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  sidecar = await startSidecar({
-    name: 'app-reads',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, {
+const world = useWorld({
+  name: 'app-reads',
+  policy: (issuer) =>
+    policyDoc(issuer, {
       rules: [
         { name: 'public', paths: ['/public/*'], action: 'Allow' },
         { name: 'no-delete', paths: ['/orders/*'], methods: ['DELETE'], action: 'Deny' },
@@ -33,14 +24,6 @@ beforeAll(async () => {
       forwardClaims: [{ claim: 'sub', header: 'X-Auth-Subject' }],
       expiry: { maxLifetimeSeconds: 3600 },
     }),
-  });
-  await waitReady(sidecar);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
 });
 
 let seq = 0;
@@ -53,8 +36,8 @@ async function exchange(method: string, path: string, lines: string[], host = 'h
     ...lines,
     'connection: close',
   ];
-  const res = await raw(sidecar.proxyPort, `${head.join('\r\n')}\r\n\r\n`);
-  const got = app.received.find((r) => r.url.includes(`n=${seq}`));
+  const res = await raw(world.sidecar.proxyPort, `${head.join('\r\n')}\r\n\r\n`);
+  const got = world.app.received.find((r) => r.url.includes(`n=${seq}`));
   return { status: res.status, got };
 }
 
@@ -79,7 +62,7 @@ describe('method overrides and method rules', () => {
     'X-Method-Override: delete',
     'X.HTTP.Method.Override: DELETE',
   ])('POST with %s is refused 400 before the app', async (line) => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const { status, got } = await exchange('POST', '/orders/o1', [line, `authorization: Bearer ${token}`]);
     expect(status).toBe(400);
     expect(got).toBeUndefined();
@@ -88,7 +71,7 @@ describe('method overrides and method rules', () => {
   it.each(['?_method=DELETE', '?_METHOD=delete', '?_method[]=DELETE', '?.method=DELETE'])(
     'POST %s is refused 400 before the app',
     async (query) => {
-      const token = await issuer.token();
+      const token = await world.issuer.token();
       const { status, got } = await exchange('POST', `/orders/o2${query}`, [
         `authorization: Bearer ${token}`,
       ]);
@@ -98,7 +81,7 @@ describe('method overrides and method rules', () => {
   );
 
   it('an override naming the request method itself changes nothing and passes', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const { status } = await exchange('POST', '/orders/o3', [
       'X-HTTP-Method-Override: POST',
       `authorization: Bearer ${token}`,
@@ -108,7 +91,7 @@ describe('method overrides and method rules', () => {
 
   it('a Deny on GET refuses HEAD', async () => {
     const { status, got } = await exchange('HEAD', '/secret/s', [
-      `authorization: Bearer ${await issuer.token()}`,
+      `authorization: Bearer ${await world.issuer.token()}`,
     ]);
     expect(status).toBe(403);
     expect(got).toBeUndefined();
@@ -118,7 +101,7 @@ describe('method overrides and method rules', () => {
     'an extension method named in a Deny rule (%s) is refused',
     async (method) => {
       const { status, got } = await exchange(method, '/dav/d', [
-        `authorization: Bearer ${await issuer.token()}`,
+        `authorization: Bearer ${await world.issuer.token()}`,
       ]);
       expect(status).toBe(403);
       expect(got).toBeUndefined();
@@ -192,14 +175,14 @@ describe('token parameters, as frameworks read them', () => {
     'access%5Ftoken',
     'access token',
   ])('?%s=<token> on a protected path is refused 400', async (name) => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const { status, got } = await exchange('GET', `/orders/q?${name.replace(' ', '+')}=${token}`, []);
     expect(status).toBe(400);
     expect(got).toBeUndefined();
   });
 
   it('on an Allow path every spelling is removed before the app, the rest of the query kept', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const { got } = await exchange(
       'GET',
       `/public/q?a=1&access.token=${token}&Access_token=${token}&access_token[]=${token};access_token=${token}&b=2`,
@@ -210,7 +193,7 @@ describe('token parameters, as frameworks read them', () => {
   });
 
   it('/x;access_token=<token> never reaches the app', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const { status, got } = await exchange('GET', `/public/p;access_token=${token}`, []);
     expect(status).toBe(400);
     expect(got).toBeUndefined();

@@ -14,7 +14,7 @@ import { startIssuer, type Issuer } from './support/issuer.js';
 import { logFile, tokenLeaks } from './support/ledger.js';
 import { policyDoc, policyFile, revocationDoc } from './support/policy.js';
 import { CLI, assertBuilt, startSidecar, stopAllSidecars, waitReady } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

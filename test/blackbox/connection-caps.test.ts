@@ -7,38 +7,26 @@
  * so the global cap is what bounds a client spreading over 127.0.0.2–7.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
+import { describe, expect, it } from 'vitest';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
+import { sleep, waitFor } from '../support/wait.js';
 
-let issuer: Issuer;
-let app: App;
 const RULES = [
   { name: 'public', paths: ['/public/*'], action: 'Allow' as const },
   // The recording app sends ?bytes=N of body at /big.
   { name: 'big', paths: ['/big'], action: 'Allow' as const },
 ];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
-});
+const world = useWorld();
 
 async function sidecar(name: string, args: string[]): Promise<Sidecar> {
   const s = await startSidecar({
     name,
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
+    upstream: world.app.url,
+    policyYaml: policyDoc(world.issuer, { rules: RULES }),
     args,
   });
   await waitReady(s);
@@ -80,7 +68,7 @@ describe('connection caps', () => {
     expect(text).toMatch(/^HTTP\/1\.1 503/);
     expect(text.match(/^HTTP\/1\.1 \d{3}/gm)).toHaveLength(1);
     await sleep(300);
-    expect(app.receivedFor('/public/over-client-cap')).toHaveLength(0);
+    expect(world.app.receivedFor('/public/over-client-cap')).toHaveLength(0);
     expect(await metric(s.adminUrl, 'tokenwarden_requests_total', { reason: 'connection_limit' })).toBe(
       before + 1,
     );
@@ -96,7 +84,7 @@ describe('connection caps', () => {
     const text = await firstPacket(s, '127.0.0.7', '/public/over-global-cap');
     expect(text).toMatch(/^HTTP\/1\.1 503/);
     await sleep(300);
-    expect(app.receivedFor('/public/over-global-cap')).toHaveLength(0);
+    expect(world.app.receivedFor('/public/over-global-cap')).toHaveLength(0);
     held[0]?.destroy();
     await waitFor(
       'a free connection slot',
@@ -116,7 +104,7 @@ describe('clients that never read', () => {
     c.on('error', () => undefined);
     c.pause(); // reads nothing: the sidecar's writes stop draining once the kernel buffers fill
     c.write(`GET /big?bytes=${size} HTTP/1.1\r\nhost: a\r\n\r\n`);
-    await waitFor('the app to be asked', () => app.receivedFor('/big').length > 0, 10_000);
+    await waitFor('the app to be asked', () => world.app.receivedFor('/big').length > 0, 10_000);
     await sleep(4_000);
     // Now read whatever the sidecar had sent before it gave up.
     let got = 0;

@@ -8,17 +8,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
 import { startStreamServer, type StreamServer } from '../support/stream-server.js';
 import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
-import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
+import {
+  jtiRevocation,
+  pushedKeys,
+  startStreamSidecar,
+  statusThrough,
+  streamPolicy,
+} from './support/control-plane.js';
+import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken, tokenLeaks } from './support/ledger.js';
 import { metric } from './support/metrics.js';
-import { CLI, startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { CLI, stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const BOUND_MS = 5_000;
 
@@ -30,42 +35,6 @@ let tokenFile: string;
 let podToken: string;
 const measured: string[] = [];
 const sidecars: Sidecar[] = [];
-
-function policy(extra: Partial<TokenPolicy['spec']> = {}): TokenPolicy {
-  return {
-    apiVersion: 'tokenwarden.dev/v1alpha1',
-    kind: 'TokenPolicy',
-    metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
-    spec: {
-      selector: { matchLabels: { app: 'orders' } },
-      targetPort: 8080,
-      mode: 'Enforce',
-      issuers: [
-        {
-          issuer: issuer.url,
-          audiences: [AUDIENCE],
-          jwksUri: issuer.jwksUri,
-          algorithms: ['RS256', 'ES256'],
-        },
-      ],
-      ...extra,
-    },
-  };
-}
-
-function revocation(name: string, jti: string): TokenRevocation {
-  return {
-    apiVersion: 'tokenwarden.dev/v1alpha1',
-    kind: 'TokenRevocation',
-    metadata: { name, namespace: 'shop' },
-    spec: { reason: 'black-box test', tokens: [{ jti }] },
-  };
-}
-
-/** Public JWKs of the issuer's published keys: what the operator pushes. */
-function pushedKeys(): JWK[] {
-  return [...issuer.published].map((kid) => issuer.keys.get(kid)?.jwk ?? {});
-}
 
 function newPodToken(label: string): string {
   // Opaque to the sidecar: it only presents it. Recorded so a leak into any log fails the suite.
@@ -80,18 +49,10 @@ async function startInCluster(
   stateDir: string,
   env: Record<string, string> = {},
 ): Promise<Sidecar> {
-  const s = await startSidecar({
-    name,
-    upstream: app.url,
-    args: ['--control-plane', server.url, '--token-file', tokenFile, '--state-dir', stateDir],
-    env: { TOKENWARDEN_CA_PEM: server.caPem, POD_NAME: `${name}-pod`, POD_NAMESPACE: 'shop', ...env },
-  });
+  const s = await startStreamSidecar({ name, server, upstream: app.url, tokenFile, stateDir, env });
   sidecars.push(s);
   return s;
 }
-
-const status = async (s: Sidecar, token?: string, path = '/orders'): Promise<number> =>
-  (await send(s.proxyUrl, path, token === undefined ? {} : { token })).status;
 
 async function statusPage(s: Sidecar): Promise<Record<string, unknown>> {
   return (await (await fetch(`${s.adminUrl}/status`)).json()) as Record<string, unknown>;
@@ -107,8 +68,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-cp-'));
   tokenFile = join(dir, 'token');
   server = await startStreamServer({
-    policy: policy(),
-    keys: { [issuer.url]: { keys: pushedKeys() } },
+    policy: streamPolicy(issuer),
+    keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
     heartbeatMs: 1_000,
   });
   podToken = newPodToken('a');
@@ -139,10 +100,10 @@ describe('a sidecar fed by the control plane', () => {
       'the sidecar to be ready',
       async () => (await fetch(`${sidecar.adminUrl}/readyz`)).status === 200,
     );
-    expect(await status(sidecar)).toBe(401);
-    expect(await status(sidecar, await issuer.token())).toBe(200);
-    expect(await status(sidecar, await issuer.token({}, { kid: 'ec-1' }))).toBe(200);
-    expect(await status(sidecar, await issuer.token({ aud: 'someone-else' }))).toBe(401);
+    expect(await statusThrough(sidecar)).toBe(401);
+    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
+    expect(await statusThrough(sidecar, await issuer.token({}, { kid: 'ec-1' }))).toBe(200);
+    expect(await statusThrough(sidecar, await issuer.token({ aud: 'someone-else' }))).toBe(401);
     expect(issuer.jwksRequests()).toBe(jwksBefore);
     // The token presented is the pod's projected token, read from --token-file.
     expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${podToken}`);
@@ -156,32 +117,37 @@ describe('a sidecar fed by the control plane', () => {
 
   it('refuses a token within the bound once a revocation delta arrives, and the ack names the new version', async () => {
     const token = await issuer.token({ jti: 'jti-revoked-1' });
-    expect(await status(sidecar, token)).toBe(200);
+    expect(await statusThrough(sidecar, token)).toBe(200);
     const at = Date.now();
-    server.upsertRevocation(revocation('leak-1', 'jti-revoked-1'));
+    server.upsertRevocation(jtiRevocation('leak-1', 'jti-revoked-1'));
     const ms = await until(
       'the revocation to be enforced',
-      async () => (await status(sidecar, token)) === 401,
+      async () => (await statusThrough(sidecar, token)) === 401,
     );
     measured.push(`revocation delta → 401 in ${Date.now() - at} ms (polled every 10 ms; waited ${ms} ms)`);
     const res = await send(sidecar.proxyUrl, '/orders', { token });
     expect(res.text).toContain('the token has been revoked');
-    expect(await status(sidecar, await issuer.token())).toBe(200);
+    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
     await until('an ack of the new version', () => server.acks.some((a) => a.version === server.version));
   });
 
   it('lets the token through again once the revocation is removed', async () => {
     const token = await issuer.token({ jti: 'jti-revoked-1' });
     server.removeRevocation('leak-1');
-    await until('the removal to be enforced', async () => (await status(sidecar, token)) === 200);
+    await until('the removal to be enforced', async () => (await statusThrough(sidecar, token)) === 200);
   });
 
   it('applies a policy edit (a Deny rule) streamed as a delta', async () => {
     const token = await issuer.token();
-    expect(await status(sidecar, token, '/admin')).toBe(200);
-    server.setPolicy(policy({ rules: [{ name: 'no-admin', paths: ['/admin'], action: 'Deny' }] }));
-    await until('the Deny rule to apply', async () => (await status(sidecar, token, '/admin')) === 403);
-    expect(await status(sidecar, token, '/orders')).toBe(200);
+    expect(await statusThrough(sidecar, token, '/admin')).toBe(200);
+    server.setPolicy(
+      streamPolicy(issuer, { rules: [{ name: 'no-admin', paths: ['/admin'], action: 'Deny' }] }),
+    );
+    await until(
+      'the Deny rule to apply',
+      async () => (await statusThrough(sidecar, token, '/admin')) === 403,
+    );
+    expect(await statusThrough(sidecar, token, '/orders')).toBe(200);
   });
 
   it('asks the operator for a key refresh on an unknown kid, fails closed meanwhile, and accepts once keys are pushed', async () => {
@@ -201,15 +167,15 @@ describe('a sidecar fed by the control plane', () => {
     const asked = server.refreshRequests.filter((r) => r.at >= t0).length;
     expect(asked).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 1000) + 1);
     // The operator refetched (here: the test) and pushes the keys.
-    server.setKeys(issuer.url, pushedKeys());
-    await until('the new key to be accepted', async () => (await status(sidecar, token)) === 200);
+    server.setKeys(issuer.url, pushedKeys(issuer));
+    await until('the new key to be accepted', async () => (await statusThrough(sidecar, token)) === 200);
     expect(issuer.jwksRequests()).toBe(jwksBefore);
   });
 
   it('keeps enforcing, revocations included, while the operator is gone; reconnects and applies what changed', async () => {
     const revoked = await issuer.token({ jti: 'jti-revoked-2' });
-    server.upsertRevocation(revocation('leak-2', 'jti-revoked-2'));
-    await until('leak-2 to be enforced', async () => (await status(sidecar, revoked)) === 401);
+    server.upsertRevocation(jtiRevocation('leak-2', 'jti-revoked-2'));
+    await until('leak-2 to be enforced', async () => (await statusThrough(sidecar, revoked)) === 401);
     const heldVersion = server.version;
     await until('the snapshot to be written', () => {
       try {
@@ -226,9 +192,9 @@ describe('a sidecar fed by the control plane', () => {
       'the sidecar to notice',
       async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 0,
     );
-    expect(await status(sidecar, revoked)).toBe(401);
-    expect(await status(sidecar, await issuer.token())).toBe(200);
-    expect(await status(sidecar)).toBe(401);
+    expect(await statusThrough(sidecar, revoked)).toBe(401);
+    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
+    expect(await statusThrough(sidecar)).toBe(401);
     expect((await fetch(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
     const page = await statusPage(sidecar);
     expect(page.source).toMatchObject({ kind: 'control-plane', connected: false, version: heldVersion });
@@ -240,18 +206,18 @@ describe('a sidecar fed by the control plane', () => {
 
     // Changed while the operator was away: served as a delta from the version the sidecar holds.
     const later = await issuer.token({ jti: 'jti-revoked-3' });
-    expect(await status(sidecar, later)).toBe(200);
-    server.upsertRevocation(revocation('leak-3', 'jti-revoked-3'));
+    expect(await statusThrough(sidecar, later)).toBe(200);
+    server.upsertRevocation(jtiRevocation('leak-3', 'jti-revoked-3'));
     await server.restart();
     const ms = await until(
       'the reconnect and the delta',
-      async () => (await status(sidecar, later)) === 401,
+      async () => (await statusThrough(sidecar, later)) === 401,
       40_000,
     );
     measured.push(`operator back → revocation made meanwhile enforced in ${ms} ms (backoff)`);
     const reconnect = server.connects.slice(connectsBefore).find((c) => c.status === 200);
     expect(reconnect).toMatchObject({ version: heldVersion, sent: 'delta' });
-    expect(await status(sidecar, revoked)).toBe(401);
+    expect(await statusThrough(sidecar, revoked)).toBe(401);
     await until(
       'connected again',
       async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 1,
@@ -273,7 +239,7 @@ describe('a sidecar fed by the control plane', () => {
       40_000,
     );
     expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${fresh}`);
-    expect(await status(sidecar, await issuer.token())).toBe(200); // refused: still enforcing
+    expect(await statusThrough(sidecar, await issuer.token())).toBe(200); // refused: still enforcing
     expect(
       await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total', { reason: 'refused' }),
     ).toBeGreaterThan(0);
@@ -295,9 +261,9 @@ describe('a sidecar fed by the control plane', () => {
     await server.kill();
     const again = await startInCluster('cp-restarted', stateDir);
     expect((await fetch(`${again.adminUrl}/readyz`)).status).toBe(200);
-    expect(await status(again, revoked)).toBe(401);
-    expect(await status(again, await issuer.token())).toBe(200);
-    expect(await status(again, await issuer.token({}, { kid: 'rsa-2' }))).toBe(200);
+    expect(await statusThrough(again, revoked)).toBe(401);
+    expect(await statusThrough(again, await issuer.token())).toBe(200);
+    expect(await statusThrough(again, await issuer.token({}, { kid: 'rsa-2' }))).toBe(200);
     expect(again.records().find((r) => r.msg === 'snapshot loaded')).toMatchObject({ version });
     expect(await statusPage(again)).toMatchObject({ source: { connected: false, version } });
     await again.stop();
@@ -310,7 +276,7 @@ describe('a sidecar with nothing to enforce', () => {
     await server.kill();
     try {
       const s = await startInCluster('cp-empty', join(dir, 'state-empty'));
-      expect(await status(s, await issuer.token())).toBe(503);
+      expect(await statusThrough(s, await issuer.token())).toBe(503);
       expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
       expect(s.records().some((r) => r.msg === 'control plane unreachable')).toBe(true);
       await s.stop();
@@ -337,7 +303,7 @@ describe('a sidecar with nothing to enforce', () => {
       const s2 = await startInCluster('cp-truncated', stateDir);
       const refused = s2.records().find((r) => r.msg?.toString().startsWith('snapshot refused'));
       expect(refused).toMatchObject({ level: 'error', err: expect.stringMatching(/truncated or corrupt/) });
-      expect(await status(s2, await issuer.token())).toBe(503);
+      expect(await statusThrough(s2, await issuer.token())).toBe(503);
       expect((await fetch(`${s2.adminUrl}/readyz`)).status).toBe(503);
       await s2.stop();
     } finally {

@@ -7,18 +7,12 @@
  * as an allow even when it ended in a body timeout or `upstream_busy`.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { describe, expect, it } from 'vitest';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
-
-let issuer: Issuer;
-let app: App;
-let s: Sidecar;
+import { useWorld } from './support/world.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const RULES = [
   { name: 'public', paths: ['/public/*'], action: 'Allow' as const },
@@ -26,28 +20,16 @@ const RULES = [
   { name: 'slow', paths: ['/slow'], action: 'Allow' as const },
 ];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  s = await startSidecar({
-    name: 'counting',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
-    args: ['--body-idle-timeout-ms', '1000', '--upstream-queue-timeout-ms', '500'],
-  });
-  await waitReady(s);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+const world = useWorld({
+  name: 'counting',
+  policy: (issuer) => policyDoc(issuer, { rules: RULES }),
+  args: ['--body-idle-timeout-ms', '1000', '--upstream-queue-timeout-ms', '500'],
 });
 
 /** Everything the sidecar sends on one connection until it closes it (or `ms` pass). */
 function exchange(data: string, ms = 4_000, localAddress = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect({ port: s.proxyPort, host: '127.0.0.1', localAddress });
+    const socket = connect({ port: world.sidecar.proxyPort, host: '127.0.0.1', localAddress });
     let text = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => (text += d));
@@ -62,7 +44,7 @@ function exchange(data: string, ms = 4_000, localAddress = '127.0.0.1'): Promise
 }
 
 const total = (labels: Record<string, string> = {}) =>
-  metric(s.adminUrl, 'tokenwarden_requests_total', labels);
+  metric(world.sidecar.adminUrl, 'tokenwarden_requests_total', labels);
 const statusLines = (text: string) => text.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
 
 describe('counted once, logged', () => {
@@ -73,8 +55,8 @@ describe('counted once, logged', () => {
     expect(text).toContain('invalid_request');
     await waitFor('the refusal to be counted', async () => (await total()) === all + 1, 5_000);
     expect(await total({ reason: 'malformed_http' })).toBe(malformed + 1);
-    expect(s.logs()).toContain('no Host header');
-    expect(app.receivedFor('/public/no-host')).toHaveLength(0);
+    expect(world.sidecar.logs()).toContain('no Host header');
+    expect(world.app.receivedFor('/public/no-host')).toHaveLength(0);
   });
 
   it.each(['identity', 'gzip', 'chunked, identity', 'gzip, chunked'])(
@@ -88,7 +70,7 @@ describe('counted once, logged', () => {
       expect(statusLines(text)).toEqual(['HTTP/1.1 400']);
       await sleep(300);
       expect(await total()).toBe(all + 1);
-      expect(app.receivedFor(path)).toHaveLength(0);
+      expect(world.app.receivedFor(path)).toHaveLength(0);
     },
   );
 
@@ -101,26 +83,30 @@ describe('counted once, logged', () => {
     expect(statusLines(text)).toEqual(['HTTP/1.1 408']);
     expect(await total({ reason: 'timeout' })).toBe(timeout + 1);
     expect(await total({ decision: 'allow' })).toBe(allow);
-    expect(app.receivedFor('/public/slow-body')).toHaveLength(0);
+    expect(world.app.receivedFor('/public/slow-body')).toHaveLength(0);
   }, 20_000);
 
   it('a request refused upstream_busy is counted once, as upstream_busy', async () => {
     // Hold all 128 upstream connections with requests the app answers after 4 s.
     const held: Socket[] = [];
-    const before = app.receivedFor('/slow').length;
+    const before = world.app.receivedFor('/slow').length;
     for (let i = 0; i < 128; i++) {
-      const c = connect({ port: s.proxyPort, host: '127.0.0.1', localAddress: `127.0.4.${1 + (i % 8)}` });
+      const c = connect({
+        port: world.sidecar.proxyPort,
+        host: '127.0.0.1',
+        localAddress: `127.0.4.${1 + (i % 8)}`,
+      });
       c.on('error', () => undefined);
       c.write(`GET /slow?ms=4000&i=${i} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`);
       held.push(c);
     }
     await waitFor(
       'all 128 upstream connections to be busy',
-      () => app.receivedFor('/slow').length - before >= 128,
+      () => world.app.receivedFor('/slow').length - before >= 128,
       15_000,
     );
     const [allow, busy] = [await total({ decision: 'allow' }), await total({ reason: 'upstream_busy' })];
-    const res = await send(s.proxyUrl, '/public/busy', { timeoutMs: 5_000 });
+    const res = await send(world.sidecar.proxyUrl, '/public/busy', { timeoutMs: 5_000 });
     expect(res.status).toBe(503);
     expect(await total({ reason: 'upstream_busy' })).toBe(busy + 1);
     expect(await total({ decision: 'allow' })).toBe(allow);

@@ -3,41 +3,29 @@
  * a rotated-in key is fetched exactly once, unknown kids never flood the issuer, and an outage
  * of the key source keeps the keys already held working while unknown kids fail closed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { describe, expect, it } from 'vitest';
 import { REALM } from './support/cases.js';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep } from './support/wait.js';
+import { startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
+import { sleep } from '../support/wait.js';
 
 /** The sidecar refetches for an unknown kid at most once per this long (README: 1 s). */
 const COOLDOWN_MS = 1_000;
 
-let issuer: Issuer;
-let app: App;
 let sidecar: Sidecar;
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
-});
+const world = useWorld();
 
 /** Latest refetch attempt the issuer could not see (it was down). */
 let unseenAttemptAt = 0;
 
 /** Until the last JWKS attempt is more than the cooldown ago, so an unknown kid may refetch. */
 async function pastCooldown(): Promise<void> {
-  const wait = Math.max(issuer.lastJwksRequestAt(), unseenAttemptAt) + COOLDOWN_MS + 150 - Date.now();
+  const wait = Math.max(world.issuer.lastJwksRequestAt(), unseenAttemptAt) + COOLDOWN_MS + 150 - Date.now();
   if (wait > 0) await sleep(wait);
 }
 
@@ -46,21 +34,27 @@ const invalidToken = (description: string): string =>
 
 describe('readiness and key fetching', () => {
   it('/readyz is 503 while the first JWKS fetch is pending, and 200 once keys are fetched', async () => {
-    issuer.setDelay(2_500);
-    sidecar = await startSidecar({ name: 'keys', upstream: app.url, policyYaml: policyDoc(issuer) });
+    world.issuer.setDelay(2_500);
+    sidecar = await startSidecar({
+      name: 'keys',
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer),
+    });
     const early = await fetch(`${sidecar.adminUrl}/readyz`);
     expect(early.status).toBe(503);
     expect(await early.json()).toEqual({
       status: 'not ready',
-      reason: `keys not fetched yet for ${issuer.url}`,
+      reason: `keys not fetched yet for ${world.issuer.url}`,
     });
-    issuer.setDelay(0);
+    world.issuer.setDelay(0);
     const ms = await waitReady(sidecar, 10_000);
     console.log(`ready ${ms} ms after the sidecar started listening`);
-    expect((await send(sidecar.proxyUrl, '/orders/ready', { token: await issuer.token() })).status).toBe(200);
+    expect(
+      (await send(sidecar.proxyUrl, '/orders/ready', { token: await world.issuer.token() })).status,
+    ).toBe(200);
     expect(
       await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
-        issuer: issuer.url,
+        issuer: world.issuer.url,
         result: 'success',
       }),
     ).toBeGreaterThanOrEqual(1);
@@ -73,83 +67,89 @@ describe('readiness and key fetching', () => {
 
 describe('key rotation', () => {
   it('a token signed by a newly published kid is accepted after exactly one JWKS refetch, even under a burst', async () => {
-    await issuer.addKey('rsa-2', 'RS256');
-    issuer.publish('rsa-2');
+    await world.issuer.addKey('rsa-2', 'RS256');
+    world.issuer.publish('rsa-2');
     await pastCooldown();
-    const fetches = issuer.jwksRequests();
+    const fetches = world.issuer.jwksRequests();
     const refreshes = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
-      issuer: issuer.url,
+      issuer: world.issuer.url,
       result: 'success',
     });
     const tokens = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => issuer.token({ sub: `user-rotated-${i}` }, { kid: 'rsa-2' })),
+      Array.from({ length: 8 }, (_, i) => world.issuer.token({ sub: `user-rotated-${i}` }, { kid: 'rsa-2' })),
     );
     const statuses = await Promise.all(
       tokens.map(async (token) => (await send(sidecar.proxyUrl, '/orders/rotated', { token })).status),
     );
     expect(statuses).toEqual(tokens.map(() => 200));
-    expect(issuer.jwksRequests() - fetches).toBe(1);
+    expect(world.issuer.jwksRequests() - fetches).toBe(1);
     expect(
       await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
-        issuer: issuer.url,
+        issuer: world.issuer.url,
         result: 'success',
       }),
     ).toBe(refreshes + 1);
     // Known now: no further fetch for the same kid.
     expect(
-      (await send(sidecar.proxyUrl, '/orders/rotated', { token: await issuer.token({}, { kid: 'rsa-2' }) }))
-        .status,
+      (
+        await send(sidecar.proxyUrl, '/orders/rotated', {
+          token: await world.issuer.token({}, { kid: 'rsa-2' }),
+        })
+      ).status,
     ).toBe(200);
-    expect(issuer.jwksRequests() - fetches).toBe(1);
+    expect(world.issuer.jwksRequests() - fetches).toBe(1);
   });
 
   it('a stream of tokens with invented kids costs the issuer at most one request per second', async () => {
     await pastCooldown();
-    await issuer.addKey('never-published', 'RS256');
-    const fetches = issuer.jwksRequests();
+    await world.issuer.addKey('never-published', 'RS256');
+    const fetches = world.issuer.jwksRequests();
     const started = Date.now();
     const moved = await requestsDelta(sidecar.adminUrl, async () => {
       for (let i = 0; i < 20; i++) {
-        const token = await issuer.token({}, { kid: 'never-published', header: { kid: `invented-${i}` } });
+        const token = await world.issuer.token(
+          {},
+          { kid: 'never-published', header: { kid: `invented-${i}` } },
+        );
         expect((await send(sidecar.proxyUrl, '/orders/invented', { token })).status).toBe(401);
       }
     });
     const elapsed = Date.now() - started;
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/unknown_key`]: 20 });
-    expect(issuer.jwksRequests() - fetches).toBeLessThanOrEqual(1 + Math.floor(elapsed / COOLDOWN_MS));
+    expect(world.issuer.jwksRequests() - fetches).toBeLessThanOrEqual(1 + Math.floor(elapsed / COOLDOWN_MS));
   });
 });
 
 describe('key source outage', () => {
   it('while the JWKS server is down, keys already fetched keep working and /readyz stays 200', async () => {
-    await issuer.takeDown();
+    await world.issuer.takeDown();
     try {
       for (const kid of ['rsa-1', 'ec-1', 'rsa-2']) {
         const res = await send(sidecar.proxyUrl, '/orders/outage', {
-          token: await issuer.token({ sub: `user-outage-${kid}` }, { kid }),
+          token: await world.issuer.token({ sub: `user-outage-${kid}` }, { kid }),
         });
         expect(res.status, kid).toBe(200);
       }
       expect((await fetch(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
     } finally {
-      await issuer.bringUp();
+      await world.issuer.bringUp();
     }
   });
 
   it('while the JWKS server is down, a token with an unknown kid is refused 401 unknown_key and the failure is counted', async () => {
-    await issuer.addKey('rsa-3', 'RS256');
-    issuer.publish('rsa-3');
+    await world.issuer.addKey('rsa-3', 'RS256');
+    world.issuer.publish('rsa-3');
     await pastCooldown();
-    await issuer.takeDown();
+    await world.issuer.takeDown();
     try {
       const failures = await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
-        issuer: issuer.url,
+        issuer: world.issuer.url,
         result: 'failure',
       });
       let res: Awaited<ReturnType<typeof send>> | undefined;
       const moved = await requestsDelta(sidecar.adminUrl, async () => {
         res = await send(sidecar.proxyUrl, '/orders/outage-new-kid', {
-          token: await issuer.token({}, { kid: 'rsa-3' }),
+          token: await world.issuer.token({}, { kid: 'rsa-3' }),
         });
       });
       unseenAttemptAt = Date.now();
@@ -158,20 +158,20 @@ describe('key source outage', () => {
       expect(res?.headers['www-authenticate']).toBe(invalidToken('the token was signed by an unknown key'));
       expect(
         await metric(sidecar.adminUrl, 'tokenwarden_jwks_refresh_total', {
-          issuer: issuer.url,
+          issuer: world.issuer.url,
           result: 'failure',
         }),
       ).toBe(failures + 1);
-      expect(app.receivedFor('/orders/outage-new-kid')).toHaveLength(0);
+      expect(world.app.receivedFor('/orders/outage-new-kid')).toHaveLength(0);
     } finally {
-      await issuer.bringUp();
+      await world.issuer.bringUp();
     }
   });
 
   it('once the JWKS server is back, the new kid is accepted on its next refetch', async () => {
     await pastCooldown();
     const res = await send(sidecar.proxyUrl, '/orders/after-outage', {
-      token: await issuer.token({}, { kid: 'rsa-3' }),
+      token: await world.issuer.token({}, { kid: 'rsa-3' }),
     });
     expect(res.status).toBe(200);
   });

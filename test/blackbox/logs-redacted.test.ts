@@ -14,7 +14,7 @@ import { raw } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
 import { policyDoc } from './support/policy.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep } from './support/wait.js';
+import { sleep } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;

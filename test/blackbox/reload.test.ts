@@ -4,57 +4,40 @@
  * keeps the last good policy and says why, and a sidecar without any valid policy fails closed.
  */
 import { writeFileSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { send } from './support/http.js';
-import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
+import { AUDIENCE } from './support/issuer.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc, type RuleDoc } from './support/policy.js';
-import {
-  startSidecar,
-  stopAllSidecars,
-  waitReady,
-  writeAtomically,
-  type Sidecar,
-} from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { startSidecar, waitReady, writeAtomically } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
+import { waitFor } from '../support/wait.js';
 
 /** The README promises one second; the tests allow five so a slow machine does not fail them. */
 const BOUND_MS = 5_000;
 
-let issuer: Issuer;
-let app: App;
-let sidecar: Sidecar;
 const measured: string[] = [];
 
 const RULES: RuleDoc[] = [{ name: 'orders', paths: ['/orders/*', '/slow'], action: 'Authenticate' }];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  sidecar = await startSidecar({
-    name: 'reload',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
-  });
-  await waitReady(sidecar);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+// Registered before the world's hooks, so it runs after them (after-hooks run in reverse).
+afterAll(() => {
   if (measured.length > 0) console.log(`[measured] ${measured.join('; ')}`);
 });
 
-const gauge = (name: string): Promise<number> => metric(sidecar.adminUrl, name);
+const world = useWorld({
+  name: 'reload',
+  policy: (issuer) => policyDoc(issuer, { rules: RULES }),
+});
+
+const gauge = (name: string): Promise<number> => metric(world.sidecar.adminUrl, name);
 
 /** Polls a request until its status is `status`; returns the milliseconds since `since`. */
 async function untilStatus(path: string, token: string, status: number, since: number): Promise<number> {
   await waitFor(
     `${path} to answer ${status}`,
-    async () => (await send(sidecar.proxyUrl, path, { token })).status === status,
+    async () => (await send(world.sidecar.proxyUrl, path, { token })).status === status,
     BOUND_MS,
     10,
   );
@@ -63,12 +46,14 @@ async function untilStatus(path: string, token: string, status: number, since: n
 
 describe('a valid edit of the policy file', () => {
   it(`adding an audience takes effect within ${BOUND_MS} ms (README: 1 s; measured time printed)`, async () => {
-    const token = await issuer.token({ aud: 'billing-api' });
-    expect((await send(sidecar.proxyUrl, '/orders/aud', { token })).status).toBe(401);
+    const token = await world.issuer.token({ aud: 'billing-api' });
+    expect((await send(world.sidecar.proxyUrl, '/orders/aud', { token })).status).toBe(401);
     const generation = await gauge('tokenwarden_config_generation');
     const applied = await gauge('tokenwarden_config_last_applied_timestamp_seconds');
     const edited = Date.now();
-    sidecar.writePolicy(policyDoc(issuer, { rules: RULES, audiences: [AUDIENCE, 'billing-api'] }));
+    world.sidecar.writePolicy(
+      policyDoc(world.issuer, { rules: RULES, audiences: [AUDIENCE, 'billing-api'] }),
+    );
     const ms = await untilStatus('/orders/aud', token, 200, edited);
     measured.push(`audience added: ${ms} ms`);
     console.log(`audience added → accepted after ${ms} ms`);
@@ -79,11 +64,11 @@ describe('a valid edit of the policy file', () => {
   });
 
   it(`a new Deny rule takes effect within ${BOUND_MS} ms for a token that was accepted (and cached) before`, async () => {
-    const token = await issuer.token();
-    expect((await send(sidecar.proxyUrl, '/orders/secret', { token })).status).toBe(200);
+    const token = await world.issuer.token();
+    expect((await send(world.sidecar.proxyUrl, '/orders/secret', { token })).status).toBe(200);
     const edited = Date.now();
-    sidecar.writePolicy(
-      policyDoc(issuer, {
+    world.sidecar.writePolicy(
+      policyDoc(world.issuer, {
         rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES],
         audiences: [AUDIENCE, 'billing-api'],
       }),
@@ -96,44 +81,50 @@ describe('a valid edit of the policy file', () => {
 
   it('the same content saved again is not a new generation', async () => {
     const generation = await gauge('tokenwarden_config_generation');
-    const same = policyDoc(issuer, {
+    const same = policyDoc(world.issuer, {
       rules: [{ name: 'secret', paths: ['/orders/secret'], action: 'Deny' }, ...RULES],
       audiences: [AUDIENCE, 'billing-api'],
     });
-    sidecar.writePolicy(same);
+    world.sidecar.writePolicy(same);
     // Both the watcher (~50 ms) and the poll (500 ms) have had their chance by then.
     await new Promise((r) => setTimeout(r, 1_200));
     expect(await gauge('tokenwarden_config_generation')).toBe(generation);
   });
 
   it('a request in flight when the policy changes completes with 200, though the new policy refuses it', async () => {
-    const token = await issuer.token();
-    const inFlight = send(sidecar.proxyUrl, '/slow?ms=1500', { token });
-    await waitFor('the app to receive the slow request', () => app.receivedFor('/slow').length > 0, BOUND_MS);
+    const token = await world.issuer.token();
+    const inFlight = send(world.sidecar.proxyUrl, '/slow?ms=1500', { token });
+    await waitFor(
+      'the app to receive the slow request',
+      () => world.app.receivedFor('/slow').length > 0,
+      BOUND_MS,
+    );
     const generation = await gauge('tokenwarden_config_generation');
-    sidecar.writePolicy(
-      policyDoc(issuer, { rules: [{ name: 'slow-now-denied', paths: ['/slow'], action: 'Deny' }, ...RULES] }),
+    world.sidecar.writePolicy(
+      policyDoc(world.issuer, {
+        rules: [{ name: 'slow-now-denied', paths: ['/slow'], action: 'Deny' }, ...RULES],
+      }),
     );
     await waitFor(
       'the new generation',
       async () => (await gauge('tokenwarden_config_generation')) > generation,
       BOUND_MS,
     );
-    expect((await send(sidecar.proxyUrl, '/slow?ms=0', { token })).status).toBe(403);
+    expect((await send(world.sidecar.proxyUrl, '/slow?ms=0', { token })).status).toBe(403);
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ url: '/slow?ms=1500' });
   });
 
   it('requests sent continuously across a reload all get an answer, none is dropped', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const statuses: number[] = [];
     const errors: string[] = [];
     let stop = false;
     const load = (async () => {
       for (let i = 0; i < 2_000 && !stop; i++) {
         try {
-          statuses.push((await send(sidecar.proxyUrl, '/orders/steady', { token })).status);
+          statuses.push((await send(world.sidecar.proxyUrl, '/orders/steady', { token })).status);
         } catch (err) {
           errors.push((err as Error).message);
         }
@@ -141,7 +132,7 @@ describe('a valid edit of the policy file', () => {
     })();
     await new Promise((r) => setTimeout(r, 150));
     const generation = await gauge('tokenwarden_config_generation');
-    sidecar.writePolicy(policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 10 } }));
+    world.sidecar.writePolicy(policyDoc(world.issuer, { rules: RULES, expiry: { clockSkewSeconds: 10 } }));
     await waitFor(
       'the new generation',
       async () => (await gauge('tokenwarden_config_generation')) > generation,
@@ -160,23 +151,26 @@ describe('an invalid edit', () => {
   const invalidEdits = [
     {
       name: 'a value out of bounds',
-      text: () => policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 900 } }),
+      text: () => policyDoc(world.issuer, { rules: RULES, expiry: { clockSkewSeconds: 900 } }),
       field: 'documents[0].spec.expiry.clockSkewSeconds',
     },
     {
       name: 'a plain-http key source to a non-loopback host',
       text: () =>
-        policyDoc(issuer, { rules: RULES }).replace(issuer.jwksUri, 'http://keys.example.com/jwks.json'),
+        policyDoc(world.issuer, { rules: RULES }).replace(
+          world.issuer.jwksUri,
+          'http://keys.example.com/jwks.json',
+        ),
       field: 'documents[0].spec.issuers[0].jwksUri',
     },
     {
       name: 'a YAML syntax error',
-      text: () => `${policyDoc(issuer, { rules: RULES })}\n  broken: [unclosed\n`,
+      text: () => `${policyDoc(world.issuer, { rules: RULES })}\n  broken: [unclosed\n`,
       field: 'documents[0]: YAML syntax error at line',
     },
     {
       name: 'a misspelt field',
-      text: () => policyDoc(issuer, { rules: RULES }).replace('rules:', 'rulez:'),
+      text: () => policyDoc(world.issuer, { rules: RULES }).replace('rules:', 'rulez:'),
       field: 'documents[0].spec.rulez',
     },
   ];
@@ -186,8 +180,8 @@ describe('an invalid edit', () => {
     async ({ text, field }) => {
       const generation = await gauge('tokenwarden_config_generation');
       const errors = await gauge('tokenwarden_config_reload_errors_total');
-      const logged = sidecar.logs().length;
-      sidecar.writePolicy(text());
+      const logged = world.sidecar.logs().length;
+      world.sidecar.writePolicy(text());
       await waitFor(
         'the reload error to be counted',
         async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
@@ -197,7 +191,7 @@ describe('an invalid edit', () => {
       expect(await gauge('tokenwarden_config_valid')).toBe(0);
       expect(await gauge('tokenwarden_config_generation')).toBe(generation);
       const { value: line } = await waitFor('the refusal in the log', () =>
-        sidecar
+        world.sidecar
           .logs()
           .slice(logged)
           .split('\n')
@@ -206,45 +200,48 @@ describe('an invalid edit', () => {
       expect(line).toContain(field);
       expect(line).toContain(`keeping generation ${generation}`);
       // Still enforcing the last good policy: a good token passes, no token does not.
-      expect((await send(sidecar.proxyUrl, '/orders/still', { token: await issuer.token() })).status).toBe(
-        200,
-      );
-      expect((await send(sidecar.proxyUrl, '/orders/still')).status).toBe(401);
+      expect(
+        (await send(world.sidecar.proxyUrl, '/orders/still', { token: await world.issuer.token() })).status,
+      ).toBe(200);
+      expect((await send(world.sidecar.proxyUrl, '/orders/still')).status).toBe(401);
     },
   );
 
   it('a refused edit is reported on stderr, as the README ("prints the field at fault on stderr") promises', async () => {
     const errors = await gauge('tokenwarden_config_reload_errors_total');
-    const before = sidecar.stderr().length;
-    sidecar.writePolicy(policyDoc(issuer, { rules: RULES, expiry: { clockSkewSeconds: 901 } }));
+    const before = world.sidecar.stderr().length;
+    world.sidecar.writePolicy(policyDoc(world.issuer, { rules: RULES, expiry: { clockSkewSeconds: 901 } }));
     await waitFor(
       'the reload error',
       async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
       BOUND_MS,
     );
     await new Promise((r) => setTimeout(r, 200));
-    expect(sidecar.stderr().slice(before)).toContain('spec.expiry.clockSkewSeconds');
+    expect(world.sidecar.stderr().slice(before)).toContain('spec.expiry.clockSkewSeconds');
   });
 
   it('a deleted policy file keeps the last good policy and counts a reload error', async () => {
     const errors = await gauge('tokenwarden_config_reload_errors_total');
-    rmSync(sidecar.policyFile);
+    rmSync(world.sidecar.policyFile);
     await waitFor(
       'the reload error',
       async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
       BOUND_MS,
     );
     expect(await gauge('tokenwarden_config_valid')).toBe(0);
-    expect((await send(sidecar.proxyUrl, '/orders/deleted', { token: await issuer.token() })).status).toBe(
-      200,
-    );
-    expect((await send(sidecar.proxyUrl, '/orders/deleted')).status).toBe(401);
+    expect(
+      (await send(world.sidecar.proxyUrl, '/orders/deleted', { token: await world.issuer.token() })).status,
+    ).toBe(200);
+    expect((await send(world.sidecar.proxyUrl, '/orders/deleted')).status).toBe(401);
   });
 
   it('fixing the file makes it valid again (1) and applies a new generation', async () => {
     const generation = await gauge('tokenwarden_config_generation');
     const edited = Date.now();
-    writeFileSync(sidecar.policyFile, policyDoc(issuer, { rules: RULES, audiences: ['fixed-api'] }));
+    writeFileSync(
+      world.sidecar.policyFile,
+      policyDoc(world.issuer, { rules: RULES, audiences: ['fixed-api'] }),
+    );
     await waitFor(
       'the fixed policy',
       async () => (await gauge('tokenwarden_config_generation')) > generation,
@@ -253,10 +250,10 @@ describe('an invalid edit', () => {
     measured.push(`fix after invalid edits: ${Date.now() - edited} ms`);
     expect(await gauge('tokenwarden_config_generation')).toBe(generation + 1);
     expect(await gauge('tokenwarden_config_valid')).toBe(1);
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      expect((await send(sidecar.proxyUrl, '/orders/fixed', { token: await issuer.token() })).status).toBe(
-        401,
-      );
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
+      expect(
+        (await send(world.sidecar.proxyUrl, '/orders/fixed', { token: await world.issuer.token() })).status,
+      ).toBe(401);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/wrong_audience`]: 1 });
   });
@@ -266,14 +263,14 @@ describe('a sidecar that has no valid policy', () => {
   it('answers 503 on every path and /readyz 503 until the file is fixed, then enforces it', async () => {
     const broken = await startSidecar({
       name: 'reload-no-policy',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, {
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, {
         rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }],
         expiry: { clockSkewSeconds: -1 },
       }),
     });
     try {
-      const token = await issuer.token();
+      const token = await world.issuer.token();
       for (const path of ['/orders/x', '/open']) {
         const res = await send(broken.proxyUrl, path, { token });
         expect(res.status, path).toBe(503);
@@ -282,7 +279,7 @@ describe('a sidecar that has no valid policy', () => {
           error_description: 'no token policy is loaded yet',
         });
       }
-      expect(app.receivedFor('/open')).toHaveLength(0);
+      expect(world.app.receivedFor('/open')).toHaveLength(0);
       const ready = await fetch(`${broken.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({ reason: 'no valid policy loaded' });
@@ -291,7 +288,7 @@ describe('a sidecar that has no valid policy', () => {
 
       writeAtomically(
         broken.policyFile,
-        policyDoc(issuer, { rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }] }),
+        policyDoc(world.issuer, { rules: [{ name: 'open', paths: ['/open'], action: 'Allow' }] }),
       );
       await waitReady(broken, BOUND_MS);
       expect((await send(broken.proxyUrl, '/orders/x', { token })).status).toBe(200);
@@ -305,7 +302,7 @@ describe('a sidecar that has no valid policy', () => {
 
   it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
     const { subs, jtis } = identities();
-    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
+    expect(await leakyLabels(world.sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

@@ -4,11 +4,9 @@
  * token cache): the time until the token is refused is measured and printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
 import { REALM } from './support/cases.js';
 import { malleate, signedPartSha256 } from './support/forge.js';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import {
@@ -19,41 +17,31 @@ import {
   type PolicyOptions,
   type RevocationEntry,
 } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { useWorld } from './support/world.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const BOUND_MS = 5_000;
 
-let issuer: Issuer;
-let app: App;
-let sidecar: Sidecar;
 const measured: string[] = [];
 /** Revocation documents in the file so far: each test adds one. */
 const revocations: string[] = [];
 let policy: PolicyOptions = {};
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  sidecar = await startSidecar({ name: 'revocation', upstream: app.url, policyYaml: policyDoc(issuer) });
-  await waitReady(sidecar);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+// Registered before the world's hooks, so it runs after them (after-hooks run in reverse).
+afterAll(() => {
   if (measured.length > 0) console.log(`[measured] ${measured.join('; ')}`);
 });
+
+const world = useWorld({ name: 'revocation', policy: (issuer) => policyDoc(issuer) });
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function rewrite(): void {
-  sidecar.writePolicy(policyFile(policyDoc(issuer, policy), ...revocations));
+  world.sidecar.writePolicy(policyFile(policyDoc(world.issuer, policy), ...revocations));
 }
 
 async function status(path: string, token: string): Promise<number> {
-  return (await send(sidecar.proxyUrl, path, { token })).status;
+  return (await send(world.sidecar.proxyUrl, path, { token })).status;
 }
 
 /** Adds a revocation to the file and measures until `token` is refused as revoked. */
@@ -68,7 +56,8 @@ async function revokeAndWait(
   rewrite();
   await waitFor(
     `${name} to take effect`,
-    async () => (await send(sidecar.proxyUrl, path, { token })).text.includes('the token has been revoked'),
+    async () =>
+      (await send(world.sidecar.proxyUrl, path, { token })).text.includes('the token has been revoked'),
     BOUND_MS,
     10,
   );
@@ -106,7 +95,7 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
       name: 'subject and issuer',
       matcher: 'subject-issuer',
       sub: 'user-rev-subject-issuer',
-      entry: () => ({ subject: 'user-rev-subject-issuer', issuer: issuer.url }),
+      entry: () => ({ subject: 'user-rev-subject-issuer', issuer: world.issuer.url }),
     },
     {
       name: 'subject issued before an instant',
@@ -119,17 +108,17 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
 
   it.each(cases)(`a token revoked by $name is refused within ${BOUND_MS} ms (measured)`, async (c) => {
     const path = `/orders/revoked-by-${c.matcher}`;
-    const token = await issuer.token({ sub: c.sub, ...(c.iat === undefined ? {} : { iat: c.iat }) });
+    const token = await world.issuer.token({ sub: c.sub, ...(c.iat === undefined ? {} : { iat: c.iat }) });
     expect(await status(path, token)).toBe(200);
-    const entries = await metric(sidecar.adminUrl, 'tokenwarden_revocations');
+    const entries = await metric(world.sidecar.adminUrl, 'tokenwarden_revocations');
     const ms = await revokeAndWait(`revoke-${c.matcher}`, c.entry(token), token, path);
     measured.push(`${c.name}: ${ms} ms`);
     console.log(`revoked by ${c.name} → refused after ${ms} ms`);
     expect(ms).toBeLessThan(BOUND_MS);
-    expect(await metric(sidecar.adminUrl, 'tokenwarden_revocations')).toBe(entries + 1);
+    expect(await metric(world.sidecar.adminUrl, 'tokenwarden_revocations')).toBe(entries + 1);
     let res: Awaited<ReturnType<typeof send>> | undefined;
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      res = await send(sidecar.proxyUrl, path, { token });
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
+      res = await send(world.sidecar.proxyUrl, path, { token });
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/revoked`]: 1 });
     expect(res?.headers['www-authenticate']).toBe(
@@ -139,29 +128,29 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
   });
 
   it('a token of the same subject issued after issuedBefore is still accepted', async () => {
-    const later = await issuer.token({ sub: 'user-rev-before' });
+    const later = await world.issuer.token({ sub: 'user-rev-before' });
     expect(await status('/orders/issued-after', later)).toBe(200);
   });
 
   it('a token of a subject revoked for another issuer only is still accepted', async () => {
-    const token = await issuer.token({ sub: 'user-other-issuer' });
+    const token = await world.issuer.token({ sub: 'user-other-issuer' });
     revocations.push(
       revocationDoc('revoke-other-issuer', [
         { subject: 'user-other-issuer', issuer: 'https://other.example/' },
       ]),
     );
-    const generation = await metric(sidecar.adminUrl, 'tokenwarden_config_generation');
+    const generation = await metric(world.sidecar.adminUrl, 'tokenwarden_config_generation');
     rewrite();
     await waitFor(
       'the edit',
-      async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
+      async () => (await metric(world.sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
       BOUND_MS,
     );
     expect(await status('/orders/other-issuer', token)).toBe(200);
   });
 
   it('a revoked ES256 token whose signature is rewritten s → n − s is still refused as revoked', async () => {
-    const token = await issuer.token({ sub: 'user-malleable' }, { kid: 'ec-1' });
+    const token = await world.issuer.token({ sub: 'user-malleable' }, { kid: 'ec-1' });
     const twin = malleate(token);
     expect(twin).not.toBe(token);
     // Both signatures are genuine: the rewrite is a real way around a whole-token hash.
@@ -175,14 +164,14 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
     );
     measured.push(`ES256 tokenSha256: ${ms} ms`);
     const fresh = malleate(token); // same bytes as twin; sent again after the revocation
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
       expect(await status('/orders/malleable-twin', fresh)).toBe(401);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/revoked`]: 1 });
   });
 
   it('removing a revocation from the file makes its token acceptable again', async () => {
-    const token = await issuer.token({ sub: 'user-unrevoked' });
+    const token = await world.issuer.token({ sub: 'user-unrevoked' });
     await revokeAndWait('revoke-then-unrevoke', { subject: 'user-unrevoked' }, token, '/orders/unrevoke');
     revocations.pop();
     rewrite();
@@ -196,41 +185,43 @@ describe('revocation by each matcher, added while the sidecar runs, of a token a
 
 describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
   beforeAll(async () => {
-    const generation = await metric(sidecar.adminUrl, 'tokenwarden_config_generation');
+    const generation = await metric(world.sidecar.adminUrl, 'tokenwarden_config_generation');
     policy = { maxUses: 2 };
     rewrite();
     await waitFor(
       'maxUses to apply',
-      async () => (await metric(sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
+      async () => (await metric(world.sidecar.adminUrl, 'tokenwarden_config_generation')) > generation,
       BOUND_MS,
     );
   });
 
   it('the third use of a token is refused 401 reused and counted in tokenwarden_token_reuse_total', async () => {
-    const token = await issuer.token({ sub: 'user-reuse' });
+    const token = await world.issuer.token({ sub: 'user-reuse' });
     expect(await status('/orders/reuse', token)).toBe(200);
     expect(await status('/orders/reuse', token)).toBe(200);
-    const reuse = await metric(sidecar.adminUrl, 'tokenwarden_token_reuse_total', { policy: POLICY_NAME });
+    const reuse = await metric(world.sidecar.adminUrl, 'tokenwarden_token_reuse_total', {
+      policy: POLICY_NAME,
+    });
     let res: Awaited<ReturnType<typeof send>> | undefined;
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      res = await send(sidecar.proxyUrl, '/orders/reuse', { token });
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
+      res = await send(world.sidecar.proxyUrl, '/orders/reuse', { token });
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/reused`]: 1 });
     expect(res?.status).toBe(401);
     expect(res?.headers['www-authenticate']).toBe(
       `${REALM}, error="invalid_token", error_description="the token has been used too many times"`,
     );
-    expect(await metric(sidecar.adminUrl, 'tokenwarden_token_reuse_total', { policy: POLICY_NAME })).toBe(
-      reuse + 1,
-    );
-    expect(app.receivedFor('/orders/reuse')).toHaveLength(2);
+    expect(
+      await metric(world.sidecar.adminUrl, 'tokenwarden_token_reuse_total', { policy: POLICY_NAME }),
+    ).toBe(reuse + 1);
+    expect(world.app.receivedFor('/orders/reuse')).toHaveLength(2);
   });
 
   it('a token without jti is refused 401 malformed while maxUses is set', async () => {
-    const token = await issuer.token({ jti: undefined });
+    const token = await world.issuer.token({ jti: undefined });
     let res: Awaited<ReturnType<typeof send>> | undefined;
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
-      res = await send(sidecar.proxyUrl, '/orders/no-jti', { token });
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
+      res = await send(world.sidecar.proxyUrl, '/orders/no-jti', { token });
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/malformed`]: 1 });
     expect(res?.status).toBe(401);
@@ -240,9 +231,9 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
   });
 
   it('the same jti from two tokens (a re-signed copy) shares one use count', async () => {
-    const claims = issuer.claims({ sub: 'user-resigned' });
-    const rsa = await issuer.signRaw(claims, { kid: 'rsa-1' });
-    const ec = await issuer.signRaw(claims, { kid: 'ec-1' });
+    const claims = world.issuer.claims({ sub: 'user-resigned' });
+    const rsa = await world.issuer.signRaw(claims, { kid: 'rsa-1' });
+    const ec = await world.issuer.signRaw(claims, { kid: 'ec-1' });
     expect(await status('/orders/resigned', rsa)).toBe(200);
     expect(await status('/orders/resigned', ec)).toBe(200);
     expect(await status('/orders/resigned', rsa)).toBe(401);
@@ -250,24 +241,24 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
 
   it('the use count is not forgotten at exp while the clock skew still accepts the token', async () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
-    const token = await issuer.token({ sub: 'user-skew', exp });
+    const token = await world.issuer.token({ sub: 'user-skew', exp });
     expect(await status('/orders/skew', token)).toBe(200);
     expect(await status('/orders/skew', token)).toBe(200);
     expect(await status('/orders/skew', token)).toBe(401);
     // Past exp but inside the default 30 s skew: still a valid token, still used up.
     await sleep(Math.max(0, exp * 1000 - Date.now()) + 600);
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
       expect(await status('/orders/skew', token)).toBe(401);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/reused`]: 1 });
   });
 
   it('a revoked token is reported as revoked, not reused, whatever its use count', async () => {
-    const token = await issuer.token({ sub: 'user-revoked-and-used' });
+    const token = await world.issuer.token({ sub: 'user-revoked-and-used' });
     expect(await status('/orders/both', token)).toBe(200);
     expect(await status('/orders/both', token)).toBe(200);
     await revokeAndWait('revoke-used', { subject: 'user-revoked-and-used' }, token, '/orders/both');
-    const moved = await requestsDelta(sidecar.adminUrl, async () => {
+    const moved = await requestsDelta(world.sidecar.adminUrl, async () => {
       expect(await status('/orders/both', token)).toBe(401);
     });
     expect(moved).toEqual({ [`${POLICY_NAME}/deny/revoked`]: 1 });
@@ -275,7 +266,7 @@ describe('reuse limits (reuse.maxUses: 2, set by an edit)', () => {
 
   it('no metric label value holds a sub or a jti of a token sent so far, or a token', async () => {
     const { subs, jtis } = identities();
-    expect(await leakyLabels(sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
+    expect(await leakyLabels(world.sidecar.adminUrl, [...subs, ...jtis])).toEqual([]);
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {

@@ -11,15 +11,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/net.js';
 import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
 import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken } from './support/ledger.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { freePort, startCluster, startRedis, startSentinel, type RedisProcess } from './support/redis.js';
+import { startCluster, startRedis, startSentinel, type RedisProcess } from './support/redis.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const PASSWORD = 'reuse-store-password-5f3a9c1e7b2d';
 let app: App;

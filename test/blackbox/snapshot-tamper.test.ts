@@ -16,14 +16,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyBundle } from '../../src/distribution/protocol.js';
 import { contentVersion } from '../../src/distribution/version.js';
-import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
 import { makeSigner } from '../support/attestation.js';
 import { startStreamServer, type StreamServer } from '../support/stream-server.js';
 import { startApp, type App } from './support/app.js';
-import { send } from './support/http.js';
-import { AUDIENCE, startIssuer, type Issuer } from './support/issuer.js';
-import { startSidecar, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { waitFor } from './support/wait.js';
+import {
+  jtiRevocation,
+  pushedKeys,
+  startStreamSidecar,
+  statusThrough,
+  streamPolicy,
+} from './support/control-plane.js';
+import { startIssuer, type Issuer } from './support/issuer.js';
+import { stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { waitFor } from '../support/wait.js';
 
 let issuer: Issuer;
 let app: App;
@@ -34,45 +39,9 @@ let tokenFile: string;
 let genuine: string;
 let revoked: string;
 
-function policy(): TokenPolicy {
-  return {
-    apiVersion: 'tokenwarden.dev/v1alpha1',
-    kind: 'TokenPolicy',
-    metadata: { name: 'orders-api', namespace: 'shop', generation: 1 },
-    spec: {
-      selector: { matchLabels: { app: 'orders' } },
-      targetPort: 8080,
-      mode: 'Enforce',
-      issuers: [
-        {
-          issuer: issuer.url,
-          audiences: [AUDIENCE],
-          jwksUri: issuer.jwksUri,
-          algorithms: ['RS256', 'ES256'],
-        },
-      ],
-    },
-  };
+function start(name: string, stateDir: string): Promise<Sidecar> {
+  return startStreamSidecar({ name, server, upstream: app.url, tokenFile, stateDir });
 }
-
-const revocation: () => TokenRevocation = () => ({
-  apiVersion: 'tokenwarden.dev/v1alpha1',
-  kind: 'TokenRevocation',
-  metadata: { name: 'leaked', namespace: 'shop' },
-  spec: { reason: 'black-box test', tokens: [{ jti: 'jti-tamper-revoked' }] },
-});
-
-async function start(name: string, stateDir: string): Promise<Sidecar> {
-  return startSidecar({
-    name,
-    upstream: app.url,
-    args: ['--control-plane', server.url, '--token-file', tokenFile, '--state-dir', stateDir],
-    env: { TOKENWARDEN_CA_PEM: server.caPem, POD_NAME: `${name}-pod`, POD_NAMESPACE: 'shop' },
-  });
-}
-
-const status = async (s: Sidecar, token?: string): Promise<number> =>
-  (await send(s.proxyUrl, '/orders', token === undefined ? {} : { token })).status;
 
 async function statusPage(
   s: Sidecar,
@@ -107,9 +76,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-tamper-'));
   tokenFile = join(dir, 'token');
   server = await startStreamServer({
-    policy: policy(),
-    keys: { [issuer.url]: { keys: [...issuer.published].map((kid) => issuer.keys.get(kid)?.jwk ?? {}) } },
-    revocations: [revocation()],
+    policy: streamPolicy(issuer),
+    keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
+    revocations: [jtiRevocation('leaked', 'jti-tamper-revoked')],
     heartbeatMs: 1_000,
   });
   const podToken = `pod-token-tamper-${'x'.repeat(40)}`;
@@ -149,8 +118,8 @@ describe('a snapshot file written by the sidecar', () => {
     mkdirSync(stateDir);
     writeFileSync(join(stateDir, 'snapshot.json'), genuine);
     const s = await start('tamper-control', stateDir);
-    expect(await status(s, revoked)).toBe(401);
-    expect(await status(s, await issuer.token())).toBe(200);
+    expect(await statusThrough(s, revoked)).toBe(401);
+    expect(await statusThrough(s, await issuer.token())).toBe(200);
     expect((await statusPage(s)).source.snapshot).toMatchObject({ refused: null, signed: true });
     await s.stop();
   });
@@ -232,9 +201,9 @@ describe('a tampered snapshot file is refused at start, fails closed, and says w
     await v.plant(stateDir);
     const s = await start('tamper', stateDir);
     // Fail closed: nothing enforced from the file, so nothing forwarded.
-    expect(await status(s)).toBe(503);
-    expect(await status(s, revoked)).toBe(503);
-    expect(await status(s, await issuer.token())).toBe(503);
+    expect(await statusThrough(s)).toBe(503);
+    expect(await statusThrough(s, revoked)).toBe(503);
+    expect(await statusThrough(s, await issuer.token())).toBe(503);
     expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
     const page = await statusPage(s);
     expect(page.source).toMatchObject({ connected: false, version: null });
@@ -251,19 +220,19 @@ describe('a tampered snapshot file is refused at start, fails closed, and says w
       rewrite(genuine, (_f, c) => allowAll(c)),
     );
     const s = await start('tamper-recover', stateDir);
-    expect(await status(s)).toBe(503);
+    expect(await statusThrough(s)).toBe(503);
     const before = server.connects.length;
     await server.restart();
     await waitFor(
       'the sidecar to enforce the fresh snapshot',
-      async () => (await status(s, revoked)) === 401,
+      async () => (await statusThrough(s, revoked)) === 401,
       40_000,
       50,
     );
     const connects = server.connects.slice(before).filter((c) => c.status === 200);
     expect(connects[0]).toMatchObject({ version: null, sent: 'snapshot' });
-    expect(await status(s)).toBe(401);
-    expect(await status(s, await issuer.token())).toBe(200);
+    expect(await statusThrough(s)).toBe(401);
+    expect(await statusThrough(s, await issuer.token())).toBe(200);
     await s.stop();
     await server.kill();
   }, 60_000);

@@ -10,38 +10,30 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from './support/wait.js';
+import { startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
+import { sleep, waitFor } from '../support/wait.js';
 
-let issuer: Issuer;
-let app: App;
 const dir = mkdtempSync(join(tmpdir(), 'tokenwarden-survives-'));
 
 const RULES = [{ name: 'public', paths: ['/public/*'], action: 'Allow' as const }];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+// Registered before the world's hooks, so it runs after them (after-hooks run in reverse).
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+const world = useWorld();
 
 async function sidecarWith(name: string, args: string[]): Promise<Sidecar> {
   const s = await startSidecar({
     name,
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
+    upstream: world.app.url,
+    policyYaml: policyDoc(world.issuer, { rules: RULES }),
     args,
   });
   await waitReady(s);
@@ -60,7 +52,7 @@ function open(port: number, localAddress = '127.0.0.1'): { socket: Socket; text:
 
 /** Holds every one of the sidecar's 128 upstream connections with a request the app answers after `ms`. */
 async function fillUpstream(s: Sidecar, ms: number): Promise<Socket[]> {
-  const before = app.receivedFor('/public/slow').length;
+  const before = world.app.receivedFor('/public/slow').length;
   const sockets = Array.from({ length: 128 }, (_, i) => {
     const c = open(s.proxyPort, `127.0.3.${1 + (i % 8)}`);
     c.socket.write(`GET /public/slow?ms=${ms}&i=${i} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`);
@@ -68,7 +60,7 @@ async function fillUpstream(s: Sidecar, ms: number): Promise<Socket[]> {
   });
   await waitFor(
     'all 128 upstream connections to be busy',
-    () => app.receivedFor('/public/slow').length - before >= 128,
+    () => world.app.receivedFor('/public/slow').length - before >= 128,
     15_000,
   );
   return sockets;

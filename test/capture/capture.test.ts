@@ -6,27 +6,13 @@
  * Needs root, iproute2 and iptables (.ci/run installs them; CI runs as root). Elsewhere the
  * suite is skipped with the reason printed; with CI=true it fails instead of skipping.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CLIENT_V4,
-  POD_V4,
-  POD_V6,
-  cannotRun,
-  createNamespaces,
-  sh,
-  startIn,
-  type Namespaces,
-} from './netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_V4, POD_V4, POD_V6, sh, startIn } from './netns.js';
+import { APP_PORT, CLI, NODE, SIDECAR_UID, skipReason, useCaptureWorld } from './world.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/cmd/tokenwarden.js');
-const NODE = process.execPath;
-const APP_PORT = 8080;
-const SIDECAR_UID = '15080';
 const ISSUER = 'urn:tokenwarden:capture-test';
 const AUDIENCE = 'capture-test';
 
@@ -61,19 +47,11 @@ interface Answer {
   error?: string;
 }
 
-const reason = await cannotRun();
-if (reason) {
-  const message = `capture tests skipped: ${reason}`;
-  if (process.env.CI === 'true') throw new Error(`${message} (CI must run them)`);
-  console.warn(`\n*** ${message} ***\n`);
-}
+const reason = await skipReason();
 
 describe.skipIf(reason !== undefined)('traffic capture in network namespaces', () => {
-  let ns: Namespaces;
-  let dir: string;
-  let appLog: string;
+  const world = useCaptureWorld('tokenwarden-capture-');
   let key: CryptoKey;
-  const stops: (() => Promise<void>)[] = [];
   let stopSidecar: () => Promise<void>;
   let sidecarOutput: () => string;
 
@@ -104,7 +82,7 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
   }
 
   const appRequests = (): { url: string; remote: string }[] =>
-    readFileSync(appLog, 'utf8')
+    readFileSync(world.appLog, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { url: string; remote: string });
@@ -113,7 +91,7 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
     sh('ip', [
       'netns',
       'exec',
-      ns.pod,
+      world.ns.pod,
       NODE,
       CLI,
       'capture',
@@ -127,19 +105,15 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
     ]);
 
   const natRules = async (bin: string): Promise<string[]> =>
-    (await sh('ip', ['netns', 'exec', ns.pod, bin, '-t', 'nat'])).stdout
+    (await sh('ip', ['netns', 'exec', world.ns.pod, bin, '-t', 'nat'])).stdout
       .split('\n')
       .filter((l) => l.startsWith('-A '));
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tokenwarden-capture-'));
-    chmodSync(dir, 0o755); // the sidecar (UID 15080) reads the policy file
-    appLog = join(dir, 'app.log');
-    writeFileSync(appLog, '');
     const pair = await generateKeyPair('ES256');
     key = pair.privateKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'capture-1', alg: 'ES256', use: 'sig' };
-    const policy = join(dir, 'policy.yaml');
+    const policy = join(world.dir, 'policy.yaml');
     writeFileSync(
       policy,
       [
@@ -156,21 +130,20 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
     );
     chmodSync(policy, 0o644);
 
-    ns = await createNamespaces();
-    const app = await startIn(ns.pod, [NODE, '-e', APP_JS, appLog], { readyLine: /ready/ });
-    stops.push(app.stop);
+    const app = await startIn(world.ns.pod, [NODE, '-e', APP_JS, world.appLog], { readyLine: /ready/ });
+    world.stops.push(app.stop);
 
     // Before capture the app port answers directly: what the rules must take away.
-    const direct = await request(ns.client, `http://${POD_V4}:${APP_PORT}/before`);
+    const direct = await request(world.ns.client, `http://${POD_V4}:${APP_PORT}/before`);
     expect(direct).toMatchObject({ status: 200, body: 'app' });
     expect(appRequests().map((r) => r.url)).toEqual(['/before']);
-    writeFileSync(appLog, '');
+    writeFileSync(world.appLog, '');
 
     const captured = await capture();
     expect(captured.stderr).toContain('capture applied');
 
     const sidecar = await startIn(
-      ns.pod,
+      world.ns.pod,
       [
         'setpriv',
         `--reuid=${SIDECAR_UID}`,
@@ -185,7 +158,7 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
         '--upstream',
         `http://127.0.0.1:${APP_PORT}`,
         '--listen',
-        ns.ipv6 ? '[::]:15080' : '0.0.0.0:15080',
+        world.ns.ipv6 ? '[::]:15080' : '0.0.0.0:15080',
         '--admin-listen',
         '0.0.0.0:15090',
       ],
@@ -193,30 +166,24 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
     );
     stopSidecar = sidecar.stop;
     sidecarOutput = sidecar.output;
-    stops.push(sidecar.stop);
+    world.stops.push(sidecar.stop);
     // Ready once the policy is loaded (the admin port is not captured).
     for (let i = 0; i < 50; i++) {
-      const ready = await request(ns.client, `http://${POD_V4}:15090/readyz`);
+      const ready = await request(world.ns.client, `http://${POD_V4}:15090/readyz`);
       if (ready.status === 200) break;
       await new Promise((r) => setTimeout(r, 200));
     }
   });
 
-  afterAll(async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await ns?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
   it('a token-less request to podIP:targetPort gets the sidecar 401 and never reaches the app', async () => {
-    const answer = await request(ns.client, `http://${POD_V4}:${APP_PORT}/orders`);
+    const answer = await request(world.ns.client, `http://${POD_V4}:${APP_PORT}/orders`);
     expect(answer.status, sidecarOutput()).toBe(401);
     expect(answer.www).toMatch(/^Bearer/);
     expect(appRequests()).toEqual([]);
   });
 
   it('a valid token is forwarded: the sidecar reaches the app on loopback', async () => {
-    const answer = await request(ns.client, `http://${POD_V4}:${APP_PORT}/orders/1`, {
+    const answer = await request(world.ns.client, `http://${POD_V4}:${APP_PORT}/orders/1`, {
       token: await token(),
     });
     expect(answer).toMatchObject({ status: 200, body: 'app' });
@@ -229,7 +196,7 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
   it('an expired token gets 401 and does not reach the app', async () => {
     const now = Math.floor(Date.now() / 1000);
     const expired = await token({ iat: now - 600, exp: now - 60 });
-    const answer = await request(ns.client, `http://${POD_V4}:${APP_PORT}/orders/expired`, {
+    const answer = await request(world.ns.client, `http://${POD_V4}:${APP_PORT}/orders/expired`, {
       token: expired,
     });
     expect(answer.status).toBe(401);
@@ -237,23 +204,25 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
   });
 
   it('a process in the pod dialing the pod IP is captured too (OUTPUT path)', async () => {
-    const answer = await request(ns.pod, `http://${POD_V4}:${APP_PORT}/from-pod`, { uid: '1000' });
+    const answer = await request(world.ns.pod, `http://${POD_V4}:${APP_PORT}/from-pod`, { uid: '1000' });
     expect(answer.status).toBe(401);
     expect(appRequests().filter((r) => r.url === '/from-pod')).toEqual([]);
   });
 
   it('the sidecar UID is exempt: it reaches the app even on the pod IP', async () => {
-    const answer = await request(ns.pod, `http://${POD_V4}:${APP_PORT}/sidecar-uid`, { uid: SIDECAR_UID });
+    const answer = await request(world.ns.pod, `http://${POD_V4}:${APP_PORT}/sidecar-uid`, {
+      uid: SIDECAR_UID,
+    });
     expect(answer).toMatchObject({ status: 200, body: 'app' });
   });
 
   it('IPv6: a token-less request is refused by the sidecar, a valid one reaches the app', async (ctx) => {
-    if (!ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
+    if (!world.ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
     const url = `http://[${POD_V6}]:${APP_PORT}`;
-    const refused = await request(ns.client, `${url}/v6-none`);
+    const refused = await request(world.ns.client, `${url}/v6-none`);
     expect(refused.status, sidecarOutput()).toBe(401);
     expect(refused.www).toMatch(/^Bearer/);
-    const allowed = await request(ns.client, `${url}/v6-ok`, { token: await token() });
+    const allowed = await request(world.ns.client, `${url}/v6-ok`, { token: await token() });
     expect(allowed).toMatchObject({ status: 200, body: 'app' });
     expect(appRequests().map((r) => r.url)).not.toContain('/v6-none');
     expect(appRequests().filter((r) => r.url === '/v6-ok')).toHaveLength(1);
@@ -261,20 +230,22 @@ describe.skipIf(reason !== undefined)('traffic capture in network namespaces', (
 
   it('running capture again leaves exactly the same rules (idempotent)', async () => {
     const v4 = await natRules('iptables-save');
-    const v6 = ns.ipv6 ? await natRules('ip6tables-save') : [];
+    const v6 = world.ns.ipv6 ? await natRules('ip6tables-save') : [];
     await capture();
     expect(await natRules('iptables-save')).toEqual(v4);
-    if (ns.ipv6) expect(await natRules('ip6tables-save')).toEqual(v6);
+    if (world.ns.ipv6) expect(await natRules('ip6tables-save')).toEqual(v6);
     expect(v4.filter((l) => l.includes('-j TOKENWARDEN_INBOUND'))).toHaveLength(1);
   });
 
   it('with the sidecar gone, the app port answers nothing directly', async () => {
     await stopSidecar();
     const before = appRequests().length;
-    const answer = await request(ns.client, `http://${POD_V4}:${APP_PORT}/around`);
+    const answer = await request(world.ns.client, `http://${POD_V4}:${APP_PORT}/around`);
     expect(answer.error).toBe('ECONNREFUSED');
-    if (ns.ipv6) {
-      expect((await request(ns.client, `http://[${POD_V6}]:${APP_PORT}/around6`)).error).toBe('ECONNREFUSED');
+    if (world.ns.ipv6) {
+      expect((await request(world.ns.client, `http://[${POD_V6}]:${APP_PORT}/around6`)).error).toBe(
+        'ECONNREFUSED',
+      );
     }
     expect(appRequests()).toHaveLength(before);
   });

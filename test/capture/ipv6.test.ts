@@ -7,18 +7,12 @@
  *
  * Needs root, iproute2 and iptables; skipped with the reason printed elsewhere (fails under CI).
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cannotRun, createNamespaces, linkLocal, sh, startIn, type Namespaces } from './netns.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/cmd/tokenwarden.js');
-const NODE = process.execPath;
-const APP_PORT = 8080;
-const SIDECAR_UID = '15080';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { linkLocal, sh, startIn } from './netns.js';
+import { APP_PORT, CLI, NODE, SIDECAR_UID, skipReason, useCaptureWorld } from './world.js';
 
 const APP_JS = `
 const http = require('node:http');
@@ -46,25 +40,17 @@ req.on('timeout', () => req.destroy(new Error('timeout')));
 req.on('error', (e) => console.log(JSON.stringify({ error: e.code || e.message })));
 `;
 
-const reason = await cannotRun();
-if (reason) {
-  const message = `capture tests skipped: ${reason}`;
-  if (process.env.CI === 'true') throw new Error(`${message} (CI must run them)`);
-  console.warn(`\n*** ${message} ***\n`);
-}
+const reason = await skipReason();
 
 describe.skipIf(reason !== undefined)('IPv6 capture with link-local addresses only', () => {
-  let ns: Namespaces;
-  let dir: string;
-  let appLog: string;
+  const world = useCaptureWorld('tokenwarden-capture6-', { tag: 'l', globalV6: false });
   let target: string;
-  const stops: (() => Promise<void>)[] = [];
 
   const get = async (path: string): Promise<{ status?: number; body?: string; error?: string }> => {
     const { stdout } = await sh('ip', [
       'netns',
       'exec',
-      ns.client,
+      world.ns.client,
       NODE,
       '-e',
       CLIENT_JS,
@@ -74,40 +60,35 @@ describe.skipIf(reason !== undefined)('IPv6 capture with link-local addresses on
     ]);
     return JSON.parse(stdout.trim()) as { status?: number; error?: string };
   };
-  const appSaw = (): string[] => readFileSync(appLog, 'utf8').split('\n').filter(Boolean);
+  const appSaw = (): string[] => readFileSync(world.appLog, 'utf8').split('\n').filter(Boolean);
   const capture = (env: NodeJS.ProcessEnv, ...extra: string[]) =>
-    sh('ip', ['netns', 'exec', ns.pod, NODE, CLI, 'capture', '--target-port', String(APP_PORT), ...extra], {
-      env,
-    });
+    sh(
+      'ip',
+      ['netns', 'exec', world.ns.pod, NODE, CLI, 'capture', '--target-port', String(APP_PORT), ...extra],
+      {
+        env,
+      },
+    );
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tokenwarden-capture6-'));
-    chmodSync(dir, 0o755);
-    appLog = join(dir, 'app.log');
-    writeFileSync(appLog, '');
-    ns = await createNamespaces({ tag: 'l', globalV6: false });
-    if (!ns.ipv6) return;
-    target = `${await linkLocal(ns.pod, ns.podDev)}%${ns.clientDev}`;
-    stops.push((await startIn(ns.pod, [NODE, '-e', APP_JS, appLog], { readyLine: /ready/ })).stop);
-  });
-
-  afterAll(async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await ns?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!world.ns.ipv6) return;
+    target = `${await linkLocal(world.ns.pod, world.ns.podDev)}%${world.ns.clientDev}`;
+    world.stops.push(
+      (await startIn(world.ns.pod, [NODE, '-e', APP_JS, world.appLog], { readyLine: /ready/ })).stop,
+    );
   });
 
   it('before capture, the ::-bound app answers a neighbour on its link-local address', async (ctx) => {
-    if (!ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
+    if (!world.ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
     expect(await get('/direct')).toMatchObject({ status: 200, body: 'app' });
     expect(appSaw()).toEqual(['/direct']);
-    writeFileSync(appLog, '');
+    writeFileSync(world.appLog, '');
   });
 
   it('exits non-zero when ip6tables fails, though the pod has no global IPv6 address', async (ctx) => {
-    if (!ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
+    if (!world.ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
     // ip6tables-*-restore that fail, first on PATH (a kernel without ip6table_nat fails the same way).
-    const fake = join(dir, 'bin');
+    const fake = join(world.dir, 'bin');
     mkdirSync(fake);
     for (const b of ['ip6tables-nft-restore', 'ip6tables-legacy-restore', 'ip6tables-restore']) {
       writeFileSync(join(fake, b), '#!/bin/sh\necho "ip6tables: table nat does not exist" >&2\nexit 1\n');
@@ -126,11 +107,11 @@ describe.skipIf(reason !== undefined)('IPv6 capture with link-local addresses on
   });
 
   it('with the rules applied, link-local clients reach the app only through the sidecar', async (ctx) => {
-    if (!ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
+    if (!world.ns.ipv6) ctx.skip('ip6tables nat is not usable in a network namespace here');
     await capture({ PATH: process.env.PATH });
     const pair = await generateKeyPair('ES256');
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' };
-    const policy = join(dir, 'policy.yaml');
+    const policy = join(world.dir, 'policy.yaml');
     writeFileSync(
       policy,
       'apiVersion: tokenwarden.dev/v1alpha1\nkind: TokenPolicy\nmetadata: { name: v6 }\nspec:\n' +
@@ -139,7 +120,7 @@ describe.skipIf(reason !== undefined)('IPv6 capture with link-local addresses on
     chmodSync(policy, 0o644);
     const asSidecar = ['setpriv', `--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, '--clear-groups', '--'];
     const sidecar = await startIn(
-      ns.pod,
+      world.ns.pod,
       [
         ...asSidecar,
         NODE,
@@ -156,7 +137,7 @@ describe.skipIf(reason !== undefined)('IPv6 capture with link-local addresses on
       ],
       { env: { PATH: process.env.PATH }, readyLine: /sidecar started/ },
     );
-    stops.push(sidecar.stop);
+    world.stops.push(sidecar.stop);
     let answer = await get('/captured');
     for (let i = 0; i < 50 && answer.status === 503; i++) {
       await new Promise((r) => setTimeout(r, 200)); // until the policy is loaded

@@ -10,7 +10,8 @@
 #
 # Needs root, Go (first run only), containerd, runc, containernetworking-plugins, umoci,
 # debootstrap, iptables (hack/cluster/deps.sh installs them on Debian). TOKENWARDEN_KEEP_CLUSTER=1
-# leaves the cluster running (and prints how to reach it and how to tear it down).
+# leaves the cluster running (and prints how to reach it and how to tear it down);
+# TOKENWARDEN_CLUSTER_IP_FAMILY=ipv4 starts it IPv4-only (dual-stack otherwise).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -53,6 +54,10 @@ leaks() {
 teardown() {
   local rc=$?
   trap - EXIT INT TERM
+  # Every step runs whatever the one before returned: under set -e, a kill of a process that had
+  # already exited (the pgrep subshell below) ended the trap, so the run exited 1 after a passing
+  # suite, without the second pass, the leak check or removing the work directory.
+  set +e
   if [ "${TOKENWARDEN_KEEP_CLUSTER:-}" = 1 ]; then
     echo "cluster kept: source $work/env; tear down with: bash hack/cluster/down.sh $work" >&2
     exit "$rc"
@@ -85,6 +90,9 @@ export TW_HELM="$nsx $cp_bin/helm --kubeconfig $KUBECONFIG"
 # `tokenwarden revoke` runs on the host, in the node's network namespace, with the admin kubeconfig.
 export TW_HOST_EXEC="$nsx" KUBECONFIG
 export TW_IMAGE_REPOSITORY=tokenwarden.local/tokenwarden TW_IMAGE_TAG=dev TW_IMAGE_PULL_POLICY=Never
+# up.sh made the node dual-stack unless IPv6 was refused (and said why): the suite must see IPv6.
+export TW_EXPECT_DUAL_STACK=$DUAL_STACK
+[ "$DUAL_STACK" = 1 ] || echo "cluster: IPv4 only ($DUAL_STACK_REASON)"
 
 echo "--- suite"
 bash test/cluster/suite.sh &

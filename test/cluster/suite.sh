@@ -9,6 +9,7 @@
 #   TW_IMAGE_REPOSITORY, TW_IMAGE_TAG, TW_IMAGE_PULL_POLICY   the locally built image
 #   TW_REVOKE_BUDGET_MS      revocation → refused on every replica (default 1000)
 #   TW_PROBE_ALLOW_RULE=1    give the probe path an Allow rule (for sidecars that do not rewrite probes)
+#   TW_EXPECT_DUAL_STACK=1   fail unless the app pods get IPv6 (dual-stack is detected otherwise)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 k() { $TW_KUBECTL "$@"; }
@@ -90,6 +91,8 @@ apiVersion: v1
 kind: Service
 metadata: { name: orders }
 spec:
+  # Both families where the cluster has them (the IPv6 cluster IP is checked by dual-stack.sh).
+  ipFamilyPolicy: PreferDualStack
   selector: { app: orders }
   ports: [ { name: http, port: 80, targetPort: 8080 } ]
 YAML
@@ -149,6 +152,10 @@ for ip in $pod_ips; do
   grep -q '^tokenwarden_requests_total{.*reason="missing"' <<<"$m" || fail "$ip:15090/metrics has no refused request counted"
   ok "$ip:15090/metrics counts allows and refusals"
 done
+
+# shellcheck source=dual-stack.sh
+source test/cluster/dual-stack.sh
+dual_stack_steps
 
 # policy_columns → "MATCHED SYNCED UNPROTECTED"
 policy_columns() { k -n "$ns" get tokenpolicy orders -o jsonpath='{.status.matchedPods} {.status.syncedSidecars} {.status.unprotectedPods}'; }

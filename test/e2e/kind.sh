@@ -7,7 +7,11 @@
 #  2. runs test/cluster/suite.sh, the suite shared with test:cluster: helm install, a labelled
 #     namespace, a 3-replica app with HTTP probes, a TokenPolicy, tokens through the Service,
 #     revocation on every replica, metrics, status columns, an operator pod deleted, helm uninstall
+#     and, where the cluster is dual-stack (detected), the same checks over IPv6
 #  3. deletes the cluster (KEEP_CLUSTER=1 keeps it)
+#
+# E2E_IP_FAMILY=dual creates the kind cluster dual-stack (networking.ipFamily) and makes the suite
+# fail unless the pods get IPv6; the default is kind's own (IPv4), where the IPv6 steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cluster=${KIND_CLUSTER:-tokenwarden-e2e}
@@ -20,11 +24,18 @@ trap cleanup EXIT
 echo "--- build"
 npm run build >/dev/null
 docker build -t tokenwarden:e2e .
-kind create cluster --name "$cluster" --wait 120s
+family=${E2E_IP_FAMILY:-ipv4}
+case "$family" in ipv4 | dual) ;; *) echo "e2e: E2E_IP_FAMILY must be ipv4 or dual, got '$family'" >&2; exit 1 ;; esac
+kind create cluster --name "$cluster" --wait 120s --config - <<YAML
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+networking: { ipFamily: $family }
+YAML
 kind load docker-image tokenwarden:e2e --name "$cluster"
 
 echo "--- suite"
 export TW_KUBECTL=kubectl TW_HELM=helm TW_HOST_EXEC=""
 export TW_IMAGE_REPOSITORY=tokenwarden TW_IMAGE_TAG=e2e TW_IMAGE_PULL_POLICY=Never
 export TW_REVOKE_BUDGET_MS=${E2E_REVOKE_BUDGET_MS:-1000}
+export TW_EXPECT_DUAL_STACK=$([ "$family" = dual ] && echo 1 || echo 0)
 bash test/cluster/suite.sh

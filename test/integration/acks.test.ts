@@ -11,8 +11,7 @@
  * sidecar, until the stream's own pod acks the exact version it was sent.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getPolicy, waitFor, sleep } from './operator-support.js';
 import { openStream, post, type StreamClient } from './stream-support.js';
 import { statusOf } from './in-cluster-support.js';
@@ -24,42 +23,24 @@ import {
   ns,
   podTokenFiles,
   servePort,
-  setupWorld,
-  startOperatorProc,
-  startSidecar,
-  teardownWorld,
   untilEvery,
   userToken,
-  work,
-  type Sidecar,
 } from './in-cluster-world.js';
-import type { Proc } from './in-cluster-support.js';
+import { useInCluster } from './in-cluster-hooks.js';
 
-let operator: Proc;
-let sidecar: Sidecar;
-let caPem: string;
 const token = (i: number): string => readFileSync(podTokenFiles[i] as string, 'utf8').trim();
 
 type Msg = Record<string, unknown>;
 
-const ackAs = (body: Msg, bearer?: string) => post(servePort, caPem, '/v1/ack', body, bearer);
+const ackAs = (body: Msg, bearer?: string) => post(servePort, world.caPem, '/v1/ack', body, bearer);
 const pairOf = (m: Msg): Msg => ({ session: m.session, generation: m.generation, version: m.version });
 
-beforeAll(async () => {
-  await setupWorld();
-  operator = await startOperatorProc('operator-acks', servePort);
-  caPem = readFileSync(join(work, 'ca.crt'), 'utf8');
-  sidecar = await startSidecar(0);
-});
-
-afterAll(async () => {
-  await teardownWorld();
-});
+const world = useInCluster({ operator: 'operator-acks', sidecars: 1 });
 
 /** The session ids the operator logged for pod orders-`i` ("sidecar connected"). */
 function sessionsOf(i: number): string[] {
   const out: string[] = [];
-  for (const line of operator.output().split('\n')) {
+  for (const line of world.operator.output().split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
       const r = JSON.parse(line) as Msg;
@@ -74,7 +55,7 @@ function sessionsOf(i: number): string[] {
 describe('acknowledgements', () => {
   it("the sidecar's /status shows no credential (no session id)", async () => {
     await waitFor('the sidecar session in the operator log', () => Promise.resolve(sessionsOf(0).length > 0));
-    const page = JSON.stringify(await adminStatus(sidecar));
+    const page = JSON.stringify(await adminStatus(world.sidecar));
     for (const id of sessionsOf(0)) expect(page).not.toContain(id);
     expect(page).not.toMatch(/"session"/);
     // The session id alone (what /status used to show) acks nothing.
@@ -83,7 +64,7 @@ describe('acknowledgements', () => {
   });
 
   it('forged acks are refused and not counted; only the exact version, acked by its own pod, counts', async () => {
-    const victim: StreamClient = await openStream(servePort, caPem, token(1));
+    const victim: StreamClient = await openStream(servePort, world.caPem, token(1));
     expect(victim.status).toBe(200);
     const snapshot = await victim.next();
     expect(snapshot.type).toBe('snapshot');
@@ -101,7 +82,7 @@ describe('acknowledgements', () => {
       const user = await userToken('jti-forge');
       const t0 = Date.now();
       await createRevocation('rev-forge', 'jti-forge');
-      await untilEvery([sidecar], '/orders', user, 401, t0);
+      await untilEvery([world.sidecar], '/orders', user, 401, t0);
       let delta: Msg;
       do delta = await victim.next(10_000);
       while (!Array.isArray(delta.revocationsUpserted));
@@ -157,7 +138,7 @@ describe('acknowledgements', () => {
       }
       const refresh = await post(
         servePort,
-        caPem,
+        world.caPem,
         '/v1/keys/refresh',
         { session: exact.session, issuer: 'i', kid: 'k' },
         token(2),
@@ -196,6 +177,6 @@ describe('acknowledgements', () => {
       clearInterval(alive);
       victim.close();
     }
-    expect(await statusOf(`${sidecar.admin}/readyz`)).toBe(200);
+    expect(await statusOf(`${world.sidecar.admin}/readyz`)).toBe(200);
   });
 });

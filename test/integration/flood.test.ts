@@ -7,28 +7,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stop, type Proc } from './in-cluster-support.js';
+import { describe, expect, it } from 'vitest';
 import {
   createRevocation,
   lastOperator,
   podTokenFiles,
   servePort,
-  setupWorld,
-  startOperatorProc,
-  startSidecar,
-  teardownWorld,
   untilEvery,
   userToken,
-  type Sidecar,
 } from './in-cluster-world.js';
+import { useInCluster } from './in-cluster-hooks.js';
 import { openStream } from './stream-support.js';
 
 const BOUND_MS = 5_000;
 const GARBAGE = 300;
-
-let operator: Proc | undefined;
-let sidecar: Sidecar;
 
 async function refusals(): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${lastOperator.metricsPort}/metrics`)).text();
@@ -56,16 +48,7 @@ function neverReads(token: string): Promise<() => void> {
   });
 }
 
-beforeAll(async () => {
-  await setupWorld();
-  operator = await startOperatorProc('operator-flood', servePort);
-  sidecar = await startSidecar(0);
-});
-
-afterAll(async () => {
-  if (operator !== undefined) await stop(operator);
-  await teardownWorld();
-});
+const world = useInCluster({ operator: 'operator-flood', sidecars: 1 });
 
 describe('flood: garbage tokens, greedy pods and a reader that never reads', () => {
   it('sheds and counts every refusal while a revocation still reaches the legitimate sidecar', async () => {
@@ -87,10 +70,10 @@ describe('flood: garbage tokens, greedy pods and a reader that never reads', () 
       ),
     );
     const token = await userToken('jti-flood');
-    expect(await untilEvery([sidecar], '/orders', token, 200, Date.now())).toHaveLength(1);
+    expect(await untilEvery([world.sidecar], '/orders', token, 200, Date.now())).toHaveLength(1);
     const t0 = Date.now();
     await createRevocation('rev-flood', 'jti-flood');
-    const took = await untilEvery([sidecar], '/orders', token, 401, t0);
+    const took = await untilEvery([world.sidecar], '/orders', token, 401, t0);
     console.log(`[flood] revocation enforced after ${took[0]} ms during the flood`);
     expect(took[0]).toBeLessThan(BOUND_MS);
 

@@ -54,18 +54,6 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => stop(p)));
 }
 
-/** A free loopback port (closed again; the caller binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The upstream app: answers 200 and records each request's method and path. */
 export async function recordingApp(): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
   const seen: string[] = [];

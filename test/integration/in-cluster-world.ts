@@ -12,15 +12,8 @@ import { inject } from 'vitest';
 import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
 import { POLICIES, REVOCATIONS, custom, sleep, suffix, waitFor, type Obj } from './operator-support.js';
 import { createPodWithSa, openStream, podToken } from './stream-support.js';
-import {
-  alive,
-  freePort,
-  recordingApp,
-  spawnCli,
-  statusOf,
-  stopAll,
-  type Proc,
-} from './in-cluster-support.js';
+import { alive, recordingApp, spawnCli, statusOf, stopAll, type Proc } from './in-cluster-support.js';
+import { freePort } from '../support/net.js';
 
 export const ISSUER = 'https://issuer.e2e.test/';
 export const AUDIENCE = 'orders-api';

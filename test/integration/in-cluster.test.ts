@@ -9,11 +9,12 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshNamespace } from './harness/namespace.js';
 import { POLICIES, REVOCATIONS, custom, getPolicy, sleep, waitFor } from './operator-support.js';
 import { createPodWithSa, podToken } from './stream-support.js';
-import { alive, forwarder, freePort, statusOf, stop, type Proc } from './in-cluster-support.js';
+import { freePort } from '../support/net.js';
+import { alive, forwarder, statusOf, stop } from './in-cluster-support.js';
 import {
   adminStatus,
   app,
@@ -24,31 +25,21 @@ import {
   ns,
   podTokenFiles,
   servePort,
-  setupWorld,
   startOperatorProc,
   startSidecar,
-  teardownWorld,
   untilEvery,
   userToken,
   work,
   type Sidecar,
 } from './in-cluster-world.js';
+import { useInCluster } from './in-cluster-hooks.js';
 
 const BOUND_MS = 5_000;
 
-let operator: Proc | undefined;
-let sidecars: Sidecar[] = [];
-
-async function statuses(path: string, token?: string, list = sidecars): Promise<number[]> {
+async function statuses(path: string, token?: string, list = world.sidecars): Promise<number[]> {
   return Promise.all(list.map((s) => statusOf(`${s.url}${path}`, token)));
 }
-beforeAll(async () => {
-  await setupWorld();
-  operator = await startOperatorProc('operator-1', servePort);
-  sidecars = [await startSidecar(0), await startSidecar(1)];
-});
-
-afterAll(teardownWorld);
+const world = useInCluster({ operator: 'operator-1', sidecars: 2 });
 
 describe('in cluster: the real operator and real sidecars', () => {
   it('1. the sidecars enforce the policy from the cluster (valid token 200, no token 401)', async () => {
@@ -59,7 +50,7 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders', `${valid.slice(0, -4)}AAAA`)).toEqual([401, 401]);
     // Only the two accepted requests reached the app.
     expect(app.seen.slice(before)).toEqual(['GET /orders', 'GET /orders']);
-    for (const s of sidecars) {
+    for (const s of world.sidecars) {
       const st = await adminStatus(s);
       expect(st.policy).toBe('orders');
       expect(st.source).toMatchObject({ kind: 'control-plane', connected: true });
@@ -71,7 +62,7 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders', token)).toEqual([200, 200]);
     const t0 = Date.now();
     await createRevocation('rev-1', 'jti-rev-1');
-    const took = await untilEvery(sidecars, '/orders', token, 401, t0);
+    const took = await untilEvery(world.sidecars, '/orders', token, 401, t0);
     console.log(`[e2e] revocation rev-1 enforced by 2 sidecars after ${took.join(' ms, ')} ms`);
     for (const ms of took) expect(ms).toBeLessThan(BOUND_MS);
 
@@ -101,7 +92,7 @@ describe('in cluster: the real operator and real sidecars', () => {
 
     const t1 = Date.now();
     await custom(kc).deleteNamespacedCustomObject({ ...REVOCATIONS, namespace: ns, name: 'rev-1' });
-    const back = await untilEvery(sidecars, '/orders', token, 200, t1);
+    const back = await untilEvery(world.sidecars, '/orders', token, 200, t1);
     console.log(`[e2e] rev-1 deletion: 200 again after ${back.join(' ms, ')} ms`);
   });
 
@@ -112,7 +103,7 @@ describe('in cluster: the real operator and real sidecars', () => {
     p.spec.rules = [{ name: 'no-admin', paths: ['/admin/*'], action: 'Deny' }];
     const t0 = Date.now();
     await custom(kc).replaceNamespacedCustomObject({ ...POLICIES, namespace: ns, name: 'orders', body: p });
-    const took = await untilEvery(sidecars, '/admin/users', valid, 403, t0);
+    const took = await untilEvery(world.sidecars, '/admin/users', valid, 403, t0);
     console.log(`[e2e] Deny rule enforced by 2 sidecars after ${took.join(' ms, ')} ms`);
     expect(await statuses('/orders', valid)).toEqual([200, 200]);
     expect(await statuses('/orders')).toEqual([401, 401]);
@@ -141,16 +132,16 @@ describe('in cluster: the real operator and real sidecars', () => {
     const a = await userToken('jti-a');
     const b = await userToken('jti-b');
     await createRevocation('rev-a', 'jti-a');
-    await untilEvery(sidecars, '/orders', a, 401, Date.now());
+    await untilEvery(world.sidecars, '/orders', a, 401, Date.now());
 
-    await stop(operator as Proc, 'SIGKILL');
+    await stop(world.operator, 'SIGKILL');
     await sleep(1_500); // the streams notice the dead peer
     expect(await statuses('/orders', valid)).toEqual([200, 200]);
     expect(await statuses('/orders', a)).toEqual([401, 401]);
     expect(await statuses('/orders')).toEqual([401, 401]);
     expect(await statuses('/admin/users', valid)).toEqual([403, 403]);
     // An operator outage does not pull the pods out of their Service; /status says it is disconnected.
-    for (const s of sidecars) {
+    for (const s of world.sidecars) {
       expect(await statusOf(`${s.admin}/readyz`)).toBe(200);
       await waitFor(
         `${s.proc.name} reports disconnected`,
@@ -164,8 +155,8 @@ describe('in cluster: the real operator and real sidecars', () => {
     expect(await statuses('/orders', b)).toEqual([200, 200]);
 
     const t0 = Date.now();
-    operator = await startOperatorProc('operator-2', servePort);
-    const took = await untilEvery(sidecars, '/orders', b, 401, t0, 60_000);
+    world.operator = await startOperatorProc('operator-2', servePort);
+    const took = await untilEvery(world.sidecars, '/orders', b, 401, t0, 60_000);
     console.log(
       `[e2e] rev-b (made while no operator ran) enforced ${took.join(' ms, ')} ms after the new operator started`,
     );
@@ -177,15 +168,15 @@ describe('in cluster: the real operator and real sidecars', () => {
     const valid = await userToken('jti-valid');
     const a = await userToken('jti-a');
     const b = await userToken('jti-b');
-    await stop(operator as Proc, 'SIGKILL');
+    await stop(world.operator, 'SIGKILL');
 
     // Restart sidecar 0 on its state dir (SIGTERM: a clean stop).
-    const old = sidecars[0] as Sidecar;
+    const old = world.sidecars[0] as Sidecar;
     await stop(old.proc, 'SIGTERM');
     const snapshotFile = join(old.stateDir, 'snapshot.json');
     expect(existsSync(snapshotFile)).toBe(true);
     const restarted = await startSidecar(0, { stateDir: old.stateDir, waitReady: false });
-    sidecars[0] = restarted;
+    world.sidecars[0] = restarted;
     await waitFor(
       'restarted sidecar serving its snapshot',
       async () => (await statuses('/orders', valid, [restarted]))[0] === 200,
@@ -219,21 +210,21 @@ describe('in cluster: the real operator and real sidecars', () => {
   });
 
   it('6. two operator replicas behind a forwarder: killing the connected one, the sidecars move to the other and enforcement never lapses', async () => {
-    for (const s of sidecars) await stop(s.proc);
+    for (const s of world.sidecars) await stop(s.proc);
     const [pa, pb] = [await freePort(), await freePort()];
     const replicaA = await startOperatorProc('replica-a', pa);
     const replicaB = await startOperatorProc('replica-b', pb);
     const fwd = await forwarder([pa, pb]);
     closers.push(() => fwd.close());
     const controlPlane = `https://127.0.0.1:${fwd.port}`;
-    sidecars = [await startSidecar(4, { controlPlane }), await startSidecar(5, { controlPlane })];
+    world.sidecars = [await startSidecar(4, { controlPlane }), await startSidecar(5, { controlPlane })];
     expect(fwd.connections.get(pa)).toBeGreaterThanOrEqual(2);
     const connectedToB = fwd.connections.get(pb) ?? 0;
 
     const valid = await userToken('jti-valid');
     const c = await userToken('jti-c');
     await createRevocation('rev-c', 'jti-c');
-    await untilEvery(sidecars, '/orders', c, 401, Date.now());
+    await untilEvery(world.sidecars, '/orders', c, 401, Date.now());
 
     // Sample the revoked token on both sidecars every ~50 ms through the failover.
     const lapses: string[] = [];
@@ -262,7 +253,7 @@ describe('in cluster: the real operator and real sidecars', () => {
     const d = await userToken('jti-d');
     const t0 = Date.now();
     await createRevocation('rev-d', 'jti-d');
-    const took = await untilEvery(sidecars, '/orders', d, 401, t0, 60_000);
+    const took = await untilEvery(world.sidecars, '/orders', d, 401, t0, 60_000);
     // Keep sampling at least 3 s past the kill, across the whole reconnect window.
     await sleep(Math.max(0, killedAt + 3_000 - Date.now()));
     sampling = false;

@@ -9,12 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadOperatorConfig, type OperatorFlags } from '../../src/config/operator.js';
 import { runOperator, type OperatorHandle } from '../../src/operator/run.js';
+import { waitForValue } from '../support/wait.js';
 import { REPO_ROOT } from './harness/control-plane.js';
+
+export { publicJwk } from '../support/keys.js';
+export { sleep } from '../support/wait.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
@@ -56,35 +60,13 @@ export async function startOperator(
   return runOperator(cfg, { kc, log, registry });
 }
 
-/** Polls `probe` until it returns something other than undefined/false, or fails with `what`. */
-export async function waitFor<T>(
+/** waitFor of test/support/wait.ts with the cluster's bounds: 20 s by default, asked every 100 ms. */
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    }
-    await sleep(100);
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function publicJwk(): Promise<JWK> {
-  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  return waitForValue(what, probe, timeoutMs, 100);
 }
 
 export function policyBody(

@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { parse, parseAllDocuments } from 'yaml';
@@ -22,6 +23,8 @@ import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
 import type { OperatorHandle } from '../../src/operator/run.js';
 import { loadSealKey } from '../../src/operator/webhook/seal-key.js';
+import { ReplicaStore } from '../../src/operator/stream/replica-store.js';
+import { REPLICAS_CONFIGMAP, makeSummary, replicaKey } from '../../src/operator/stream/summary.js';
 import { REPO_ROOT } from './harness/control-plane.js';
 import { createPodWithSa, openStream, podToken } from './stream-support.js';
 import { logoutBody, postToOperator, startLocalIdp } from './receivers-support.js';
@@ -71,6 +74,10 @@ async function serviceAccountWith(rules: V1PolicyRule[]): Promise<{ ns: string; 
     .makeApiClient(CoreV1Api)
     .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
   const subjects = [{ kind: 'ServiceAccount', name, namespace: ns }];
+  // What the chart creates beside the Role (templates/replica-summaries.yaml).
+  await admin
+    .makeApiClient(CoreV1Api)
+    .createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: REPLICAS_CONFIGMAP } } });
   await rbac.createClusterRole({ body: { metadata: { name: role }, rules } });
   await rbac.createClusterRoleBinding({
     body: {
@@ -205,6 +212,92 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
   });
 });
 
+const statusOf = (p: Promise<unknown>): Promise<number | undefined> =>
+  p.then(
+    () => 200,
+    (e: unknown) => (e as { code?: number }).code,
+  );
+
+describe('replica summaries under the chart Role (get and patch on tokenwarden-replicas only)', () => {
+  it('publish, merge into status and expire in the one ConfigMap; no other ConfigMap is reachable', async () => {
+    const { ns: saNs, user } = await serviceAccountWith(clusterRules);
+    const adminCore = admin.makeApiClient(CoreV1Api);
+    await adminCore.createNamespacedConfigMap({
+      namespace: saNs,
+      body: { metadata: { name: 'other' }, data: { 'settings.json': '{}' } },
+    });
+    const saKc = impersonating(admin, user);
+    operator = await startOperator(saKc, saNs);
+    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
+    const ns = await freshNamespace(admin, 'rbac-replicas');
+    await createPolicy(
+      admin,
+      ns,
+      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    );
+    await waitForPolicy(admin, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
+
+    // A second replica under the same ServiceAccount writes its key; a dead one left a stale key.
+    const store = new ReplicaStore(saKc.makeApiClient(CoreV1Api), saNs);
+    const policies = new Map([[`${ns}/orders`, { version: 'v', connected: 3, synced: 3 }]]);
+    const write = () =>
+      store.write(
+        replicaKey('replica-b'),
+        JSON.stringify(makeSummary('replica-b', Date.now(), policies, new Map())),
+      );
+    await write();
+    const dead = JSON.stringify(makeSummary('replica-dead', Date.now() - 120_000, new Map(), new Map()));
+    await store.write(replicaKey('replica-dead'), dead);
+
+    const own = replicaKey(`${hostname()}_${process.pid}`);
+    await waitFor('own key beside replica-b, the dead key removed', async () => {
+      const keys = Object.keys(await store.readAll());
+      return keys.includes(own) && keys.includes('replica-b.json') && !keys.includes('replica-dead.json');
+    });
+    await waitFor("status to count replica-b's three synced sidecars", async () => {
+      await write(); // stays fresh (a summary older than 30 s is ignored)
+      const p: Obj = await getPolicy(admin, ns, 'orders');
+      return p.status?.syncedSidecars === 3;
+    });
+
+    // Nothing else: no other ConfigMap read, listed, created, changed or deleted, nor this one deleted.
+    const sa = saKc.makeApiClient(CoreV1Api);
+    const other = { metadata: { name: 'other' }, data: { 'settings.json': '{"image":"evil"}' } };
+    expect(await statusOf(sa.readNamespacedConfigMap({ namespace: saNs, name: 'other' }))).toBe(403);
+    expect(await statusOf(sa.listNamespacedConfigMap({ namespace: saNs }))).toBe(403);
+    expect(
+      await statusOf(sa.createNamespacedConfigMap({ namespace: saNs, body: { metadata: { name: 'x' } } })),
+    ).toBe(403);
+    expect(
+      await statusOf(sa.replaceNamespacedConfigMap({ namespace: saNs, name: 'other', body: other })),
+    ).toBe(403);
+    expect(await statusOf(sa.deleteNamespacedConfigMap({ namespace: saNs, name: 'other' }))).toBe(403);
+    expect(await statusOf(new ReplicaStore(sa, saNs, 'other').write('k.json', 'x'))).toBe(403);
+    expect(await statusOf(new ReplicaStore(sa, saNs, 'fresh').write('k.json', 'x'))).toBe(403);
+    expect(await statusOf(sa.deleteNamespacedConfigMap({ namespace: saNs, name: REPLICAS_CONFIGMAP }))).toBe(
+      403,
+    );
+    expect((await adminCore.readNamespacedConfigMap({ namespace: saNs, name: 'other' })).data).toEqual({
+      'settings.json': '{}',
+    });
+
+    // Server-side apply of a missing object needs `create`: deleted, not even this one comes back.
+    await adminCore.deleteNamespacedConfigMap({ namespace: saNs, name: REPLICAS_CONFIGMAP });
+    expect(await statusOf(store.write('k.json', 'x'))).toBe(403);
+    await adminCore.createNamespacedConfigMap({
+      namespace: saNs,
+      body: { metadata: { name: REPLICAS_CONFIGMAP } },
+    });
+    await write();
+    // A replica that stops removes its own key and nobody else's.
+    await operator.stop();
+    operator = undefined;
+    const left = Object.keys(await store.readAll());
+    expect(left).toContain('replica-b.json');
+    expect(left).not.toContain(own);
+  });
+});
+
 /**
  * A back-channel logout POSTed to an operator running under `rules`, for a policy whose issuer
  * is a local identity provider with a receiver; returns the answer and the revocations made.
@@ -286,11 +379,7 @@ describe('the chart', () => {
       body: { metadata: { name: 'tw-operator-injection' }, stringData: { 'injection.json': '{}' } },
     });
     const sa = impersonating(admin, user).makeApiClient(CoreV1Api);
-    const code = (p: Promise<unknown>) =>
-      p.then(
-        () => 200,
-        (e: unknown) => (e as { code?: number }).code,
-      );
+    const code = statusOf;
     expect(
       await code(
         sa.replaceNamespacedSecret({

@@ -6,23 +6,11 @@
  * operator's HTTPS server must become exactly one TokenRevocation, and both sidecars must then
  * refuse the tokens it names — and only those.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLICIES, REVOCATIONS, custom, waitFor, type Obj } from './operator-support.js';
-import { statusOf, type Proc } from './in-cluster-support.js';
-import {
-  kc,
-  ns,
-  servePort,
-  setupWorld,
-  startOperatorProc,
-  startSidecar,
-  teardownWorld,
-  untilEvery,
-  work,
-  type Sidecar,
-} from './in-cluster-world.js';
+import { statusOf } from './in-cluster-support.js';
+import { kc, ns, servePort, untilEvery } from './in-cluster-world.js';
+import { useInCluster } from './in-cluster-hooks.js';
 import {
   CREDENTIAL_CHANGE,
   SESSION_REVOKED,
@@ -38,12 +26,9 @@ const FORM = 'application/x-www-form-urlencoded';
 const SET_TYPE = 'application/secevent+jwt';
 
 let idp: LocalIdp;
-let operator: Proc | undefined;
-let sidecars: Sidecar[] = [];
-let caPem: string;
 
 async function statuses(token: string): Promise<number[]> {
-  return Promise.all(sidecars.map((s) => statusOf(`${s.url}/orders`, token)));
+  return Promise.all(world.sidecars.map((s) => statusOf(`${s.url}/orders`, token)));
 }
 
 async function fromIdp(): Promise<Obj[]> {
@@ -56,43 +41,46 @@ async function fromIdp(): Promise<Obj[]> {
 }
 
 const post = (path: string, type: string, body: string) =>
-  postToOperator(servePort, caPem, `/v1/receivers/${ns}/orders/${path}`, type, body);
+  postToOperator(servePort, world.caPem, `/v1/receivers/${ns}/orders/${path}`, type, body);
+
+// Registered before the world's hooks, so it runs after them (after-hooks run in reverse).
+afterAll(async () => {
+  await idp?.close();
+});
+
+const world = useInCluster({
+  operator: 'operator-r',
+  sidecars: 2,
+  beforeOperator: async () => {
+    idp = await startLocalIdp();
+    // The world's policy, plus the local identity provider with a receiver.
+    const policy = (await custom(kc).getNamespacedCustomObject({
+      ...POLICIES,
+      namespace: ns,
+      name: 'orders',
+    })) as Obj;
+    policy.spec.expiry = { maxLifetimeSeconds: 3600 };
+    policy.spec.issuers.push({
+      issuer: idp.issuer,
+      audiences: [API],
+      jwksUri: idp.jwksUri,
+      algorithms: ['ES256'],
+      receiver: { audience: CLIENT, events: ['BackchannelLogout', 'SessionRevoked', 'CredentialChange'] },
+    });
+    await custom(kc).replaceNamespacedCustomObject({
+      ...POLICIES,
+      namespace: ns,
+      name: 'orders',
+      body: policy,
+    });
+  },
+});
 
 beforeAll(async () => {
-  await setupWorld();
-  idp = await startLocalIdp();
-  // The world's policy, plus the local identity provider with a receiver.
-  const policy = (await custom(kc).getNamespacedCustomObject({
-    ...POLICIES,
-    namespace: ns,
-    name: 'orders',
-  })) as Obj;
-  policy.spec.expiry = { maxLifetimeSeconds: 3600 };
-  policy.spec.issuers.push({
-    issuer: idp.issuer,
-    audiences: [API],
-    jwksUri: idp.jwksUri,
-    algorithms: ['ES256'],
-    receiver: { audience: CLIENT, events: ['BackchannelLogout', 'SessionRevoked', 'CredentialChange'] },
-  });
-  await custom(kc).replaceNamespacedCustomObject({
-    ...POLICIES,
-    namespace: ns,
-    name: 'orders',
-    body: policy,
-  });
-  operator = await startOperatorProc('operator-r', servePort);
-  caPem = readFileSync(join(work, 'ca.crt'), 'utf8');
-  sidecars = [await startSidecar(0), await startSidecar(1)];
   const probe = await idp.accessToken({ sub: 'probe' }, API);
   await waitFor('both sidecars to accept the local issuer', async () =>
     (await statuses(probe)).every((s) => s === 200),
   );
-});
-
-afterAll(async () => {
-  await teardownWorld();
-  await idp?.close();
 });
 
 describe('identity-provider receivers, real operator and sidecars', () => {
@@ -106,7 +94,7 @@ describe('identity-provider receivers, real operator and sidecars', () => {
     const t0 = Date.now();
     const res = await post('backchannel-logout', FORM, logoutBody(logout));
     expect(res.status).toBe(200);
-    const took = await untilEvery(sidecars, '/orders', session, 401, t0);
+    const took = await untilEvery(world.sidecars, '/orders', session, 401, t0);
     expect(took.length).toBe(2);
     expect(await statuses(other)).toEqual([200, 200]);
     expect(await statuses(noSid)).toEqual([200, 200]);
@@ -146,7 +134,7 @@ describe('identity-provider receivers, real operator and sidecars', () => {
     const t0 = Date.now();
     const res = await post('events', SET_TYPE, set);
     expect(res.status).toBe(202);
-    await untilEvery(sidecars, '/orders', old, 401, t0);
+    await untilEvery(world.sidecars, '/orders', old, 401, t0);
     expect(await statuses(fresh)).toEqual([200, 200]);
     const made = (await fromIdp()).filter(
       (r) => r.metadata.labels['tokenwarden.dev/event'] === 'credential-change',
@@ -163,7 +151,7 @@ describe('identity-provider receivers, real operator and sidecars', () => {
     expect((await post('events', SET_TYPE, await idp.set(SESSION_REVOKED, subject, CLIENT))).status).toBe(
       202,
     );
-    await untilEvery(sidecars, '/orders', token, 401, t0);
+    await untilEvery(world.sidecars, '/orders', token, 401, t0);
   });
 
   it('an SSF SET the receiver is not configured for gets 400 {"err":"invalid_request"}', async () => {
@@ -175,6 +163,6 @@ describe('identity-provider receivers, real operator and sidecars', () => {
     const res = await post('events', SET_TYPE, set);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ err: 'invalid_request' });
-    expect(operator).toBeDefined();
+    expect(world.operator).toBeDefined();
   });
 });

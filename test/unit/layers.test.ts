@@ -13,8 +13,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** Lowest first. A folder's subfolders not listed here belong to it. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['src/core', 'src/log', 'src/config'],
-  ['src/metrics'],
+  ['src/core', 'src/log'],
+  ['src/metrics', 'src/config'],
   ['src/policy'],
   ['src/distribution'],
   ['src/keys', 'src/revocation'],

@@ -1,19 +1,19 @@
 /**
  * Acks reach status whichever replica holds the session (ADR 0005): every replica publishes its
- * summary (summary.ts) as a ConfigMap `tokenwarden-replica-<identity>` in the operator's
- * namespace, at most twice a second when it changed and every 10 s regardless (liveness). The
- * leader lists them every second, adds its own live summary, and re-queues the policies and
- * revocations whose aggregated figures moved, so the ordinary reconcilers write status. The
- * leader deletes summaries stale for a minute (a replica killed without its shutdown path);
- * a replica that stops deletes its own.
+ * summary (summary.ts) as its own key of the ConfigMap `tokenwarden-replicas` in the operator's
+ * namespace (replica-store.ts), at most twice a second when it changed and every 10 s
+ * regardless (liveness). The leader reads them every second, adds its own live summary, and
+ * re-queues the policies and revocations whose aggregated figures moved, so the ordinary
+ * reconcilers write status. The leader removes keys stale for a minute (a replica killed
+ * without its shutdown path); a replica that stops removes its own.
  */
-import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
-import { FIELD_MANAGER, apiMessage, apiStatus } from '../runtime/k8s.js';
+import { apiMessage, apiStatus } from '../runtime/k8s.js';
 import type { StreamHub } from './hub.js';
-import { Aggregate, STALE_MS, makeSummary, replicaObjectName, type ReplicaSummary } from './summary.js';
+import { ReplicaStore } from './replica-store.js';
+import { Aggregate, STALE_MS, fitSummary, makeSummary, replicaKey, type ReplicaSummary } from './summary.js';
 
-export const SUMMARY_LABEL = 'tokenwarden.dev/replica-summary';
 const MIN_PUBLISH_INTERVAL_MS = 500;
 const HEARTBEAT_PUBLISH_MS = 10_000;
 const POLL_MS = 1_000;
@@ -34,7 +34,8 @@ export interface ReplicaStatusDeps {
 }
 
 export class ReplicaStatus {
-  private readonly name: string;
+  private readonly key: string;
+  private readonly store: ReplicaStore;
   private readonly now: () => number;
   private remote: ReplicaSummary[] = [];
   private lastPublishedAt = 0;
@@ -48,7 +49,8 @@ export class ReplicaStatus {
   private stopped = false;
 
   constructor(private readonly d: ReplicaStatusDeps) {
-    this.name = replicaObjectName(d.identity);
+    this.key = replicaKey(d.identity);
+    this.store = new ReplicaStore(d.core, d.namespace);
     this.now = d.now ?? Date.now;
   }
 
@@ -92,9 +94,7 @@ export class ReplicaStatus {
     clearInterval(this.heartbeat);
     clearInterval(this.poll);
     await this.publishing;
-    await this.d.core
-      .deleteNamespacedConfigMap({ name: this.name, namespace: this.d.namespace })
-      .catch(() => undefined);
+    await this.store.release(this.key).catch(() => undefined);
   }
 
   private local(): ReplicaSummary {
@@ -112,23 +112,16 @@ export class ReplicaStatus {
     const body = JSON.stringify({ ...s, updatedAt: 0 });
     if (!force && body === this.lastPublished) return;
     this.lastPublishedAt = this.now();
-    const cm: V1ConfigMap = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: this.name,
-        namespace: this.d.namespace,
-        labels: { [SUMMARY_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'tokenwarden' },
-      },
-      data: { 'summary.json': JSON.stringify(s) },
-    };
-    const { core, namespace } = this.d;
-    this.publishing = core
-      .replaceNamespacedConfigMap({ name: this.name, namespace, body: cm, fieldManager: FIELD_MANAGER })
-      .catch((err: unknown) => {
-        if (apiStatus(err) !== 404) throw err;
-        return core.createNamespacedConfigMap({ namespace, body: cm, fieldManager: FIELD_MANAGER });
-      })
+    const text = fitSummary(s);
+    if (text === undefined) {
+      this.d.log.warn(
+        { policies: Object.keys(s.policies).length },
+        'replica summary too large, not published',
+      );
+      return;
+    }
+    this.publishing = this.store
+      .write(this.key, text)
       .then(
         () => {
           this.lastPublished = body;
@@ -146,29 +139,30 @@ export class ReplicaStatus {
       return;
     }
     try {
-      const list = await this.d.core.listNamespacedConfigMap({
-        namespace: this.d.namespace,
-        labelSelector: `${SUMMARY_LABEL}=true`,
-      });
+      const all = await this.store.readAll();
       const now = this.now();
       const remote: ReplicaSummary[] = [];
-      for (const cm of list.items) {
-        if (cm.metadata?.name === this.name) continue;
-        const s = parseSummary(cm.data?.['summary.json']);
-        if (s === undefined) continue;
-        if (now - s.updatedAt > DELETE_AFTER_MS) {
-          this.d.log.info({ name: cm.metadata?.name }, 'deleting stale replica summary');
-          await this.d.core
-            .deleteNamespacedConfigMap({ name: cm.metadata?.name ?? '', namespace: this.d.namespace })
-            .catch(() => undefined);
+      for (const [key, text] of Object.entries(all)) {
+        if (key === this.key || !key.endsWith('.json')) continue;
+        const s = parseSummary(text);
+        if (s !== undefined && now - s.updatedAt <= DELETE_AFTER_MS) {
+          if (now - s.updatedAt <= STALE_MS) remote.push(s);
           continue;
         }
-        if (now - s.updatedAt <= STALE_MS) remote.push(s);
+        this.d.log.info({ key }, 'removing stale replica summary');
+        await this.store
+          .removeIf(key, text)
+          .catch((err: unknown) =>
+            this.d.log.warn(
+              { key, status: apiStatus(err), err: apiMessage(err) },
+              'stale replica summary not removed',
+            ),
+          );
       }
       this.remote = remote;
       this.diff();
     } catch (err) {
-      this.d.log.warn({ status: apiStatus(err), err: apiMessage(err) }, 'replica summaries not listed');
+      this.d.log.warn({ status: apiStatus(err), err: apiMessage(err) }, 'replica summaries not read');
     }
   }
 

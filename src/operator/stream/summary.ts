@@ -103,11 +103,43 @@ export class Aggregate {
   }
 }
 
-/** Safe ConfigMap name for a replica identity (pod names already are; hostname_pid is not). */
-export function replicaObjectName(identity: string): string {
+/** The one ConfigMap (created by the chart) holding every replica's summary, one key each. */
+export const REPLICAS_CONFIGMAP = 'tokenwarden-replicas';
+
+/**
+ * A replica's data key in REPLICAS_CONFIGMAP (`[-._a-zA-Z0-9]`, pod names already are;
+ * hostname_pid is not), at most 100 characters so that its field manager fits in 128.
+ */
+export function replicaKey(identity: string): string {
   const clean = identity
     .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  return `tokenwarden-replica-${clean}`.slice(0, 253).replace(/-+$/, '');
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return (clean.slice(0, 100).replace(/[-.]+$/, '') || 'replica') + '.json';
+}
+
+/** The server-side-apply field manager owning exactly one replica's key. */
+export function replicaFieldManager(key: string): string {
+  return `tokenwarden-replica-${key.replace(/\.json$/, '')}`;
+}
+
+/** The budget of one replica's summary: four fit the ConfigMap's 1 MiB with room to spare. */
+export const MAX_SUMMARY_BYTES = 200 * 1024;
+
+/**
+ * The summary as JSON within `maxBytes`: the oldest revocations are dropped first. A missing
+ * revocation only delays its aggregated acknowledgement (never reports one that did not happen);
+ * undefined when the policies alone do not fit.
+ */
+export function fitSummary(s: ReplicaSummary, maxBytes = MAX_SUMMARY_BYTES): string | undefined {
+  let text = JSON.stringify(s);
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  // makeSummary sorts revocations newest first; halve until it fits.
+  let kept = Object.entries(s.revocations);
+  while (kept.length > 0) {
+    kept = kept.slice(0, Math.floor(kept.length / 2));
+    text = JSON.stringify({ ...s, revocations: Object.fromEntries(kept) });
+    if (Buffer.byteLength(text) <= maxBytes) return text;
+  }
+  return undefined;
 }

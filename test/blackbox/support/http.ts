@@ -177,3 +177,8 @@ export function rawGet(port: number, path: string, headerLines: string[] = []): 
     [`GET ${path} HTTP/1.1`, 'host: 127.0.0.1', ...headerLines, 'connection: close', '', ''].join('\r\n'),
   );
 }
+
+/** A raw HTTP/1.1 request: head lines joined with CRLF, a blank line, then the body. */
+export function requestText(lines: string[], body = ''): string {
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}

@@ -6,26 +6,19 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../support/net.js';
+import { until } from '../../support/wait.js';
+
+/** bench/reuse.ts starts its stores through this module. */
+export { freePort } from '../../support/net.js';
 
 export interface RedisProcess {
   readonly port: number;
   readonly address: string;
   cli(...args: string[]): string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function stopProcess(p: ChildProcess): Promise<void> {
@@ -38,19 +31,6 @@ function stopProcess(p: ChildProcess): Promise<void> {
     });
     p.kill('SIGTERM');
   });
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (check()) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function cliFor(port: number, password?: string): (...args: string[]) => string {
@@ -85,7 +65,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess>
   writeFileSync(join(dir, 'redis.conf'), `${lines.join('\n')}\n`);
   const proc = spawn('redis-server', [join(dir, 'redis.conf')], { stdio: 'ignore' });
   const cli = cliFor(port, opts.password);
-  await until(`redis-server on ${port}`, () => cli('PING') === 'PONG');
+  await until(`redis-server on ${port}`, () => cli('PING') === 'PONG', 15_000, 50);
   return {
     port,
     address: `127.0.0.1:${port}`,
@@ -114,8 +94,11 @@ export async function startSentinel(master: RedisProcess): Promise<RedisProcess>
   );
   const proc = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
   const cli = cliFor(port);
-  await until(`redis-sentinel on ${port}`, () =>
-    cli('SENTINEL', 'get-master-addr-by-name', 'mymaster').includes(String(master.port)),
+  await until(
+    `redis-sentinel on ${port}`,
+    () => cli('SENTINEL', 'get-master-addr-by-name', 'mymaster').includes(String(master.port)),
+    15_000,
+    50,
   );
   return {
     port,
@@ -143,6 +126,6 @@ export async function startCluster(): Promise<RedisProcess[]> {
     timeout: 30_000,
   });
   for (const n of nodes)
-    await until('cluster_state:ok', () => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok'));
+    await until('cluster_state:ok', () => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok'), 15_000, 50);
   return nodes;
 }

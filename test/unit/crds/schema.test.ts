@@ -3,7 +3,7 @@
  * bounds every string, list and map (the API server estimates CEL cost from these bounds and
  * refuses a CRD that could cost too much), and declares exactly the fields of the API types in
  * src/policy/types.ts. What the rules accept and refuse is tested against a real API server in
- * test/integration/crds.test.ts.
+ * test/integration/crds-*.test.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,13 +1,8 @@
 /** Objects for the operator tests: a valid TokenPolicy as the API server would hand it over. */
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+export { publicJwk } from '../../support/keys.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Loose = any;
-
-export async function publicJwk(kid = 'k1'): Promise<JWK> {
-  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
-}
 
 export function policyObject(issuers: Loose[], name = 'orders-api', namespace = 'shop'): Loose {
   return {

@@ -3,7 +3,7 @@ import { canonicalJson, compilePolicy } from '../../../src/policy/compile.js';
 import { parsePolicyDocuments } from '../../../src/policy/load.js';
 import type { TokenPolicy } from '../../../src/policy/types.js';
 import { validatePolicy } from '../../../src/policy/validate.js';
-import { EC_PUBLIC_JWK, type Loose, fixture, validPolicy } from './manifests.js';
+import { EC_PUBLIC_JWK, type Loose, fixture, validPolicy } from '../../support/manifests.js';
 
 function valid(p: Loose, standalone = false): TokenPolicy {
   const result = validatePolicy(p, { standalone });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_POLICY_FILE_BYTES, parsePolicyDocuments } from '../../../src/policy/load.js';
-import { fixture } from './manifests.js';
+import { fixture } from '../../support/manifests.js';
 
 const POLICY = `apiVersion: tokenwarden.dev/v1alpha1
 kind: TokenPolicy

@@ -8,7 +8,7 @@ import { compilePolicy } from '../../../src/policy/compile.js';
 import { coversMethod, matchRule } from '../../../src/policy/rules.js';
 import { METHOD_NAME, methodProblem } from '../../../src/policy/validate-rules.js';
 import { validatePolicy } from '../../../src/policy/validate.js';
-import { validPolicy } from './manifests.js';
+import { validPolicy } from '../../support/manifests.js';
 
 const TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const upperTchars = [...TCHAR].filter((c) => !/[a-z]/.test(c));

@@ -4,7 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import { validatePolicy } from '../../../src/policy/validate.js';
-import { type Loose, validPolicy } from './manifests.js';
+import { type Loose, validPolicy } from '../../support/manifests.js';
 
 export interface BadCase {
   name: string;

@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { EC_PUBLIC_JWK } from './manifests.js';
+import { EC_PUBLIC_JWK } from '../../support/manifests.js';
 import { type BadCase, issuer, itRejects } from './policy-cases.js';
 
 const bad: BadCase[] = [

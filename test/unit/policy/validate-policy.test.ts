@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatFieldErrors, validatePolicy } from '../../../src/policy/validate.js';
-import { EC_PUBLIC_JWK, type Loose, validPolicy } from './manifests.js';
+import { EC_PUBLIC_JWK, type Loose, validPolicy } from '../../support/manifests.js';
 import { type BadCase, issuer, itRejects, rule } from './policy-cases.js';
 
 /** Envelope, metadata and the top-level spec fields; issuers and rules have their own files. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateRevocation } from '../../../src/policy/validate.js';
-import { type Loose, validRevocation } from './manifests.js';
+import { type Loose, validRevocation } from '../../support/manifests.js';
 
 interface BadCase {
   name: string;

@@ -3,7 +3,7 @@ import { compilePolicy } from '../../../src/policy/compile.js';
 import type { TokenPolicy } from '../../../src/policy/types.js';
 import { validatePolicy } from '../../../src/policy/validate.js';
 import { policyWarnings } from '../../../src/policy/warnings.js';
-import { validPolicy } from './manifests.js';
+import { validPolicy } from '../../support/manifests.js';
 
 function withExpiry(expiry: Record<string, unknown> | undefined): TokenPolicy {
   const p = validPolicy();

@@ -19,7 +19,8 @@ import { createProxyServer } from '../../../src/proxy/server.js';
 import { MemoryReuseStore } from '../../../src/revocation/reuse.js';
 import { VerifiedTokenCache } from '../../../src/token/cache.js';
 import { TokenVerifier } from '../../../src/token/verify.js';
-import { EC_PUBLIC_JWK } from '../policy/manifests.js';
+import { EC_PUBLIC_JWK } from '../../support/manifests.js';
+import { parseSidecarArgs } from '../../../src/config/sidecar.js';
 
 const POLICY: TokenPolicy = {
   apiVersion: 'tokenwarden.dev/v1alpha1',
@@ -44,6 +45,13 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
+/** The sidecar's defaults, as its flag parser gives them. */
+const defaults = (() => {
+  const parsed = parseSidecarArgs(['--policy', 'p.yaml', '--upstream', 'http://127.0.0.1:9'], {});
+  if (parsed.help) throw new Error('help');
+  return parsed.config;
+})();
+
 async function rig(withPolicy: boolean): Promise<Rig> {
   const state = new EnforcementState();
   if (withPolicy) state.apply(compilePolicy(POLICY), [], Date.now());
@@ -57,9 +65,29 @@ async function rig(withPolicy: boolean): Promise<Rig> {
     keys,
   });
   // Port 9 on loopback: nothing listens, so forwarding fails to connect.
-  const upstream = new Upstream({ url: 'http://127.0.0.1:9' });
+  const upstream = new Upstream({
+    url: 'http://127.0.0.1:9',
+    queueTimeoutMs: defaults.upstreamQueueTimeoutMs,
+    writeStallTimeoutMs: defaults.responseStallTimeoutMs,
+  });
   const log = createLogger('test', { level: 'silent' });
-  const server: Server = createProxyServer({ engine, upstream, metrics, log, maxHeaderBytes: 8 * 1024 });
+  const server: Server = createProxyServer({
+    engine,
+    upstream,
+    metrics,
+    log,
+    maxHeaderBytes: 8 * 1024,
+    maxHeaders: defaults.maxHeaders,
+    headersTimeoutMs: defaults.headersTimeoutMs,
+    body: {
+      bufferBytes: defaults.bodyBufferBytes,
+      idleTimeoutMs: defaults.bodyIdleTimeoutMs,
+      minBytesPerSecond: defaults.bodyMinBytesPerSecond,
+      graceMs: defaults.bodyRateWindowMs,
+    },
+    maxConnectionsPerClient: defaults.maxConnectionsPerClient,
+    maxConnections: defaults.maxConnections,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const r: Rig = {
     port: (server.address() as AddressInfo).port,

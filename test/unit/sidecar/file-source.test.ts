@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource, type FileSourceOptions } from '../../../src/sidecar/file-source.js';
+import { sleep, until } from '../../support/wait.js';
 
 let dir: string;
 let file: string;
@@ -45,18 +46,6 @@ function saveByRename(text: string, n = 0): void {
   renameSync(tmp, file);
 }
 
-/** Bounded polling for a condition. */
-async function until(what: string, cond: () => boolean, timeoutMs = 3_000): Promise<number> {
-  const started = Date.now();
-  for (let i = 0; i < timeoutMs / 10 && Date.now() - started < timeoutMs; i++) {
-    if (cond()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('FileSource', () => {
   it('start() reads the file once before returning', async () => {
     writeFileSync(file, 'v1');
@@ -70,7 +59,7 @@ describe('FileSource', () => {
     const w = watch({ pollMs: 60_000 });
     await w.source.start();
     saveByRename('v2');
-    const ms = await until('the renamed content', () => w.contents.includes('v2'));
+    const ms = await until('the renamed content', () => w.contents.includes('v2'), 3_000, 10);
     expect(w.contents).toEqual(['v1', 'v2']);
     expect(ms).toBeLessThan(3_000);
   });

@@ -9,20 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../../support/wait.js';
 import { createOperatorMetrics } from '../../../../src/metrics/operator.js';
 import { Informer } from '../../../../src/operator/runtime/informers.js';
 
 const pod = (name: string, rv: string) => ({ metadata: { name, namespace: 'n', resourceVersion: rv } });
 const event = (res: ServerResponse, type: string, object: unknown) =>
   res.write(`${JSON.stringify({ type, object })}\n`);
-
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Informer', () => {
   let server: Server | undefined;
@@ -99,7 +92,7 @@ describe('Informer', () => {
 
     await informer.start();
     expect(informer.synced()).toBe(false);
-    await until('the cache to hold a, b and c', () => informer!.cache.list('n').length === 3);
+    await until('the cache to hold a, b and c', () => informer!.cache.list('n').length === 3, 10_000);
     expect(informer.synced()).toBe(true);
     expect(seen.slice(0, 5)).toEqual(['list rv=', 'list rv=', 'watch rv=10', 'watch rv=11', 'list rv=']);
     expect(events).toEqual(['add a', 'add b', 'add c']);

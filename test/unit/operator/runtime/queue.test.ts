@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay, withJitter } from '../../../../src/operator/runtime/backoff.js';
 import { WorkQueue } from '../../../../src/operator/runtime/queue.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../../../support/wait.js';
 
 describe('WorkQueue', () => {
   it('holds a key once however often it is added', async () => {

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   Aggregate,
   STALE_MS,
+  MAX_SUMMARY_BYTES,
+  fitSummary,
   makeSummary,
-  replicaObjectName,
+  replicaFieldManager,
+  replicaKey,
   type ReplicaSummary,
 } from '../../../../src/operator/stream/summary.js';
 
@@ -90,9 +93,36 @@ describe('makeSummary', () => {
   });
 });
 
-describe('replicaObjectName', () => {
-  it('makes a ConfigMap name of any identity', () => {
-    expect(replicaObjectName('tokenwarden-7d9f-abc')).toBe('tokenwarden-replica-tokenwarden-7d9f-abc');
-    expect(replicaObjectName('Host_Name_123')).toBe('tokenwarden-replica-host-name-123');
+describe('replicaKey and replicaFieldManager', () => {
+  it('make a ConfigMap data key of any identity, and a field manager that fits 128 characters', () => {
+    expect(replicaKey('tokenwarden-7d9f-abc')).toBe('tokenwarden-7d9f-abc.json');
+    expect(replicaKey('Host_Name_123')).toBe('host-name-123.json');
+    expect(replicaKey('__')).toBe('replica.json');
+    const long = replicaKey('x'.repeat(300));
+    expect(long).toMatch(/^[-._a-zA-Z0-9]+$/);
+    expect(replicaFieldManager(long).length).toBeLessThanOrEqual(128);
+    expect(replicaFieldManager(replicaKey('pod-a'))).toBe('tokenwarden-replica-pod-a');
+  });
+});
+
+describe('fitSummary', () => {
+  it('keeps a small summary whole and drops the oldest revocations of a large one', () => {
+    const revocations = new Map(
+      Array.from(
+        { length: 4000 },
+        (_, i) => [`ns/${'r'.repeat(100)}-${i}`, rev(undefined, 1, 1_000 + i)] as const,
+      ),
+    );
+    const s = makeSummary('a', 5_000, new Map(), revocations);
+    expect(JSON.stringify(s).length).toBeGreaterThan(MAX_SUMMARY_BYTES);
+    const text = fitSummary(s)!;
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_SUMMARY_BYTES);
+    const kept = Object.keys((JSON.parse(text) as ReplicaSummary).revocations);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept).toContain(`ns/${'r'.repeat(100)}-3999`);
+    expect(kept).not.toContain(`ns/${'r'.repeat(100)}-0`);
+    const small = makeSummary('a', 5_000, new Map(), new Map([['ns/x', rev(undefined, 1)]]));
+    expect(fitSummary(small)).toBe(JSON.stringify(small));
+    expect(fitSummary(small, 10)).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import { StreamApplier } from '../../../../src/sidecar/control-plane/apply.js';
 import { StreamClient, type ReconnectReason } from '../../../../src/sidecar/control-plane/client.js';
 import { EnforcementState } from '../../../../src/decide/state.js';
 import { startStreamServer, type StreamServer } from '../../../support/stream-server.js';
+import { until } from '../../../support/wait.js';
 
 const POLICY: TokenPolicy = {
   apiVersion: 'tokenwarden.dev/v1alpha1',
@@ -101,14 +102,6 @@ async function harness(
   };
 }
 
-async function until(fn: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('StreamClient', () => {
   it('refuses a token file whose token a header cannot carry (no throw from https.request), then recovers', async () => {
     // A newline inside the token made https.request throw inside #connect, an unhandled rejection
@@ -116,11 +109,11 @@ describe('StreamClient', () => {
     writeFileSync(tokenFile, 'pod-to\nken-1\n');
     const h = await harness();
     try {
-      await until(() => h.reasons.includes('token_unreadable'));
+      await until("h.reasons.includes('token_unreadable')", () => h.reasons.includes('token_unreadable'));
       expect(h.server.connects).toHaveLength(0);
       expect(JSON.stringify(h.logs)).not.toContain('ken-1');
       writeFileSync(tokenFile, 'pod-token-1');
-      await until(() => h.state.active !== undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
     } finally {
       writeFileSync(tokenFile, 'pod-token-1');
       await h.stop();
@@ -130,9 +123,9 @@ describe('StreamClient', () => {
   it('drops a silent stream after the peer timeout and reconnects', async () => {
     const h = await harness({ peerTimeoutMs: 300 });
     try {
-      await until(() => h.state.active !== undefined);
-      await until(() => h.reasons.includes('heartbeat_timeout'));
-      await until(() => h.server.connects.length >= 2);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
+      await until("h.reasons.includes('heartbeat_timeout')", () => h.reasons.includes('heartbeat_timeout'));
+      await until('h.server.connects.length >= 2', () => h.server.connects.length >= 2);
       expect(h.server.connects[1]?.version).toBe(h.server.version);
     } finally {
       await h.stop();
@@ -142,7 +135,7 @@ describe('StreamClient', () => {
   it('keeps a stream that heartbeats within the timeout', async () => {
     const h = await harness({ peerTimeoutMs: 400, heartbeatMs: 100 });
     try {
-      await until(() => h.state.active !== undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
       await new Promise((r) => setTimeout(r, 1_000));
       expect(h.reasons).toEqual([]);
       expect(h.server.connects).toHaveLength(1);
@@ -154,7 +147,7 @@ describe('StreamClient', () => {
   it('on a delta for another base, keeps its config, reconnects and asks for a snapshot', async () => {
     const h = await harness();
     try {
-      await until(() => h.state.active !== undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
       const generation = h.state.active?.generation;
       h.server.sendRaw(
         JSON.stringify({
@@ -166,10 +159,13 @@ describe('StreamClient', () => {
           revocationsRemoved: ['x'],
         }),
       );
-      await until(() => h.reasons.includes('base_mismatch'));
-      await until(() => h.server.connects.length >= 2);
+      await until("h.reasons.includes('base_mismatch')", () => h.reasons.includes('base_mismatch'));
+      await until('h.server.connects.length >= 2', () => h.server.connects.length >= 2);
       expect(h.server.connects[1]).toMatchObject({ version: null, sent: 'snapshot' });
-      await until(() => (h.state.active?.generation ?? 0) > (generation ?? 0));
+      await until(
+        '(h.state.active?.generation ?? 0) > (generation ?? 0)',
+        () => (h.state.active?.generation ?? 0) > (generation ?? 0),
+      );
     } finally {
       await h.stop();
     }
@@ -178,12 +174,15 @@ describe('StreamClient', () => {
   it('refuses an over-long line and a line that is not a message, reconnecting each time', async () => {
     const h = await harness({ maxLineBytes: 64 * 1024 });
     try {
-      await until(() => h.state.active !== undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
       h.server.sendRaw('x'.repeat(70 * 1024));
-      await until(() => h.reasons.includes('line_too_long'));
-      await until(() => h.server.connects.length >= 2 && h.server.sessions() === 1);
+      await until("h.reasons.includes('line_too_long')", () => h.reasons.includes('line_too_long'));
+      await until(
+        'h.server.connects.length >= 2 && h.server.sessions() === 1',
+        () => h.server.connects.length >= 2 && h.server.sessions() === 1,
+      );
       h.server.sendRaw('{"type":"surprise"}');
-      await until(() => h.reasons.includes('bad_message'));
+      await until("h.reasons.includes('bad_message')", () => h.reasons.includes('bad_message'));
       expect(
         h.logs.some((l) => l.msg === 'stream message refused' && String(l.err).includes('surprise')),
       ).toBe(true);
@@ -195,7 +194,7 @@ describe('StreamClient', () => {
   it('keeps the old config when a snapshot does not validate', async () => {
     const h = await harness();
     try {
-      await until(() => h.state.active !== undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
       const before = h.state.active;
       const bad = { ...POLICY, spec: { ...POLICY.spec, issuers: [{ issuer: 'not a url', audiences: [] }] } };
       h.server.setPolicy(bad);

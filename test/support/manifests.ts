@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const FIXTURES = new URL('../../fixtures/policies/', import.meta.url);
+export const FIXTURES = new URL('../fixtures/policies/', import.meta.url);
 
 export function fixture(name: string): string {
   return readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -73,3 +73,51 @@ export const EC_PUBLIC_JWK = {
   y: '4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM',
   kid: '1',
 };
+
+/**
+ * The README's example plus every key source and every optional field (what the CRD tests send
+ * to the API server): validPolicy() with more issuers (inline `jwks` keys at issuers[2]), rules,
+ * claims and the optional blocks; no namespace in metadata (the request names it).
+ */
+export function fullPolicy(name: string, jwks: Loose[]): Loose {
+  const policy = validPolicy();
+  policy.metadata = { name };
+  policy.spec.selector.matchExpressions = [{ key: 'tier', operator: 'In', values: ['web', 'api'] }];
+  policy.spec.issuers.push(
+    { issuer: 'https://login.example.org/realms/shop', audiences: ['orders-api', 'shop'], discovery: true },
+    {
+      issuer: 'ci',
+      audiences: ['orders-api'],
+      jwks: { keys: structuredClone(jwks) },
+      algorithms: ['ES256', 'RS256', 'PS512', 'EdDSA'],
+    },
+    { issuer: 'http://127.0.0.1:8443/', audiences: ['local'], jwksUri: 'http://127.0.0.1:8443/jwks.json' },
+    { issuer: 'dev-v6', audiences: ['local'], jwksUri: 'http://[::1]:9000/jwks' },
+    {
+      issuer: 'dev-localhost',
+      audiences: ['local'],
+      jwksUri: 'http://localhost:9000/jwks',
+      discovery: false,
+    },
+  );
+  policy.spec.rules.push(
+    { name: 'internal', paths: ['/internal/*', '/'], methods: ['POST', 'DELETE'], action: 'Deny' },
+    { name: 'everything', paths: ['/*'], action: 'Authenticate' },
+  );
+  policy.spec.forwardClaims.push({ claim: 'email', header: 'x-auth-email' });
+  Object.assign(policy.spec, {
+    forwardToken: false,
+    trustedProxies: ['10.0.0.0/8', '192.168.1.7/32', 'fd00::/8'],
+    paths: { caseInsensitive: false, matrixParameters: 'Reject' },
+    http: { allowUnderscoreHeaders: false },
+  });
+  return policy;
+}
+
+/** validRevocation() with a subject-only entry too; no namespace in metadata. */
+export function fullRevocation(name: string): Loose {
+  const revocation = validRevocation();
+  revocation.metadata = { name };
+  revocation.spec.tokens.push({ subject: 'user-43' });
+  return revocation;
+}
