@@ -9,11 +9,10 @@
  * (slow_consumer): a peer that never reads cannot make the operator hold every message. The bearer token is only ever passed to the
  * TokenReview; it is never logged (the logger redacts Authorization as a second line).
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ACK_PATH,
   KEYS_REFRESH_PATH,
-  STREAM_CONTENT_TYPE,
   STREAM_PATH,
   type AckRequest,
   type KeysRefreshRequest,
@@ -26,7 +25,8 @@ import type { AdmissionOptions, AdmissionRefusal } from './admission.js';
 import { bearerToken, type Authenticated } from './auth.js';
 import { StreamGate } from './gate.js';
 import type { StreamHub } from './hub.js';
-import type { CloseReason, Session } from './sessions.js';
+import type { Session } from './sessions.js';
+import { StreamSocket } from './stream-socket.js';
 
 export interface StreamRoutesOptions {
   readonly hub: StreamHub;
@@ -87,7 +87,8 @@ const configSchema = {
   },
 } as const;
 
-export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
+/** What every route shares: the gate (reviews, limits), the ack guard and how to refuse. */
+function door(o: StreamRoutesOptions) {
   const gate = new StreamGate({
     review: o.review,
     ...(o.admission === undefined ? {} : { admission: o.admission }),
@@ -127,86 +128,45 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
     return auth;
   };
 
-  app.get<{ Querystring: { version?: string } }>(
-    STREAM_PATH,
-    { schema: configSchema },
-    async (req, reply) => {
-      const token = bearerToken(req.headers.authorization);
-      if (token === undefined) return refuse(reply, 401, 'token_invalid', MISSING_TOKEN);
-      const who = await gate.authenticate(token);
-      if (!who.ok && 'shed' in who) return shed(reply, who.shed);
-      if (!who.ok) {
-        o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
-        return refuse(reply, who.status, who.reason, who.message);
-      }
-      const resolved = o.hub.resolve(who.pod);
-      if (!resolved.ok) {
-        o.log.info(
-          { pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason },
-          'stream refused',
-        );
-        return refuse(reply, resolved.status, resolved.reason, resolved.message);
-      }
-      const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
-      if (capped !== undefined) return shed(reply, capped);
-      // Lines produced while the session opens are held until the headers are out.
-      const early: [string, Buffer | undefined][] = [];
-      let live = false;
-      let ended = false;
-      let slow = false;
-      const raw = reply.raw;
-      const write = (line: string, body?: Buffer): boolean => {
-        if (slow) return false;
-        let ok: boolean;
-        if (body === undefined) ok = raw.write(line);
-        else {
-          // One TLS record for head and shared body.
-          raw.cork();
-          raw.write(line);
-          ok = raw.write(body);
-          raw.uncork();
-        }
-        if (!ok && raw.writableLength > maxBuffered) {
-          // Never read: stop holding its bytes. 'close' below ends the session as slow_consumer.
-          slow = true;
-          raw.destroy();
-        }
-        return ok;
-      };
-      const opened = o.hub.connect(
-        who.pod,
-        resolved.policy,
-        {
-          write: (line, body) => (live ? write(line, body) : (early.push([line, body]), true)),
-          end: (_reason: CloseReason) => {
-            ended = true;
-            if (live) raw.end();
-          },
-        },
-        req.query.version,
-      );
-      if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
-      const s: Session = opened;
-      guard.bind(s, token);
-      reply.hijack();
-      raw.writeHead(200, {
-        'content-type': STREAM_CONTENT_TYPE,
-        'cache-control': 'no-store',
-        // Proxies that buffer responses (nginx) would hold the stream back.
-        'x-accel-buffering': 'no',
-      });
-      live = true;
-      for (const [line, body] of early) write(line, body);
-      raw.on('close', () => {
-        if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
-        o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');
-      });
-      if (ended) raw.end();
-      return reply;
-    },
-  );
+  return { o, gate, guard, maxBuffered, refuse, shed, sessionOf };
+}
+type Door = ReturnType<typeof door>;
 
-  app.post<{ Body: AckRequest }>(ACK_PATH, { schema: ackSchema }, async (req, reply) => {
+/** `GET /v1/config`: authenticate, resolve the pod's policy, open a session, stream. */
+function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
+  return async (req: FastifyRequest<{ Querystring: { version?: string } }>, reply: FastifyReply) => {
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) return refuse(reply, 401, 'token_invalid', MISSING_TOKEN);
+    const who = await gate.authenticate(token);
+    if (!who.ok && 'shed' in who) return shed(reply, who.shed);
+    if (!who.ok) {
+      o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
+      return refuse(reply, who.status, who.reason, who.message);
+    }
+    const resolved = o.hub.resolve(who.pod);
+    if (!resolved.ok) {
+      o.log.info({ pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason }, 'stream refused');
+      return refuse(reply, resolved.status, resolved.reason, resolved.message);
+    }
+    const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
+    if (capped !== undefined) return shed(reply, capped);
+    const socket = new StreamSocket(reply.raw, maxBuffered);
+    const opened = o.hub.connect(who.pod, resolved.policy, socket.io, req.query.version);
+    if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
+    const s: Session = opened;
+    guard.bind(s, token);
+    reply.hijack();
+    socket.goLive((slow) => {
+      if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
+      o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');
+    });
+    return reply;
+  };
+}
+
+/** `POST /v1/ack`: counted only for an exact (generation, version) the session was sent. */
+function serveAck({ o, refuse, sessionOf }: Door) {
+  return async (req: FastifyRequest<{ Body: AckRequest }>, reply: FastifyReply) => {
     const s = await sessionOf(req.headers.authorization, req.body.session);
     if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = o.hub.ack(req.body);
@@ -219,9 +179,12 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
         'this session was never sent that version at that generation',
       );
     return reply.code(204).send();
-  });
+  };
+}
 
-  app.post<{ Body: KeysRefreshRequest }>(KEYS_REFRESH_PATH, { schema: refreshSchema }, async (req, reply) => {
+/** `POST /v1/keys/refresh`: an unknown kid on a sidecar; new keys come as a delta. */
+function serveRefresh({ o, refuse, sessionOf }: Door) {
+  return async (req: FastifyRequest<{ Body: KeysRefreshRequest }>, reply: FastifyReply) => {
     const s = await sessionOf(req.headers.authorization, req.body.session);
     if (!('id' in s)) return refuse(reply, s.status, s.reason, s.message);
     const outcome = await o.hub.refreshKeys(req.body);
@@ -230,6 +193,13 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) =>
       return reply.code(400).send({ reason: 'unknown_issuer', message: 'the policy has no such issuer' });
     // 202 either way: new keys, if any, come as a delta on the stream.
     return reply.code(202).send({ refreshed: outcome === 'ok' });
-  });
+  };
+}
+
+export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
+  const d = door(o);
+  app.get<{ Querystring: { version?: string } }>(STREAM_PATH, { schema: configSchema }, serveStream(d));
+  app.post<{ Body: AckRequest }>(ACK_PATH, { schema: ackSchema }, serveAck(d));
+  app.post<{ Body: KeysRefreshRequest }>(KEYS_REFRESH_PATH, { schema: refreshSchema }, serveRefresh(d));
   return Promise.resolve();
 };
