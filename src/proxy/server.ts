@@ -16,13 +16,15 @@ import type { RequestFacts } from '../decide/request.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from '../metrics/sidecar.js';
 import { challengeFor } from './challenge.js';
-import type { Upstream } from './forward.js';
+import type { BodyPace, Upstream } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { createObserver } from './observe.js';
 import { readRequest } from './request-facts.js';
 import { refusal, refusalWith, respond, respondRaw } from './respond.js';
 import { readBody, type BodyLimits } from './body.js';
 import { ConnectionLimiter, headProblem } from './http-guards.js';
+
+const STALLED_UNDER_PRESSURE = 'body stalled while requests waited for an upstream connection';
 
 export interface ProxyServerOptions {
   engine: Engine;
@@ -92,7 +94,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     const fields = { method: facts.method, path: d.path, client: facts.client };
     /** A streamed body stalled after it was handed on: counted as `timeout`, and only so. */
     let cut = false;
-    const send = (body: Buffer | Readable | null): void =>
+    const send = (body: Buffer | Readable | null, pace?: BodyPace): void =>
       upstream.forward(
         facts.method,
         res,
@@ -106,6 +108,7 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
           if (reason === 'upstream_busy') respond(res, refusal('upstream_busy'));
         },
         () => observe.forwarded(d),
+        pace,
       );
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||
@@ -115,18 +118,21 @@ export function createProxyServer(opts: ProxyServerOptions): http.Server {
     if (!hasBody) return send(null);
     // The body is read (small ones whole) before an upstream connection is taken: a slow
     // client holds a socket of the sidecar, never one of the app.
-    readBody(req, bodyLimits, (why) => {
+    const cutBody = (why: string): void => {
+      if (cut) return;
       cut = true;
       observe.refused('timeout', d.policy, { detail: why, ...fields });
       res.destroy();
-    })
+    };
+    readBody(req, bodyLimits, cutBody, upstream.budget)
       .then((b) => {
         if (b.kind === 'aborted') return observe.refused('client_closed', d.policy, fields);
         if (b.kind === 'timeout') {
           observe.refused('timeout', d.policy, { detail: b.description, ...fields });
           return respond(res, refusalWith('timeout', 408, b.description));
         }
-        send(b.body);
+        if (b.kind === 'buffered') return send(b.body);
+        send(b.body, { stalledSince: b.stalledSince, evict: () => cutBody(STALLED_UNDER_PRESSURE) });
       })
       .catch((err: unknown) => internalError(res, err));
   };
