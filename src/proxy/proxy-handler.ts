@@ -121,8 +121,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#release();
     const res = this.#res;
     res.end();
-    // What is still buffered waits for the client, bounded like a paused answer.
-    if (res.writableLength > 0 && !res.destroyed) {
+    // What is still buffered past the socket's own buffer waits for the client, bounded like a
+    // paused answer. Not `writableLength > 0`: the server corks every answer until the next
+    // tick, so that held for every response and armed a timer and two listeners per request.
+    if (res.writableNeedDrain && !res.destroyed) {
       const cancel = this.#cutAfterStall();
       res.once('finish', cancel);
     }
