@@ -33,7 +33,8 @@ SVC_IP=10.96.0.1
 CGROUP_ROOT=/tokenwarden-$id
 mkdir -p "$work"/{logs,etcd,kubelet,pod-logs,cni,cni-ipam,containerd}
 : >"$work/pids"
-ls /run/netns 2>/dev/null | sort >"$work/netns.before"
+# The network namespaces that exist before (none, and no /run/netns, on a fresh machine).
+{ ls /run/netns 2>/dev/null || true; } | sort >"$work/netns.before"
 log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
 nsx() { nsenter --net="/run/netns/$netns" -- "$@"; }
 # start NAME CMD...: in the node's network namespace, in this process group, logged.
