@@ -222,12 +222,17 @@ export interface PropagationResult {
   outage_p99_ms?: number;
 }
 
-/** tokenwarden_operator_tokenreviews_total{result="reviewed"} from the operator's /metrics; null if absent. */
+/**
+ * tokenwarden_operator_tokenreviews_total{result="reviewed"} from the operator's /metrics: 0 when
+ * the family is there without that series (every token was checked against the issuer keys or
+ * cached); null when the operator could not be read.
+ */
 async function tokenReviews(port: number): Promise<number | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const m = /^tokenwarden_operator_tokenreviews_total\{result="reviewed"\} (\d+)/m.exec(text);
-    return m?.[1] === undefined ? null : Number(m[1]);
+    if (m?.[1] !== undefined) return Number(m[1]);
+    return text.includes('# TYPE tokenwarden_operator_tokenreviews_total counter') ? 0 : null;
   } catch {
     return null;
   }

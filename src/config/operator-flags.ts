@@ -74,6 +74,13 @@ export const OPERATOR_FLAGS = {
     env: 'TOKENWARDEN_LOG_LEVEL',
     help: 'trace|debug|info|warn|error',
   },
+  'stream-auth': {
+    arg: 'MODE',
+    default: 'issuer-keys',
+    choices: ['issuer-keys', 'tokenreview'],
+    help: '',
+    note: "how sidecar tokens are authenticated: issuer-keys checks them against the API server's service-account keys and sends a TokenReview only for what those cannot decide; tokenreview sends one for every new token",
+  },
   'injection-config': { arg: 'FILE', help: "sidecar injection settings (JSON; the chart's ConfigMap)" },
   'webhook-configuration': {
     arg: 'N',

@@ -44,7 +44,12 @@ export interface OperatorConfig {
   readonly servingIpAddresses: readonly string[];
   /** cert-manager issues the serving Secret; the operator only waits for it and reads it. */
   readonly certManager: boolean;
+  /** How sidecar tokens are authenticated (`--stream-auth`; docs/adr/0017). */
+  readonly streamAuth: StreamAuth;
 }
+
+export const STREAM_AUTH_MODES = OPERATOR_FLAGS['stream-auth'].choices;
+export type StreamAuth = (typeof STREAM_AUTH_MODES)[number];
 
 export { OPERATOR_FLAGS, OPERATOR_USAGE, parseOperatorFlags, type OperatorFlags } from './operator-flags.js';
 
@@ -99,6 +104,9 @@ export function loadOperatorConfig(
   const servingDnsNames = flags['serving-dns'] ?? [];
   for (const n of servingDnsNames)
     if (!DNS_NAME.test(n)) throw new ConfigError(`--serving-dns "${n}" must be a lower-case DNS name`);
+  const streamAuth = flags['stream-auth'] ?? OPERATOR_FLAGS['stream-auth'].default;
+  if (!(STREAM_AUTH_MODES as readonly string[]).includes(streamAuth))
+    throw new ConfigError(`--stream-auth "${streamAuth}" must be one of ${STREAM_AUTH_MODES.join(', ')}`);
   const servingIpAddresses = flags['serving-ip'] ?? [];
   for (const ip of servingIpAddresses)
     if (isIP(ip) === 0) throw new ConfigError(`--serving-ip "${ip}" must be an IPv4 or IPv6 address`);
@@ -122,6 +130,7 @@ export function loadOperatorConfig(
     servingDnsNames: Object.freeze([...servingDnsNames]),
     servingIpAddresses: Object.freeze([...servingIpAddresses]),
     certManager: flags['cert-manager'] === true,
+    streamAuth: streamAuth as StreamAuth,
   });
 }
 

@@ -118,7 +118,7 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     }),
     tokenReviews: new Counter({
       name: 'tokenwarden_operator_tokenreviews_total',
-      help: 'Config stream authentications: TokenReviews sent to the API server (reviewed) and answers reused from the cache (cached).',
+      help: 'Config stream authentications by how each was decided: a TokenReview sent to the API server (reviewed), an answer reused from the cache (cached), a token checked against the service-account issuer keys and accepted (verified) or refused (refused).',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

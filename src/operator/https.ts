@@ -15,7 +15,9 @@ import { receiverPlugin } from './receivers/wiring.js';
 import { servingDnsNames } from './serving/certificate.js';
 import { ManagedCertificate, type ServingCa } from './serving/secret.js';
 import { createServingServer, type ServingPlugin, type ServingServer } from './serving/server.js';
+import { apiCaller } from './runtime/api-call.js';
 import { tokenReviewer } from './stream/review-client.js';
+import { ServiceAccountKeys } from './stream/service-account-keys.js';
 import { streamRoutes } from './stream/routes.js';
 import { createInjection, type Injection } from './webhook/wiring.js';
 
@@ -57,6 +59,7 @@ export function servingPart(cfg: OperatorConfig, deps: HttpsDeps, c: OperatorCom
     ...(deps.servingSecretPollMs === undefined ? {} : { pollMs: deps.servingSecretPollMs }),
   });
   const injection = injectionOf(cfg, deps, c);
+  const auth = streamAuth(cfg, deps);
   const syncCa = (caPem: string): void => {
     injection?.onCertificate(caPem).catch((err: unknown) => {
       log.error({ err: (err as Error).message }, 'webhook caBundle sync failed');
@@ -65,18 +68,20 @@ export function servingPart(cfg: OperatorConfig, deps: HttpsDeps, c: OperatorCom
   const address = new Late<AddressInfo>('serving address');
   let serving: ServingServer | undefined;
   const stop = async (): Promise<void> => {
+    auth.keys?.stop();
     cert.stop();
     await serving?.close();
   };
   const start = async (): Promise<void> => {
     try {
+      auth.keys?.start();
       const material = await cert.start();
       c.signer.use(material);
       syncCa(material.caPem);
       const server = await createServingServer({
         tls: material,
         log: log.child({ component: 'serving' }),
-        plugins: plugins(cfg, deps, c, cert, injection),
+        plugins: plugins(cfg, deps, c, cert, injection, auth),
       });
       serving = server;
       cert.onChange((m) => {
@@ -93,6 +98,24 @@ export function servingPart(cfg: OperatorConfig, deps: HttpsDeps, c: OperatorCom
   };
   return { part: { name: 'https', start, stop }, ca: cert, address: () => address.get() };
 }
+
+/**
+ * How the config stream authenticates sidecar tokens: TokenReviews over a kept-alive pool, and
+ * (the default) the service-account issuer's keys first (docs/adr/0017).
+ */
+function streamAuth(cfg: OperatorConfig, deps: HttpsDeps) {
+  const call = apiCaller(deps.kc);
+  const keys =
+    cfg.streamAuth === 'issuer-keys'
+      ? new ServiceAccountKeys({ call, log: deps.log.child({ component: 'service-account-keys' }) })
+      : undefined;
+  return {
+    keys,
+    review: tokenReviewer(call),
+    ...(keys === undefined ? {} : { verify: (token: string) => keys.check(token) }),
+  };
+}
+type StreamAuthParts = ReturnType<typeof streamAuth>;
 
 /** The injection webhook runs when the chart gives its settings (--injection-config); it refuses
  * pods until the policy cache has synced and the serving CA is known. */
@@ -117,13 +140,20 @@ function plugins(
   c: OperatorComponents,
   ca: ServingCa,
   injection: Injection | undefined,
+  auth: StreamAuthParts,
 ): ServingPlugin[] {
   const { kc, log } = deps;
   const slog = log.child({ component: 'serving' });
   return [
     {
       plugin: streamRoutes,
-      options: { hub: c.hub, review: tokenReviewer(kc), log: slog, metrics: c.metrics },
+      options: {
+        hub: c.hub,
+        review: auth.review,
+        ...(auth.verify === undefined ? {} : { verify: auth.verify }),
+        log: slog,
+        metrics: c.metrics,
+      },
     },
     ...(injection === undefined ? [] : [{ plugin: injection.plugin }]),
     // Identity-provider events → TokenRevocations (src/operator/receivers).

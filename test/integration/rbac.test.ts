@@ -21,6 +21,7 @@ import { Registry } from 'prom-client';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
+import type { OperatorFlags } from '../../src/config/operator.js';
 import type { OperatorHandle } from '../../src/operator/run.js';
 import { loadSealKey } from '../../src/operator/webhook/seal-key.js';
 import { ReplicaStore } from '../../src/operator/stream/replica-store.js';
@@ -160,11 +161,12 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
     stream.close();
   });
 
-  it('cannot authenticate sidecars without create on tokenreviews: 503, never a pass', async () => {
+  /** An operator under the chart rules without create on tokenreviews, and a pod's stream to it. */
+  async function streamWithoutTokenReviews(flags: OperatorFlags) {
     const without = clusterRules.filter((r) => !(r.resources ?? []).includes('tokenreviews'));
     expect(without.length).toBe(clusterRules.length - 1);
     const { ns: saNs, user } = await serviceAccountWith(without);
-    operator = await startOperator(impersonating(admin, user), saNs);
+    operator = await startOperator(impersonating(admin, user), saNs, flags);
     await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
     const ns = await freshNamespace(admin, 'rbac-stream');
     await createPolicy(
@@ -173,13 +175,28 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
       policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
     );
     const pod = await createPodWithSa(admin, ns, 'orders-1', { app: 'orders' });
-    const stream = await openStream(
-      operator.servingAddress.port,
-      operator.ca.caPem(),
-      await podToken(admin, pod),
-    );
+    return {
+      pod,
+      open: async () =>
+        openStream(operator!.servingAddress.port, operator!.ca.caPem(), await podToken(admin, pod)),
+    };
+  }
+
+  it('cannot authenticate sidecars without create on tokenreviews in tokenreview mode: 503, never a pass', async () => {
+    const { open } = await streamWithoutTokenReviews({ 'stream-auth': 'tokenreview' });
+    const stream = await open();
     expect(stream.status).toBe(503);
     expect(stream.refusal?.reason).toBe('not_ready');
+  });
+
+  it('authenticates sidecars with the issuer keys alone under the chart rules without tokenreviews', async () => {
+    const { open } = await streamWithoutTokenReviews({});
+    // The keys are fetched at start; until then a token would need the TokenReview it may not send.
+    await waitFor('a stream opened with the service-account keys', async () => {
+      const s = await open();
+      s.close();
+      return s.status === 200;
+    });
   });
 
   it('fails to write policy status without patch on tokenpolicies/status', async () => {

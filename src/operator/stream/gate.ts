@@ -1,17 +1,24 @@
 /**
- * The door of `GET /v1/config`: a token is authenticated from the review cache when it can be,
- * else by a TokenReview that the admission limits allow; then the session caps. Everything a
- * refused caller could make the operator spend is bounded before it is spent.
+ * The door of the config stream: a token is authenticated from the cache when it can be, else
+ * against the API server's service-account keys (pod-token.ts), else by a TokenReview that the
+ * admission limits allow; then the session caps. Everything a refused caller could make the
+ * operator spend is bounded before it is spent.
  */
 import type { OperatorMetrics } from '../../metrics/operator.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import type { Authenticated } from './auth.js';
+import type { PodTokenCheck } from './pod-token.js';
 import { DEFAULT_REVIEW_CACHE, ReviewCache, tokenExpiryMs, type ReviewCacheOptions } from './review-cache.js';
 
 export type GateAnswer = Authenticated | { readonly ok: false; readonly shed: AdmissionRefusal };
 
 export interface GateOptions {
   readonly review: (token: string) => Promise<Authenticated>;
+  /**
+   * A local check against the service-account keys (service-account-keys.ts); what it leaves
+   * `undecided` goes to `review`. Absent: every uncached token is reviewed.
+   */
+  readonly verify?: (token: string) => PodTokenCheck;
   readonly admission?: AdmissionOptions;
   readonly cache?: ReviewCacheOptions;
   readonly metrics?: OperatorMetrics;
@@ -38,7 +45,7 @@ export class StreamGate {
     this.cache = new ReviewCache({ ...(o.cache ?? DEFAULT_REVIEW_CACHE), now: this.#now });
   }
 
-  /** Who holds `token`: from the cache, or a TokenReview when the limits allow one. */
+  /** Who holds `token`: from the cache, the service-account keys, or a TokenReview the limits allow. */
   async authenticate(token: string): Promise<GateAnswer> {
     const hit = this.cache.get(token);
     if (hit !== undefined) {
@@ -48,6 +55,12 @@ export class StreamGate {
     // A token whose own exp has passed is refused for free; the API server would refuse it too.
     const exp = tokenExpiryMs(token);
     if (exp !== undefined && exp <= this.#now()) return expired;
+    const local = this.#o.verify?.(token);
+    if (local !== undefined && local.ok !== 'undecided') {
+      this.#o.metrics?.tokenReviews.inc({ result: local.ok ? 'verified' : 'refused' });
+      if (local.ok) this.cache.remember(token, local);
+      return local;
+    }
     const shed = this.admission.startReview(this.#now());
     if (shed !== undefined) return { ok: false, shed };
     try {

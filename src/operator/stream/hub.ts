@@ -107,11 +107,14 @@ export class StreamHub {
     return this.ready && !this.closed;
   }
 
-  /** The TokenPolicy serving `pod`: the pod must exist with that uid and be selected in its own namespace. */
-  resolve(pod: PodRef): Resolved {
+  /**
+   * The TokenPolicy serving `pod`: the pod must exist with that uid, run as `serviceAccount` and
+   * be selected in its own namespace.
+   */
+  resolve(pod: PodRef, serviceAccount: string): Resolved {
     if (!this.isReady())
       return { ok: false, status: 503, reason: 'not_ready', message: 'operator caches are not synced yet' };
-    return resolvePod(this.d.catalog, this.d.pods, this.select, pod);
+    return resolvePod(this.d.catalog, this.d.pods, this.select, pod, serviceAccount);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * Which policy a connecting sidecar is served, with the refusals of the contract
- * (docs/contracts/in-cluster.md): the pod must exist with the uid its token names, be live,
- * and be selected by a TokenPolicy of its own namespace (the catalog's choice, the one the
+ * (docs/contracts/in-cluster.md): the pod must exist with the uid its token names, run as the
+ * ServiceAccount its token names, be live, and be selected by a TokenPolicy of its own namespace (the catalog's choice, the one the
  * webhook injected for).
  */
 import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
@@ -36,6 +36,7 @@ export function resolvePod(
   pods: Pick<ObjectCache<V1Pod>, 'get'>,
   select: SelectPolicy,
   pod: PodRef,
+  serviceAccount: string,
 ): Resolved {
   const noPolicy: Resolved = {
     ok: false,
@@ -52,6 +53,16 @@ export function resolvePod(
       status: 403,
       reason: 'pod_not_found',
       message: `pod ${pod.namespace}/${pod.name} (uid ${pod.uid}) does not exist or is terminating`,
+    };
+  // A token is only ever issued for the pod's own ServiceAccount; checked here too, since a
+  // token checked against the issuer keys (pod-token.ts) was not looked up by the API server.
+  const runsAs = live.spec?.serviceAccountName ?? live.spec?.serviceAccount ?? 'default';
+  if (runsAs !== serviceAccount)
+    return {
+      ok: false,
+      status: 403,
+      reason: 'pod_not_found',
+      message: `pod ${pod.namespace}/${pod.name} does not run as ServiceAccount ${serviceAccount}`,
     };
   const policy = select(pod.namespace, live.metadata?.labels);
   return policy === undefined ? noPolicy : { ok: true, policy };

@@ -1,5 +1,6 @@
 /**
- * TokenReview results, cached so a reconnect storm does not become a TokenReview storm on the
+ * Authentication results (TokenReviews, and tokens checked against the service-account keys),
+ * cached so a reconnect storm does not become a TokenReview storm on the
  * API server. Keyed by the SHA-256 of the token (the token itself is never stored); an entry
  * lives at most `ttlMs` and never past the token's own `exp`. Only positive answers are cached:
  * a refusal costs the caller a review (and the pre-authentication limit) every time. Concurrent
@@ -81,6 +82,11 @@ export class ReviewCache {
     const result = await p;
     if (result.ok) this.#put(key, result, tokenExpiryMs(token));
     return result;
+  }
+
+  /** A positive answer decided without a TokenReview (pod-token.ts), kept like a review's. */
+  remember(token: string, result: Authenticated): void {
+    if (result.ok) this.#put(tokenKey(token), result, tokenExpiryMs(token));
   }
 
   #put(key: string, result: Authenticated, expMs: number | undefined): void {

@@ -25,6 +25,7 @@ import type { AdmissionOptions, AdmissionRefusal } from './admission.js';
 import { bearerToken, type Authenticated } from './auth.js';
 import { StreamGate } from './gate.js';
 import type { StreamHub } from './hub.js';
+import type { PodTokenCheck } from './pod-token.js';
 import type { Session } from './sessions.js';
 import { StreamSocket } from './stream-socket.js';
 
@@ -32,6 +33,8 @@ export interface StreamRoutesOptions {
   readonly hub: StreamHub;
   /** TokenReview of the bearer token (review-client.ts `tokenReviewer`; an API server that cannot be asked → 503, never a pass). */
   readonly review: (token: string) => Promise<Authenticated>;
+  /** The local check against the service-account keys (gate.ts); absent: TokenReviews only. */
+  readonly verify?: (token: string) => PodTokenCheck;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
   readonly admission?: AdmissionOptions;
@@ -91,6 +94,7 @@ const configSchema = {
 function door(o: StreamRoutesOptions) {
   const gate = new StreamGate({
     review: o.review,
+    ...(o.verify === undefined ? {} : { verify: o.verify }),
     ...(o.admission === undefined ? {} : { admission: o.admission }),
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
   });
@@ -143,7 +147,7 @@ function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
       o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
       return refuse(reply, who.status, who.reason, who.message);
     }
-    const resolved = o.hub.resolve(who.pod);
+    const resolved = o.hub.resolve(who.pod, who.serviceAccount);
     if (!resolved.ok) {
       o.log.info({ pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason }, 'stream refused');
       return refuse(reply, resolved.status, resolved.reason, resolved.message);

@@ -107,7 +107,10 @@ describe('the webhook and the stream select the same policy', () => {
               },
               { settings: () => settings, lookupPolicy, sealKey: SEAL_KEY },
             );
-            const stream = hub.resolve({ namespace, name: pod.metadata!.name!, uid: pod.metadata!.uid! });
+            const stream = hub.resolve(
+              { namespace, name: pod.metadata!.name!, uid: pod.metadata!.uid! },
+              pod.spec?.serviceAccountName ?? 'default',
+            );
             const injectedFor =
               admission.policy === undefined ? undefined : `${namespace}/${admission.policy}`;
             expect(stream.ok ? stream.policy : undefined).toBe(injectedFor);

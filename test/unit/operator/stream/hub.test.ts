@@ -46,21 +46,28 @@ function setup() {
 describe('StreamHub', () => {
   it('resolves a pod to the policy of its own namespace, with the refusals of the contract', () => {
     const { hub } = setup();
-    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'u-a' })).toEqual({
+    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'default')).toEqual({
       ok: true,
       policy: 'shop/orders',
     });
-    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'other' })).toMatchObject({
+    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'other' }, 'default')).toMatchObject({
       ok: false,
       reason: 'pod_not_found',
       status: 403,
     });
-    expect(hub.resolve({ namespace: 'shop', name: 'b', uid: 'u-b' })).toMatchObject({
+    // A token of another ServiceAccount than the one the pod runs as names no pod we serve.
+    expect(hub.resolve({ namespace: 'shop', name: 'a', uid: 'u-a' }, 'builder')).toMatchObject({
+      ok: false,
+      reason: 'pod_not_found',
+      status: 403,
+      message: 'pod shop/a does not run as ServiceAccount builder',
+    });
+    expect(hub.resolve({ namespace: 'shop', name: 'b', uid: 'u-b' }, 'default')).toMatchObject({
       ok: false,
       reason: 'no_policy',
       status: 404,
     });
-    expect(hub.resolve({ namespace: 'elsewhere', name: 'a', uid: 'u-a' })).toMatchObject({
+    expect(hub.resolve({ namespace: 'elsewhere', name: 'a', uid: 'u-a' }, 'default')).toMatchObject({
       ok: false,
       reason: 'no_policy',
     });
