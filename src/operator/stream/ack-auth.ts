@@ -13,6 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { StreamRefusalReason } from '../../distribution/protocol.js';
 import type { AdmissionRefusal } from './admission.js';
 import type { GateAnswer } from './gate.js';
+import { tokenExpiryMs } from './review-cache.js';
 import type { PodRef, Session } from './sessions.js';
 
 export type AckAuth =
@@ -32,18 +33,6 @@ interface Binding {
 
 const fingerprint = (token: string): Buffer => createHash('sha256').update(token).digest();
 
-/** The `exp` of a JWT the TokenReview already accepted (only to bound the binding). */
-function expiryOf(token: string): number {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      exp?: unknown;
-    };
-    return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp * 1000 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 const samePod = (a: PodRef, b: PodRef): boolean =>
   a.uid === b.uid && a.namespace === b.namespace && a.name === b.name;
 
@@ -58,7 +47,7 @@ export class AckGuard {
 
   /** The token `s` was opened with (just reviewed by the stream route). */
   bind(s: Session, token: string): void {
-    this.#bound.set(s, { fingerprint: fingerprint(token), expiresAt: expiryOf(token) });
+    this.#bound.set(s, { fingerprint: fingerprint(token), expiresAt: tokenExpiryMs(token) ?? 0 });
   }
 
   async check(s: Session, token: string): Promise<AckAuth> {

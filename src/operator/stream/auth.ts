@@ -28,6 +28,14 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** `system:serviceaccount:NS:NAME` → [NS, NAME], or undefined for any other user name. */
+export function serviceAccountOf(username: unknown): readonly [string, string] | undefined {
+  if (typeof username !== 'string' || !username.startsWith(SA_PREFIX)) return undefined;
+  const parts = username.slice(SA_PREFIX.length).split(':');
+  const [namespace, name] = parts;
+  return parts.length === 2 && namespace && name ? [namespace, name] : undefined;
+}
+
 /** Reads a TokenReview answer. Pure. */
 export function podFromReview(review: V1TokenReview): Authenticated {
   const st = review.status;
@@ -49,13 +57,13 @@ export function podFromReview(review: V1TokenReview): Authenticated {
   const extra = st.user?.extra ?? {};
   const name = extra[POD_NAME_EXTRA]?.[0];
   const uid = extra[POD_UID_EXTRA]?.[0];
-  const parts = username.startsWith(SA_PREFIX) ? username.slice(SA_PREFIX.length).split(':') : [];
-  if (name === undefined || uid === undefined || parts.length !== 2 || !parts[0])
+  const sa = serviceAccountOf(username);
+  if (name === undefined || uid === undefined || sa === undefined)
     return {
       ok: false,
       status: 403,
       reason: 'not_a_pod_token',
       message: 'token is not a pod-bound ServiceAccount token (use a projected serviceAccountToken volume)',
     };
-  return { ok: true, pod: { namespace: parts[0], name, uid }, serviceAccount: parts[1] ?? '' };
+  return { ok: true, pod: { namespace: sa[0], name, uid }, serviceAccount: sa[1] };
 }

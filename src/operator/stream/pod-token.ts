@@ -14,7 +14,7 @@ import { matchKey, type KeySet } from '../../keys/jwks.js';
 import { ALGORITHMS, type Algorithm } from '../../policy/types.js';
 import { decodeToken } from '../../token/decode.js';
 import { signatureValid } from '../../token/signature.js';
-import type { Authenticated } from './auth.js';
+import { serviceAccountOf, type Authenticated } from './auth.js';
 
 /** What the API server publishes: its issuer (discovery document) and its verification keys. */
 export interface IssuerTrust {
@@ -27,7 +27,6 @@ export type PodTokenCheck = Authenticated | { readonly ok: 'undecided'; readonly
 
 /** A token whose `nbf`/`iat` is this far ahead of our clock is still accepted (clock skew). */
 export const CLOCK_SKEW_MS = 60_000;
-const SA_PREFIX = 'system:serviceaccount:';
 
 const invalid = (message: string): Authenticated => ({
   ok: false,
@@ -70,24 +69,18 @@ export function checkPodToken(token: string, trust: IssuerTrust, nowMs: number):
 
 /** The pod and ServiceAccount of a verified token's `sub` and `kubernetes.io` claims. */
 function podOf(sub: unknown, k8s: Record<string, unknown>): Authenticated {
-  const parts =
-    typeof sub === 'string' && sub.startsWith(SA_PREFIX) ? sub.slice(SA_PREFIX.length).split(':') : [];
-  const [namespace, serviceAccount] = parts;
+  const sa = serviceAccountOf(sub);
   const pod = obj(k8s.pod);
   const name = str(pod.name);
   const uid = str(pod.uid);
   if (
-    parts.length !== 2 ||
-    namespace === undefined ||
-    serviceAccount === undefined ||
-    namespace === '' ||
-    serviceAccount === '' ||
+    sa === undefined ||
     name === undefined ||
     uid === undefined ||
     // The claims must agree with the subject they come with.
-    k8s.namespace !== namespace ||
-    obj(k8s.serviceaccount).name !== serviceAccount
+    k8s.namespace !== sa[0] ||
+    obj(k8s.serviceaccount).name !== sa[1]
   )
     return notPodToken;
-  return { ok: true, pod: { namespace, name, uid }, serviceAccount };
+  return { ok: true, pod: { namespace: sa[0], name, uid }, serviceAccount: sa[1] };
 }
