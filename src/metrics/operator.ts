@@ -59,10 +59,27 @@ export interface OperatorMetrics {
   readonly receiverEvents: Counter<'receiver' | 'outcome'>;
 }
 
+/**
+ * Registers every metric of the operator on `registry`, family by family. The exposition lists
+ * metrics in registration order, so the order of the calls below is the order of /metrics.
+ */
 export function createOperatorMetrics(registry: Registry): OperatorMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'tokenwarden_operator_process_' });
-  const m: OperatorMetrics = {
-    registry,
+  const control = controlLoopMetrics(registry);
+  const stream = streamMetrics(registry);
+  const api = apiServerMetrics(registry);
+  const receivers = receiverMetrics(registry);
+  return { registry, ...control, ...stream, ...api, ...receivers };
+}
+
+type ControlLoopMetrics = Pick<
+  OperatorMetrics,
+  'reconcileTotal' | 'reconcileDuration' | 'queueDepth' | 'policies' | 'jwksFetches' | 'leader'
+>;
+
+/** The control loop: reconciles, the work queue, policies by readiness, key fetches, leadership. */
+function controlLoopMetrics(registry: Registry): ControlLoopMetrics {
+  const m: ControlLoopMetrics = {
     reconcileTotal: new Counter({
       name: 'tokenwarden_operator_reconcile_total',
       help: 'Reconciles by kind and result (success, requeue, error).',
@@ -98,6 +115,20 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       help: '1 while this replica holds the leader Lease (writes status, collects revocations).',
       registers: [registry],
     }),
+  };
+  m.leader.set(0);
+  m.queueDepth.set(0);
+  return m;
+}
+
+/** The config stream: sidecars connected and in sync, refusals, authentications, propagation. */
+function streamMetrics(
+  registry: Registry,
+): Pick<
+  OperatorMetrics,
+  'connectedSidecars' | 'syncedSidecars' | 'streamErrors' | 'tokenReviews' | 'propagation'
+> {
+  return {
     connectedSidecars: new Gauge({
       name: 'tokenwarden_operator_connected_sidecars',
       help: 'Sidecars connected to this replica for configuration, by TokenPolicy (namespace/name).',
@@ -128,6 +159,17 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     }),
+  };
+}
+
+/**
+ * What the operator does with the API server besides reconciling: watches restarted, status
+ * writes, expired revocations collected.
+ */
+function apiServerMetrics(
+  registry: Registry,
+): Pick<OperatorMetrics, 'informerRestarts' | 'statusWrites' | 'revocationsCollected'> {
+  return {
     informerRestarts: new Counter({
       name: 'tokenwarden_operator_informer_restarts_total',
       help: 'Watches restarted after an error, by resource.',
@@ -145,6 +187,12 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       help: 'TokenRevocations deleted by the leader after their expiresAt.',
       registers: [registry],
     }),
+  };
+}
+
+/** Events pushed by identity providers (src/operator/receivers). */
+function receiverMetrics(registry: Registry): Pick<OperatorMetrics, 'receiverEvents'> {
+  return {
     receiverEvents: new Counter({
       name: 'tokenwarden_operator_receiver_events_total',
       help: 'Identity-provider events received (back-channel logout, SSF), by receiver and outcome.',
@@ -152,9 +200,6 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       registers: [registry],
     }),
   };
-  m.leader.set(0);
-  m.queueDepth.set(0);
-  return m;
 }
 
 /** Sets the per-readiness policy gauge from a full count (all three series always present). */

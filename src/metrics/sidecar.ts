@@ -1,10 +1,14 @@
 /**
- * Every metric the sidecar exports, registered on one injected Registry (never the global one).
- * Labels come from closed sets only: never a token, subject, jti, path or client address.
+ * Every metric the sidecar exports, registered on one injected Registry (never the global one);
+ * those of the bounded stores are defined in sidecar-stores.ts. Labels come from closed sets
+ * only: never a token, subject, jti, path or client address.
  */
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { ALL_REASONS, type DecisionLabel, type Reason } from '../core/reasons.js';
 import { LeanHistogram, RequestCounter } from './hot-path.js';
+import { storeGauges, verifiedCacheEntries, type StoreSizes } from './sidecar-stores.js';
+
+export type { StoreSizes } from './sidecar-stores.js';
 
 const LIFETIME_BUCKETS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400];
 
@@ -38,80 +42,6 @@ export interface SidecarMetrics {
   countRequest(policy: string, decision: DecisionLabel, reason: Reason): void;
 }
 
-export interface StoreSizes {
-  cacheEntries: number;
-  cacheBytes: number;
-  cacheCapacityBytes: number;
-  reuseEntries: number;
-  reuseBytes: number;
-  reuseCapacityBytes: number;
-  /** Uses refused because the reuse store was full, since start. */
-  reuseRefusedFull: number;
-  /** Verified-token cache lookups since start that found a usable entry / did not. */
-  cacheHits: number;
-  cacheMisses: number;
-}
-
-function storeGauges(registry: Registry, read: () => StoreSizes | undefined): void {
-  const gauge = (name: string, help: string, pick: (s: StoreSizes) => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const s = read();
-        if (s !== undefined) this.set(pick(s));
-      },
-    });
-  };
-  gauge(
-    'tokenwarden_verified_token_cache_bytes',
-    'Estimated heap bytes held by the verified-token cache.',
-    (s) => s.cacheBytes,
-  );
-  gauge(
-    'tokenwarden_verified_token_cache_capacity_bytes',
-    'Byte cap of the verified-token cache (--token-cache-bytes).',
-    (s) => s.cacheCapacityBytes,
-  );
-  gauge('tokenwarden_reuse_store_entries', 'jtis counted by the reuse store.', (s) => s.reuseEntries);
-  gauge(
-    'tokenwarden_reuse_store_bytes',
-    'Estimated heap bytes held by the reuse store.',
-    (s) => s.reuseBytes,
-  );
-  gauge(
-    'tokenwarden_reuse_store_capacity_bytes',
-    'Byte cap of the reuse store (--reuse-store-bytes); at the cap, reuse-limited tokens are refused.',
-    (s) => s.reuseCapacityBytes,
-  );
-  // Counted as plain numbers on the request path (src/token/cache.ts), read here at scrape.
-  new Counter({
-    name: 'tokenwarden_verified_token_cache_lookups_total',
-    help: 'Verified-token cache lookups by result (hit: no signature check needed; miss: verified now).',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      const s = read();
-      if (s === undefined) return;
-      this.reset();
-      this.inc({ result: 'hit' }, s.cacheHits);
-      this.inc({ result: 'miss' }, s.cacheMisses);
-    },
-  });
-  new Counter({
-    name: 'tokenwarden_reuse_store_full_total',
-    help: 'Tokens refused because the reuse store was full (fail closed: a use is never forgotten).',
-    registers: [registry],
-    collect() {
-      const s = read();
-      if (s === undefined) return;
-      this.reset();
-      this.inc(s.reuseRefusedFull);
-    },
-  });
-}
-
 export interface SidecarMetricsOptions {
   /**
    * Read at scrape time for tokenwarden_config_staleness_seconds (so it is exact, not as old as
@@ -120,11 +50,14 @@ export interface SidecarMetricsOptions {
   staleness?: () => number | undefined;
 }
 
+/**
+ * Registers every metric of the sidecar on `registry`, family by family. The exposition lists
+ * metrics in registration order, so the order of the calls below is the order of /metrics.
+ */
 export function createSidecarMetrics(
   registry: Registry,
   options: SidecarMetricsOptions = {},
 ): SidecarMetrics {
-  const staleness = options.staleness;
   let storeSource: (() => StoreSizes) | undefined;
   storeGauges(registry, () => storeSource?.());
   collectDefaultMetrics({ register: registry, prefix: 'tokenwarden_process_' });
@@ -135,8 +68,32 @@ export function createSidecarMetrics(
     reasons: ALL_REASONS,
     registers: [registry],
   });
+  const decisions = decisionHistograms(registry);
+  const config = configMetrics(registry, options.staleness);
+  const outcomes = outcomeMetrics(registry);
+  const verifiedCacheSize = verifiedCacheEntries(registry);
+  const controlPlane = controlPlaneMetrics(registry);
   return {
     registry,
+    ...decisions,
+    ...config,
+    ...outcomes,
+    verifiedCacheSize,
+    ...controlPlane,
+    setStoreSource(source) {
+      storeSource = source;
+    },
+    countRequest(policy, decision, reason) {
+      requests.inc(policy, decision, reason);
+    },
+  };
+}
+
+/** How long deciding takes, and the lifetime and age of the tokens accepted. */
+function decisionHistograms(
+  registry: Registry,
+): Pick<SidecarMetrics, 'authDuration' | 'remainingLifetime' | 'tokenAge'> {
+  return {
     authDuration: new LeanHistogram({
       name: 'tokenwarden_auth_duration_seconds',
       help: 'Time spent deciding a request, upstream excluded.',
@@ -157,6 +114,24 @@ export function createSidecarMetrics(
       buckets: LIFETIME_BUCKETS,
       registers: [registry],
     }),
+  };
+}
+
+/** What is enforced and where it came from: revocations, generation, freshness, validity, keys. */
+function configMetrics(
+  registry: Registry,
+  staleness: SidecarMetricsOptions['staleness'],
+): Pick<
+  SidecarMetrics,
+  | 'revocations'
+  | 'configGeneration'
+  | 'configLastApplied'
+  | 'configStaleness'
+  | 'configReloadErrors'
+  | 'configValid'
+  | 'jwksRefresh'
+> {
+  return {
     revocations: new Gauge({
       name: 'tokenwarden_revocations',
       help: 'Revocation entries currently enforced.',
@@ -198,6 +173,14 @@ export function createSidecarMetrics(
       labelNames: ['issuer', 'result'] as const,
       registers: [registry],
     }),
+  };
+}
+
+/** Requests the sidecar refused or could not hand on, beyond the reason they were counted under. */
+function outcomeMetrics(
+  registry: Registry,
+): Pick<SidecarMetrics, 'tokenReuse' | 'reuseStoreUnavailable' | 'upstreamErrors'> {
+  return {
     tokenReuse: new Counter({
       name: 'tokenwarden_token_reuse_total',
       help: 'Requests refused because their jti exceeded reuse.maxUses.',
@@ -216,11 +199,14 @@ export function createSidecarMetrics(
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
-    verifiedCacheSize: new Gauge({
-      name: 'tokenwarden_verified_token_cache_entries',
-      help: 'Entries in the verified-token cache.',
-      registers: [registry],
-    }),
+  };
+}
+
+/** The config stream to the operator (in-cluster mode). */
+function controlPlaneMetrics(
+  registry: Registry,
+): Pick<SidecarMetrics, 'controlPlaneConnected' | 'controlPlaneReconnects'> {
+  return {
     controlPlaneConnected: new Gauge({
       name: 'tokenwarden_control_plane_connected',
       help: '1 while the config stream to the operator is open, else 0 (in-cluster mode).',
@@ -232,11 +218,5 @@ export function createSidecarMetrics(
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
-    setStoreSource(source) {
-      storeSource = source;
-    },
-    countRequest(policy, decision, reason) {
-      requests.inc(policy, decision, reason);
-    },
   };
 }

@@ -14,11 +14,11 @@ import { loggableFields, loggablePath, loggableText } from './log-safe.js';
 import { RateLimitedLog } from './http-guards.js';
 
 export interface Observer {
-  /** A decision was made (`started`: process.hrtime.bigint() when the request arrived). */
   /**
-   * The decision made: its latency, and for refusals their count and log line. A forward is
-   * counted by `forwarded` once the app is actually asked, so a request that ends otherwise
-   * (body timeout, upstream busy) is counted once, by its refusal.
+   * The decision made (`started`: process.hrtime.bigint() when the request arrived): its latency,
+   * and for refusals their count and log line. A forward is counted by `forwarded` once the app
+   * is actually asked, so a request that ends otherwise (body timeout, upstream busy) is counted
+   * once, by its refusal.
    */
   decided(d: Decision, facts: RequestFacts, started: bigint): void;
   /** The request of a forward decision leaves for the app: counted under its decision. */
@@ -31,28 +31,6 @@ export interface Observer {
 
 export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
   const refusals = new RateLimitedLog(log);
-  const logDenial = (d: Reject | Forward, facts: RequestFacts): void => {
-    log.info(
-      {
-        decision: d.kind === 'forward' ? d.decision : 'deny',
-        reason: d.reason,
-        detail: d.description === undefined ? undefined : loggableText(d.description),
-        policy: d.policy,
-        generation: d.generation,
-        rule: d.rule,
-        method: facts.method,
-        path: loggablePath(d.path),
-        client: facts.client,
-        fingerprint: d.token?.fingerprint,
-        sub: d.token?.sub,
-        jti: d.token?.jti,
-        iss: d.token?.iss,
-        enforcedInAudit: d.kind === 'reject' ? d.enforcedInAudit : undefined,
-      },
-      d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
-    );
-  };
-
   return {
     decided(d, facts, started) {
       metrics.authDuration.record(Number(process.hrtime.bigint() - started) / 1e9);
@@ -64,30 +42,14 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
       if (d.kind === 'reject') {
         metrics.countRequest(policy, 'deny', d.reason);
         if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
-        logDenial(d, facts);
+        logDenial(log, d, facts);
         return;
       }
       if (d.decision === 'audit_deny') {
         if (d.reason === 'reused') metrics.tokenReuse.inc({ policy });
-        logDenial(d, facts);
+        logDenial(log, d, facts);
       } else if (d.reason === 'ok') {
-        const now = Date.now() / 1000;
-        if (d.exp !== undefined) metrics.remainingLifetime.record(Math.max(0, d.exp - now));
-        if (d.iat !== undefined) metrics.tokenAge.record(Math.max(0, now - d.iat));
-        if (log.isLevelEnabled('debug')) {
-          log.debug(
-            {
-              policy,
-              generation: d.generation,
-              rule: d.rule,
-              method: facts.method,
-              path: loggablePath(d.path),
-              fingerprint: d.token?.fingerprint,
-              sub: d.token?.sub,
-            },
-            'request allowed',
-          );
-        }
+        recordAccepted(metrics, log, d, facts);
       }
     },
 
@@ -118,4 +80,48 @@ export function createObserver(metrics: SidecarMetrics, log: Logger): Observer {
       );
     },
   };
+}
+
+/** A refusal, or one that Audit mode forwards anyway: one log line each (not rate-limited). */
+function logDenial(log: Logger, d: Reject | Forward, facts: RequestFacts): void {
+  log.info(
+    {
+      decision: d.kind === 'forward' ? d.decision : 'deny',
+      reason: d.reason,
+      detail: d.description === undefined ? undefined : loggableText(d.description),
+      policy: d.policy,
+      generation: d.generation,
+      rule: d.rule,
+      method: facts.method,
+      path: loggablePath(d.path),
+      client: facts.client,
+      fingerprint: d.token?.fingerprint,
+      sub: d.token?.sub,
+      jti: d.token?.jti,
+      iss: d.token?.iss,
+      enforcedInAudit: d.kind === 'reject' ? d.enforcedInAudit : undefined,
+    },
+    d.kind === 'forward' ? 'token would be rejected (audit)' : 'request rejected',
+  );
+}
+
+/** A token accepted: its remaining lifetime and age, and a debug line when debug is on. */
+function recordAccepted(metrics: SidecarMetrics, log: Logger, d: Forward, facts: RequestFacts): void {
+  const now = Date.now() / 1000;
+  if (d.exp !== undefined) metrics.remainingLifetime.record(Math.max(0, d.exp - now));
+  if (d.iat !== undefined) metrics.tokenAge.record(Math.max(0, now - d.iat));
+  if (log.isLevelEnabled('debug')) {
+    log.debug(
+      {
+        policy: d.policy,
+        generation: d.generation,
+        rule: d.rule,
+        method: facts.method,
+        path: loggablePath(d.path),
+        fingerprint: d.token?.fingerprint,
+        sub: d.token?.sub,
+      },
+      'request allowed',
+    );
+  }
 }

@@ -13,32 +13,24 @@
  * sidecar declares the app's named port (pointing at 15080) and the app's port is renamed, so a
  * Service that targets the port by name reaches the sidecar. The app must then listen on loopback.
  */
-import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { CaptureMode, InjectionFileConfig } from '../../config/injection.js';
 import {
   ADMIN_PORT,
   ANNOTATION_CAPTURE,
   ANNOTATION_INJECT,
   ANNOTATION_INJECTED,
-  CAPTURE_NAME,
   PROXY_PORT,
   SIDECAR_NAME,
-  SIDECAR_UID,
   hasSidecar,
   optedOut,
 } from '../../core/injection.js';
+import { captureContainer, sidecarContainer, volumes } from './containers.js';
 import { rewriteAppProbes, withAppProbes } from './probes.js';
 
 export { CAPTURE_NAME, SIDECAR_NAME, hasSidecar, optedOut } from '../../core/injection.js';
+export { STATE_DIR, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_FILE, captureArgs, sidecarArgs } from './containers.js';
 
-export const TOKEN_AUDIENCE = 'tokenwarden';
-export const TOKEN_DIR = '/var/run/secrets/tokenwarden';
-export const TOKEN_FILE = `${TOKEN_DIR}/token`;
-export const STATE_DIR = '/var/lib/tokenwarden';
-
-const TOKEN_VOLUME = 'tokenwarden-token';
-const STATE_VOLUME = 'tokenwarden-state';
-const RUN_VOLUME = 'tokenwarden-xtables';
 const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
   [PROXY_PORT, 'proxy'],
   [ADMIN_PORT, 'admin'],
@@ -107,6 +99,17 @@ export function injectSidecar(
   policy: InjectionPolicy,
   settings: InjectionSettings,
 ): InjectionResult {
+  const mode = captureModeFor(pod, settings);
+  if (typeof mode !== 'string') return mode;
+  return injected(pod, policy, settings, mode);
+}
+
+/**
+ * The checks made before anything is built, in this order: a pod opted out or already injected
+ * is left as it is; hostNetwork, a port of the sidecar's, or an unknown capture mode refuse it.
+ * Otherwise the capture mode to inject with (the annotation's, else the operator's default).
+ */
+function captureModeFor(pod: V1Pod, settings: InjectionSettings): CaptureMode | InjectionResult {
   if (optedOut(pod)) return unchanged(pod, 'opted_out', `annotation ${ANNOTATION_INJECT}: "false"`);
   // Idempotent: a reinvocation (reinvocationPolicy: IfNeeded) or a re-submitted pod is left as is.
   if (hasSidecar(pod))
@@ -123,20 +126,8 @@ export function injectSidecar(
     );
   }
 
-  for (const c of allContainers(pod)) {
-    for (const p of c.ports ?? []) {
-      const role = RESERVED_PORTS.get(p.containerPort);
-      if (role !== undefined) {
-        return refused(
-          pod,
-          'port_collision',
-          `container "${c.name}" declares port ${p.containerPort}, which the tokenwarden sidecar uses ` +
-            `(${role} port); move the app off ports ${PROXY_PORT} and ${ADMIN_PORT}, or opt the pod out ` +
-            `with ${ANNOTATION_INJECT}: "false"`,
-        );
-      }
-    }
-  }
+  const collision = portCollision(pod);
+  if (collision !== undefined) return refused(pod, 'port_collision', collision);
 
   const annotated = pod.metadata?.annotations?.[ANNOTATION_CAPTURE];
   const mode = annotated ?? settings.defaultCaptureMode;
@@ -147,7 +138,37 @@ export function injectSidecar(
       `annotation ${ANNOTATION_CAPTURE}: "${mode}" is not one of "iptables", "none"`,
     );
   }
+  return mode;
+}
 
+/** The first container port of the pod that the sidecar needs: the refusal's message. */
+function portCollision(pod: V1Pod): string | undefined {
+  for (const c of allContainers(pod)) {
+    for (const p of c.ports ?? []) {
+      const role = RESERVED_PORTS.get(p.containerPort);
+      if (role !== undefined) {
+        return (
+          `container "${c.name}" declares port ${p.containerPort}, which the tokenwarden sidecar uses ` +
+          `(${role} port); move the app off ports ${PROXY_PORT} and ${ADMIN_PORT}, or opt the pod out ` +
+          `with ${ANNOTATION_INJECT}: "false"`
+        );
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A deep copy of `pod` with the sidecar (and in iptables mode the capture container) first among
+ * its init containers, its app probes moved onto the sidecar, the volumes, and the injected
+ * annotation. Capture `none` without a named app port is refused instead.
+ */
+function injected(
+  pod: V1Pod,
+  policy: InjectionPolicy,
+  settings: InjectionSettings,
+  mode: CaptureMode,
+): InjectionResult {
   const out = structuredClone(pod);
   const spec = (out.spec ??= { containers: [] });
   const appProbes = rewriteAppProbes(spec.containers, policy.targetPort);
@@ -201,143 +222,4 @@ function takeOverNamedPort(containers: V1Container[], targetPort: number): strin
     }
   }
   return undefined;
-}
-
-const hardened = {
-  allowPrivilegeEscalation: false,
-  privileged: false,
-  readOnlyRootFilesystem: true,
-  seccompProfile: { type: 'RuntimeDefault' },
-};
-
-export function sidecarArgs(policy: InjectionPolicy, settings: InjectionSettings): string[] {
-  return [
-    'sidecar',
-    '--control-plane',
-    settings.controlPlaneUrl,
-    '--upstream',
-    `http://127.0.0.1:${policy.targetPort}`,
-    '--state-dir',
-    STATE_DIR,
-    '--token-file',
-    TOKEN_FILE,
-    '--log-level',
-    settings.logLevel,
-    // Both families: capture redirects IPv6 clients too; the sidecar falls back to 0.0.0.0 where
-    // the pod has no IPv6 (EAFNOSUPPORT).
-    '--listen',
-    `[::]:${PROXY_PORT}`,
-    '--admin-listen',
-    `[::]:${ADMIN_PORT}`,
-  ];
-}
-
-export function captureArgs(
-  policy: InjectionPolicy,
-  settings: Pick<InjectionSettings, 'captureIpv6'>,
-): string[] {
-  return [
-    'capture',
-    '--target-port',
-    String(policy.targetPort),
-    '--proxy-port',
-    String(PROXY_PORT),
-    '--proxy-uid',
-    String(SIDECAR_UID),
-    // `on` is the binary's `auto` (fatal when IPv6 is present and cannot be covered); `off` only
-    // when the platform turned IPv6 capture off in the chart.
-    ...(settings.captureIpv6 === 'off' ? ['--ipv6', 'off'] : []),
-  ];
-}
-
-function sidecarContainer(
-  policy: InjectionPolicy,
-  settings: InjectionSettings,
-  ports: V1ContainerPort[],
-): V1Container {
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: ADMIN_PORT },
-    periodSeconds,
-    timeoutSeconds: 2,
-    failureThreshold,
-  });
-  return {
-    name: SIDECAR_NAME,
-    image: settings.image,
-    imagePullPolicy: settings.imagePullPolicy,
-    // A native sidecar (Kubernetes 1.29+): started before the app, stopped after it.
-    restartPolicy: 'Always',
-    args: sidecarArgs(policy, settings),
-    env: [
-      { name: 'TOKENWARDEN_CA_PEM', value: settings.caPem },
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      // --memory-budget: the container's own memory limit, in bytes (src/config/memory.ts).
-      ...(settings.sidecarResources.limits?.memory === undefined
-        ? []
-        : [
-            {
-              name: 'TOKENWARDEN_MEMORY_BUDGET',
-              valueFrom: {
-                resourceFieldRef: { containerName: SIDECAR_NAME, resource: 'limits.memory', divisor: '1' },
-              },
-            },
-          ]),
-      ...structuredClone(policy.env ?? []),
-    ],
-    ports,
-    // The app starts once the sidecar's startup probe passes (native sidecar ordering).
-    startupProbe: probe('/healthz', 1, 60),
-    readinessProbe: probe('/readyz', 5, 2),
-    livenessProbe: probe('/healthz', 10, 3),
-    resources: structuredClone(settings.sidecarResources),
-    securityContext: {
-      ...structuredClone(hardened),
-      runAsNonRoot: true,
-      runAsUser: SIDECAR_UID,
-      runAsGroup: SIDECAR_UID,
-      capabilities: { drop: ['ALL'] },
-    },
-    volumeMounts: [
-      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
-      { name: STATE_VOLUME, mountPath: STATE_DIR },
-    ],
-  };
-}
-
-function captureContainer(policy: InjectionPolicy, settings: InjectionSettings): V1Container {
-  return {
-    name: CAPTURE_NAME,
-    image: settings.image,
-    imagePullPolicy: settings.imagePullPolicy,
-    args: captureArgs(policy, settings),
-    resources: structuredClone(settings.captureResources),
-    securityContext: {
-      ...structuredClone(hardened),
-      // iptables needs root in the pod's network namespace with exactly these two capabilities;
-      // the only container of the pod that is not non-root.
-      runAsNonRoot: false,
-      runAsUser: 0,
-      runAsGroup: 0,
-      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
-    },
-    // iptables takes its lock in /run/xtables.lock; the root filesystem stays read-only.
-    volumeMounts: [{ name: RUN_VOLUME, mountPath: '/run' }],
-  };
-}
-
-function volumes(mode: CaptureMode): V1Volume[] {
-  const list: V1Volume[] = [
-    {
-      name: TOKEN_VOLUME,
-      projected: {
-        sources: [
-          { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } },
-        ],
-      },
-    },
-    { name: STATE_VOLUME, emptyDir: { sizeLimit: '16Mi' } },
-  ];
-  if (mode === 'iptables') list.push({ name: RUN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
-  return list;
 }
