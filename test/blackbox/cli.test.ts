@@ -12,7 +12,7 @@ import { send } from './support/http.js';
 import { logFile, tokenLeaks } from './support/ledger.js';
 import { policyDoc, policyFile, revocationDoc } from './support/policy.js';
 import { CLI, assertBuilt, startSidecar, stopAllSidecars, waitReady } from './support/sidecar.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { useWorld } from './support/world.js';
 
 let dir: string;
@@ -200,7 +200,7 @@ describe('tokenwarden sidecar and SIGTERM', () => {
   });
 
   it('no log line of any sidecar or CLI run so far holds a token or a signature sent so far', async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(tokenLeaks().leaks).toEqual([]);
   });
 });

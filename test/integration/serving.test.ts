@@ -23,6 +23,7 @@ import {
   policyBody,
   publicJwk,
   revocationBody,
+  sleep,
   waitFor,
   type Obj,
 } from './operator-support.js';
@@ -120,7 +121,7 @@ describe('the serving Secret', () => {
     };
     const starting = start(ns, { 'cert-manager': true });
     // The operator must not create it: give it a moment, then look.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     await expect(
       core.readNamespacedSecret({ namespace: ns, name: 'tokenwarden-serving' }),
     ).rejects.toMatchObject({ code: 404 });
