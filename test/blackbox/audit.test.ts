@@ -11,7 +11,7 @@ import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME } from './support/policy.js';
 import { useWorld } from './support/world.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const world = useWorld({
   name: 'audit',
@@ -86,7 +86,7 @@ describe('Audit mode forwards what Enforce would refuse, and counts it', () => {
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(tokenLeaks().leaks).toEqual([]);
   });
 });

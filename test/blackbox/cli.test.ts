@@ -7,30 +7,27 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
 import { fingerprint } from './support/forge.js';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { logFile, tokenLeaks } from './support/ledger.js';
 import { policyDoc, policyFile, revocationDoc } from './support/policy.js';
 import { CLI, assertBuilt, startSidecar, stopAllSidecars, waitReady } from './support/sidecar.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { useWorld } from './support/world.js';
 
-let issuer: Issuer;
-let app: App;
 let dir: string;
 let goodPolicy: string;
 
-beforeAll(async () => {
-  assertBuilt();
-  issuer = await startIssuer();
-  app = await startApp();
+beforeAll(() => assertBuilt());
+const world = useWorld();
+
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-cli-'));
   goodPolicy = join(dir, 'policy.yaml');
   writeFileSync(
     goodPolicy,
     policyFile(
-      policyDoc(issuer, {
+      policyDoc(world.issuer, {
         rules: [
           { name: 'health', paths: ['/healthz'], action: 'Allow' },
           { name: 'admin', paths: ['/admin/*'], action: 'Authenticate', requiredScopes: ['orders:admin'] },
@@ -41,10 +38,9 @@ beforeAll(async () => {
   );
 });
 
+// Runs before the world's own clean-up: the sidecars read their policies from dir.
 afterAll(async () => {
   await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -85,7 +81,7 @@ function cli(args: string[], stdin?: string, timeoutMs = 30_000): Promise<Run> {
 
 describe('tokenwarden check', () => {
   it('a token the policy accepts exits 0 and prints "decision: ALLOW", never the token', async () => {
-    const token = await issuer.token({ sub: 'user-cli', scope: 'orders:admin' });
+    const token = await world.issuer.token({ sub: 'user-cli', scope: 'orders:admin' });
     const run = await cli([
       'check',
       '--policy',
@@ -107,7 +103,7 @@ describe('tokenwarden check', () => {
 
   it('an expired token for the wrong audience exits 1 and prints both reasons', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await issuer.token({ aud: 'billing-api', iat: now - 7200, exp: now - 3600 });
+    const token = await world.issuer.token({ aud: 'billing-api', iat: now - 7200, exp: now - 3600 });
     const run = await cli(['check', '--policy', goodPolicy, '--token', token, '--path', '/orders/1']);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('decision: DENY');
@@ -116,7 +112,7 @@ describe('tokenwarden check', () => {
   });
 
   it('a revoked token without the required scope exits 1 and lists revoked and insufficient_scope', async () => {
-    const token = await issuer.token({ sub: 'user-revoked-cli' });
+    const token = await world.issuer.token({ sub: 'user-revoked-cli' });
     const run = await cli(['check', '--policy', goodPolicy, '--token', token, '--path', '/admin/users']);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^ {2}- revoked: revoked by TokenRevocation cli-revocation$/m);
@@ -124,7 +120,7 @@ describe('tokenwarden check', () => {
   });
 
   it('--token - reads the token from standard input', async () => {
-    const token = await issuer.token({ sub: 'user-stdin' });
+    const token = await world.issuer.token({ sub: 'user-stdin' });
     const run = await cli(['check', '--policy', goodPolicy, '--token', '-'], `${token}\n`);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('decision: ALLOW');
@@ -133,8 +129,8 @@ describe('tokenwarden check', () => {
 
   it('an invalid policy file exits 2 and names the field on stderr', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, policyDoc(issuer, { expiry: { clockSkewSeconds: 301 } }));
-    const run = await cli(['check', '--policy', bad, '--token', await issuer.token()]);
+    writeFileSync(bad, policyDoc(world.issuer, { expiry: { clockSkewSeconds: 301 } }));
+    const run = await cli(['check', '--policy', bad, '--token', await world.issuer.token()]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('documents[0].spec.expiry.clockSkewSeconds');
     expect(run.stdout).toBe('');
@@ -152,12 +148,16 @@ describe('tokenwarden sidecar and SIGTERM', () => {
   it('SIGTERM lets a request in flight finish with 200, then the process exits 0 promptly', async () => {
     const sidecar = await startSidecar({
       name: 'cli-sigterm',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer),
     });
     await waitReady(sidecar);
-    const inFlight = send(sidecar.proxyUrl, '/slow?ms=1200', { token: await issuer.token() });
-    await waitFor('the app to receive the slow request', () => app.receivedFor('/slow').length > 0, 5_000);
+    const inFlight = send(sidecar.proxyUrl, '/slow?ms=1200', { token: await world.issuer.token() });
+    await waitFor(
+      'the app to receive the slow request',
+      () => world.app.receivedFor('/slow').length > 0,
+      5_000,
+    );
     sidecar.process.kill('SIGTERM');
     const res = await inFlight;
     const answered = Date.now();
@@ -180,11 +180,13 @@ describe('tokenwarden sidecar and SIGTERM', () => {
   it('SIGTERM with only idle keep-alive connections exits 0 within a few seconds', async () => {
     const sidecar = await startSidecar({
       name: 'cli-sigterm-idle',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer),
     });
     await waitReady(sidecar);
-    expect((await send(sidecar.proxyUrl, '/orders/idle', { token: await issuer.token() })).status).toBe(200);
+    expect((await send(sidecar.proxyUrl, '/orders/idle', { token: await world.issuer.token() })).status).toBe(
+      200,
+    );
     const signalled = Date.now();
     sidecar.process.kill('SIGTERM');
     const exit = await Promise.race([
@@ -198,7 +200,7 @@ describe('tokenwarden sidecar and SIGTERM', () => {
   });
 
   it('no log line of any sidecar or CLI run so far holds a token or a signature sent so far', async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(tokenLeaks().leaks).toEqual([]);
   });
 });

@@ -7,17 +7,11 @@
  * is also given up at once rather than when its turn comes.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
+import { describe, expect, it } from 'vitest';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep, waitFor } from '../support/wait.js';
-
-let issuer: Issuer;
-let app: App;
-let s: Sidecar;
+import { useWorld } from './support/world.js';
 
 const RULES = [
   { name: 'public', paths: ['/public/*'], action: 'Allow' as const },
@@ -25,31 +19,19 @@ const RULES = [
   { name: 'slow', paths: ['/slow'], action: 'Allow' as const },
 ];
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  s = await startSidecar({
-    name: 'client-left',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
-    // A wait bound longer than the held requests: a queued request gets its turn, not a 503.
-    args: ['--upstream-queue-timeout-ms', '20000'],
-  });
-  await waitReady(s);
-});
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
+const world = useWorld({
+  name: 'client-left',
+  policy: (issuer) => policyDoc(issuer, { rules: RULES }),
+  // A wait bound longer than the held requests: a queued request gets its turn, not a 503.
+  args: ['--upstream-queue-timeout-ms', '20000'],
 });
 
 const total = (labels: Record<string, string> = {}) =>
-  metric(s.adminUrl, 'tokenwarden_requests_total', labels);
+  metric(world.sidecar.adminUrl, 'tokenwarden_requests_total', labels);
 
 /** A raw connection that sends `data` and is closed by the test. */
 function open(data: string, localAddress = '127.0.0.1'): Socket {
-  const c = connect({ port: s.proxyPort, host: '127.0.0.1', localAddress });
+  const c = connect({ port: world.sidecar.proxyPort, host: '127.0.0.1', localAddress });
   c.on('error', () => undefined);
   c.resume(); // read (and drop) what the sidecar answers, so that its close is seen
   c.write(data);
@@ -59,7 +41,7 @@ function open(data: string, localAddress = '127.0.0.1'): Socket {
 describe('a client that leaves before its request is forwarded', () => {
   it('while queued for an upstream connection: counted once as client_closed, logged, never sent', async () => {
     // Hold all 128 upstream connections with requests the app answers after 3 s.
-    const before = app.receivedFor('/slow').length;
+    const before = world.app.receivedFor('/slow').length;
     const held = Array.from({ length: 128 }, (_, i) =>
       open(
         `GET /slow?ms=3000&i=${i} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`,
@@ -68,7 +50,7 @@ describe('a client that leaves before its request is forwarded', () => {
     );
     await waitFor(
       'all 128 upstream connections to be busy',
-      () => app.receivedFor('/slow').length - before >= 128,
+      () => world.app.receivedFor('/slow').length - before >= 128,
       15_000,
     );
     const [all, allow, closed, busy] = [
@@ -91,9 +73,9 @@ describe('a client that leaves before its request is forwarded', () => {
     expect(await total()).toBe(all + 1);
     expect(await total({ decision: 'allow' })).toBe(allow);
     expect(await total({ reason: 'upstream_busy' })).toBe(busy);
-    expect(app.receivedFor('/public/left-in-queue')).toHaveLength(0);
-    expect(s.logs()).toContain('client left before the request was forwarded');
-    expect(s.logs()).toContain('left-in-queue');
+    expect(world.app.receivedFor('/public/left-in-queue')).toHaveLength(0);
+    expect(world.sidecar.logs()).toContain('client left before the request was forwarded');
+    expect(world.sidecar.logs()).toContain('left-in-queue');
     held.forEach((h) => h.destroy());
   }, 60_000);
 
@@ -106,6 +88,6 @@ describe('a client that leaves before its request is forwarded', () => {
     expect(await total({ reason: 'client_closed' })).toBe(closed + 1);
     await sleep(1_500);
     expect(await total()).toBe(all + 1);
-    expect(app.receivedFor('/public/left-in-body')).toHaveLength(0);
+    expect(world.app.receivedFor('/public/left-in-body')).toHaveLength(0);
   }, 20_000);
 });

@@ -17,7 +17,7 @@ import {
 } from './support/metrics.js';
 import { POLICY_NAME } from './support/policy.js';
 import { useWorld } from './support/world.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 /** Every path this file sends, for the metric-label check. */
 const paths = new Set<string>();
@@ -267,7 +267,7 @@ describe('observability', () => {
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {
     // Logs are written asynchronously: give the last ones a moment to land.
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const { logs, secrets, leaks } = tokenLeaks();
     expect(logs).toBeGreaterThan(0);
     expect(secrets).toBeGreaterThan(20);

@@ -4,13 +4,10 @@
  * docs/contracts/in-cluster.md), in front of a real app, with real signed tokens. The stream
  * server stands in for the operator; the real operator's side is tested in test/integration.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStreamServer, type StreamServer } from '../support/stream-server.js';
-import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
 import {
   jtiRevocation,
@@ -18,20 +15,20 @@ import {
   startStreamSidecar,
   statusThrough,
   streamPolicy,
+  useStreamWorld,
 } from './support/control-plane.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken, tokenLeaks } from './support/ledger.js';
 import { metric } from './support/metrics.js';
-import { CLI, stopAllSidecars, type Sidecar } from './support/sidecar.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { CLI, type Sidecar } from './support/sidecar.js';
+import { sleep, until } from '../support/wait.js';
 
 const BOUND_MS = 5_000;
 
-let issuer: Issuer;
-let app: App;
-let server: StreamServer;
-let dir: string;
-let tokenFile: string;
+const world = useStreamWorld('cp', (issuer) => ({
+  policy: streamPolicy(issuer),
+  keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
+  heartbeatMs: 1_000,
+}));
 let podToken: string;
 const measured: string[] = [];
 const sidecars: Sidecar[] = [];
@@ -40,7 +37,7 @@ function newPodToken(label: string): string {
   // Opaque to the sidecar: it only presents it. Recorded so a leak into any log fails the suite.
   const t = `pod-token-${label}-${Math.random().toString(36).slice(2)}-${'x'.repeat(40)}`;
   recordToken(t);
-  server.allowToken(t);
+  world.server.allowToken(t);
   return t;
 }
 
@@ -49,7 +46,14 @@ async function startInCluster(
   stateDir: string,
   env: Record<string, string> = {},
 ): Promise<Sidecar> {
-  const s = await startStreamSidecar({ name, server, upstream: app.url, tokenFile, stateDir, env });
+  const s = await startStreamSidecar({
+    name,
+    server: world.server,
+    upstream: world.app.url,
+    tokenFile: world.tokenFile,
+    stateDir,
+    env,
+  });
   sidecars.push(s);
   return s;
 }
@@ -58,30 +62,12 @@ async function statusPage(s: Sidecar): Promise<Record<string, unknown>> {
   return (await (await fetch(`${s.adminUrl}/status`)).json()) as Record<string, unknown>;
 }
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = BOUND_MS): Promise<number> {
-  return (await waitFor(what, fn, ms, 10)).elapsedMs;
-}
-
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-cp-'));
-  tokenFile = join(dir, 'token');
-  server = await startStreamServer({
-    policy: streamPolicy(issuer),
-    keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
-    heartbeatMs: 1_000,
-  });
+beforeAll(() => {
   podToken = newPodToken('a');
-  writeFileSync(tokenFile, `${podToken}\n`);
+  writeFileSync(world.tokenFile, `${podToken}\n`);
 });
 
-afterAll(async () => {
-  await stopAllSidecars();
-  await server?.close();
-  await app?.close();
-  await issuer?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+afterAll(() => {
   if (measured.length > 0) console.log(`[measured] ${measured.join('; ')}`);
 });
 
@@ -90,58 +76,68 @@ describe('a sidecar fed by the control plane', () => {
   let stateDir: string;
 
   beforeAll(async () => {
-    stateDir = join(dir, 'state-main');
+    stateDir = join(world.dir, 'state-main');
     sidecar = await startInCluster('cp-main', stateDir);
   });
 
   it('enforces the policy it was streamed, with pushed keys and no request to the identity provider', async () => {
-    const jwksBefore = issuer.jwksRequests();
+    const jwksBefore = world.issuer.jwksRequests();
     await until(
       'the sidecar to be ready',
       async () => (await fetch(`${sidecar.adminUrl}/readyz`)).status === 200,
     );
     expect(await statusThrough(sidecar)).toBe(401);
-    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
-    expect(await statusThrough(sidecar, await issuer.token({}, { kid: 'ec-1' }))).toBe(200);
-    expect(await statusThrough(sidecar, await issuer.token({ aud: 'someone-else' }))).toBe(401);
-    expect(issuer.jwksRequests()).toBe(jwksBefore);
+    expect(await statusThrough(sidecar, await world.issuer.token())).toBe(200);
+    expect(await statusThrough(sidecar, await world.issuer.token({}, { kid: 'ec-1' }))).toBe(200);
+    expect(await statusThrough(sidecar, await world.issuer.token({ aud: 'someone-else' }))).toBe(401);
+    expect(world.issuer.jwksRequests()).toBe(jwksBefore);
     // The token presented is the pod's projected token, read from --token-file.
-    expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${podToken}`);
-    await until('an ack of the current version', () => server.acks.some((a) => a.version === server.version));
+    expect(world.server.connects.at(-1)?.authorization).toBe(`Bearer ${podToken}`);
+    await until('an ack of the current version', () =>
+      world.server.acks.some((a) => a.version === world.server.version),
+    );
     const page = await statusPage(sidecar);
-    expect(page.source).toMatchObject({ kind: 'control-plane', connected: true, version: server.version });
+    expect(page.source).toMatchObject({
+      kind: 'control-plane',
+      connected: true,
+      version: world.server.version,
+    });
     expect(page.pod).toEqual({ name: 'cp-main-pod', namespace: 'shop' });
     expect(await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')).toBe(1);
     expect(await metric(sidecar.adminUrl, 'tokenwarden_config_staleness_seconds')).toBeLessThan(5);
   });
 
   it('refuses a token within the bound once a revocation delta arrives, and the ack names the new version', async () => {
-    const token = await issuer.token({ jti: 'jti-revoked-1' });
+    const token = await world.issuer.token({ jti: 'jti-revoked-1' });
     expect(await statusThrough(sidecar, token)).toBe(200);
     const at = Date.now();
-    server.upsertRevocation(jtiRevocation('leak-1', 'jti-revoked-1'));
+    world.server.upsertRevocation(jtiRevocation('leak-1', 'jti-revoked-1'));
     const ms = await until(
       'the revocation to be enforced',
       async () => (await statusThrough(sidecar, token)) === 401,
+      BOUND_MS,
+      10,
     );
     measured.push(`revocation delta → 401 in ${Date.now() - at} ms (polled every 10 ms; waited ${ms} ms)`);
     const res = await send(sidecar.proxyUrl, '/orders', { token });
     expect(res.text).toContain('the token has been revoked');
-    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
-    await until('an ack of the new version', () => server.acks.some((a) => a.version === server.version));
+    expect(await statusThrough(sidecar, await world.issuer.token())).toBe(200);
+    await until('an ack of the new version', () =>
+      world.server.acks.some((a) => a.version === world.server.version),
+    );
   });
 
   it('lets the token through again once the revocation is removed', async () => {
-    const token = await issuer.token({ jti: 'jti-revoked-1' });
-    server.removeRevocation('leak-1');
+    const token = await world.issuer.token({ jti: 'jti-revoked-1' });
+    world.server.removeRevocation('leak-1');
     await until('the removal to be enforced', async () => (await statusThrough(sidecar, token)) === 200);
   });
 
   it('applies a policy edit (a Deny rule) streamed as a delta', async () => {
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     expect(await statusThrough(sidecar, token, '/admin')).toBe(200);
-    server.setPolicy(
-      streamPolicy(issuer, { rules: [{ name: 'no-admin', paths: ['/admin'], action: 'Deny' }] }),
+    world.server.setPolicy(
+      streamPolicy(world.issuer, { rules: [{ name: 'no-admin', paths: ['/admin'], action: 'Deny' }] }),
     );
     await until(
       'the Deny rule to apply',
@@ -151,32 +147,32 @@ describe('a sidecar fed by the control plane', () => {
   });
 
   it('asks the operator for a key refresh on an unknown kid, fails closed meanwhile, and accepts once keys are pushed', async () => {
-    await issuer.addKey('rsa-2', 'RS256');
-    issuer.publish('rsa-2');
-    const token = await issuer.token({}, { kid: 'rsa-2' });
-    const jwksBefore = issuer.jwksRequests();
+    await world.issuer.addKey('rsa-2', 'RS256');
+    world.issuer.publish('rsa-2');
+    const token = await world.issuer.token({}, { kid: 'rsa-2' });
+    const jwksBefore = world.issuer.jwksRequests();
     const res = await send(sidecar.proxyUrl, '/orders', { token });
     expect(res.status).toBe(401);
     expect(res.text).toContain('the token was signed by an unknown key');
-    await until('a key refresh request', () => server.refreshRequests.some((r) => r.kid === 'rsa-2'));
-    const request = server.refreshRequests.find((r) => r.kid === 'rsa-2');
-    expect(request).toMatchObject({ issuer: issuer.url, kid: 'rsa-2' });
+    await until('a key refresh request', () => world.server.refreshRequests.some((r) => r.kid === 'rsa-2'));
+    const request = world.server.refreshRequests.find((r) => r.kid === 'rsa-2');
+    expect(request).toMatchObject({ issuer: world.issuer.url, kid: 'rsa-2' });
     // Rate-limited per issuer: a burst of unknown-kid requests asks at most about once a second.
     const t0 = Date.now();
     for (let i = 0; i < 20; i++) await send(sidecar.proxyUrl, '/orders', { token });
-    const asked = server.refreshRequests.filter((r) => r.at >= t0).length;
+    const asked = world.server.refreshRequests.filter((r) => r.at >= t0).length;
     expect(asked).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 1000) + 1);
     // The operator refetched (here: the test) and pushes the keys.
-    server.setKeys(issuer.url, pushedKeys(issuer));
+    world.server.setKeys(world.issuer.url, pushedKeys(world.issuer));
     await until('the new key to be accepted', async () => (await statusThrough(sidecar, token)) === 200);
-    expect(issuer.jwksRequests()).toBe(jwksBefore);
+    expect(world.issuer.jwksRequests()).toBe(jwksBefore);
   });
 
   it('keeps enforcing, revocations included, while the operator is gone; reconnects and applies what changed', async () => {
-    const revoked = await issuer.token({ jti: 'jti-revoked-2' });
-    server.upsertRevocation(jtiRevocation('leak-2', 'jti-revoked-2'));
+    const revoked = await world.issuer.token({ jti: 'jti-revoked-2' });
+    world.server.upsertRevocation(jtiRevocation('leak-2', 'jti-revoked-2'));
     await until('leak-2 to be enforced', async () => (await statusThrough(sidecar, revoked)) === 401);
-    const heldVersion = server.version;
+    const heldVersion = world.server.version;
     await until('the snapshot to be written', () => {
       try {
         return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(heldVersion);
@@ -185,15 +181,15 @@ describe('a sidecar fed by the control plane', () => {
       }
     });
     const reconnectsBefore = await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total');
-    const connectsBefore = server.connects.length;
+    const connectsBefore = world.server.connects.length;
 
-    await server.kill();
+    await world.server.kill();
     await until(
       'the sidecar to notice',
       async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 0,
     );
     expect(await statusThrough(sidecar, revoked)).toBe(401);
-    expect(await statusThrough(sidecar, await issuer.token())).toBe(200);
+    expect(await statusThrough(sidecar, await world.issuer.token())).toBe(200);
     expect(await statusThrough(sidecar)).toBe(401);
     expect((await fetch(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
     const page = await statusPage(sidecar);
@@ -205,17 +201,17 @@ describe('a sidecar fed by the control plane', () => {
     );
 
     // Changed while the operator was away: served as a delta from the version the sidecar holds.
-    const later = await issuer.token({ jti: 'jti-revoked-3' });
+    const later = await world.issuer.token({ jti: 'jti-revoked-3' });
     expect(await statusThrough(sidecar, later)).toBe(200);
-    server.upsertRevocation(jtiRevocation('leak-3', 'jti-revoked-3'));
-    await server.restart();
+    world.server.upsertRevocation(jtiRevocation('leak-3', 'jti-revoked-3'));
+    await world.server.restart();
     const ms = await until(
       'the reconnect and the delta',
       async () => (await statusThrough(sidecar, later)) === 401,
       40_000,
     );
     measured.push(`operator back → revocation made meanwhile enforced in ${ms} ms (backoff)`);
-    const reconnect = server.connects.slice(connectsBefore).find((c) => c.status === 200);
+    const reconnect = world.server.connects.slice(connectsBefore).find((c) => c.status === 200);
     expect(reconnect).toMatchObject({ version: heldVersion, sent: 'delta' });
     expect(await statusThrough(sidecar, revoked)).toBe(401);
     await until(
@@ -226,10 +222,10 @@ describe('a sidecar fed by the control plane', () => {
 
   it('re-reads the token file on every connect, and logs a refusal with its reason', async () => {
     const fresh = newPodToken('rotated');
-    writeFileSync(tokenFile, fresh);
-    server.refuse({ status: 403, reason: 'pod_not_found', message: 'pod shop/cp-main-pod is gone' });
-    await server.kill();
-    await server.restart();
+    writeFileSync(world.tokenFile, fresh);
+    world.server.refuse({ status: 403, reason: 'pod_not_found', message: 'pod shop/cp-main-pod is gone' });
+    await world.server.kill();
+    await world.server.restart();
     await until(
       'the refusal to be logged',
       () =>
@@ -238,12 +234,12 @@ describe('a sidecar fed by the control plane', () => {
           .some((r) => r.msg === 'control plane refused the stream' && r.reason === 'pod_not_found'),
       40_000,
     );
-    expect(server.connects.at(-1)?.authorization).toBe(`Bearer ${fresh}`);
-    expect(await statusThrough(sidecar, await issuer.token())).toBe(200); // refused: still enforcing
+    expect(world.server.connects.at(-1)?.authorization).toBe(`Bearer ${fresh}`);
+    expect(await statusThrough(sidecar, await world.issuer.token())).toBe(200); // refused: still enforcing
     expect(
       await metric(sidecar.adminUrl, 'tokenwarden_control_plane_reconnects_total', { reason: 'refused' }),
     ).toBeGreaterThan(0);
-    server.refuse(undefined);
+    world.server.refuse(undefined);
     await until(
       'connected again',
       async () => (await metric(sidecar.adminUrl, 'tokenwarden_control_plane_connected')) === 1,
@@ -252,41 +248,41 @@ describe('a sidecar fed by the control plane', () => {
   });
 
   it('restarted while the operator is down, serves from its snapshot', async () => {
-    const revoked = await issuer.token({ jti: 'jti-revoked-2' });
-    const version = server.version;
+    const revoked = await world.issuer.token({ jti: 'jti-revoked-2' });
+    const version = world.server.version;
     await until('the snapshot to hold the current version', () =>
       readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(version),
     );
     await sidecar.stop();
-    await server.kill();
+    await world.server.kill();
     const again = await startInCluster('cp-restarted', stateDir);
     expect((await fetch(`${again.adminUrl}/readyz`)).status).toBe(200);
     expect(await statusThrough(again, revoked)).toBe(401);
-    expect(await statusThrough(again, await issuer.token())).toBe(200);
-    expect(await statusThrough(again, await issuer.token({}, { kid: 'rsa-2' }))).toBe(200);
+    expect(await statusThrough(again, await world.issuer.token())).toBe(200);
+    expect(await statusThrough(again, await world.issuer.token({}, { kid: 'rsa-2' }))).toBe(200);
     expect(again.records().find((r) => r.msg === 'snapshot loaded')).toMatchObject({ version });
     expect(await statusPage(again)).toMatchObject({ source: { connected: false, version } });
     await again.stop();
-    await server.restart();
+    await world.server.restart();
   });
 });
 
 describe('a sidecar with nothing to enforce', () => {
   it('answers 503 on protected routes with no snapshot and no operator, and is not ready', async () => {
-    await server.kill();
+    await world.server.kill();
     try {
-      const s = await startInCluster('cp-empty', join(dir, 'state-empty'));
-      expect(await statusThrough(s, await issuer.token())).toBe(503);
+      const s = await startInCluster('cp-empty', join(world.dir, 'state-empty'));
+      expect(await statusThrough(s, await world.issuer.token())).toBe(503);
       expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
       expect(s.records().some((r) => r.msg === 'control plane unreachable')).toBe(true);
       await s.stop();
     } finally {
-      await server.restart();
+      await world.server.restart();
     }
   });
 
   it('refuses a truncated snapshot whole, with a log line, and answers 503', async () => {
-    const stateDir = join(dir, 'state-truncated');
+    const stateDir = join(world.dir, 'state-truncated');
     const s1 = await startInCluster('cp-writer', stateDir);
     await until('the snapshot file', () => {
       try {
@@ -298,16 +294,16 @@ describe('a sidecar with nothing to enforce', () => {
     await s1.stop();
     const text = readFileSync(join(stateDir, 'snapshot.json'), 'utf8');
     writeFileSync(join(stateDir, 'snapshot.json'), text.slice(0, Math.floor(text.length * 0.7)));
-    await server.kill();
+    await world.server.kill();
     try {
       const s2 = await startInCluster('cp-truncated', stateDir);
       const refused = s2.records().find((r) => r.msg?.toString().startsWith('snapshot refused'));
       expect(refused).toMatchObject({ level: 'error', err: expect.stringMatching(/truncated or corrupt/) });
-      expect(await statusThrough(s2, await issuer.token())).toBe(503);
+      expect(await statusThrough(s2, await world.issuer.token())).toBe(503);
       expect((await fetch(`${s2.adminUrl}/readyz`)).status).toBe(503);
       await s2.stop();
     } finally {
-      await server.restart();
+      await world.server.restart();
     }
   });
 });

@@ -9,7 +9,7 @@ import { bigBody, chunkedBody } from './support/app.js';
 import { raw, rawGet, requestText, send } from './support/http.js';
 import { identities, tokenLeaks } from './support/ledger.js';
 import { leakyLabels } from './support/metrics.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { forwardingWorld, stillServing } from './support/forwarding.js';
 
 const world = forwardingWorld('forwarding-bodies');
@@ -81,7 +81,7 @@ describe('bodies', () => {
       await waitFor('the second chunk echoed back', () => received.includes('second'), 5_000);
     } finally {
       socket.end();
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
+      await Promise.race([closed, sleep(2_000)]);
       socket.destroy();
     }
     expect(received).toMatch(/^HTTP\/1\.1 200 /);
@@ -164,7 +164,7 @@ describe('bodies', () => {
         'x'.repeat(16 * 1024),
       ),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     socket.destroy();
     await stillServing(world);
     expect(world.app.receivedFor('/orders/abandoned').every((r) => r.bodyLength < 1024 * 1024)).toBe(true);
@@ -252,7 +252,7 @@ describe('the app going away', () => {
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const { leaks, secrets } = tokenLeaks();
     expect(secrets).toBeGreaterThan(10);
     expect(leaks).toEqual([]);

@@ -8,16 +8,14 @@
  * nor any of its dot-separated parts of 16 characters or more.
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { raw } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep } from '../support/wait.js';
+import { useWorld } from './support/world.js';
 
-let issuer: Issuer;
-let app: App;
+const world = useWorld();
 let enforce: Sidecar;
 let audit: Sidecar;
 let token: string;
@@ -28,30 +26,22 @@ const RULES = [
 ];
 
 beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
   const args = ['--log-level', 'debug', '--body-idle-timeout-ms', '1000', '--headers-timeout-ms', '1500'];
   enforce = await startSidecar({
     name: 'logs-enforce',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES }),
+    upstream: world.app.url,
+    policyYaml: policyDoc(world.issuer, { rules: RULES }),
     args: [...args, '--max-connections-per-client', '2'],
   });
   audit = await startSidecar({
     name: 'logs-audit',
-    upstream: app.url,
-    policyYaml: policyDoc(issuer, { rules: RULES, mode: 'Audit' }),
+    upstream: world.app.url,
+    policyYaml: policyDoc(world.issuer, { rules: RULES, mode: 'Audit' }),
     args,
   });
   await Promise.all([waitReady(enforce), waitReady(audit)]);
-  token = await issuer.token({ sub: 'log-carrier' });
+  token = await world.issuer.token({ sub: 'log-carrier' });
 }, 60_000);
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
-});
 
 /** Where a token can travel: a suffix for the path and extra header lines. */
 const CARRIERS: [string, (t: string) => { path: string; headers: string[] }][] = [

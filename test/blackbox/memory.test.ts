@@ -14,30 +14,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
 import { REPO_ROOT, startSidecar, stopAllSidecars, waitReady } from './support/sidecar.js';
+import { useWorld } from './support/world.js';
 
 const TRACE_PRELOAD = join(REPO_ROOT, 'test/blackbox/support/module-trace.mjs');
 const MiB = 1024 * 1024;
 
-let issuer: Issuer;
-let app: App;
+const world = useWorld();
 let dir: string;
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-mem-'));
 });
 
+// Runs before the world's own clean-up: the sidecars write their traces into dir.
 afterAll(async () => {
   await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -67,13 +62,15 @@ describe('modules the sidecar loads', () => {
     const trace = join(dir, 'standalone.trace');
     const sidecar = await startSidecar({
       name: 'memory-trace',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer),
       nodeArgs: ['--import', TRACE_PRELOAD],
       env: { TOKENWARDEN_MODULE_TRACE: trace },
     });
     await waitReady(sidecar, 10_000);
-    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await issuer.token() })).status).toBe(200);
+    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await world.issuer.token() })).status).toBe(
+      200,
+    );
     expect((await send(sidecar.proxyUrl, '/orders/1', {})).status).toBe(401);
     expect((await fetch(`${sidecar.adminUrl}/metrics`)).status).toBe(200);
     await sidecar.stop();
@@ -96,14 +93,16 @@ describe('the shared reuse store client', () => {
     const sharedStore = { mode: 'Standalone', addresses: ['127.0.0.1:9'], timeoutMilliseconds: 20 };
     const sidecar = await startSidecar({
       name: 'memory-trace-shared',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer, { spec: { reuse: { maxUses: 1, sharedStore } } }),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer, { spec: { reuse: { maxUses: 1, sharedStore } } }),
       nodeArgs: ['--import', TRACE_PRELOAD],
       env: { TOKENWARDEN_MODULE_TRACE: trace },
     });
     await waitReady(sidecar, 10_000);
     // Nothing listens on port 9: fail closed.
-    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await issuer.token() })).status).toBe(503);
+    expect((await send(sidecar.proxyUrl, '/orders/1', { token: await world.issuer.token() })).status).toBe(
+      503,
+    );
     await sidecar.stop();
     const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
     expect(loaded.some((f) => f.includes('/node_modules/ioredis/'))).toBe(true);
@@ -141,8 +140,8 @@ describe('V8 settings applied by the sidecar itself', () => {
   it('under load, started without any node flag, the young generation stays within the budget share (2 MiB semi-spaces at 96Mi)', async () => {
     const sidecar = await startSidecar({
       name: 'memory-young',
-      upstream: app.url,
-      policyYaml: policyDoc(issuer),
+      upstream: world.app.url,
+      policyYaml: policyDoc(world.issuer),
       env: { NODE_OPTIONS: '' },
     });
     await waitReady(sidecar, 10_000);
@@ -150,7 +149,7 @@ describe('V8 settings applied by the sidecar itself', () => {
       memory?: { budgetBytes: number; semiSpaceMiB: number };
     };
     expect(started.memory).toMatchObject({ budgetBytes: 96 * MiB, semiSpaceMiB: 2 });
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const scavengesBefore =
       (await metric(sidecar.adminUrl, 'tokenwarden_process_nodejs_gc_duration_seconds_count', {
         kind: 'minor',

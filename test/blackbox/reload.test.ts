@@ -12,7 +12,7 @@ import { leakyLabels, metric, requestsDelta } from './support/metrics.js';
 import { POLICY_NAME, policyDoc, type RuleDoc } from './support/policy.js';
 import { startSidecar, waitReady, writeAtomically } from './support/sidecar.js';
 import { useWorld } from './support/world.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 /** The README promises one second; the tests allow five so a slow machine does not fail them. */
 const BOUND_MS = 5_000;
@@ -87,7 +87,7 @@ describe('a valid edit of the policy file', () => {
     });
     world.sidecar.writePolicy(same);
     // Both the watcher (~50 ms) and the poll (500 ms) have had their chance by then.
-    await new Promise((r) => setTimeout(r, 1_200));
+    await sleep(1_200);
     expect(await gauge('tokenwarden_config_generation')).toBe(generation);
   });
 
@@ -130,7 +130,7 @@ describe('a valid edit of the policy file', () => {
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     const generation = await gauge('tokenwarden_config_generation');
     world.sidecar.writePolicy(policyDoc(world.issuer, { rules: RULES, expiry: { clockSkewSeconds: 10 } }));
     await waitFor(
@@ -138,7 +138,7 @@ describe('a valid edit of the policy file', () => {
       async () => (await gauge('tokenwarden_config_generation')) > generation,
       BOUND_MS,
     );
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     stop = true;
     await load;
     expect(errors).toEqual([]);
@@ -216,7 +216,7 @@ describe('an invalid edit', () => {
       async () => (await gauge('tokenwarden_config_reload_errors_total')) > errors,
       BOUND_MS,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(world.sidecar.stderr().slice(before)).toContain('spec.expiry.clockSkewSeconds');
   });
 
@@ -306,7 +306,7 @@ describe('a sidecar that has no valid policy', () => {
   });
 
   it('no log line of any sidecar so far holds a token or a signature sent so far', async () => {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(tokenLeaks().leaks).toEqual([]);
   });
 });

@@ -10,27 +10,23 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.js';
-import { startApp, type App } from './support/app.js';
 import { send } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { recordToken } from './support/ledger.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
 import { startCluster, startRedis, startSentinel, type RedisProcess } from './support/redis.js';
 import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
 import { waitFor } from '../support/wait.js';
+import { useWorld } from './support/world.js';
 
 const PASSWORD = 'reuse-store-password-5f3a9c1e7b2d';
-let app: App;
-let issuer: Issuer;
+const world = useWorld();
 const servers: RedisProcess[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   recordToken(PASSWORD); // the ledger's leak check looks for it in every log
-  app = await startApp();
-  issuer = await startIssuer();
 });
 
 afterEach(async () => {
@@ -38,21 +34,16 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-afterAll(async () => {
-  await app?.close();
-  await issuer?.close();
-});
-
 function sharedPolicy(sharedStore: Record<string, unknown>): string {
   // A generous timeout: the machine running the tests is shared and busy (default 50 ms).
   const store = { timeoutMilliseconds: 2000, ...sharedStore };
-  return policyDoc(issuer, { maxUses: 1, spec: { reuse: { maxUses: 1, sharedStore: store } } });
+  return policyDoc(world.issuer, { maxUses: 1, spec: { reuse: { maxUses: 1, sharedStore: store } } });
 }
 
 async function replicas(policyYaml: string, env: Record<string, string> = {}, n = 3): Promise<Sidecar[]> {
   const out: Sidecar[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(await startSidecar({ name: `shared-${i}`, upstream: app.url, policyYaml, env }));
+    out.push(await startSidecar({ name: `shared-${i}`, upstream: world.app.url, policyYaml, env }));
   }
   for (const s of out) {
     await waitReady(s, 15_000);
@@ -84,7 +75,7 @@ async function replay(sidecars: Sidecar[], token: string, path: string, total: n
 }
 
 async function expectOnce(sidecars: Sidecar[], label: string): Promise<void> {
-  const token = await issuer.token();
+  const token = await world.issuer.token();
   const path = `/orders/${label}`;
   const answers = await replay(sidecars, token, path, 30);
   expect(
@@ -92,9 +83,9 @@ async function expectOnce(sidecars: Sidecar[], label: string): Promise<void> {
     String(answers),
   ).toHaveLength(1);
   expect(answers.filter((s) => s === 401)).toHaveLength(29);
-  expect(app.receivedFor(path)).toHaveLength(1);
+  expect(world.app.receivedFor(path)).toHaveLength(1);
   // Another token is counted on its own.
-  const other = await issuer.token();
+  const other = await world.issuer.token();
   expect((await send((sidecars[2] as Sidecar).proxyUrl, `${path}-b`, { token: other })).status).toBe(200);
   expect((await send((sidecars[0] as Sidecar).proxyUrl, `${path}-b`, { token: other })).status).toBe(401);
 }
@@ -171,9 +162,9 @@ describe('shared reuse store', () => {
     const [s] = await replicasNoWait(sharedPolicy({ mode: 'Standalone', addresses: [redis.address] }), {
       TOKENWARDEN_REUSE_STORE_PASSWORD: 'not-the-password-0123456789',
     });
-    const r = await send(s.proxyUrl, '/orders/wrong-password', { token: await issuer.token() });
+    const r = await send(s.proxyUrl, '/orders/wrong-password', { token: await world.issuer.token() });
     expect(r.status).toBe(503);
-    expect(app.receivedFor('/orders/wrong-password')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/wrong-password')).toHaveLength(0);
   });
 
   it('TLS: counted once over a verified connection; a server the CA did not sign gets 503, never a pass', async () => {
@@ -202,9 +193,9 @@ describe('shared reuse store', () => {
         TOKENWARDEN_REUSE_STORE_PASSWORD: PASSWORD,
         TOKENWARDEN_REUSE_STORE_CA: tls.otherCa,
       });
-      const r = await send(s.proxyUrl, '/orders/tls-wrong-ca', { token: await issuer.token() });
+      const r = await send(s.proxyUrl, '/orders/tls-wrong-ca', { token: await world.issuer.token() });
       expect(r.status).toBe(503);
-      expect(app.receivedFor('/orders/tls-wrong-ca')).toHaveLength(0);
+      expect(world.app.receivedFor('/orders/tls-wrong-ca')).toHaveLength(0);
     } finally {
       rmSync(tls.dir, { recursive: true, force: true });
     }
@@ -236,11 +227,11 @@ describe('shared reuse store', () => {
     const [s] = await replicas(sharedPolicy({ mode: 'Standalone', addresses: [redis.address] }), {}, 1);
     const sidecar = s as Sidecar;
     await redis.stop();
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const r = await send(sidecar.proxyUrl, '/orders/down', { token });
     expect(r.status).toBe(503);
     expect(r.json().error).toBe('temporarily_unavailable');
-    expect(app.receivedFor('/orders/down')).toHaveLength(0);
+    expect(world.app.receivedFor('/orders/down')).toHaveLength(0);
     expect(
       await metric(sidecar.adminUrl, 'tokenwarden_requests_total', {
         decision: 'deny',
@@ -275,13 +266,13 @@ describe('shared reuse store', () => {
       2,
     );
     await redis.stop();
-    const token = await issuer.token();
+    const token = await world.issuer.token();
     const [a, b] = sidecars as [Sidecar, Sidecar];
     expect((await send(a.proxyUrl, '/orders/per-pod', { token })).status).toBe(200);
     expect((await send(a.proxyUrl, '/orders/per-pod', { token })).status).toBe(401);
     // Per pod: the other replica has its own count (the price of CountPerPod).
     expect((await send(b.proxyUrl, '/orders/per-pod', { token })).status).toBe(200);
-    expect(app.receivedFor('/orders/per-pod')).toHaveLength(2);
+    expect(world.app.receivedFor('/orders/per-pod')).toHaveLength(2);
     expect(
       await metric(a.adminUrl, 'tokenwarden_reuse_store_unavailable_total', { action: 'counted_per_pod' }),
     ).toBe(2);
@@ -289,7 +280,7 @@ describe('shared reuse store', () => {
 });
 
 async function replicasNoWait(policyYaml: string, env: Record<string, string>): Promise<[Sidecar]> {
-  const s = await startSidecar({ name: 'shared-nowait', upstream: app.url, policyYaml, env });
+  const s = await startSidecar({ name: 'shared-nowait', upstream: world.app.url, policyYaml, env });
   await waitReady(s, 15_000);
   return [s];
 }

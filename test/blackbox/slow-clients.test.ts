@@ -9,17 +9,16 @@
  */
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bigBody, startApp, type App } from './support/app.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bigBody } from './support/app.js';
 import { raw } from './support/http.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
 import { metric } from './support/metrics.js';
 import { policyDoc } from './support/policy.js';
-import { startSidecar, stopAllSidecars, waitReady, type Sidecar } from './support/sidecar.js';
+import { startSidecar, waitReady, type Sidecar } from './support/sidecar.js';
 import { sleep, waitFor } from '../support/wait.js';
+import { useWorld } from './support/world.js';
 
-let issuer: Issuer;
-let app: App;
+const world = useWorld();
 /** More than the sidecar's 128 upstream connections, as in bench/slow-clients.ts. */
 const ATTACKERS = 140;
 const RULES = [
@@ -28,24 +27,17 @@ const RULES = [
 ];
 const open = new Set<Socket>();
 
-beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-});
-
 afterEach(() => {
   for (const c of open) c.destroy();
   open.clear();
 });
 
-afterAll(async () => {
-  await stopAllSidecars();
-  await app?.close();
-  await issuer?.close();
-});
-
 async function sidecar(name: string): Promise<Sidecar> {
-  const s = await startSidecar({ name, upstream: app.url, policyYaml: policyDoc(issuer, { rules: RULES }) });
+  const s = await startSidecar({
+    name,
+    upstream: world.app.url,
+    policyYaml: policyDoc(world.issuer, { rules: RULES }),
+  });
   await waitReady(s);
   return s;
 }
@@ -69,7 +61,7 @@ async function legitimateGetsThrough(s: Sidecar, tag: string): Promise<void> {
   const path = `/public/legit-${tag}`;
   const r = await raw(s.proxyPort, `GET ${path} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`, 4_500);
   expect(r.status).toBe(200);
-  expect(app.receivedFor(path)).toHaveLength(1);
+  expect(world.app.receivedFor(path)).toHaveLength(1);
 }
 
 describe('slow clients and the upstream pool', () => {
@@ -101,11 +93,11 @@ describe('slow clients and the upstream pool', () => {
 
   it('clients never reading a large answer do not keep a legitimate request from the app', async () => {
     const s = await sidecar('no-read');
-    const seen = app.receivedFor('/big').length;
+    const seen = world.app.receivedFor('/big').length;
     await attackers(s, ATTACKERS, (i) => `GET /big?bytes=4194304&i=${i} HTTP/1.1\r\nhost: a\r\n\r\n`, false);
     await waitFor(
       'the pool held by unread answers',
-      () => app.receivedFor('/big').length - seen >= 128,
+      () => world.app.receivedFor('/big').length - seen >= 128,
       10_000,
     );
     await sleep(500); // the answers fill the socket buffers
@@ -118,7 +110,7 @@ describe('slow clients and the upstream pool', () => {
     const head = `POST /public/large HTTP/1.1\r\nhost: a\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n`;
     const r = await raw(s.proxyPort, Buffer.concat([Buffer.from(head), body]), 20_000);
     expect(r.status).toBe(200);
-    const got = app.receivedFor('/public/large');
+    const got = world.app.receivedFor('/public/large');
     expect(got).toHaveLength(1);
     expect(got[0]!.bodyLength).toBe(body.length);
     expect(got[0]!.bodySha256).toBe(createHash('sha256').update(body).digest('hex'));

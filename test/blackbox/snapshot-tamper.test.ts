@@ -10,37 +10,41 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyBundle } from '../../src/distribution/protocol.js';
 import { contentVersion } from '../../src/distribution/version.js';
 import { makeSigner } from '../support/attestation.js';
-import { startStreamServer, type StreamServer } from '../support/stream-server.js';
-import { startApp, type App } from './support/app.js';
 import {
   jtiRevocation,
   pushedKeys,
   startStreamSidecar,
   statusThrough,
   streamPolicy,
+  useStreamWorld,
 } from './support/control-plane.js';
-import { startIssuer, type Issuer } from './support/issuer.js';
-import { stopAllSidecars, type Sidecar } from './support/sidecar.js';
+import { type Sidecar } from './support/sidecar.js';
 import { waitFor } from '../support/wait.js';
 
-let issuer: Issuer;
-let app: App;
-let server: StreamServer;
-let dir: string;
-let tokenFile: string;
+const world = useStreamWorld('tamper', (issuer) => ({
+  policy: streamPolicy(issuer),
+  keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
+  revocations: [jtiRevocation('leaked', 'jti-tamper-revoked')],
+  heartbeatMs: 1_000,
+}));
 /** The genuine file the sidecar wrote, holding a revocation of `revoked`. */
 let genuine: string;
 let revoked: string;
 
 function start(name: string, stateDir: string): Promise<Sidecar> {
-  return startStreamSidecar({ name, server, upstream: app.url, tokenFile, stateDir });
+  return startStreamSidecar({
+    name,
+    server: world.server,
+    upstream: world.app.url,
+    tokenFile: world.tokenFile,
+    stateDir,
+  });
 }
 
 async function statusPage(
@@ -71,27 +75,17 @@ function allowAll(c: PolicyBundle): PolicyBundle {
 }
 
 beforeAll(async () => {
-  issuer = await startIssuer();
-  app = await startApp();
-  dir = mkdtempSync(join(tmpdir(), 'tokenwarden-bb-tamper-'));
-  tokenFile = join(dir, 'token');
-  server = await startStreamServer({
-    policy: streamPolicy(issuer),
-    keys: { [issuer.url]: { keys: pushedKeys(issuer) } },
-    revocations: [jtiRevocation('leaked', 'jti-tamper-revoked')],
-    heartbeatMs: 1_000,
-  });
   const podToken = `pod-token-tamper-${'x'.repeat(40)}`;
-  server.allowToken(podToken);
-  writeFileSync(tokenFile, `${podToken}\n`);
-  revoked = await issuer.token({ jti: 'jti-tamper-revoked' });
-  const stateDir = join(dir, 'state-genuine');
+  world.server.allowToken(podToken);
+  writeFileSync(world.tokenFile, `${podToken}\n`);
+  revoked = await world.issuer.token({ jti: 'jti-tamper-revoked' });
+  const stateDir = join(world.dir, 'state-genuine');
   const writer = await start('tamper-writer', stateDir);
   await waitFor(
     'the snapshot to hold the current version',
     () => {
       try {
-        return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(server.version);
+        return readFileSync(join(stateDir, 'snapshot.json'), 'utf8').includes(world.server.version);
       } catch {
         return false;
       }
@@ -101,25 +95,17 @@ beforeAll(async () => {
   );
   await writer.stop();
   genuine = readFileSync(join(stateDir, 'snapshot.json'), 'utf8');
-  await server.kill();
+  await world.server.kill();
 }, 60_000);
-
-afterAll(async () => {
-  await stopAllSidecars();
-  await server?.close();
-  await app?.close();
-  await issuer?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('a snapshot file written by the sidecar', () => {
   it('is enforced after a restart while the operator is down (the control: a genuine file)', async () => {
-    const stateDir = join(dir, 'state-control');
+    const stateDir = join(world.dir, 'state-control');
     mkdirSync(stateDir);
     writeFileSync(join(stateDir, 'snapshot.json'), genuine);
     const s = await start('tamper-control', stateDir);
     expect(await statusThrough(s, revoked)).toBe(401);
-    expect(await statusThrough(s, await issuer.token())).toBe(200);
+    expect(await statusThrough(s, await world.issuer.token())).toBe(200);
     expect((await statusPage(s)).source.snapshot).toMatchObject({ refused: null, signed: true });
     await s.stop();
   });
@@ -181,7 +167,7 @@ const variants: Variant[] = [
   {
     name: 'a symbolic link to a genuine file elsewhere',
     plant: (d) => {
-      const elsewhere = join(dir, `elsewhere-${Math.random().toString(36).slice(2)}.json`);
+      const elsewhere = join(world.dir, `elsewhere-${Math.random().toString(36).slice(2)}.json`);
       writeFileSync(elsewhere, genuine);
       symlinkSync(elsewhere, file(d));
     },
@@ -196,14 +182,14 @@ const variants: Variant[] = [
 
 describe('a tampered snapshot file is refused at start, fails closed, and says why', () => {
   it.each(variants)('$name', async (v) => {
-    const stateDir = join(dir, `state-${v.name.replace(/[^a-z]+/g, '-').slice(0, 40)}`);
+    const stateDir = join(world.dir, `state-${v.name.replace(/[^a-z]+/g, '-').slice(0, 40)}`);
     mkdirSync(stateDir);
     await v.plant(stateDir);
     const s = await start('tamper', stateDir);
     // Fail closed: nothing enforced from the file, so nothing forwarded.
     expect(await statusThrough(s)).toBe(503);
     expect(await statusThrough(s, revoked)).toBe(503);
-    expect(await statusThrough(s, await issuer.token())).toBe(503);
+    expect(await statusThrough(s, await world.issuer.token())).toBe(503);
     expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(503);
     const page = await statusPage(s);
     expect(page.source).toMatchObject({ connected: false, version: null });
@@ -213,7 +199,7 @@ describe('a tampered snapshot file is refused at start, fails closed, and says w
   });
 
   it('takes a fresh snapshot (never a delta) once the operator is back', async () => {
-    const stateDir = join(dir, 'state-recover');
+    const stateDir = join(world.dir, 'state-recover');
     mkdirSync(stateDir);
     writeFileSync(
       file(stateDir),
@@ -221,19 +207,19 @@ describe('a tampered snapshot file is refused at start, fails closed, and says w
     );
     const s = await start('tamper-recover', stateDir);
     expect(await statusThrough(s)).toBe(503);
-    const before = server.connects.length;
-    await server.restart();
+    const before = world.server.connects.length;
+    await world.server.restart();
     await waitFor(
       'the sidecar to enforce the fresh snapshot',
       async () => (await statusThrough(s, revoked)) === 401,
       40_000,
       50,
     );
-    const connects = server.connects.slice(before).filter((c) => c.status === 200);
+    const connects = world.server.connects.slice(before).filter((c) => c.status === 200);
     expect(connects[0]).toMatchObject({ version: null, sent: 'snapshot' });
     expect(await statusThrough(s)).toBe(401);
-    expect(await statusThrough(s, await issuer.token())).toBe(200);
+    expect(await statusThrough(s, await world.issuer.token())).toBe(200);
     await s.stop();
-    await server.kill();
+    await world.server.kill();
   }, 60_000);
 });

@@ -3,9 +3,12 @@
  * the field: one case per rule, then several errors of one manifest at once.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { badCases } from './crds-bad-cases.js';
+import { badPolicies } from './crds-bad-policies.js';
+import { badRevocations } from './crds-bad-revocations.js';
 import { freshNamespace } from './harness/namespace.js';
 import { goodPolicy, goodRevocation, refusal, useCrdApi } from './crds-support.js';
+
+const badCases = [...badPolicies, ...badRevocations];
 
 describe('TokenPolicy and TokenRevocation CRDs', () => {
   const cluster = useCrdApi();

@@ -53,6 +53,15 @@ export function useCrdApi(): CrdApi {
   return crd;
 }
 
+/** A manifest the CRDs must refuse: one mutation of a good manifest (crds-bad-*.ts). */
+export interface BadCase {
+  name: string;
+  kind: 'policy' | 'revocation';
+  mutate: (spec: Obj) => void;
+  /** Field path that the API server's message must name. */
+  field: string;
+}
+
 export interface Refusal {
   code: number;
   message: string;

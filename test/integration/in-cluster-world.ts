@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { inject } from 'vitest';
 import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
-import { POLICIES, REVOCATIONS, custom, sleep, suffix, waitFor, type Obj } from './operator-support.js';
+import {
+  REVOCATIONS,
+  createPolicy,
+  createRevocation as createRevocationObject,
+  custom,
+  policyBody,
+  revocationBody,
+  sleep,
+  suffix,
+  waitFor,
+  type Obj,
+} from './operator-support.js';
 import { createPodWithSa, openStream, podToken } from './stream-support.js';
 import { alive, recordingApp, spawnCli, statusOf, stopAll, type Proc } from './in-cluster-support.js';
 import { freePort } from '../support/net.js';
@@ -156,16 +167,7 @@ export async function startSidecar(
 }
 
 export async function createRevocation(name: string, jti: string): Promise<void> {
-  await custom(kc).createNamespacedCustomObject({
-    ...REVOCATIONS,
-    namespace: ns,
-    body: {
-      apiVersion: 'tokenwarden.dev/v1alpha1',
-      kind: 'TokenRevocation',
-      metadata: { name },
-      spec: { reason: 'e2e', tokens: [{ jti }] },
-    },
-  });
+  await createRevocationObject(kc, ns, revocationBody(name, { reason: 'e2e', tokens: [{ jti }] }));
 }
 
 export async function getRevocation(name: string): Promise<Obj> {
@@ -212,20 +214,16 @@ export async function setupWorld(): Promise<void> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   signer = privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid: 'e2e-1', alg: 'ES256', use: 'sig' };
-  await custom(kc).createNamespacedCustomObject({
-    ...POLICIES,
-    namespace: ns,
-    body: {
-      apiVersion: 'tokenwarden.dev/v1alpha1',
-      kind: 'TokenPolicy',
-      metadata: { name: 'orders' },
-      spec: {
-        selector: { matchLabels: { app: 'orders' } },
-        targetPort: 8080,
-        issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], jwks: { keys: [jwk] }, algorithms: ['ES256'] }],
-      },
-    },
-  });
+  await createPolicy(
+    kc,
+    ns,
+    policyBody('orders', {
+      issuer: ISSUER,
+      audiences: [AUDIENCE],
+      jwks: { keys: [jwk] },
+      algorithms: ['ES256'],
+    }),
+  );
   for (let i = 0; i < 6; i++) {
     const pod = await createPodWithSa(kc, ns, `orders-${i}`, { app: 'orders' });
     pods.push(pod);

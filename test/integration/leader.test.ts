@@ -14,6 +14,7 @@ import { inject } from 'vitest';
 import {
   CLI,
   createPolicy,
+  inlineIssuer,
   policyBody,
   publicJwk,
   readyOf,
@@ -102,7 +103,7 @@ describe('leader election', () => {
     const [leader, follower] = first === a.pid ? [a, b] : [b, a];
 
     const jwk = await publicJwk();
-    await createPolicy(kc, ns, policyBody('before', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
+    await createPolicy(kc, ns, policyBody('before', inlineIssuer(jwk)));
     await waitForPolicy(kc, ns, 'before', 'Ready', (p) => readyOf(p).status === 'True');
     // Both reconcile (the follower once it has synced); only the leader writes, as their own
     // /metrics say.
@@ -125,7 +126,7 @@ describe('leader election', () => {
     leader.killNow(); // kill -9: no release, the lease has to expire
     const killedAt = Date.now();
     await leader.exited;
-    await createPolicy(kc, ns, policyBody('after', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
+    await createPolicy(kc, ns, policyBody('after', inlineIssuer(jwk)));
     await waitFor(
       'the follower to take the lease',
       async () => holderPid(await lease()) === follower.pid,
@@ -162,11 +163,7 @@ describe('leader election', () => {
     );
     // A released lease is taken without waiting for it to expire (beyond start-up time).
     expect(Date.now() - startedAt).toBeLessThan(LEASE_SECONDS * 1000 + 5000);
-    await createPolicy(
-      kc,
-      ns,
-      policyBody('third', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
-    );
+    await createPolicy(kc, ns, policyBody('third', inlineIssuer(await publicJwk())));
     await waitForPolicy(kc, ns, 'third', 'Ready', (p) => readyOf(p).status === 'True');
   });
 });

@@ -82,12 +82,25 @@ export function policyBody(
   };
 }
 
+/** An issuer of policyBody with its one key inline: no JWKS to fetch. */
+export function inlineIssuer(jwk: JWK, issuer = 'https://a.example/'): Obj {
+  return { issuer, jwks: { keys: [jwk] } };
+}
+
+export function revocationBody(name: string, spec: Obj): Obj {
+  return { apiVersion: 'tokenwarden.dev/v1alpha1', kind: 'TokenRevocation', metadata: { name }, spec };
+}
+
 export function custom(kc: KubeConfig): CustomObjectsApi {
   return kc.makeApiClient(CustomObjectsApi);
 }
 
 export async function createPolicy(kc: KubeConfig, namespace: string, body: Obj): Promise<Obj> {
   return (await custom(kc).createNamespacedCustomObject({ ...POLICIES, namespace, body })) as Obj;
+}
+
+export async function createRevocation(kc: KubeConfig, namespace: string, body: Obj): Promise<Obj> {
+  return (await custom(kc).createNamespacedCustomObject({ ...REVOCATIONS, namespace, body })) as Obj;
 }
 
 export async function getPolicy(kc: KubeConfig, namespace: string, name: string): Promise<Obj> {

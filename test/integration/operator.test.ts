@@ -12,13 +12,16 @@ import {
   REVOCATIONS,
   createPod,
   createPolicy,
+  createRevocation,
   custom,
   eventsFor,
   getPolicy,
+  inlineIssuer,
   metricValue,
   policyBody,
   publicJwk,
   readyOf,
+  revocationBody,
   sleep,
   startJwksServer,
   startOperator,
@@ -39,25 +42,13 @@ afterEach(async () => {
   operator = undefined;
 });
 
-async function revocation(ns: string, body: Obj): Promise<Obj> {
-  return (await custom(kc).createNamespacedCustomObject({
-    ...REVOCATIONS,
-    namespace: ns,
-    body: { apiVersion: 'tokenwarden.dev/v1alpha1', kind: 'TokenRevocation', ...body },
-  })) as Obj;
-}
-
 describe('operator reconcile', () => {
   it('reconciles a policy to Ready=True with observedGeneration, and follows spec changes', async () => {
     const ns = await freshNamespace(kc, 'op-ready');
     const registry = new Registry();
     operator = await startOperator(kc, ns, {}, registry);
     const jwk = await publicJwk();
-    await createPolicy(
-      kc,
-      ns,
-      policyBody('orders', { issuer: 'https://auth.example.com/', jwks: { keys: [jwk] } }),
-    );
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(jwk, 'https://auth.example.com/')));
 
     const p = await waitForPolicy(kc, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
     expect(readyOf(p)).toMatchObject({ reason: 'Compiled', observedGeneration: 1 });
@@ -161,11 +152,7 @@ describe('operator reconcile', () => {
       matchLabels: { app: 'orders' },
       matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['canary'] }],
     };
-    await createPolicy(
-      kc,
-      ns,
-      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }, selector),
-    );
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(jwk), selector));
     await createPod(kc, ns, 'orders-1', { app: 'orders' });
     await createPod(kc, ns, 'orders-2', { app: 'orders', track: 'stable' });
     await createPod(kc, ns, 'orders-canary', { app: 'orders', track: 'canary' });
@@ -194,22 +181,20 @@ describe('operator reconcile', () => {
     const registry = new Registry();
     operator = await startOperator(kc, ns, {}, registry);
     const jwk = await publicJwk();
-    await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
-    await createPolicy(
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(jwk)));
+    await createPolicy(kc, ns, policyBody('billing', inlineIssuer(jwk)));
+
+    await createRevocation(
       kc,
       ns,
-      policyBody('billing', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }),
+      revocationBody('for-orders', { policyName: 'orders', tokens: [{ jti: 'a' }, { jti: 'b' }] }),
     );
-
-    await revocation(ns, {
-      metadata: { name: 'for-orders' },
-      spec: { policyName: 'orders', tokens: [{ jti: 'a' }, { jti: 'b' }] },
-    });
     const expiresAt = new Date(Date.now() + 4000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await revocation(ns, {
-      metadata: { name: 'everyone' },
-      spec: { expiresAt, tokens: [{ subject: 'user-42' }] },
-    });
+    await createRevocation(
+      kc,
+      ns,
+      revocationBody('everyone', { expiresAt, tokens: [{ subject: 'user-42' }] }),
+    );
 
     await waitForPolicy(kc, ns, 'orders', 'revocations 3', (x) => x.status?.revocations === 3);
     await waitForPolicy(kc, ns, 'billing', 'revocations 1', (x) => x.status?.revocations === 1);
@@ -241,15 +226,15 @@ describe('operator reconcile', () => {
     const ns = await freshNamespace(kc, 'op-restart');
     operator = await startOperator(kc, ns);
     const jwk = await publicJwk();
-    await createPolicy(kc, ns, policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(jwk)));
     await waitForPolicy(kc, ns, 'orders', 'Ready', (x) => readyOf(x).status === 'True');
     await operator.stop();
     operator = undefined;
 
     // While it is down: a pod, a revocation, a new policy, a spec change.
     await createPod(kc, ns, 'orders-1', { app: 'orders' });
-    await revocation(ns, { metadata: { name: 'r' }, spec: { tokens: [{ jti: 'x' }] } });
-    await createPolicy(kc, ns, policyBody('late', { issuer: 'https://a.example/', jwks: { keys: [jwk] } }));
+    await createRevocation(kc, ns, revocationBody('r', { tokens: [{ jti: 'x' }] }));
+    await createPolicy(kc, ns, policyBody('late', inlineIssuer(jwk)));
     await custom(kc).patchNamespacedCustomObject({
       ...{ group: 'tokenwarden.dev', version: 'v1alpha1', plural: 'tokenpolicies' },
       namespace: ns,

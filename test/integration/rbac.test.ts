@@ -3,138 +3,70 @@
  * ClusterRole rules of charts/tokenwarden/files/clusterrole-rules.yaml (and the lease Role of
  * lease-role-rules.yaml), reconciles a policy, records Events and collects an expired
  * revocation; with `patch` on tokenpolicies/status taken away, it cannot write policy status.
- * Requests impersonate `system:serviceaccount:NS:NAME` (kubeconfig `as:`), so the API server's
- * RBAC authorizer decides every one of them.
+ * The chart installs exactly those rules and cannot reach its injection settings. Requests
+ * impersonate the ServiceAccount (rbac-support.ts), so the API server's RBAC authorizer decides
+ * every one of them. The replica summaries' ConfigMap: rbac-replicas.test.ts; the receivers:
+ * rbac-receivers.test.ts.
  */
-import {
-  CoreV1Api,
-  KubernetesObjectApi,
-  RbacAuthorizationV1Api,
-  type KubeConfig,
-  type V1PolicyRule,
-} from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { parse, parseAllDocuments } from 'yaml';
-import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
 import type { OperatorFlags } from '../../src/config/operator.js';
-import type { OperatorHandle } from '../../src/operator/run.js';
 import { loadSealKey } from '../../src/operator/webhook/seal-key.js';
-import { ReplicaStore } from '../../src/operator/stream/replica-store.js';
-import { REPLICAS_CONFIGMAP, makeSummary, replicaKey } from '../../src/operator/stream/summary.js';
 import { REPO_ROOT } from './harness/control-plane.js';
 import { createPodWithSa, openStream, podToken } from './stream-support.js';
-import { logoutBody, postToOperator, startLocalIdp } from './receivers-support.js';
-import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
+import { freshNamespace } from './harness/namespace.js';
 import {
   REVOCATIONS,
   createPolicy,
+  createRevocation,
   custom,
   eventsFor,
   getPolicy,
   impersonating,
+  inlineIssuer,
   metricValue,
   policyBody,
   publicJwk,
   readyOf,
+  revocationBody,
   sleep,
   startOperator,
-  suffix,
   waitFor,
   waitForPolicy,
   type Obj,
 } from './operator-support.js';
+import { clusterRules, leaseRules, serviceAccountWith, statusOf, useRbacWorld } from './rbac-support.js';
 
-const FILES = join(REPO_ROOT, 'charts/tokenwarden/files');
-const clusterRules = parse(readFileSync(join(FILES, 'clusterrole-rules.yaml'), 'utf8')) as V1PolicyRule[];
-const leaseRules = parse(readFileSync(join(FILES, 'lease-role-rules.yaml'), 'utf8')) as V1PolicyRule[];
-
-let admin: KubeConfig;
-let operator: OperatorHandle | undefined;
-
-beforeAll(() => {
-  admin = loadKubeConfig();
-});
-
-afterEach(async () => {
-  await operator?.stop();
-  operator = undefined;
-});
-
-/** A ServiceAccount bound to `rules` cluster-wide and to the lease rules in its namespace. */
-async function serviceAccountWith(rules: V1PolicyRule[]): Promise<{ ns: string; user: string }> {
-  const ns = await freshNamespace(admin, 'rbac-op');
-  const name = 'tokenwarden-operator';
-  const role = `tw-test-operator-${suffix()}`;
-  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  await admin
-    .makeApiClient(CoreV1Api)
-    .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
-  const subjects = [{ kind: 'ServiceAccount', name, namespace: ns }];
-  // What the chart creates beside the Role (templates/replica-summaries.yaml).
-  await admin
-    .makeApiClient(CoreV1Api)
-    .createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: REPLICAS_CONFIGMAP } } });
-  await rbac.createClusterRole({ body: { metadata: { name: role }, rules } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: role },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-      subjects,
-    },
-  });
-  await rbac.createNamespacedRole({
-    namespace: ns,
-    body: { metadata: { name: 'leader' }, rules: leaseRules },
-  });
-  await rbac.createNamespacedRoleBinding({
-    namespace: ns,
-    body: {
-      metadata: { name: 'leader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'leader' },
-      subjects,
-    },
-  });
-  return { ns, user: `system:serviceaccount:${ns}:${name}` };
-}
+const w = useRbacWorld();
 
 describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () => {
   it('is enough to reconcile, record Events and collect expired revocations', async () => {
-    const { ns: saNs, user } = await serviceAccountWith(clusterRules);
+    const { ns: saNs, user } = await serviceAccountWith(w.admin, clusterRules);
     const registry = new Registry();
-    operator = await startOperator(impersonating(admin, user), saNs, {}, registry);
-    await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
-    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
-
-    const ns = await freshNamespace(admin, 'rbac-app');
-    await createPolicy(
-      admin,
-      ns,
-      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    w.operator = await startOperator(impersonating(w.admin, user), saNs, {}, registry);
+    await waitFor('the operator to sync its informers under RBAC', () =>
+      Promise.resolve(w.operator!.ready()),
     );
-    const expiresAt = new Date(Date.now() + 3000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await custom(admin).createNamespacedCustomObject({
-      ...REVOCATIONS,
-      namespace: ns,
-      body: {
-        apiVersion: 'tokenwarden.dev/v1alpha1',
-        kind: 'TokenRevocation',
-        metadata: { name: 'short' },
-        spec: { expiresAt, tokens: [{ jti: 'x' }] },
-      },
-    });
+    await waitFor('the operator to lead', () => Promise.resolve(w.operator!.isLeader()));
 
-    const p = await waitForPolicy(admin, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
+    const ns = await freshNamespace(w.admin, 'rbac-app');
+    await createPolicy(w.admin, ns, policyBody('orders', inlineIssuer(await publicJwk())));
+    const expiresAt = new Date(Date.now() + 3000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await createRevocation(w.admin, ns, revocationBody('short', { expiresAt, tokens: [{ jti: 'x' }] }));
+
+    const p = await waitForPolicy(w.admin, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
     expect(p.status.observedGeneration).toBe(1);
     await waitFor('a Compiled Event', async () =>
-      (await eventsFor(admin, ns, 'orders')).some((e) => e.reason === 'Compiled'),
+      (await eventsFor(w.admin, ns, 'orders')).some((e) => e.reason === 'Compiled'),
     );
     await waitFor('the expired revocation to be collected', async () => {
-      const list = await custom(admin).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
+      const list = await custom(w.admin).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
       return list.items.length === 0;
     });
     expect(
@@ -146,15 +78,15 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
 
     // The config stream under the same rules: the serving Secret was created in the operator's
     // namespace, and a sidecar's pod-bound token passes the TokenReview and gets its policy.
-    const secret = await admin
+    const secret = await w.admin
       .makeApiClient(CoreV1Api)
       .readNamespacedSecret({ namespace: saNs, name: 'tokenwarden-serving' });
     expect(secret.type).toBe('kubernetes.io/tls');
-    const pod = await createPodWithSa(admin, ns, 'orders-1', { app: 'orders' });
+    const pod = await createPodWithSa(w.admin, ns, 'orders-1', { app: 'orders' });
     const stream = await openStream(
-      operator.servingAddress.port,
-      operator.ca.caPem(),
-      await podToken(admin, pod),
+      w.operator.servingAddress.port,
+      w.operator.ca.caPem(),
+      await podToken(w.admin, pod),
     );
     expect(stream.status).toBe(200);
     expect(await stream.next()).toMatchObject({ type: 'snapshot' });
@@ -165,20 +97,18 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
   async function streamWithoutTokenReviews(flags: OperatorFlags) {
     const without = clusterRules.filter((r) => !(r.resources ?? []).includes('tokenreviews'));
     expect(without.length).toBe(clusterRules.length - 1);
-    const { ns: saNs, user } = await serviceAccountWith(without);
-    operator = await startOperator(impersonating(admin, user), saNs, flags);
-    await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
-    const ns = await freshNamespace(admin, 'rbac-stream');
-    await createPolicy(
-      admin,
-      ns,
-      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
+    const { ns: saNs, user } = await serviceAccountWith(w.admin, without);
+    w.operator = await startOperator(impersonating(w.admin, user), saNs, flags);
+    await waitFor('the operator to sync its informers under RBAC', () =>
+      Promise.resolve(w.operator!.ready()),
     );
-    const pod = await createPodWithSa(admin, ns, 'orders-1', { app: 'orders' });
+    const ns = await freshNamespace(w.admin, 'rbac-stream');
+    await createPolicy(w.admin, ns, policyBody('orders', inlineIssuer(await publicJwk())));
+    const pod = await createPodWithSa(w.admin, ns, 'orders-1', { app: 'orders' });
     return {
       pod,
       open: async () =>
-        openStream(operator!.servingAddress.port, operator!.ca.caPem(), await podToken(admin, pod)),
+        openStream(w.operator!.servingAddress.port, w.operator!.ca.caPem(), await podToken(w.admin, pod)),
     };
   }
 
@@ -205,17 +135,13 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
       resources: (r.resources ?? []).filter((res) => res !== 'tokenpolicies/status'),
     }));
     expect(JSON.stringify(withoutPolicyStatus)).not.toContain('tokenpolicies/status');
-    const { ns: saNs, user } = await serviceAccountWith(withoutPolicyStatus);
+    const { ns: saNs, user } = await serviceAccountWith(w.admin, withoutPolicyStatus);
     const registry = new Registry();
-    operator = await startOperator(impersonating(admin, user), saNs, {}, registry);
-    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
+    w.operator = await startOperator(impersonating(w.admin, user), saNs, {}, registry);
+    await waitFor('the operator to lead', () => Promise.resolve(w.operator!.isLeader()));
 
-    const ns = await freshNamespace(admin, 'rbac-denied');
-    await createPolicy(
-      admin,
-      ns,
-      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
-    );
+    const ns = await freshNamespace(w.admin, 'rbac-denied');
+    await createPolicy(w.admin, ns, policyBody('orders', inlineIssuer(await publicJwk())));
     await waitFor('a failed (403) policy reconcile', async () => {
       const errors = await metricValue(registry, 'tokenwarden_operator_reconcile_total', {
         kind: 'TokenPolicy',
@@ -224,162 +150,8 @@ describe('operator RBAC (charts/tokenwarden/files/clusterrole-rules.yaml)', () =
       return errors > 0;
     });
     await sleep(2000);
-    const p: Obj = await getPolicy(admin, ns, 'orders');
+    const p: Obj = await getPolicy(w.admin, ns, 'orders');
     expect(p.status).toBeUndefined();
-  });
-});
-
-const statusOf = (p: Promise<unknown>): Promise<number | undefined> =>
-  p.then(
-    () => 200,
-    (e: unknown) => (e as { code?: number }).code,
-  );
-
-describe('replica summaries under the chart Role (get and patch on tokenwarden-replicas only)', () => {
-  it('publish, merge into status and expire in the one ConfigMap; no other ConfigMap is reachable', async () => {
-    const { ns: saNs, user } = await serviceAccountWith(clusterRules);
-    const adminCore = admin.makeApiClient(CoreV1Api);
-    await adminCore.createNamespacedConfigMap({
-      namespace: saNs,
-      body: { metadata: { name: 'other' }, data: { 'settings.json': '{}' } },
-    });
-    const saKc = impersonating(admin, user);
-    operator = await startOperator(saKc, saNs);
-    await waitFor('the operator to lead', () => Promise.resolve(operator!.isLeader()));
-    const ns = await freshNamespace(admin, 'rbac-replicas');
-    await createPolicy(
-      admin,
-      ns,
-      policyBody('orders', { issuer: 'https://a.example/', jwks: { keys: [await publicJwk()] } }),
-    );
-    await waitForPolicy(admin, ns, 'orders', 'Ready=True', (x) => readyOf(x).status === 'True');
-
-    // A second replica under the same ServiceAccount writes its key; a dead one left a stale key.
-    const store = new ReplicaStore(saKc.makeApiClient(CoreV1Api), saNs);
-    const policies = new Map([[`${ns}/orders`, { version: 'v', connected: 3, synced: 3 }]]);
-    const write = () =>
-      store.write(
-        replicaKey('replica-b'),
-        JSON.stringify(makeSummary('replica-b', Date.now(), policies, new Map())),
-      );
-    await write();
-    const dead = JSON.stringify(makeSummary('replica-dead', Date.now() - 120_000, new Map(), new Map()));
-    await store.write(replicaKey('replica-dead'), dead);
-
-    const own = replicaKey(`${hostname()}_${process.pid}`);
-    await waitFor('own key beside replica-b, the dead key removed', async () => {
-      const keys = Object.keys(await store.readAll());
-      return keys.includes(own) && keys.includes('replica-b.json') && !keys.includes('replica-dead.json');
-    });
-    await waitFor("status to count replica-b's three synced sidecars", async () => {
-      await write(); // stays fresh (a summary older than 30 s is ignored)
-      const p: Obj = await getPolicy(admin, ns, 'orders');
-      return p.status?.syncedSidecars === 3;
-    });
-
-    // Nothing else: no other ConfigMap read, listed, created, changed or deleted, nor this one deleted.
-    const sa = saKc.makeApiClient(CoreV1Api);
-    const other = { metadata: { name: 'other' }, data: { 'settings.json': '{"image":"evil"}' } };
-    expect(await statusOf(sa.readNamespacedConfigMap({ namespace: saNs, name: 'other' }))).toBe(403);
-    expect(await statusOf(sa.listNamespacedConfigMap({ namespace: saNs }))).toBe(403);
-    expect(
-      await statusOf(sa.createNamespacedConfigMap({ namespace: saNs, body: { metadata: { name: 'x' } } })),
-    ).toBe(403);
-    expect(
-      await statusOf(sa.replaceNamespacedConfigMap({ namespace: saNs, name: 'other', body: other })),
-    ).toBe(403);
-    expect(await statusOf(sa.deleteNamespacedConfigMap({ namespace: saNs, name: 'other' }))).toBe(403);
-    expect(await statusOf(new ReplicaStore(sa, saNs, 'other').write('k.json', 'x'))).toBe(403);
-    expect(await statusOf(new ReplicaStore(sa, saNs, 'fresh').write('k.json', 'x'))).toBe(403);
-    expect(await statusOf(sa.deleteNamespacedConfigMap({ namespace: saNs, name: REPLICAS_CONFIGMAP }))).toBe(
-      403,
-    );
-    expect((await adminCore.readNamespacedConfigMap({ namespace: saNs, name: 'other' })).data).toEqual({
-      'settings.json': '{}',
-    });
-
-    // Server-side apply of a missing object needs `create`: deleted, not even this one comes back.
-    await adminCore.deleteNamespacedConfigMap({ namespace: saNs, name: REPLICAS_CONFIGMAP });
-    expect(await statusOf(store.write('k.json', 'x'))).toBe(403);
-    await adminCore.createNamespacedConfigMap({
-      namespace: saNs,
-      body: { metadata: { name: REPLICAS_CONFIGMAP } },
-    });
-    await write();
-    // A replica that stops removes its own key and nobody else's.
-    await operator.stop();
-    operator = undefined;
-    const left = Object.keys(await store.readAll());
-    expect(left).toContain('replica-b.json');
-    expect(left).not.toContain(own);
-  });
-});
-
-/**
- * A back-channel logout POSTed to an operator running under `rules`, for a policy whose issuer
- * is a local identity provider with a receiver; returns the answer and the revocations made.
- */
-async function logoutUnder(rules: V1PolicyRule[], registry = new Registry()) {
-  const idp = await startLocalIdp();
-  try {
-    const { ns: saNs, user } = await serviceAccountWith(rules);
-    operator = await startOperator(impersonating(admin, user), saNs, {}, registry);
-    await waitFor('the operator to sync its informers under RBAC', () => Promise.resolve(operator!.ready()));
-    const ns = await freshNamespace(admin, 'rbac-idp');
-    const body = policyBody('orders', {
-      issuer: idp.issuer,
-      jwksUri: idp.jwksUri,
-      algorithms: ['ES256'],
-      receiver: { audience: 'orders-client', events: ['BackchannelLogout'] },
-    });
-    body.spec.expiry = { maxLifetimeSeconds: 900 };
-    await createPolicy(admin, ns, body);
-    const logout = logoutBody(await idp.logoutToken({ sub: 'alice' }, 'orders-client'));
-    const path = `/v1/receivers/${ns}/orders/backchannel-logout`;
-    const { port } = operator.servingAddress;
-    const caPem = operator.ca.caPem();
-    // Until this replica has reconciled the policy and loaded its keys, the answer is 503.
-    const res = await waitFor('the receiver to act', async () => {
-      const r = await postToOperator(port, caPem, path, 'application/x-www-form-urlencoded', logout);
-      if (r.status === 404) return undefined; // the policy is not in this replica's cache yet
-      const why =
-        r.status === 503 ? (JSON.parse(r.body) as { error_description: string }).error_description : '';
-      return r.status === 503 && !why.includes('TokenRevocation') ? undefined : r;
-    });
-    const list = await custom(admin).listNamespacedCustomObject({ ...REVOCATIONS, namespace: ns });
-    return { res, revocations: list.items as Obj[] };
-  } finally {
-    await idp.close();
-  }
-}
-
-describe('operator RBAC for the identity-provider receivers', () => {
-  it('creates the TokenRevocation an event asks for under the chart rules', async () => {
-    const { res, revocations } = await logoutUnder(clusterRules);
-    expect(res.status).toBe(200);
-    expect(revocations.length).toBe(1);
-  });
-
-  it('without create on tokenrevocations: 503 (the provider may retry), never a 200, nothing made', async () => {
-    const without = clusterRules.map((r) =>
-      (r.resources ?? []).includes('tokenrevocations') && (r.verbs ?? []).includes('create')
-        ? { ...r, verbs: r.verbs.filter((v) => v !== 'create') }
-        : r,
-    );
-    const grantsCreate = without.some(
-      (r) => (r.resources ?? []).includes('tokenrevocations') && (r.verbs ?? []).includes('create'),
-    );
-    expect(grantsCreate).toBe(false);
-    const registry = new Registry();
-    const { res, revocations } = await logoutUnder(without, registry);
-    expect(res.status).toBe(503);
-    expect(revocations.length).toBe(0);
-    expect(
-      await metricValue(registry, 'tokenwarden_operator_receiver_events_total', {
-        receiver: 'backchannel_logout',
-        outcome: 'write_failed',
-      }),
-    ).toBeGreaterThan(0);
   });
 });
 
@@ -389,13 +161,13 @@ describe('the chart', () => {
   const helm = existsSync(built) ? built : 'helm';
 
   it('cannot change the injection settings Secret, and can create and read only its own seal key', async () => {
-    const { ns, user } = await serviceAccountWith(clusterRules);
-    const adminCore = admin.makeApiClient(CoreV1Api);
+    const { ns, user } = await serviceAccountWith(w.admin, clusterRules);
+    const adminCore = w.admin.makeApiClient(CoreV1Api);
     await adminCore.createNamespacedSecret({
       namespace: ns,
       body: { metadata: { name: 'tw-operator-injection' }, stringData: { 'injection.json': '{}' } },
     });
-    const sa = impersonating(admin, user).makeApiClient(CoreV1Api);
+    const sa = impersonating(w.admin, user).makeApiClient(CoreV1Api);
     const code = statusOf;
     expect(
       await code(
@@ -417,7 +189,7 @@ describe('the chart', () => {
   });
 
   it('installs the very rules of files/, and every object it renders is accepted (dry run)', async () => {
-    const ns = await freshNamespace(admin, 'chart');
+    const ns = await freshNamespace(w.admin, 'chart');
     const rendered = execFileSync(
       helm,
       ['template', 'tw', join(REPO_ROOT, 'charts/tokenwarden'), '-n', ns, '--kube-version', '1.35.0'],
@@ -443,7 +215,7 @@ describe('the chart', () => {
     expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(container.args).toContain('operator');
 
-    const api = KubernetesObjectApi.makeApiClient(admin);
+    const api = KubernetesObjectApi.makeApiClient(w.admin);
     for (const obj of objects) {
       await api.create(obj, undefined, 'All');
     }

@@ -15,11 +15,15 @@ import { freshNamespace, loadKubeConfig } from './harness/namespace.js';
 import {
   REVOCATIONS,
   createPolicy,
+  createRevocation,
   custom,
   eventsFor,
   getPolicy,
+  inlineIssuer,
   policyBody,
   publicJwk,
+  revocationBody,
+  sleep,
   waitFor,
   type Obj,
 } from './operator-support.js';
@@ -117,7 +121,7 @@ describe('the serving Secret', () => {
     };
     const starting = start(ns, { 'cert-manager': true });
     // The operator must not create it: give it a moment, then look.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     await expect(
       core.readNamespacedSecret({ namespace: ns, name: 'tokenwarden-serving' }),
     ).rejects.toMatchObject({ code: 404 });
@@ -158,11 +162,7 @@ describe('two replicas', () => {
     const lease = { 'lease-name': `tw-ha-${opNs}` };
     const [r1, r2] = await Promise.all([start(opNs, lease), start(opNs, lease)]);
     expect(r1.caPem()).toBe(r2.caPem());
-    await createPolicy(
-      kc,
-      ns,
-      policyBody('orders', { issuer: 'https://idp.example/', jwks: { keys: [await publicJwk()] } }),
-    );
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(await publicJwk(), 'https://idp.example/')));
     const pods = await Promise.all(
       [1, 2].map((i) => createPodWithSa(kc, ns, `orders-${i}`, { app: 'orders' })),
     );
@@ -181,16 +181,7 @@ describe('two replicas', () => {
         async () => (await getPolicy(kc, ns, 'orders')).status?.syncedSidecars === 2,
       );
 
-      await custom(kc).createNamespacedCustomObject({
-        ...REVOCATIONS,
-        namespace: ns,
-        body: {
-          apiVersion: 'tokenwarden.dev/v1alpha1',
-          kind: 'TokenRevocation',
-          metadata: { name: 'leak' },
-          spec: { tokens: [{ jti: 'j' }] },
-        },
-      });
+      await createRevocation(kc, ns, revocationBody('leak', { tokens: [{ jti: 'j' }] }));
       for (let i = 0; i < 2; i++) {
         let m;
         do m = await streams[i]!.next(5_000);
@@ -226,11 +217,7 @@ describe('two replicas', () => {
     const ns = await freshNamespace(kc, 'shop-ha2');
     const lease = { 'lease-name': `tw-ha-${opNs}` };
     const [r1, r2] = await Promise.all([start(opNs, lease), start(opNs, lease)]);
-    await createPolicy(
-      kc,
-      ns,
-      policyBody('orders', { issuer: 'https://idp.example/', jwks: { keys: [await publicJwk()] } }),
-    );
+    await createPolicy(kc, ns, policyBody('orders', inlineIssuer(await publicJwk(), 'https://idp.example/')));
     const pod = await createPodWithSa(kc, ns, 'orders-1', { app: 'orders' });
     const token = await podToken(kc, pod);
     const s1 = await openStream(r1.port, r1.caPem(), token);

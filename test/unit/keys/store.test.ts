@@ -4,6 +4,7 @@ import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyStoreOptions, RefreshResult } from '../../../src/keys/types.js';
 import type { CompiledIssuer } from '../../../src/policy/types.js';
 import { ISSUER, KEYGEN_TIMEOUT_MS, ecKey, issuer, rsaKey, type TestKey } from '../../support/tokens.js';
+import { sleep } from '../../support/wait.js';
 import { startServer, type TestServer } from './server.js';
 
 let k1: TestKey;
@@ -196,11 +197,11 @@ describe('KeyStore with a jwksUri', () => {
   it('refreshes periodically, and close() stops it', async () => {
     const s = newStore({ refreshIntervalMs: 50 });
     await s.sync([jwksIssuer()]);
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     const fetched = server.count('/jwks.json');
     expect(fetched).toBeGreaterThanOrEqual(3);
     s.close();
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     expect(server.count('/jwks.json')).toBeLessThanOrEqual(fetched + 1); // at most one in flight at close
   });
 
@@ -209,7 +210,7 @@ describe('KeyStore with a jwksUri', () => {
     const s = newStore({ refreshIntervalMs: 60_000, retryIntervalMs: 30 });
     await s.sync([jwksIssuer()]);
     server.routes.set('/jwks.json', () => ({ body: jwks }));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(s.ready).toBe(true);
   });
 
