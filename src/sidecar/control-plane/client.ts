@@ -34,7 +34,7 @@ import {
   retryAfterDelay,
   type BackoffOptions,
 } from './reconnect-backoff.js';
-import { LineSplitter } from './lines.js';
+import { LineSplitter } from '../../distribution/lines.js';
 import { contentOf } from './vouch.js';
 
 /** Why a stream ended: the `reason` label of tokenwarden_control_plane_reconnects_total. */
