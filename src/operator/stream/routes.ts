@@ -221,8 +221,9 @@ function serveRefresh({ o, refuse, sessionOf }: Door) {
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
   const d = door(o);
   app.get<{ Querystring: { version?: string } }>(STREAM_PATH, { schema: configSchema }, serveStream(d));
-  // Its own context: the NDJSON parser leaves the body unread (the handler reads it as it comes).
+  // Its own context: NDJSON only (any other body is 415), left unread for the handler to read as it comes.
   void app.register((withAcks) => {
+    withAcks.removeAllContentTypeParsers();
     withAcks.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, _body, done) => done(null, undefined));
     withAcks.post<{ Querystring: { version?: string } }>(
       STREAM_PATH,
