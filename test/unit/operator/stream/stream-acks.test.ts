@@ -96,8 +96,8 @@ interface World {
   hub: StreamHub;
   metrics: OperatorMetrics;
   port: number;
-  revoke(name: string): Promise<void>;
-  errors(reason: string): Promise<number>;
+  revoke: (name: string) => Promise<void>;
+  errors: (reason: string) => Promise<number>;
 }
 
 let world: World | undefined;
