@@ -117,6 +117,7 @@ async function serve(): Promise<World> {
     pods: cache<V1Pod>([
       {
         metadata: { name: 'a', namespace: 'shop', uid: 'u-a', labels: { app: 'orders' } },
+        spec: { serviceAccountName: 'app', containers: [] },
         status: { phase: 'Running' },
       },
     ]),
