@@ -5,8 +5,9 @@
  *   real kube-apiserver + etcd (test/integration/harness) ─ CRDs, a TokenPolicy, N + K pods,
  *   one pod-bound token each (TokenRequest API, audience tokenwarden)
  *   one real operator process (dist/cmd/tokenwarden.js operator, --serve on 127.0.0.1)
- *   N simulated stream clients in this process (NDJSON parse, acks paced as a sidecar's are:
- *   control-plane/ack-pacer.ts, and every 5 s)
+ *   N simulated stream clients in this process (NDJSON parse, acks as a sidecar sends them: lines
+ *   on the stream's own request body, POST /v1/config, paced by control-plane/ack-pacer.ts, and
+ *   every 5 s)
  *   K real sidecars (dist/cmd/tokenwarden.js sidecar --control-plane) in front of a tiny app
  *
  * R revocations are created at a steady rate; for each, latency = (the moment the last simulated
@@ -34,14 +35,15 @@ import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import {
   ACK_MIN_INTERVAL_MS,
-  ACK_PATH,
+  STREAM_CONTENT_TYPE,
   STREAM_PATH,
+  encodeStreamAck,
   parseServerMessage,
 } from '../src/distribution/protocol.js';
 import { AckPacer } from '../src/sidecar/control-plane/ack-pacer.js';
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
-import { LineSplitter } from '../src/sidecar/control-plane/lines.js';
+import { LineSplitter } from '../src/distribution/lines.js';
 import { EnforcementState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
@@ -87,13 +89,7 @@ interface SimClient {
   close(): void;
 }
 
-function simClient(
-  base: URL,
-  caPem: string,
-  token: string,
-  agent: https.Agent,
-  onError: (e: string) => void,
-): SimClient {
+function simClient(base: URL, caPem: string, token: string, onError: (e: string) => void): SimClient {
   const acked = new Map<string, number>();
   const state: SimClient = { acked, snapshotAt: undefined, reconnects: 0, close: () => undefined };
   let session: string | undefined;
@@ -101,22 +97,10 @@ function simClient(
   let version: string | undefined;
   let closed = false;
   let req: ClientRequest | undefined;
+  // As a real sidecar acks (control-plane/client.ts): a line on the stream's own request body.
   const ack = (): void => {
-    if (session === undefined || version === undefined) return;
-    const body = JSON.stringify({ session, generation, version });
-    const post = https.request(new URL(ACK_PATH, base), {
-      method: 'POST',
-      agent,
-      // Acks carry the stream's credential, as a real sidecar's do.
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      },
-    });
-    post.on('response', (res) => res.resume());
-    post.on('error', (e) => onError(`ack: ${e.message}`));
-    post.end(body);
+    if (session === undefined || version === undefined || req === undefined || req.destroyed) return;
+    if (!req.writableNeedDrain) req.write(encodeStreamAck({ generation, version }));
   };
   // Paced as a real sidecar paces them: a burst's acks folded into one per ACK_MIN_INTERVAL_MS.
   const acks = new AckPacer({ minIntervalMs: ACK_MIN_INTERVAL_MS, now: Date.now, send: ack });
@@ -142,15 +126,22 @@ function simClient(
     const end = (why: string): void => {
       if (ended) return;
       ended = true;
+      stream.destroy();
       reconnect(why);
     };
-    req = https.request(url, {
-      method: 'GET',
+    const stream = https.request(url, {
+      method: 'POST',
       ca: caPem,
       agent: false,
-      headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: STREAM_CONTENT_TYPE,
+        'content-type': STREAM_CONTENT_TYPE,
+        'transfer-encoding': 'chunked',
+      },
     });
-    req.on('response', (res) => {
+    req = stream;
+    stream.on('response', (res) => {
       if (res.statusCode !== 200) {
         const ra = res.headers['retry-after'];
         retryAfterMs = retryAfterDelay(typeof ra === 'string' ? ra : undefined);
@@ -185,8 +176,9 @@ function simClient(
       });
       res.on('close', () => end('stream closed'));
     });
-    req.on('error', (e) => end(`stream: ${e.message}`));
-    req.end();
+    stream.on('error', (e) => end(`stream: ${e.message}`));
+    // Headers out at once; the body stays open for the acks.
+    stream.flushHeaders();
   };
   connect();
   state.close = () => {
@@ -306,8 +298,6 @@ async function main(): Promise<void> {
     const opPid = operator.child.pid as number;
     const caPem = await servingCa(kc, operator);
     const base = new URL(`https://127.0.0.1:${servePort}`);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: caPem });
-    cleanups.push(() => agent.destroy());
     // Wait until the server answers a stream at all (caches synced).
     const servesStreams = () =>
       until(
@@ -336,7 +326,7 @@ async function main(): Promise<void> {
     const errors: string[] = [];
     t0 = Date.now();
     const clients = await pool(tokens.slice(0, N), 50, async (token) => {
-      const c = simClient(base, caPem, token, agent, (e) => {
+      const c = simClient(base, caPem, token, (e) => {
         if (errors.length < 20) errors.push(e);
       });
       await until('a snapshot', () => (c.snapshotAt !== undefined ? true : undefined), 60_000);

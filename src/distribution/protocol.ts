@@ -82,6 +82,26 @@ export interface AckRequest {
   version: string;
 }
 
+/**
+ * An ack as a line of the stream's request body (`POST /v1/config`, ADR 0011): no session id,
+ * the connection is the session, and no token, the stream's own authenticated it. Counted under
+ * the same rule as an `AckRequest`: only an exact (generation, version) the session was sent.
+ */
+export interface StreamAck {
+  type: 'ack';
+  generation: number;
+  version: string;
+}
+
+/**
+ * Longest ack line, newline included. A version is at most 128 base64url characters and a
+ * generation at most 16 digits, so every ack `encodeStreamAck` writes fits with room to spare;
+ * the operator holds no more than this of a partial line.
+ */
+export const MAX_STREAM_ACK_BYTES = 256;
+const MAX_VERSION_CHARS = 128;
+const VERSION_PATTERN = /^[A-Za-z0-9_-]+$/;
+
 export interface KeysRefreshRequest {
   session: string;
   issuer: string;
@@ -118,6 +138,61 @@ const isGeneration = (v: unknown): v is number => Number.isSafeInteger(v) && (v 
  */
 export function encodeServerMessage(message: ServerMessage): string {
   return `${JSON.stringify(message)}\n`;
+}
+
+/** One ack as one line of the request body; throws on an ack `parseStreamAck` would refuse. */
+export function encodeStreamAck(ack: Omit<StreamAck, 'type'>): string {
+  const problem = checkStreamAck(ack.generation, ack.version);
+  if (problem !== undefined) throw new Error(`not an ack: ${problem}`);
+  return `{"type":"ack","generation":${ack.generation},"version":"${ack.version}"}\n`;
+}
+
+/** The one form `encodeStreamAck` writes; its generation is range-checked after the match. */
+const STREAM_ACK_LINE =
+  /^\{"type":"ack","generation":(0|[1-9][0-9]{0,15}),"version":"([A-Za-z0-9_-]{1,128})"\}$/;
+
+/**
+ * One line of a stream's request body, strictly: exactly the line `encodeStreamAck` writes
+ * (`type` "ack", `generation` a non-negative safe integer, `version` 1 to 128 base64url
+ * characters, in that order, no spaces), so a line parses only if it is some ack's encoding.
+ * A refused line is read again only to name the field at fault.
+ */
+export function parseStreamAck(line: string): Parsed<StreamAck> {
+  const m = STREAM_ACK_LINE.exec(line);
+  const generation = Number(m?.[1]);
+  if (m !== null && Number.isSafeInteger(generation))
+    return { ok: true, value: { type: 'ack', generation, version: m[2] as string } };
+  return { ok: false, error: streamAckProblem(line) };
+}
+
+function streamAckProblem(line: string): string {
+  // The newline the splitter cut counts against the bound too.
+  if (Buffer.byteLength(line, 'utf8') + 1 > MAX_STREAM_ACK_BYTES)
+    return `line: longer than ${MAX_STREAM_ACK_BYTES} bytes`;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'line: not JSON';
+  }
+  if (!isObject(value)) return 'ack: must be an object';
+  for (const key of Object.keys(value))
+    if (key !== 'type' && key !== 'generation' && key !== 'version')
+      // A name from the peer goes into a log line only when it is a plain one.
+      return /^[A-Za-z0-9_]{1,64}$/.test(key) ? `${key}: unknown field` : 'ack: an unknown field';
+  if (value.type !== 'ack') return 'type: must be "ack"';
+  return (
+    checkStreamAck(value.generation, value.version) ??
+    'line: not in the form {"type":"ack","generation":N,"version":"V"} (that order, no spaces)'
+  );
+}
+
+function checkStreamAck(generation: unknown, version: unknown): string | undefined {
+  if (!isGeneration(generation)) return 'generation: must be a non-negative integer';
+  if (typeof version !== 'string' || version.length === 0 || version.length > MAX_VERSION_CHARS)
+    return `version: must be 1 to ${MAX_VERSION_CHARS} characters`;
+  if (!VERSION_PATTERN.test(version)) return 'version: must be base64url';
+  return undefined;
 }
 
 /**

@@ -9,6 +9,10 @@
  * hash; a version never sent; a generation never sent) is refused and counts for nothing: the
  * revocation stays unacknowledged and the policy's syncedSidecars counts only the real
  * sidecar, until the stream's own pod acks the exact version it was sent.
+ *
+ * Acks on the stream (POST /v1/config, ack lines on its request body): the real sidecar acks
+ * that way and status counts it; a line naming a version the session was never sent counts for
+ * nothing (unsent_version); a line that is no ack ends that stream (bad_ack).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +24,7 @@ import {
   createRevocation,
   getRevocation,
   kc,
+  lastOperator,
   ns,
   podTokenFiles,
   servePort,
@@ -36,6 +41,20 @@ const ackAs = (body: Msg, bearer?: string) => post(servePort, world.caPem, '/v1/
 const pairOf = (m: Msg): Msg => ({ session: m.session, generation: m.generation, version: m.version });
 
 const world = useInCluster({ operator: 'operator-acks', sidecars: 1 });
+
+/** tokenwarden_operator_stream_errors_total{reason} of the running operator. */
+async function streamErrors(reason: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${lastOperator.metricsPort}/metrics`)).text();
+  const m = new RegExp(`^tokenwarden_operator_stream_errors_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(
+    text,
+  );
+  return Number(m?.[1] ?? 0);
+}
+
+const synced = async (): Promise<number | undefined> =>
+  (await getPolicy(kc, ns, 'orders')).status?.syncedSidecars as number | undefined;
+const ackLine = (m: Msg, version = m.version): string =>
+  `{"type":"ack","generation":${String(m.generation)},"version":"${String(version)}"}\n`;
 
 /** The session ids the operator logged for pod orders-`i` ("sidecar connected"). */
 function sessionsOf(i: number): string[] {
@@ -178,5 +197,76 @@ describe('acknowledgements', () => {
       victim.close();
     }
     expect(await statusOf(`${world.sidecar.admin}/readyz`)).toBe(200);
+  });
+});
+
+describe('acknowledgements on the stream', () => {
+  it('the real sidecar acks on its stream (POST /v1/config) and status counts it', async () => {
+    const connected = world.sidecar.proc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"control plane connected"'));
+    expect(connected.length).toBeGreaterThan(0);
+    for (const l of connected) expect(JSON.parse(l)).toMatchObject({ acksOnStream: true });
+    expect(world.sidecar.proc.output()).not.toContain('takes no acks on the stream');
+    await waitFor('syncedSidecars = 1', async () => (await synced()) === 1, 30_000);
+    const user = await userToken('jti-on-stream');
+    const t0 = Date.now();
+    await createRevocation('rev-on-stream', 'jti-on-stream');
+    await untilEvery([world.sidecar], '/orders', user, 401, t0);
+    const acked = await waitFor(
+      'rev-on-stream acknowledged',
+      async () => {
+        const r = await getRevocation('rev-on-stream');
+        return r.status?.acknowledgedAt !== undefined ? r : undefined;
+      },
+      30_000,
+    );
+    expect(acked.status.acknowledgedSidecars).toBe(1);
+  });
+
+  it('an ack line for a version the session was never sent counts for nothing (unsent_version); the exact one counts', async () => {
+    const before = await streamErrors('unsent_version');
+    const s: StreamClient = await openStream(servePort, world.caPem, token(3), undefined, {
+      acksOnStream: true,
+    });
+    try {
+      expect(s.status).toBe(200);
+      const snapshot = await s.next();
+      expect(snapshot.type).toBe('snapshot');
+      s.write(ackLine(snapshot, 'AAAAAAAAAAAAAAAAAAAAAA'));
+      s.write(ackLine({ ...snapshot, generation: Number(snapshot.generation) + 7 }));
+      await waitFor(
+        'unsent_version counted twice',
+        async () => (await streamErrors('unsent_version')) === before + 2,
+      );
+      await sleep(2_000);
+      expect(await synced()).toBe(1);
+      // The same stream goes on: its pod acking exactly what it was sent counts.
+      s.write(ackLine(snapshot));
+      await waitFor('syncedSidecars = 2', async () => (await synced()) === 2, 30_000);
+    } finally {
+      s.close();
+    }
+    await waitFor('syncedSidecars = 1 again', async () => (await synced()) === 1, 30_000);
+  });
+
+  it.each([
+    { name: 'a line that is no ack', line: '{"type":"ack","session":"x","generation":1,"version":"A"}\n' },
+    { name: 'a line past 256 bytes', line: `{"type":"ack","version":"${'A'.repeat(300)}` },
+  ])('$name ends that stream, counted as bad_ack', async ({ line }) => {
+    const before = await streamErrors('bad_ack');
+    const s = await openStream(servePort, world.caPem, token(3), undefined, { acksOnStream: true });
+    try {
+      expect(s.status).toBe(200);
+      await s.next();
+      s.write(line);
+      await s.ended;
+      await waitFor('bad_ack counted', async () => (await streamErrors('bad_ack')) === before + 1);
+    } finally {
+      s.close();
+    }
+    // The real sidecar's stream is untouched.
+    expect(await synced()).toBe(1);
   });
 });

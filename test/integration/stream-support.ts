@@ -94,25 +94,36 @@ export interface StreamClient {
   next(timeoutMs?: number, withHeartbeats?: boolean): Promise<Record<string, unknown>>;
   /** Resolves when the server ends the stream. */
   readonly ended: Promise<void>;
+  /** Writes raw bytes on the request body (a stream opened with `acksOnStream` only). */
+  write(text: string): void;
   close(): void;
 }
 
+/**
+ * `GET /v1/config`, or with `acksOnStream` `POST /v1/config` whose request body stays open
+ * for ack lines (what a sidecar opens now).
+ */
 export function openStream(
   port: number,
   caPem: string,
   token: string,
   version?: string,
+  opts: { acksOnStream?: boolean } = {},
 ): Promise<StreamClient> {
   return new Promise((resolve, reject) => {
     const path = `/v1/config${version === undefined ? '' : `?version=${encodeURIComponent(version)}`}`;
+    const duplex = opts.acksOnStream === true;
     const req = request(
       {
         host: '127.0.0.1',
         port,
         path,
-        method: 'GET',
+        method: duplex ? 'POST' : 'GET',
         ca: caPem,
-        headers: { authorization: `Bearer ${token}` },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(duplex ? { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' } : {}),
+        },
       },
       (res) => {
         res.setEncoding('utf8');
@@ -126,7 +137,8 @@ export function openStream(
               refusal: JSON.parse(body) as { reason: string; message: string },
               next: () => Promise.reject(new Error('refused')),
               ended: Promise.resolve(),
-              close: () => undefined,
+              write: () => undefined,
+              close: () => req.destroy(),
             }),
           );
           return;
@@ -162,11 +174,16 @@ export function openStream(
             });
           }
         };
-        resolve({ status, next, ended, close: () => req.destroy() });
+        const write = (text: string): void => {
+          if (!duplex) throw new Error('a GET stream has no body to write on');
+          req.write(text);
+        };
+        resolve({ status, next, ended, write, close: () => req.destroy() });
       },
     );
     req.on('error', reject);
-    req.end();
+    if (duplex) req.flushHeaders();
+    else req.end();
   });
 }
 

@@ -3,8 +3,11 @@
  * a test CA, speaking the operator's side of docs/contracts/in-cluster.md with the types of
  * src/distribution/protocol.ts (NDJSON, one message per line). Not a mock of our code: it holds
  * a config, hashes it into versions, answers `?version=` with a delta when it still has that
- * version (else a snapshot), sends heartbeats, takes acks and key-refresh requests by session,
- * and refuses the way the contract says (401/403/404/503 with `{reason, message}`).
+ * version (else a snapshot), sends heartbeats, takes acks on the stream (`POST /v1/config`, ack
+ * lines on its request body) and by `POST /v1/ack`, key-refresh requests by session, and
+ * refuses the way the contract says (401/403/404/503 with `{reason, message}`). With
+ * `acksOnStream: false` it is an operator that predates acks on the stream: `POST /v1/config`
+ * is a route it does not have (404, no `reason`).
  *
  * What it does not do is Kubernetes: a token is "valid" when the test registered it
  * (`allowToken`), standing in for the TokenReview and pod lookup of the real operator. Like
@@ -21,8 +24,10 @@ import {
   ACK_PATH,
   HEARTBEAT_INTERVAL_MS,
   KEYS_REFRESH_PATH,
+  MAX_STREAM_ACK_BYTES,
   STREAM_CONTENT_TYPE,
   STREAM_PATH,
+  parseStreamAck,
   type AckRequest,
   type DeltaMessage,
   type KeysRefreshRequest,
@@ -34,6 +39,7 @@ import { canonicalJson } from '../../src/policy/compile.js';
 import { contentVersion } from '../../src/distribution/version.js';
 import type { TokenPolicy, TokenRevocation } from '../../src/policy/types.js';
 import { validatePolicy, validateRevocation } from '../../src/policy/validate.js';
+import { LineSplitter } from '../../src/distribution/lines.js';
 import { createCertificateAuthority, issueServingCertFrom } from '../integration/harness/pki.js';
 import { signerFrom } from './attestation.js';
 
@@ -52,10 +58,13 @@ export interface StreamServerOptions {
   port?: number;
   /** Reuse a CA and certificate across restarts. */
   tls?: { caPem: string; certPem: string; keyPem: string };
+  /** False: an operator that predates `POST /v1/config` (acks only by `POST /v1/ack`). */
+  acksOnStream?: boolean;
 }
 
 export interface Connect {
   at: number;
+  method: string;
   authorization: string | undefined;
   version: string | null;
   /** 200, or the refusal status. */
@@ -65,7 +74,9 @@ export interface Connect {
 
 export interface Ack extends AckRequest {
   at: number;
+  /** The stream's Authorization for an ack on the stream; the POST's own otherwise. */
   authorization: string | undefined;
+  via: 'stream' | 'post';
 }
 
 interface Session {
@@ -83,6 +94,8 @@ export interface StreamServer {
   readonly version: string;
   readonly connects: Connect[];
   readonly acks: Ack[];
+  /** Why each refused ack line was refused (its stream was ended). */
+  readonly badAcks: string[];
   readonly refreshRequests: (KeysRefreshRequest & { at: number })[];
   /** Open streams right now. */
   sessions(): number;
@@ -137,6 +150,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
   const sessions = new Map<string, Session>();
   const connects: Connect[] = [];
   const acks: Ack[] = [];
+  const badAcks: string[] = [];
   const refreshRequests: (KeysRefreshRequest & { at: number })[] = [];
   const sockets = new Set<Socket>();
 
@@ -205,7 +219,14 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
   const onStream = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const authorization = req.headers.authorization;
     const held = url.searchParams.get('version');
-    const connect: Connect = { at: Date.now(), authorization, version: held, status: 200, sent: undefined };
+    const connect: Connect = {
+      at: Date.now(),
+      method: req.method ?? '',
+      authorization,
+      version: held,
+      status: 200,
+      sent: undefined,
+    };
     connects.push(connect);
     const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
     const refused: Refusal | undefined =
@@ -238,11 +259,42 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
       });
     }
     res.on('close', () => sessions.delete(s.id));
+    if (req.method === 'POST') takeAcks(req, s);
+  };
+
+  /** Ack lines on a stream's request body, as the operator reads them (stream-acks.ts). */
+  const takeAcks = (req: IncomingMessage, s: Session): void => {
+    const lines = new LineSplitter(MAX_STREAM_ACK_BYTES);
+    req.on('error', () => undefined);
+    req.on('data', (chunk: Buffer) => {
+      const pushed = lines.push(chunk);
+      const refuse = (error: string): void => {
+        badAcks.push(error);
+        s.res.end();
+      };
+      if (!pushed.ok) return refuse(pushed.error);
+      for (const line of pushed.lines) {
+        const ack = parseStreamAck(line);
+        if (!ack.ok) return refuse(ack.error);
+        s.lastAckAt = Date.now();
+        const { generation, version } = ack.value;
+        acks.push({
+          session: s.id,
+          generation,
+          version,
+          at: Date.now(),
+          authorization: req.headers.authorization,
+          via: 'stream',
+        });
+      }
+    });
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'https://x');
     if (req.method === 'GET' && url.pathname === STREAM_PATH) return onStream(req, res, url);
+    if (req.method === 'POST' && url.pathname === STREAM_PATH && opts.acksOnStream !== false)
+      return onStream(req, res, url);
     if (req.method === 'POST' && (url.pathname === ACK_PATH || url.pathname === KEYS_REFRESH_PATH)) {
       void readJson(req).then((body) => {
         const s = typeof body?.session === 'string' ? sessions.get(body.session) : undefined;
@@ -254,6 +306,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
             ...(body as unknown as AckRequest),
             at: Date.now(),
             authorization: req.headers.authorization,
+            via: 'post',
           });
         else refreshRequests.push({ ...(body as unknown as KeysRefreshRequest), at: Date.now() });
         res.writeHead(204);
@@ -261,8 +314,22 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
       });
       return;
     }
-    res.writeHead(404);
-    res.end();
+    if (url.pathname === STREAM_PATH)
+      connects.push({
+        at: Date.now(),
+        method: req.method ?? '',
+        authorization: req.headers.authorization,
+        version: url.searchParams.get('version'),
+        status: 404,
+        sent: undefined,
+      });
+    // What fastify answers for a route it does not have: no contract `reason`.
+    const body = JSON.stringify({
+      message: `Route ${req.method}:${url.pathname} not found`,
+      statusCode: 404,
+    });
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   };
 
   let server: https.Server;
@@ -309,6 +376,7 @@ export async function startStreamServer(opts: StreamServerOptions): Promise<Stre
     },
     connects,
     acks,
+    badAcks,
     refreshRequests,
     sessions: () => sessions.size,
     allowToken: (t) => void tokens.add(t),

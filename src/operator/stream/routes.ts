@@ -1,7 +1,10 @@
 /**
  * The config stream's HTTP face, a fastify plugin on the operator's HTTPS server:
  *   GET  /v1/config?version=V   NDJSON stream (snapshot or delta first, then deltas and heartbeats)
- *   POST /v1/ack                { session, generation, version }   (the stream's bearer token)
+ *   POST /v1/config?version=V   the same stream; its request body carries the sidecar's acks as
+ *                               NDJSON lines for the life of the session (stream-acks.ts)
+ *   POST /v1/ack                { session, generation, version }   (the stream's bearer token;
+ *                               sidecars that predate acks on the stream)
  *   POST /v1/keys/refresh       { session, issuer, kid }           (the stream's bearer token)
  * Refusals are JSON `{ reason, message }` with the status of the contract, each counted in
  * tokenwarden_operator_stream_errors_total{reason}; a shed request (gate.ts) gets 503 or 429
@@ -13,6 +16,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ACK_PATH,
   KEYS_REFRESH_PATH,
+  STREAM_CONTENT_TYPE,
   STREAM_PATH,
   type AckRequest,
   type KeysRefreshRequest,
@@ -27,6 +31,7 @@ import { StreamGate } from './gate.js';
 import type { StreamHub } from './hub.js';
 import type { PodTokenCheck } from './pod-token.js';
 import type { Session } from './sessions.js';
+import { takeStreamAcks } from './stream-acks.js';
 import { StreamSocket } from './stream-socket.js';
 
 export interface StreamRoutesOptions {
@@ -136,7 +141,10 @@ function door(o: StreamRoutesOptions) {
 }
 type Door = ReturnType<typeof door>;
 
-/** `GET /v1/config`: authenticate, resolve the pod's policy, open a session, stream. */
+/**
+ * `GET /v1/config` and `POST /v1/config`: authenticate, resolve the pod's policy, open a
+ * session, stream; a POST's request body is then read for the session's acks.
+ */
 function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
   return async (req: FastifyRequest<{ Querystring: { version?: string } }>, reply: FastifyReply) => {
     const token = bearerToken(req.headers.authorization);
@@ -160,10 +168,20 @@ function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
     const s: Session = opened;
     guard.bind(s, token);
     reply.hijack();
-    socket.goLive((slow) => {
-      if (slow) o.metrics?.streamErrors.inc({ reason: 'slow_consumer' });
-      o.hub.disconnected(s.id, slow ? 'slow_consumer' : 'client_closed');
+    socket.goLive((dropped) => {
+      if (dropped !== undefined) o.metrics?.streamErrors.inc({ reason: dropped });
+      o.hub.disconnected(s.id, dropped ?? 'client_closed');
     });
+    if (req.method === 'POST')
+      takeStreamAcks({
+        req: req.raw,
+        res: reply.raw,
+        session: s,
+        hub: o.hub,
+        log: o.log,
+        ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+        drop: (reason) => socket.drop(reason),
+      });
     return reply;
   };
 }
@@ -203,6 +221,17 @@ function serveRefresh({ o, refuse, sessionOf }: Door) {
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = (app, o) => {
   const d = door(o);
   app.get<{ Querystring: { version?: string } }>(STREAM_PATH, { schema: configSchema }, serveStream(d));
+  // Its own context: NDJSON only (any other body is 415), left unread for the handler to read as it comes.
+  void app.register((withAcks) => {
+    withAcks.removeAllContentTypeParsers();
+    withAcks.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, _body, done) => done(null, undefined));
+    withAcks.post<{ Querystring: { version?: string } }>(
+      STREAM_PATH,
+      { schema: configSchema },
+      serveStream(d),
+    );
+    return Promise.resolve();
+  });
   app.post<{ Body: AckRequest }>(ACK_PATH, { schema: ackSchema }, serveAck(d));
   app.post<{ Body: KeysRefreshRequest }>(KEYS_REFRESH_PATH, { schema: refreshSchema }, serveRefresh(d));
   return Promise.resolve();

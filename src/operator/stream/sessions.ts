@@ -22,7 +22,9 @@ export type CloseReason =
   | 'client_closed'
   | 'replaced'
   /** The peer did not read: its unsent bytes passed the bound (routes.ts). */
-  | 'slow_consumer';
+  | 'slow_consumer'
+  /** A line of the stream's request body that is no ack, or too long (stream-acks.ts). */
+  | 'bad_ack';
 
 export interface SessionIo {
   /**

@@ -1,8 +1,10 @@
 /**
  * The sidecar's end of the config stream (docs/contracts/in-cluster.md, ADR 0005): one
- * long-lived `GET /v1/config` over HTTPS, NDJSON messages applied in order, acknowledgements
- * POSTed after an applied message (a burst folded into one every 250 ms, ack-pacer.ts) and
- * every 5 s, reconnection with backoff and full jitter.
+ * long-lived `POST /v1/config` over HTTPS, NDJSON messages applied in order, acknowledgements
+ * written as lines of that request's body after an applied message (a burst folded into one
+ * every 250 ms, ack-pacer.ts) and every 5 s, reconnection with backoff and full jitter. An
+ * operator that predates acks on the stream is asked `GET /v1/config` and sent each ack as a
+ * `POST /v1/ack` (ack-route.ts).
  *
  * Fail-static: nothing here ever loosens enforcement. A dropped stream, a refusal, a message
  * that does not validate: the configuration in force stays in force (EnforcementState is only ever
@@ -19,6 +21,7 @@ import {
   PEER_TIMEOUT_MS,
   STREAM_CONTENT_TYPE,
   STREAM_PATH,
+  encodeStreamAck,
   parseServerMessage,
   type AckRequest,
   type KeysRefreshRequest,
@@ -28,13 +31,14 @@ import type { Logger } from '../../log/logger.js';
 import type { Proof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
 import { AckPacer } from './ack-pacer.js';
+import { AckRoute, isOlderOperator } from './ack-route.js';
 import {
   ReconnectBackoff,
   DEFAULT_BACKOFF,
   retryAfterDelay,
   type BackoffOptions,
 } from './reconnect-backoff.js';
-import { LineSplitter } from './lines.js';
+import { LineSplitter } from '../../distribution/lines.js';
 import { contentOf } from './vouch.js';
 
 /** Why a stream ended: the `reason` label of tokenwarden_control_plane_reconnects_total. */
@@ -76,6 +80,8 @@ export interface StreamClientOptions {
 
 interface Connection {
   readonly req: ClientRequest;
+  /** Acks go as lines of `req`'s body (POST /v1/config); else as POST /v1/ack. */
+  readonly acksOnStream: boolean;
   readonly openedAt: number;
   healthySince: number | undefined;
   ended: boolean;
@@ -92,6 +98,7 @@ export class StreamClient {
   #retry: NodeJS.Timeout | undefined;
   #ackTimer: NodeJS.Timeout | undefined;
   readonly #acks: AckPacer;
+  readonly #ackRoute: AckRoute;
   #stopped = false;
   /** Messages are applied strictly in order, one at a time. */
   #chain: Promise<void> = Promise.resolve();
@@ -108,6 +115,7 @@ export class StreamClient {
     this.#backoff = new ReconnectBackoff(options.backoff ?? DEFAULT_BACKOFF);
     // Acks and refresh requests: one small keep-alive pool, apart from the stream's own socket.
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 2, ca: options.caPem });
+    this.#ackRoute = new AckRoute(this.#now);
     this.#acks = new AckPacer({
       minIntervalMs: options.ackMinIntervalMs ?? ACK_MIN_INTERVAL_MS,
       now: this.#now,
@@ -172,13 +180,24 @@ export class StreamClient {
     const held = this.#o.applier.held;
     const url = new URL(STREAM_PATH, this.#o.url);
     if (held !== undefined && !this.#wantSnapshot) url.searchParams.set('version', held.version);
+    const acksOnStream = this.#ackRoute.onStream();
+    const headers = { authorization: `Bearer ${token}`, accept: STREAM_CONTENT_TYPE };
     const req = https.request(url, {
-      method: 'GET',
-      headers: { authorization: `Bearer ${token}`, accept: STREAM_CONTENT_TYPE },
+      method: acksOnStream ? 'POST' : 'GET',
+      // The request body stays open for the session's acks, one line each.
+      headers: acksOnStream
+        ? { ...headers, 'content-type': STREAM_CONTENT_TYPE, 'transfer-encoding': 'chunked' }
+        : headers,
       ca: this.#o.caPem,
       agent: false,
     });
-    const conn: Connection = { req, openedAt: this.#now(), healthySince: undefined, ended: false };
+    const conn: Connection = {
+      req,
+      acksOnStream,
+      openedAt: this.#now(),
+      healthySince: undefined,
+      ended: false,
+    };
     this.#conn = conn;
     const peerTimeout = this.#o.peerTimeoutMs ?? PEER_TIMEOUT_MS;
     // Armed from the request on: a peer that accepts the connection and says nothing is dead too.
@@ -196,41 +215,48 @@ export class StreamClient {
         this.#refused(conn, res);
         return;
       }
-      const type = res.headers['content-type'] ?? '';
-      if (!type.startsWith(STREAM_CONTENT_TYPE)) {
-        clearTimeout(silence);
-        this.#o.log.error({ contentType: type }, 'control plane answered without a stream');
-        res.resume();
-        this.#end(conn, 'refused');
+      this.#stream(conn, res, silence, held?.version);
+    });
+    // Headers out at once; a POST's body stays open (acks), a GET has none.
+    if (acksOnStream) req.flushHeaders();
+    else req.end();
+  }
+
+  /** A 200: the stream's messages, applied in order; `silence` is the peer timeout. */
+  #stream(conn: Connection, res: IncomingMessage, silence: NodeJS.Timeout, held: string | undefined): void {
+    const type = res.headers['content-type'] ?? '';
+    if (!type.startsWith(STREAM_CONTENT_TYPE)) {
+      clearTimeout(silence);
+      this.#o.log.error({ contentType: type }, 'control plane answered without a stream');
+      res.resume();
+      this.#end(conn, 'refused');
+      return;
+    }
+    conn.healthySince = this.#now();
+    this.#o.onConnectedChange(true);
+    this.#o.log.info(
+      { url: this.#o.url.origin, version: held ?? null, acksOnStream: conn.acksOnStream },
+      'control plane connected',
+    );
+    this.#startAcks();
+    const lines = new LineSplitter(this.#o.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+    res.on('data', (chunk: Buffer) => {
+      if (conn.ended) return;
+      silence.refresh();
+      const pushed = lines.push(chunk);
+      if (!pushed.ok) {
+        this.#o.log.error({ err: pushed.error }, 'stream line refused');
+        this.#end(conn, 'line_too_long');
         return;
       }
-      conn.healthySince = this.#now();
-      this.#o.onConnectedChange(true);
-      this.#o.log.info(
-        { url: this.#o.url.origin, version: held?.version ?? null },
-        'control plane connected',
-      );
-      this.#startAcks();
-      const lines = new LineSplitter(this.#o.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-      res.on('data', (chunk: Buffer) => {
-        if (conn.ended) return;
-        silence.refresh();
-        const pushed = lines.push(chunk);
-        if (!pushed.ok) {
-          this.#o.log.error({ err: pushed.error }, 'stream line refused');
-          this.#end(conn, 'line_too_long');
-          return;
-        }
-        for (const line of pushed.lines) this.#enqueue(conn, line);
-      });
-      res.on('end', () => this.#end(conn, 'stream_ended'));
-      res.on('error', () => this.#end(conn, 'stream_ended'));
-      res.on('close', () => {
-        clearTimeout(silence);
-        this.#end(conn, 'stream_ended');
-      });
+      for (const line of pushed.lines) this.#enqueue(conn, line);
     });
-    req.end();
+    res.on('end', () => this.#end(conn, 'stream_ended'));
+    res.on('error', () => this.#end(conn, 'stream_ended'));
+    res.on('close', () => {
+      clearTimeout(silence);
+      this.#end(conn, 'stream_ended');
+    });
   }
 
   /** The pod's projected token, re-read each time (the kubelet rotates it). */
@@ -259,6 +285,10 @@ export class StreamClient {
       } catch {
         message = body.slice(0, 200);
       }
+      if (conn.acksOnStream && isOlderOperator(res.statusCode ?? 0, reason)) {
+        this.#olderOperator(conn, res.statusCode);
+        return;
+      }
       this.#o.log.error(
         {
           status: res.statusCode,
@@ -270,6 +300,15 @@ export class StreamClient {
       this.#end(conn, 'refused');
     });
     res.on('error', () => this.#end(conn, 'refused'));
+  }
+
+  /** No acks on the stream here: ask again at once the older way (no backoff, not a failure). */
+  #olderOperator(conn: Connection, status: number | undefined): void {
+    this.#ackRoute.olderOperator();
+    this.#o.log.info({ status }, 'control plane takes no acks on the stream; acking by POST /v1/ack');
+    conn.ended = true;
+    conn.req.destroy();
+    if (conn === this.#conn) void this.#connect();
   }
 
   #enqueue(conn: Connection, line: string): void {
@@ -350,9 +389,16 @@ export class StreamClient {
   #ack(): void {
     const held = this.#o.applier.held;
     const session = this.#session;
-    if (held === undefined || session === undefined || !this.connected) return;
-    const body: AckRequest = { session, generation: this.#generation, version: held.version };
-    this.#post(ACK_PATH, body);
+    const conn = this.#conn;
+    if (held === undefined || session === undefined || conn === undefined || !this.connected) return;
+    if (!conn.acksOnStream) {
+      const body: AckRequest = { session, generation: this.#generation, version: held.version };
+      this.#post(ACK_PATH, body);
+      return;
+    }
+    // A body the operator is not reading takes no more: the next ack names the newest version.
+    if (conn.req.writableNeedDrain) return;
+    conn.req.write(encodeStreamAck({ generation: this.#generation, version: held.version }));
   }
 
   /** Acks and refresh requests carry the stream's credential: the session id is none. */

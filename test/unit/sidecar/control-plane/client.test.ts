@@ -57,9 +57,20 @@ interface Harness {
 }
 
 async function harness(
-  opts: { heartbeatMs?: number; peerTimeoutMs?: number; maxLineBytes?: number } = {},
+  opts: {
+    heartbeatMs?: number;
+    peerTimeoutMs?: number;
+    maxLineBytes?: number;
+    acksOnStream?: boolean;
+    ackIntervalMs?: number;
+  } = {},
 ): Promise<Harness> {
-  const server = await startStreamServer({ policy: POLICY, tls, heartbeatMs: opts.heartbeatMs ?? 60_000 });
+  const server = await startStreamServer({
+    policy: POLICY,
+    tls,
+    heartbeatMs: opts.heartbeatMs ?? 60_000,
+    ...(opts.acksOnStream === undefined ? {} : { acksOnStream: opts.acksOnStream }),
+  });
   server.allowToken('pod-token-1');
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -86,6 +97,7 @@ async function harness(
     backoff: { baseMs: 50, capMs: 200, resetAfterMs: 10_000 },
     peerTimeoutMs: opts.peerTimeoutMs,
     maxLineBytes: opts.maxLineBytes,
+    ackIntervalMs: opts.ackIntervalMs,
   });
   client.start();
   return {
@@ -200,6 +212,66 @@ describe('StreamClient', () => {
       h.server.setPolicy(bad);
       await new Promise((r) => setTimeout(r, 300));
       expect(h.state.active).toBe(before);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('acks on the stream: POST /v1/config, one line per ack on its body, no ack POST', async () => {
+    const h = await harness({ ackIntervalMs: 100 });
+    try {
+      await until('two acks', () => h.server.acks.length >= 2);
+      expect(h.server.connects).toEqual([expect.objectContaining({ method: 'POST', status: 200 })]);
+      for (const a of h.server.acks)
+        expect(a).toMatchObject({
+          via: 'stream',
+          version: h.server.version,
+          authorization: 'Bearer pod-token-1',
+        });
+      h.server.upsertRevocation({
+        apiVersion: 'tokenwarden.dev/v1alpha1',
+        kind: 'TokenRevocation',
+        metadata: { name: 'leak', namespace: 'shop' },
+        spec: { tokens: [{ jti: 'leak' }] },
+      });
+      await until('an ack of the new version', () =>
+        h.server.acks.some((a) => a.version === h.server.version),
+      );
+      expect(h.server.badAcks).toEqual([]);
+      expect(h.reasons).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('falls back to GET + POST /v1/ack against an operator without acks on the stream, and remembers it', async () => {
+    const h = await harness({ acksOnStream: false, peerTimeoutMs: 300, heartbeatMs: 60_000 });
+    try {
+      await until('an ack', () => h.server.acks.length > 0);
+      expect(h.server.connects.slice(0, 2)).toEqual([
+        expect.objectContaining({ method: 'POST', status: 404 }),
+        expect.objectContaining({ method: 'GET', status: 200 }),
+      ]);
+      expect(h.server.acks[0]).toMatchObject({ via: 'post', version: h.server.version });
+      // Not a failure: no reconnect counted for the 404.
+      expect(h.reasons).toEqual([]);
+      // The next stream (after a silent peer) goes straight to GET.
+      await until('a reconnect', () => h.server.connects.length >= 3);
+      expect(h.server.connects[2]).toMatchObject({ method: 'GET' });
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("a contract refusal of the POST (404 no_policy) is the pod's refusal, not an older operator", async () => {
+    const h = await harness();
+    try {
+      h.server.refuse({ status: 404, reason: 'no_policy', message: 'no TokenPolicy selects this pod' });
+      await until('two refused connects', () => h.server.connects.length >= 2);
+      expect(h.server.connects.every((c) => c.method === 'POST')).toBe(true);
+      expect(h.reasons.every((r) => r === 'refused')).toBe(true);
+      h.server.refuse(undefined);
+      await until('h.state.active !== undefined', () => h.state.active !== undefined);
     } finally {
       await h.stop();
     }

@@ -1,8 +1,10 @@
 /**
- * NDJSON framing of the config stream: bytes in, complete lines out. A line is cut at `\n`
- * (a byte that never occurs inside a multi-byte UTF-8 sequence, so chunks are split as bytes
- * and decoded once per line). A line longer than `maxLineBytes` is an error, not a buffer that
- * grows until the process dies: the caller drops the connection.
+ * NDJSON framing of the config stream, both ways: bytes in, complete lines out. The sidecar cuts
+ * the operator's messages with it; the operator cuts a sidecar's ack lines (bounded at
+ * `MAX_STREAM_ACK_BYTES`, protocol.ts). A line is cut at `\n` (a byte that never occurs inside
+ * a multi-byte UTF-8 sequence, so chunks are split as bytes and decoded once per line). A line
+ * longer than `maxLineBytes` is an error, not a buffer that grows until the process dies: the
+ * caller drops the connection.
  *
  * Chunks are kept in a list and joined once per line, so a 20 MB snapshot arriving in 16 KiB
  * chunks costs one copy, not one per chunk.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../../../src/sidecar/control-plane/lines.js';
+import { LineSplitter } from '../../../src/distribution/lines.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 

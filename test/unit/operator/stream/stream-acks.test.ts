@@ -1,0 +1,269 @@
+/**
+ * Acks on the stream (stream-acks.ts): the line reader over an in-memory body, then the whole
+ * route, `POST /v1/config` on a real fastify server on 127.0.0.1 with a real hub, driven by a
+ * node:http client whose request body stays open as a sidecar's does.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LineSplitter } from '../../../../src/distribution/lines.js';
+import {
+  encodeStreamAck,
+  MAX_STREAM_ACK_BYTES,
+  type StreamAck,
+} from '../../../../src/distribution/protocol.js';
+import { createOperatorMetrics, type OperatorMetrics } from '../../../../src/metrics/operator.js';
+import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
+import { SharedKeys } from '../../../../src/operator/policy/keys.js';
+import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import { StreamHub } from '../../../../src/operator/stream/hub.js';
+import { streamRoutes } from '../../../../src/operator/stream/routes.js';
+import { readAckLines } from '../../../../src/operator/stream/stream-acks.js';
+import { until } from '../../../support/wait.js';
+import { cache, rawPolicy, revocation } from './fixtures.js';
+
+const V = 'AAAAAAAAAAAAAAAAAAAAAA';
+const ackLine = (generation: number, version = V): string => encodeStreamAck({ generation, version });
+
+describe('readAckLines', () => {
+  const cases: { name: string; chunks: string[]; acks: number[]; bad?: RegExp }[] = [
+    { name: 'one ack per line', chunks: [ackLine(1) + ackLine(2)], acks: [1, 2] },
+    { name: 'an ack split over chunks', chunks: [ackLine(3).slice(0, 9), ackLine(3).slice(9)], acks: [3] },
+    { name: 'blank lines and CRLF', chunks: ['\n', ackLine(4).replace('\n', '\r\n')], acks: [4] },
+    {
+      name: 'a malformed line stops reading; nothing after it counts',
+      chunks: [ackLine(1) + '{"type":"ack"}\n' + ackLine(2)],
+      acks: [1],
+      bad: /^generation: /,
+    },
+    {
+      name: 'a session id on a line',
+      chunks: [`{"type":"ack","session":"s","generation":1,"version":"${V}"}\n`],
+      acks: [],
+      bad: /^session: unknown field$/,
+    },
+    {
+      name: 'a partial line past the bound, before its newline',
+      chunks: ['{"type":"ack",', ' '.repeat(MAX_STREAM_ACK_BYTES)],
+      acks: [],
+      bad: /^line: a line is longer than 256 bytes$/,
+    },
+    {
+      name: 'a partial line within the bound is held',
+      chunks: [ackLine(5) + ackLine(6).slice(0, 20)],
+      acks: [5],
+    },
+  ];
+  it.each(cases)('$name', ({ chunks, acks, bad }) => {
+    const body = new PassThrough();
+    const got: StreamAck[] = [];
+    const errors: string[] = [];
+    readAckLines(body, { ack: (a) => got.push(a), bad: (e) => errors.push(e) });
+    for (const c of chunks) body.write(Buffer.from(c));
+    expect(got.map((a) => a.generation)).toEqual(acks);
+    if (bad === undefined) expect(errors).toEqual([]);
+    else expect(errors).toEqual([expect.stringMatching(bad)]);
+  });
+
+  it('the body ending or failing ends nothing, and stop() stops reading', () => {
+    const body = new PassThrough();
+    const got: StreamAck[] = [];
+    const errors: string[] = [];
+    const stop = readAckLines(body, { ack: (a) => got.push(a), bad: (e) => errors.push(e) });
+    body.write(ackLine(1));
+    stop();
+    body.write(ackLine(2));
+    body.emit('error', new Error('reset'));
+    body.end();
+    expect(got.map((a) => a.generation)).toEqual([1]);
+    expect(errors).toEqual([]);
+  });
+});
+
+// ---- the route ------------------------------------------------------------------------------
+
+const POD = { namespace: 'shop', name: 'a', uid: 'u-a' };
+const TOKEN = 'pod-a-token';
+const tick = () => new Promise((r) => setImmediate(r));
+
+interface World {
+  app: FastifyInstance;
+  hub: StreamHub;
+  metrics: OperatorMetrics;
+  port: number;
+  revoke: (name: string) => Promise<void>;
+  errors: (reason: string) => Promise<number>;
+}
+
+let world: World | undefined;
+afterEach(async () => {
+  world?.hub.close();
+  await world?.app.close();
+  world = undefined;
+});
+
+async function serve(): Promise<World> {
+  const index = cache<RawObject>([]);
+  const keys = new SharedKeys();
+  const metrics = createOperatorMetrics(new Registry());
+  const log = pino({ level: 'silent' });
+  const hub = new StreamHub({
+    catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
+    pods: cache<V1Pod>([
+      {
+        metadata: { name: 'a', namespace: 'shop', uid: 'u-a', labels: { app: 'orders' } },
+        spec: { serviceAccountName: 'app', containers: [] },
+        status: { phase: 'Running' },
+      },
+    ]),
+    revocations: index,
+    keys,
+    log,
+    metrics,
+  });
+  await keys.ensure('shop/orders', []);
+  hub.start();
+  const app = Fastify();
+  await app.register(streamRoutes, {
+    hub,
+    log,
+    metrics,
+    review: (token) =>
+      Promise.resolve(
+        token === TOKEN
+          ? { ok: true, pod: POD, serviceAccount: 'app' }
+          : { ok: false, status: 401, reason: 'token_invalid', message: 'no' },
+      ),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const revoke = async (name: string): Promise<void> => {
+    const rev = revocation(name);
+    const metadata = { name, namespace: 'shop', uid: `r-${name}`, generation: 1 };
+    index.items.push({ ...rev, metadata });
+    hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
+    await tick();
+  };
+  const errors = async (reason: string): Promise<number> =>
+    (await metrics.streamErrors.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  world = { app, hub, metrics, port: (app.server.address() as AddressInfo).port, revoke, errors };
+  return world;
+}
+
+interface Duplex {
+  req: ClientRequest;
+  res: IncomingMessage;
+  messages: Record<string, unknown>[];
+  ended: Promise<void>;
+}
+
+/** `POST /v1/config` as a sidecar opens it: headers out at once, the body left open for acks. */
+function openDuplex(port: number, contentType = 'application/x-ndjson'): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/v1/config',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': contentType,
+        'transfer-encoding': 'chunked',
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const messages: Record<string, unknown>[] = [];
+      const lines = new LineSplitter(1 << 20);
+      res.on('data', (c: Buffer) => {
+        const pushed = lines.push(c);
+        if (pushed.ok) for (const l of pushed.lines) messages.push(JSON.parse(l) as Record<string, unknown>);
+      });
+      const ended = new Promise<void>((r) => res.on('close', () => r()));
+      resolve({ req, res, messages, ended });
+    });
+    req.flushHeaders();
+  });
+}
+
+const summary = (hub: StreamHub) => hub.policySummary().get('shop/orders');
+
+describe('POST /v1/config', () => {
+  it('streams as GET does and counts the acks on its request body', async () => {
+    const { hub, port, revoke, errors } = await serve();
+    const d = await openDuplex(port);
+    expect(d.res.statusCode).toBe(200);
+    expect(d.res.headers['content-type']).toBe('application/x-ndjson');
+    await until('the snapshot', () => d.messages.length > 0);
+    const snapshot = d.messages[0]!;
+    expect(snapshot.type).toBe('snapshot');
+    expect(summary(hub)).toMatchObject({ connected: 1, synced: 0 });
+    d.req.write(ackLine(snapshot.generation as number, snapshot.version as string));
+    await until('synced', () => summary(hub)?.synced === 1);
+
+    await revoke('leak');
+    await until('the delta', () => d.messages.some((m) => m.type === 'delta'));
+    const delta = d.messages.find((m) => m.type === 'delta')!;
+    expect(summary(hub)).toMatchObject({ synced: 0 });
+    // A version this session was never sent: ignored and counted, the stream goes on.
+    d.req.write(ackLine(delta.generation as number, V));
+    await until('unsent_version counted', async () => (await errors('unsent_version')) === 1);
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({ pending: 1, sidecars: 0 });
+    d.req.write(ackLine(delta.generation as number, delta.version as string));
+    await until('synced on the delta', () => summary(hub)?.synced === 1);
+    expect(hub.revocationSummary().get('shop/leak')).toMatchObject({ pending: 0, sidecars: 1 });
+    expect(d.res.destroyed).toBe(false);
+    d.req.destroy();
+    await until('disconnected', () => hub.sessions.size === 0);
+    expect(await errors('bad_ack')).toBe(0);
+  });
+
+  it('the sidecar half-closing its body ends nothing', async () => {
+    const { hub, port } = await serve();
+    const d = await openDuplex(port);
+    await until('the snapshot', () => d.messages.length > 0);
+    d.req.end();
+    await tick();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hub.sessions.size).toBe(1);
+    expect(d.res.complete).toBe(false);
+    d.req.destroy();
+    await until('disconnected', () => hub.sessions.size === 0);
+  });
+
+  it.each([
+    { name: 'a malformed line', line: '{"type":"ack","generation":"1"}\n' },
+    { name: 'a line past the bound', line: `{"type":"ack","version":"${'A'.repeat(300)}` },
+  ])('$name ends the session as bad_ack', async ({ line }) => {
+    const { hub, port, errors } = await serve();
+    const d = await openDuplex(port);
+    await until('the snapshot', () => d.messages.length > 0);
+    d.req.write(line);
+    await d.ended;
+    expect(d.res.complete).toBe(true);
+    await until('disconnected', () => hub.sessions.size === 0);
+    expect(await errors('bad_ack')).toBe(1);
+    d.req.destroy();
+  });
+
+  it('is refused like GET without a valid token, and answers 415 to another body type', async () => {
+    const { port, errors } = await serve();
+    const status = (headers: Record<string, string>) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/config', headers });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', reject);
+        req.end('{}\n');
+      });
+    expect(await status({ 'content-type': 'application/x-ndjson', authorization: 'Bearer nope' })).toBe(401);
+    expect(await errors('token_invalid')).toBe(1);
+    expect(await status({ 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` })).toBe(415);
+  });
+});
