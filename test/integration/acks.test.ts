@@ -71,6 +71,17 @@ function sessionsOf(i: number): string[] {
   return out;
 }
 
+/** The revocation once its status says every matching sidecar acknowledged it. */
+const acknowledged = (name: string) =>
+  waitFor(
+    `${name} acknowledged`,
+    async () => {
+      const r = await getRevocation(name);
+      return r.status?.acknowledgedAt !== undefined ? r : undefined;
+    },
+    30_000,
+  );
+
 describe('acknowledgements', () => {
   it("the sidecar's /status shows no credential (no session id)", async () => {
     await waitFor('the sidecar session in the operator log', () => Promise.resolve(sessionsOf(0).length > 0));
@@ -178,14 +189,7 @@ describe('acknowledgements', () => {
 
       // The stream's own pod acking exactly what it was sent: now it counts.
       expect((await ackAs(exact, token(1))).status).toBe(204);
-      const acked = await waitFor(
-        'rev-forge acknowledged by both',
-        async () => {
-          const r = await getRevocation('rev-forge');
-          return r.status?.acknowledgedAt !== undefined ? r : undefined;
-        },
-        30_000,
-      );
+      const acked = await acknowledged('rev-forge');
       expect(acked.status.acknowledgedSidecars).toBe(2);
       await waitFor(
         'syncedSidecars = 2 again',
@@ -214,14 +218,7 @@ describe('acknowledgements on the stream', () => {
     const t0 = Date.now();
     await createRevocation('rev-on-stream', 'jti-on-stream');
     await untilEvery([world.sidecar], '/orders', user, 401, t0);
-    const acked = await waitFor(
-      'rev-on-stream acknowledged',
-      async () => {
-        const r = await getRevocation('rev-on-stream');
-        return r.status?.acknowledgedAt !== undefined ? r : undefined;
-      },
-      30_000,
-    );
+    const acked = await acknowledged('rev-on-stream');
     expect(acked.status.acknowledgedSidecars).toBe(1);
   });
 

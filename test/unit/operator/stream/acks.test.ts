@@ -13,10 +13,9 @@ import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
 import { VersionSigner } from '../../../../src/operator/stream/signer.js';
 import { makeSigner, type TestSigner } from '../../../support/attestation.js';
-import { cache, rawPolicy, revocation } from './fixtures.js';
+import { cache, rawPolicy, revokeIn } from './fixtures.js';
 
 const POD = { namespace: 'shop', name: 'a', uid: 'u-a' };
-const tick = () => new Promise((r) => setImmediate(r));
 
 let tls: TestSigner;
 beforeAll(async () => {
@@ -51,13 +50,7 @@ async function setup() {
     ),
     end: () => undefined,
   };
-  const revoke = async (name: string): Promise<void> => {
-    const rev = revocation(name);
-    const metadata = { name, namespace: 'shop', uid: `r-${name}`, generation: 1 };
-    index.items.push({ ...rev, metadata });
-    hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
-    await tick();
-  };
+  const revoke = (name: string): Promise<void> => revokeIn(hub, index, name);
   return { hub, lines, io, revoke };
 }
 

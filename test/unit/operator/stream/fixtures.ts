@@ -1,6 +1,7 @@
 import type { ObjectCache } from '@kubernetes/client-node';
 import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
+import type { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { TokenPolicy, TokenRevocation } from '../../../../src/policy/types.js';
 
 export function policy(generation = 1, audience = 'orders-api'): TokenPolicy {
@@ -73,3 +74,12 @@ export const rawPolicy: RawObject = {
     ],
   },
 };
+
+/** A TokenRevocation `name` written to the revocation cache and announced to `hub`, one turn later. */
+export async function revokeIn(hub: StreamHub, index: { items: RawObject[] }, name: string): Promise<void> {
+  const rev = revocation(name);
+  const metadata = { name, namespace: 'shop', uid: `r-${name}`, generation: 1 };
+  index.items.push({ ...rev, metadata });
+  hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
+  await new Promise((r) => setImmediate(r));
+}

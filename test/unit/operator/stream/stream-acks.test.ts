@@ -25,7 +25,7 @@ import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import { streamRoutes } from '../../../../src/operator/stream/routes.js';
 import { readAckLines } from '../../../../src/operator/stream/stream-acks.js';
 import { until } from '../../../support/wait.js';
-import { cache, rawPolicy, revocation } from './fixtures.js';
+import { cache, rawPolicy, revokeIn } from './fixtures.js';
 
 const V = 'AAAAAAAAAAAAAAAAAAAAAA';
 const ackLine = (generation: number, version = V): string => encodeStreamAck({ generation, version });
@@ -141,13 +141,7 @@ async function serve(): Promise<World> {
       ),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const revoke = async (name: string): Promise<void> => {
-    const rev = revocation(name);
-    const metadata = { name, namespace: 'shop', uid: `r-${name}`, generation: 1 };
-    index.items.push({ ...rev, metadata });
-    hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
-    await tick();
-  };
+  const revoke = (name: string): Promise<void> => revokeIn(hub, index, name);
   const errors = async (reason: string): Promise<number> =>
     (await metrics.streamErrors.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
   world = { app, hub, metrics, port: (app.server.address() as AddressInfo).port, revoke, errors };
