@@ -15,10 +15,15 @@
  * the same moment until a token with the revoked jti is refused (polled every 20 ms).
  *
  * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
- *          [--real-sidecars K] [--json FILE] [--operator-arg ARG]... [--outage]
+ *          [--real-sidecars K] [--replicas M] [--json FILE] [--operator-arg ARG]... [--outage]
  *
- * --outage (outage.ts): afterwards, the operator is killed, a revocation written, the operator
- * restarted; adds outage_p99_ms (from serving again to the clients' acks), the TokenReviews and
+ * --replicas M runs M operator processes (one Deployment's replicas: their own POD_NAME, one
+ * lease); simulated client i streams from replica i mod M and, when its stream is lost, tries
+ * the next one as a Service would send it elsewhere. CPU is summed over the replicas; RSS per
+ * sidecar is the replicas' growth over the sidecars they hold.
+ *
+ * --outage (outage.ts): afterwards, every replica is killed, a revocation written, the first
+ * replica restarted; adds outage_p99_ms (from serving again to the clients' acks), the TokenReviews and
  * the operator's and API server's CPU over the reconnect. Clients reconnect as sidecars do
  * (control-plane/reconnect-backoff.ts, Retry-After honoured).
  */
@@ -89,7 +94,14 @@ interface SimClient {
   close(): void;
 }
 
-function simClient(base: URL, caPem: string, token: string, onError: (e: string) => void): SimClient {
+function simClient(
+  bases: readonly URL[],
+  first: number,
+  caPem: string,
+  token: string,
+  onError: (e: string) => void,
+): SimClient {
+  let replica = first;
   const acked = new Map<string, number>();
   const state: SimClient = { acked, snapshotAt: undefined, reconnects: 0, close: () => undefined };
   let session: string | undefined;
@@ -114,13 +126,14 @@ function simClient(base: URL, caPem: string, token: string, onError: (e: string)
     if (closed) return;
     onError(why);
     state.reconnects++;
+    replica++;
     const delay = backoff.next(retryAfterMs);
     retryAfterMs = undefined;
     setTimeout(connect, delay);
   };
   const connect = (): void => {
     if (closed) return;
-    const url = new URL(STREAM_PATH, base);
+    const url = new URL(STREAM_PATH, bases[replica % bases.length]);
     if (version !== undefined) url.searchParams.set('version', version);
     let ended = false;
     const end = (why: string): void => {
@@ -194,8 +207,36 @@ function simClient(base: URL, caPem: string, token: string, onError: (e: string)
 
 // ---- main ------------------------------------------------------------------------------------
 
+interface Replica {
+  readonly args: string[];
+  readonly env: Record<string, string>;
+  readonly base: URL;
+  readonly metricsPort: number;
+  spawned: Spawned;
+}
+
+/** `f` summed over `pids` (a process gone counts 0). */
+function sumOf(pids: readonly number[], f: (pid: number) => number | undefined): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += f(pid) ?? 0;
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** TokenReviews summed over the replicas; null when one could not be read. */
+async function sumReviews(ports: readonly number[]): Promise<number | null> {
+  const each = await Promise.all(ports.map((p) => tokenReviews(p)));
+  return each.some((n) => n === null) ? null : each.reduce<number>((a, n) => a + (n ?? 0), 0);
+}
+
 export interface PropagationResult {
   sidecars: number;
+  replicas: number;
   revocations: number;
   p50_ms: number;
   p99_ms: number;
@@ -240,8 +281,11 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'operator-arg': { type: 'string', multiple: true, default: [] },
       outage: { type: 'boolean', default: false },
+      replicas: { type: 'string', default: '1' },
     },
   });
+  const M = Number(values.replicas);
+  if (!Number.isInteger(M) || M < 1) throw new Error('--replicas: must be an integer >= 1');
   const N = Number(values.sidecars);
   const R = Number(values.revocations);
   const rate = Number(values.rate);
@@ -286,25 +330,37 @@ async function main(): Promise<void> {
     const tokens = await podTokens(kc, ns, pods);
     log(`${pods.length} pods and their tokens in ${Date.now() - t0} ms`);
 
-    // The operator, as shipped.
-    const servePort = await freePort();
-    const metricsPort = await freePort();
-    const args = [
-      ...operatorArgs(cp.kubeconfigPath, servePort, metricsPort),
-      ...(values['operator-arg'] ?? []),
-    ];
-    let operator = spawnCli(args, OPERATOR_ENV, OPERATOR_CLI);
-    cleanups.push(() => void operator.child.kill('SIGKILL'));
-    const opPid = operator.child.pid as number;
-    const caPem = await servingCa(kc, operator);
-    const base = new URL(`https://127.0.0.1:${servePort}`);
-    // Wait until the server answers a stream at all (caches synced).
-    const servesStreams = () =>
+    // The operator, as shipped: M replicas of one Deployment.
+    const replicas: Replica[] = [];
+    for (let i = 0; i < M; i++) {
+      const [servePort, metricsPort] = [await freePort(), await freePort()];
+      const args = [
+        ...operatorArgs(cp.kubeconfigPath, servePort, metricsPort),
+        ...(values['operator-arg'] ?? []),
+      ];
+      const env = { ...OPERATOR_ENV, POD_NAME: `${OPERATOR_ENV.POD_NAME}-${i}` };
+      const r: Replica = {
+        args,
+        env,
+        base: new URL(`https://127.0.0.1:${servePort}`),
+        metricsPort,
+        spawned: spawnCli(args, env, OPERATOR_CLI),
+      };
+      replicas.push(r);
+      cleanups.push(() => void r.spawned.child.kill('SIGKILL'));
+    }
+    const first = replicas[0] as Replica;
+    const pids = () => replicas.map((r) => r.spawned.child.pid as number);
+    const caPem = await servingCa(kc, first.spawned);
+    const bases = replicas.map((r) => r.base);
+    const base = first.base;
+    // Wait until a replica answers a stream at all (caches synced).
+    const servesStreams = (at: URL) =>
       until(
         'the operator to serve streams',
         () =>
           new Promise<boolean | undefined>((ok) => {
-            const req = https.request(new URL(STREAM_PATH, base), {
+            const req = https.request(new URL(STREAM_PATH, at), {
               ca: caPem,
               agent: false,
               headers: { authorization: `Bearer ${tokens[0]}` },
@@ -318,15 +374,15 @@ async function main(): Promise<void> {
           }),
         60_000,
       );
-    await servesStreams();
+    for (const r of replicas) await servesStreams(r.base);
     await sleep(1_000);
-    const rssIdle = rssBytes(opPid) ?? 0;
+    const rssIdle = sumOf(pids(), rssBytes);
 
     // N simulated sidecars.
     const errors: string[] = [];
     t0 = Date.now();
-    const clients = await pool(tokens.slice(0, N), 50, async (token) => {
-      const c = simClient(base, caPem, token, (e) => {
+    const clients = await pool(tokens.slice(0, N), 50, async (token, i) => {
+      const c = simClient(bases, i, caPem, token, (e) => {
         if (errors.length < 20) errors.push(e);
       });
       await until('a snapshot', () => (c.snapshotAt !== undefined ? true : undefined), 60_000);
@@ -335,7 +391,7 @@ async function main(): Promise<void> {
     cleanups.push(() => clients.forEach((c) => c.close()));
     log(`${N} simulated sidecars connected and holding a snapshot in ${Date.now() - t0} ms`);
     await sleep(2_000);
-    const rssConnected = rssBytes(opPid) ?? 0;
+    const rssConnected = sumOf(pids(), rssBytes);
 
     // K real sidecars in front of a tiny app.
     const app = createServer((_req, res) => res.end('ok'));
@@ -396,7 +452,7 @@ async function main(): Promise<void> {
     // R revocations at a steady rate.
     const written: number[] = [];
     const realLatencies: Promise<number>[] = [];
-    const cpuBefore = cpuMicros(opPid);
+    const cpuBefore = sumOf(pids(), cpuMicros);
     const started = Date.now();
     for (let i = 0; i < R; i++) {
       const due = started + (i * 1000) / rate;
@@ -436,8 +492,8 @@ async function main(): Promise<void> {
       if (clients.every((c) => c.acked.size >= R)) break;
       await sleep(50);
     }
-    const cpuS = (cpuMicros(opPid) - cpuBefore) / 1e6;
-    const rssEnd = rssBytes(opPid) ?? 0;
+    const cpuS = (sumOf(pids(), cpuMicros) - cpuBefore) / 1e6;
+    const rssEnd = sumOf(pids(), rssBytes);
     let missed = 0;
     const lastAck: number[] = [];
     for (let i = 0; i < R; i++) {
@@ -487,13 +543,15 @@ async function main(): Promise<void> {
     });
 
     // Before any outage: the restarted operator's count is outage_tokenreviews.
-    const reviews = await tokenReviews(metricsPort);
+    const reviews = await sumReviews(replicas.map((r) => r.metricsPort));
     const outage = values.outage
       ? await outagePhase({
           kill: async () => {
-            const exited = new Promise((r) => operator.child.once('exit', r));
-            operator.child.kill('SIGKILL');
-            await exited;
+            for (const r of replicas) {
+              const exited = new Promise((ok) => r.spawned.child.once('exit', ok));
+              r.spawned.child.kill('SIGKILL');
+              await exited;
+            }
           },
           revoke: async (name) =>
             void (await custom.createNamespacedCustomObject({
@@ -507,13 +565,14 @@ async function main(): Promise<void> {
                 spec: { reason: 'bench', tokens: [{ jti: `${name}-jti` }] },
               },
             })),
+          // One replica comes back; the others stay down (clients find it as through a Service).
           restart: async () => {
-            operator = spawnCli(args, OPERATOR_ENV, OPERATOR_CLI);
-            await servesStreams();
-            return { pid: operator.child.pid as number, servingAt: Date.now() };
+            first.spawned = spawnCli(first.args, first.env, OPERATOR_CLI);
+            await servesStreams(first.base);
+            return { pid: first.spawned.child.pid as number, servingAt: Date.now() };
           },
           ackedAt: (name) => clients.map((c) => c.acked.get(name)),
-          tokenReviews: () => tokenReviews(metricsPort),
+          tokenReviews: () => tokenReviews(first.metricsPort),
           apiServer: apiServerPid(cp.server),
           sleep,
         })
@@ -521,6 +580,7 @@ async function main(): Promise<void> {
     const delivered = N * R - missed;
     const result: PropagationResult = {
       sidecars: N,
+      replicas: M,
       revocations: R,
       p50_ms: percentile(lastAck, 50),
       p99_ms: percentile(lastAck, 99),
@@ -543,9 +603,9 @@ async function main(): Promise<void> {
     };
     console.log(
       [
-        `| sidecars | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | CPU/delivery µs | operator RSS MB | RSS/sidecar KB | TokenReviews | snapshot entries / bytes / ms | missed acks | client reconnects |`,
-        `|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|`,
-        `| ${N} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_cpu_per_delivery_us} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${result.tokenreviews ?? 'missing'} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
+        `| sidecars | replicas | revocations | rate/s | p50 ms | p99 ms | max ms | real sidecars p50/p99/max ms | operator CPU s | CPU/delivery µs | operator RSS MB | RSS/sidecar KB | TokenReviews | snapshot entries / bytes / ms | missed acks | client reconnects |`,
+        `|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|`,
+        `| ${N} | ${M} | ${R} | ${rate} | ${result.p50_ms} | ${result.p99_ms} | ${result.max_ms} | ${result.real_sidecars.p50_ms} / ${result.real_sidecars.p99_ms} / ${result.real_sidecars.max_ms} (${K}) | ${result.operator_cpu_s} | ${result.operator_cpu_per_delivery_us} | ${result.operator_rss_mb} | ${result.operator_rss_per_sidecar_kb} | ${result.tokenreviews ?? 'missing'} | ${snap.entries} / ${snap.bytes} / ${snap.ms} | ${missed} | ${result.client_reconnects} |`,
       ].join('\n'),
     );
     if (outage !== undefined) log(`outage: ${JSON.stringify(outage)}`);

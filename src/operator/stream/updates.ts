@@ -34,12 +34,21 @@ export interface UpdateDeps {
 
 export class ConfigUpdates {
   private readonly dirty = new Set<string>();
+  /**
+   * Namespaces where a TokenPolicy changed since the last flush: only there may a session's pod
+   * now be served another policy (its own policy's selector, or a rival's, moved). A revocation
+   * alone never moves a pod, so its flush does not look at every session's labels again.
+   */
+  private readonly reselect = new Set<string>();
   private flushScheduled = false;
 
   constructor(private readonly d: UpdateDeps) {}
 
   policyChanged(namespace: string, name: string): void {
+    this.reselect.add(namespace);
     this.mark(`${namespace}/${name}`);
+    // A rival policy of the namespace may now select (or stop selecting) their pods too.
+    for (const k of this.d.configs.keys()) if (k.startsWith(`${namespace}/`)) this.dirty.add(k);
   }
 
   revocationChanged(deleted: boolean, obj: RawObject, policyName: string | undefined): void {
@@ -94,12 +103,14 @@ export class ConfigUpdates {
   flush(): void {
     const keys = [...this.dirty];
     this.dirty.clear();
-    for (const key of keys) this.flushOne(key);
+    const reselect = new Set(this.reselect);
+    this.reselect.clear();
+    for (const key of keys) this.flushOne(key, reselect.has(splitKey(key)[0]));
     this.d.propagation.settle(this.d.now());
     this.d.onFlushed();
   }
 
-  private flushOne(key: string): void {
+  private flushOne(key: string, reselect: boolean): void {
     const { configs, sessions } = this.d;
     const state = configs.get(key);
     if (state === undefined) return; // nobody connected for it: built on first connect
@@ -109,19 +120,18 @@ export class ConfigUpdates {
       return;
     }
     const change = configs.rebuild(state, key);
+    const serving = sessions.forPolicy(key);
     if (change !== undefined) {
-      for (const s of sessions.forPolicy(key)) sendChange(s, state, change);
-      this.d.log.debug(
-        { policy: key, version: change.version, sessions: sessions.forPolicy(key).length },
-        'config pushed',
-      );
+      for (const s of serving) sendChange(s, state, change);
+      this.d.log.debug({ policy: key, version: change.version, sessions: serving.length }, 'config pushed');
     }
-    this.d.propagation.built(key, state.seq, sessions.forPolicy(key));
-    // A selector edit may have moved pods off this policy.
-    for (const s of sessions.forPolicy(key)) {
-      const pod = this.d.pods.get(s.pod.name, s.pod.namespace);
-      if (this.d.select(s.pod.namespace, pod?.metadata?.labels) !== key) this.d.end(s, 'not_selected');
-    }
+    this.d.propagation.built(key, state.seq, serving);
+    // A policy edit in the namespace may have moved pods off this policy.
+    if (reselect)
+      for (const s of serving) {
+        const pod = this.d.pods.get(s.pod.name, s.pod.namespace);
+        if (this.d.select(s.pod.namespace, pod?.metadata?.labels) !== key) this.d.end(s, 'not_selected');
+      }
     this.d.gauges(key);
   }
 }
