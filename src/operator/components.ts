@@ -153,6 +153,7 @@ function buildController(b: Base, replicas: () => ReplicaStatus): Controller {
         writer,
         log: rlog,
         synced: (key) => replicas().aggregate().synced(key),
+        podsEpoch: () => b.informers.pods.epoch(),
         ...b.integrity.reconciler,
       }),
       revocations: new RevocationReconciler({

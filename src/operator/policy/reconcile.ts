@@ -25,7 +25,7 @@ import { rawSelector, type PolicyCatalog } from './catalog.js';
 import { decideReady } from './readiness.js';
 import type { RevocationIndex } from '../revocation/revocation-index.js';
 import { countMatchedPods, isLivePod, matchesSelector, type PodView } from './selector.js';
-import { unprotectedPodsOf } from '../status/protection.js';
+import { unprotectedPodsOf, type UnprotectedPod } from '../status/protection.js';
 import type { StatusWriter } from '../status/status-writer.js';
 import type { UnprotectedGauge } from '../status/unprotected-gauge.js';
 
@@ -42,12 +42,27 @@ export interface PolicyReconcilerDeps {
   /** The seal key (webhook/seal-key.ts): without it a pod with the sidecar's name counts as protected. */
   readonly sealKey?: Uint8Array;
   readonly unprotectedGauge?: UnprotectedGauge;
+  /**
+   * A number that moves whenever the pod cache may have changed (runtime/pods.ts `epoch`). With it, what a reconcile derives from the namespace's pods is kept until it moves:
+   * a burst of revocations (each re-counts its policy) does not re-judge every pod each time.
+   */
+  readonly podsEpoch?: () => number;
+}
+
+/** What a reconcile derives from the pods, and what it was derived from. */
+interface PodFigures {
+  readonly epoch: number;
+  readonly selector: string;
+  readonly targetPort: number | undefined;
+  readonly matched: number;
+  readonly unprotected: UnprotectedPod[];
 }
 
 export class PolicyReconciler {
   /** Readiness of every known policy, for the tokenwarden_operator_policies gauge. */
   readonly readiness = new Map<string, Readiness>();
   private readonly now: () => number;
+  private readonly podFigures = new Map<string, PodFigures>();
 
   constructor(private readonly deps: PolicyReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -62,6 +77,7 @@ export class PolicyReconciler {
       this.deps.catalog.forget(key);
       this.deps.keys.forget(key);
       this.deps.unprotectedGauge?.forget(namespace, name);
+      this.podFigures.delete(key);
       return {};
     }
     const decision = await decideReady(
@@ -75,19 +91,14 @@ export class PolicyReconciler {
     const nowMs = this.now();
     const selector = decision.policy?.spec.selector ?? rawSelector(obj);
     const current = obj.status as TokenPolicyStatus | undefined;
-    const pods = this.deps.pods.list(namespace);
-    const selected = pods.filter((p) => isLivePod(p) && matchesSelector(selector, p.metadata?.labels));
-    const unprotected = unprotectedPodsOf(selected, namespace, {
-      ...(this.deps.sealKey === undefined ? {} : { sealKey: this.deps.sealKey }),
-      ...(decision.policy === undefined ? {} : { targetPort: decision.policy.spec.targetPort }),
-    });
+    const { matched, unprotected } = this.figures(key, namespace, selector, decision.policy?.spec.targetPort);
     this.deps.unprotectedGauge?.set(namespace, name, countByReason(unprotected));
     const desired = desiredPolicyStatus(
       current,
       {
         generation: obj.metadata?.generation ?? 0,
         ready: decision.ready,
-        matchedPods: countMatchedPods(selector, pods),
+        matchedPods: matched,
         revocations: this.deps.revocations.countEntries(namespace, name, nowMs),
         unprotectedPods: unprotected,
         // Only a spec that compiled can be judged; an invalid one keeps its last Warnings.
@@ -115,6 +126,35 @@ export class PolicyReconciler {
     }
     // Keys may come back by themselves (the store retries); until then keep looking, backed off.
     return decision.ready.reason === 'KeysUnavailable' ? { retry: true } : {};
+  }
+
+  /** Matched and unprotected pods of the policy: from the pod cache, or as last derived when no pod moved. */
+  private figures(
+    key: string,
+    namespace: string,
+    selector: Parameters<typeof matchesSelector>[0],
+    targetPort: number | undefined,
+  ): Pick<PodFigures, 'matched' | 'unprotected'> {
+    const epoch = this.deps.podsEpoch?.();
+    const selectorKey = JSON.stringify(selector);
+    const held = this.podFigures.get(key);
+    if (
+      epoch !== undefined &&
+      held?.epoch === epoch &&
+      held.selector === selectorKey &&
+      held.targetPort === targetPort
+    )
+      return held;
+    const pods = this.deps.pods.list(namespace);
+    const selected = pods.filter((p) => isLivePod(p) && matchesSelector(selector, p.metadata?.labels));
+    const unprotected = unprotectedPodsOf(selected, namespace, {
+      ...(this.deps.sealKey === undefined ? {} : { sealKey: this.deps.sealKey }),
+      ...(targetPort === undefined ? {} : { targetPort }),
+    });
+    const matched = countMatchedPods(selector, pods);
+    if (epoch !== undefined)
+      this.podFigures.set(key, { epoch, selector: selectorKey, targetPort, matched, unprotected });
+    return { matched, unprotected };
   }
 
   counts(): Record<Readiness, number> {

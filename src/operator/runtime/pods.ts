@@ -15,6 +15,7 @@ export class ScopedPodInformers {
   private readonly handlers: InformerHandler<V1Pod>[] = [];
   private running = false;
   private readonly core: CoreV1Api;
+  private moved = 0;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -37,6 +38,15 @@ export class ScopedPodInformers {
     this.handlers.push(handler);
   }
 
+  /**
+   * Moves whenever what `cache` returns may have changed: a pod event (the cache is updated
+   * before handlers run), a namespace watched or dropped, a start or stop. Equal numbers mean
+   * the same pods.
+   */
+  epoch(): number {
+    return this.moved;
+  }
+
   /** Every namespace's informer has listed at least once. */
   synced(): boolean {
     for (const i of this.perNamespace.values()) if (!i.synced()) return false;
@@ -50,16 +60,19 @@ export class ScopedPodInformers {
 
   async start(): Promise<void> {
     this.running = true;
+    this.moved++;
     await Promise.all([...this.perNamespace].map(([ns, i]) => this.startOne(i, ns)));
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.moved++;
     await Promise.all([...this.perNamespace.values()].map((i) => i.stop()));
   }
 
   /** Watch exactly these namespaces from now on. */
   setNamespaces(wanted: ReadonlySet<string>): void {
+    this.moved++;
     for (const [ns, informer] of this.perNamespace) {
       if (wanted.has(ns)) continue;
       this.perNamespace.delete(ns);
@@ -77,6 +90,7 @@ export class ScopedPodInformers {
         this.metrics,
       );
       informer.onEvent((event, pod) => {
+        this.moved++;
         for (const h of this.handlers) h(event, pod);
       });
       this.perNamespace.set(ns, informer);

@@ -66,6 +66,8 @@ export class StreamHub {
   private ready = false;
   private closed = false;
   private readonly select: SelectPolicy;
+  /** Policies whose gauges moved this event-loop turn (published once, after the turn's I/O). */
+  private readonly gaugesDue = new Set<string>();
 
   constructor(private readonly d: HubDeps) {
     const now = (this.now = d.now ?? Date.now);
@@ -236,12 +238,23 @@ export class StreamHub {
     for (const s of this.sessions.all()) s.io.write(line);
   }
 
+  /**
+   * The gauges of `policy` and the summary moved. A push to a thousand sessions brings a
+   * thousand acks, most of them read in the same turn: they are published once, after it.
+   */
   private gauges(policy: string): void {
-    publishSidecarCounts(
-      this.d.metrics,
-      policy,
-      this.sessions.counts(policy, this.configs.get(policy)?.version),
-    );
+    if (this.gaugesDue.size === 0) setImmediate(() => this.publishGauges());
+    this.gaugesDue.add(policy);
+  }
+
+  private publishGauges(): void {
+    for (const policy of this.gaugesDue)
+      publishSidecarCounts(
+        this.d.metrics,
+        policy,
+        this.sessions.counts(policy, this.configs.get(policy)?.version),
+      );
+    this.gaugesDue.clear();
     this.d.onSummaryChange?.();
   }
 }
