@@ -8,8 +8,12 @@ import type { StreamHub } from './stream/hub.js';
 
 /** Every informer event the config stream reacts to, routed to the hub's updates. */
 export function routeToStream(informers: Informers, hub: StreamHub): void {
-  informers.policies.onEvent((_, obj) =>
-    hub.updates.policyChanged(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+  informers.policies.onEvent((event, obj) =>
+    hub.updates.policyChanged(
+      obj.metadata?.namespace ?? '',
+      obj.metadata?.name ?? '',
+      event === 'delete' ? undefined : (obj.metadata?.generation ?? 0),
+    ),
   );
   informers.revocations.onEvent((event, obj) => {
     const policyName = (obj.spec as { policyName?: unknown } | undefined)?.policyName;

@@ -72,15 +72,16 @@ export class ScopedPodInformers {
 
   /** Watch exactly these namespaces from now on. */
   setNamespaces(wanted: ReadonlySet<string>): void {
-    this.moved++;
     for (const [ns, informer] of this.perNamespace) {
       if (wanted.has(ns)) continue;
+      this.moved++;
       this.perNamespace.delete(ns);
       void informer.stop();
       this.log.debug({ namespace: ns }, 'pod watch stopped: no TokenPolicy left in the namespace');
     }
     for (const ns of wanted) {
       if (this.perNamespace.has(ns)) continue;
+      this.moved++;
       const informer = new Informer<V1Pod>(
         'pods',
         this.kc,

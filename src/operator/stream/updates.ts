@@ -40,15 +40,24 @@ export class ConfigUpdates {
    * alone never moves a pod, so its flush does not look at every session's labels again.
    */
   private readonly reselect = new Set<string>();
+  /** Per policy, the `metadata.generation` last seen: a status write moves no selector. */
+  private readonly generations = new Map<string, number>();
   private flushScheduled = false;
 
   constructor(private readonly d: UpdateDeps) {}
 
-  policyChanged(namespace: string, name: string): void {
-    this.reselect.add(namespace);
-    this.mark(`${namespace}/${name}`);
-    // A rival policy of the namespace may now select (or stop selecting) their pods too.
-    for (const k of this.d.configs.keys()) if (k.startsWith(`${namespace}/`)) this.dirty.add(k);
+  /** A TokenPolicy event; `generation` undefined when it was deleted. */
+  policyChanged(namespace: string, name: string, generation?: number): void {
+    const key = `${namespace}/${name}`;
+    const moved = generation === undefined || this.generations.get(key) !== generation;
+    if (generation === undefined) this.generations.delete(key);
+    else this.generations.set(key, generation);
+    if (moved) {
+      this.reselect.add(namespace);
+      // A rival policy of the namespace may now select (or stop selecting) their pods too.
+      for (const k of this.d.configs.keys()) if (k.startsWith(`${namespace}/`)) this.dirty.add(k);
+    }
+    this.mark(key);
   }
 
   revocationChanged(deleted: boolean, obj: RawObject, policyName: string | undefined): void {
