@@ -108,7 +108,8 @@ function writeChunk(socket: Socket, line: string, body: Buffer | undefined): boo
   if (framed === undefined) framedBodies.set(body, (framed = Buffer.concat([body, CRLF])));
   socket.cork();
   socket.write(`${size.toString(16)}\r\n${line}`, 'utf8');
-  const ok = socket.write(framed);
+  socket.write(framed);
   socket.uncork();
-  return ok;
+  // Judged after the uncork: while corked, one line over the high-water mark would read as full.
+  return socket.writableLength < socket.writableHighWaterMark;
 }
