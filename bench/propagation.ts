@@ -40,6 +40,7 @@ import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import {
   ACK_MIN_INTERVAL_MS,
+  HEARTBEAT_INTERVAL_MS,
   STREAM_CONTENT_TYPE,
   STREAM_PATH,
   encodeStreamAck,
@@ -116,7 +117,7 @@ function simClient(
   };
   // Paced as a real sidecar paces them: a burst's acks folded into one per ACK_MIN_INTERVAL_MS.
   const acks = new AckPacer({ minIntervalMs: ACK_MIN_INTERVAL_MS, now: Date.now, send: ack });
-  const timer = setInterval(() => acks.request(), 5_000);
+  const timer = setInterval(() => acks.keepAlive(HEARTBEAT_INTERVAL_MS), HEARTBEAT_INTERVAL_MS);
   // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
   const backoff = new ReconnectBackoff();
   let retryAfterMs: number | undefined;

@@ -2,8 +2,9 @@
  * The config stream on one replica, as its sessions see it: which policy a pod is served
  * (`resolve`), opening a session with its first message (`connect`), acks, key refreshes,
  * heartbeats and closing. The feeds live in feeds.ts, informer events become pushes in
- * updates.ts, every line is written by send.ts. Heartbeats go out every 5 s; a session silent
- * for 15 s is closed.
+ * updates.ts, every line is written by send.ts. Heartbeats go out every 5 s to the sessions
+ * that were sent nothing since the last tick (a delta says as much as a heartbeat); a session
+ * silent for 15 s is closed.
  *
  * Invariants: a session only ever receives its own pod's policy (the catalog's choice, from the
  * pod's namespace alone); `generation` on a session only grows; a policy whose spec turns
@@ -235,7 +236,10 @@ export class StreamHub {
       this.end(s, 'ack_timeout');
     }
     const line = heartbeatLine(now);
-    for (const s of this.sessions.all()) s.io.write(line);
+    for (const s of this.sessions.all()) {
+      if (!s.wroteSinceTick) s.io.write(line);
+      s.wroteSinceTick = false;
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Session } from './sessions.js';
 /** Bookkeeping of a send: the session's first generation is fixed by its first message. */
 export function recordSent(s: Session, generation: number, version: string): void {
   if (s.firstGeneration === 0) s.firstGeneration = generation;
+  s.wroteSinceTick = true;
   s.sentGeneration = generation;
   s.sentVersion = version;
 }

@@ -56,6 +56,11 @@ export interface Session {
   /** Last version the sidecar said it enforces ('' until its first ack); SessionTable.ack moves it. */
   readonly ackedVersion: string;
   ackedGeneration: number;
+  /**
+   * A snapshot or delta went out since the last heartbeat tick: the peer heard from us, so
+   * this tick sends it no heartbeat (between two lines: at most two intervals, 10 s).
+   */
+  wroteSinceTick: boolean;
 }
 
 export type AckOutcome = 'ok' | 'unknown_session' | 'future_generation';
@@ -81,6 +86,7 @@ export class SessionTable {
       firstGeneration: 0,
       ackedVersion: '',
       ackedGeneration: 0,
+      wroteSinceTick: false,
     };
     this.byId.set(s.id, s);
     let set = this.byPolicy.get(policy);

@@ -38,6 +38,17 @@ export class AckPacer {
     this.#timer.unref();
   }
 
+  /**
+   * The periodic ack that tells the operator this session is alive: sent only when no ack left
+   * in the last half of `intervalMs` (one that did says as much), so between two acks there are
+   * at most 1.5 intervals, well inside the operator's 15 s. Under a steady stream of changes
+   * the paced acks carry the liveness and the periodic one costs nothing.
+   */
+  keepAlive(intervalMs: number): void {
+    if (this.#o.now() - this.#lastSentAt < intervalMs / 2) return;
+    this.request();
+  }
+
   /** A new stream (a new session): nothing pending, and its first ack goes at once. */
   reset(): void {
     clearTimeout(this.#timer);

@@ -382,7 +382,8 @@ export class StreamClient {
   #startAcks(): void {
     clearInterval(this.#ackTimer);
     this.#acks.reset();
-    this.#ackTimer = setInterval(() => this.#acks.request(), this.#o.ackIntervalMs ?? HEARTBEAT_INTERVAL_MS);
+    const every = this.#o.ackIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#ackTimer = setInterval(() => this.#acks.keepAlive(every), every);
     this.#ackTimer.unref();
   }
 

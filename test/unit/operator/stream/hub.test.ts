@@ -1,14 +1,14 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createOperatorMetrics } from '../../../../src/metrics/operator.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
 import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
 import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
-import { cache, rawPolicy, revocation } from './fixtures.js';
+import { cache, rawPolicy, revocation, revokeIn } from './fixtures.js';
 
 const pod = (name: string, app = 'orders'): V1Pod => ({
   metadata: { name, namespace: 'shop', uid: `u-${name}`, labels: { app } },
@@ -147,5 +147,28 @@ describe('StreamHub', () => {
     await tick();
     expect(lines.length).toBe(1);
     hub.close();
+  });
+
+  it('heartbeats go only to sessions sent nothing since the last tick', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { hub, index, lines, io } = setup();
+      const ref = { namespace: 'shop', name: 'a', uid: 'u-a' };
+      hub.connect(ref, 'shop/orders', io, undefined);
+      hub.connect(ref, 'shop/orders', io, undefined);
+      const heartbeats = () => lines.filter((l) => l.type === 'heartbeat').length;
+      vi.advanceTimersByTime(5_000); // both were sent their snapshot since: no heartbeat
+      expect(heartbeats()).toBe(0);
+      vi.advanceTimersByTime(5_000); // idle for a whole interval: one each
+      expect(heartbeats()).toBe(2);
+      await revokeIn(hub, index, 'r1'); // a delta to both
+      vi.advanceTimersByTime(5_000);
+      expect(heartbeats()).toBe(2);
+      vi.advanceTimersByTime(5_000);
+      expect(heartbeats()).toBe(4);
+      hub.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -64,7 +64,7 @@ describe('StreamSocket', () => {
     const s = await serve(1 << 20, (io) => io.write('{"type":"snapshot","session":"abc",', shared));
     const { res, body } = await fetchAll(s.url);
     expect(res.headers['transfer-encoding']).toBe('chunked');
-    await until('the handler ran', () => (s.sockets.length === 1 ? true : undefined));
+    await until('the handler ran', () => s.sockets.length === 1);
     const io = (s.sockets[0] as StreamSocket).io;
     io.write('{"type":"delta","session":"abc",', shared);
     io.write('{"type":"heartbeat","at":1}\n');
@@ -93,12 +93,12 @@ describe('StreamSocket', () => {
     let wire = '';
     raw.on('data', (c: Buffer) => (wire += c.toString('latin1')));
     raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until('the handler ran', () => (s.sockets.length === 1 ? true : undefined));
+    await until('the handler ran', () => s.sockets.length === 1);
     const io = (s.sockets[0] as StreamSocket).io;
     const body = Buffer.from('"é":1}\n', 'utf8');
     io.write('{"h":"a",', body);
     io.end('shutdown');
-    await until('the last chunk', () => (wire.endsWith('0\r\n\r\n') ? true : undefined));
+    await until('the last chunk', () => wire.endsWith('0\r\n\r\n'));
     raw.destroy();
     const chunks = wire.slice(wire.indexOf('\r\n\r\n') + 4);
     const size = Buffer.byteLength('{"h":"a",') + body.length;
@@ -113,7 +113,7 @@ describe('StreamSocket', () => {
     raw.on('data', (c: Buffer) => (wire += c.toString('utf8')));
     const ended = new Promise((r) => raw.on('end', r));
     raw.write('GET / HTTP/1.0\r\n\r\n');
-    await until('the handler ran', () => (s.sockets.length === 1 ? true : undefined));
+    await until('the handler ran', () => s.sockets.length === 1);
     const io = (s.sockets[0] as StreamSocket).io;
     io.write('{"a":', Buffer.from('1}\n'));
     io.write('{"type":"heartbeat","at":2}\n');
@@ -128,7 +128,7 @@ describe('StreamSocket', () => {
     const raw = connect(Number(port), '127.0.0.1');
     raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     raw.pause(); // never reads
-    await until('the handler ran', () => (s.sockets.length === 1 ? true : undefined));
+    await until('the handler ran', () => s.sockets.length === 1);
     const io = (s.sockets[0] as StreamSocket).io;
     const body = Buffer.alloc(16 * 1024, 'x');
     // Bounded: the kernel's buffers and the 64 KiB bound fill long before 10,000 lines of 16 KiB.
@@ -136,7 +136,7 @@ describe('StreamSocket', () => {
       io.write('{"p":"', body);
       if (i % 50 === 0) await new Promise((r) => setImmediate(r));
     }
-    await until('the close', () => (s.closed.length === 1 ? true : undefined));
+    await until('the close', () => s.closed.length === 1);
     expect(s.closed).toEqual(['slow_consumer']);
     raw.destroy();
   });

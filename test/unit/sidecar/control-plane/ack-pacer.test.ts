@@ -58,4 +58,23 @@ describe('AckPacer', () => {
     p.request();
     expect(sent).toEqual([1_000_000, 1_001_010]);
   });
+
+  it('keepAlive: the periodic ack goes only when none left in the last half interval', () => {
+    const { p, sent } = pacer();
+    p.keepAlive(5_000); // nothing sent yet: goes
+    expect(sent).toEqual([1_000_000]);
+    vi.advanceTimersByTime(2_000);
+    p.keepAlive(5_000); // 2 s after an ack: that ack said it
+    expect(sent).toHaveLength(1);
+    vi.advanceTimersByTime(500);
+    p.keepAlive(5_000); // 2.5 s: goes
+    expect(sent).toEqual([1_000_000, 1_002_500]);
+    // Paced acks of a steady stream of changes leave the periodic one nothing to do.
+    for (let i = 0; i < 20; i++) {
+      vi.advanceTimersByTime(1_000);
+      p.request();
+      if (i % 5 === 4) p.keepAlive(5_000);
+    }
+    expect(sent).toHaveLength(22);
+  });
 });
