@@ -41,7 +41,7 @@ export interface OutageDeps {
   /** Starts the operator again; resolves with its pid once it serves streams, at that moment. */
   restart(): Promise<{ pid: number; servingAt: number }>;
   /** When each client acked `name` (undefined: not yet). */
-  ackedAt(name: string): (number | undefined)[];
+  ackedAt(name: string): Promise<(number | undefined)[]>;
   tokenReviews(): Promise<number | null>;
   apiServer: number | undefined;
   sleep(ms: number): Promise<void>;
@@ -56,14 +56,14 @@ export async function outagePhase(d: OutageDeps, timeoutMs = 30_000): Promise<Ou
   const { pid, servingAt } = await d.restart();
   const opBefore = cpuMicros(pid);
   for (;;) {
-    if (d.ackedAt('bench-outage').every((t) => t !== undefined)) break;
+    if ((await d.ackedAt('bench-outage')).every((t) => t !== undefined)) break;
     if (Date.now() - servingAt > timeoutMs) break;
     await d.sleep(20);
   }
   const opCpu = (cpuMicros(pid) - opBefore) / 1e6;
   const apiCpu =
     d.apiServer === undefined || apiBefore === undefined ? null : (cpuMicros(d.apiServer) - apiBefore) / 1e6;
-  const times = d.ackedAt('bench-outage');
+  const times = await d.ackedAt('bench-outage');
   const got = times.filter((t): t is number => t !== undefined).map((t) => Math.max(0, t - servingAt));
   got.sort((a, b) => a - b);
   const p99 =

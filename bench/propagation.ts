@@ -5,9 +5,8 @@
  *   real kube-apiserver + etcd (test/integration/harness) ─ CRDs, a TokenPolicy, N + K pods,
  *   one pod-bound token each (TokenRequest API, audience tokenwarden)
  *   one real operator process (dist/cmd/tokenwarden.js operator, --serve on 127.0.0.1)
- *   N simulated stream clients in this process (NDJSON parse, acks as a sidecar sends them: lines
- *   on the stream's own request body, POST /v1/config, paced by control-plane/ack-pacer.ts, and
- *   every 5 s)
+ *   N simulated stream clients over W worker threads of this process (sim-fleet.ts: NDJSON
+ *   parse, acks as a sidecar sends them)
  *   K real sidecars (dist/cmd/tokenwarden.js sidecar --control-plane) in front of a tiny app
  *
  * R revocations are created at a steady rate; for each, latency = (the moment the last simulated
@@ -15,7 +14,12 @@
  * the same moment until a token with the revoked jti is refused (polled every 20 ms).
  *
  * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
- *          [--real-sidecars K] [--replicas M] [--json FILE] [--operator-arg ARG]... [--outage]
+ *          [--real-sidecars K] [--replicas M] [--sim-workers W] [--json FILE]
+ *          [--operator-arg ARG]... [--outage]
+ *
+ * --sim-workers W (default 2, this machine's cores) spreads the simulated clients over W
+ * worker threads; with 1, reading every stream is one event loop's queue and its latency is
+ * counted as propagation.
  *
  * --replicas M runs M operator processes (one Deployment's replicas: their own POD_NAME, one
  * lease); simulated client i streams from replica i mod M and, when its stream is lost, tries
@@ -31,29 +35,20 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type ClientRequest } from 'node:http';
+import { createServer } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import {
-  ACK_MIN_INTERVAL_MS,
-  HEARTBEAT_INTERVAL_MS,
-  STREAM_CONTENT_TYPE,
-  STREAM_PATH,
-  encodeStreamAck,
-  parseServerMessage,
-} from '../src/distribution/protocol.js';
-import { AckPacer } from '../src/sidecar/control-plane/ack-pacer.js';
+import { STREAM_PATH, parseServerMessage } from '../src/distribution/protocol.js';
 import { KeyStore } from '../src/keys/store.js';
 import { StreamApplier } from '../src/sidecar/control-plane/apply.js';
 import { LineSplitter } from '../src/distribution/lines.js';
 import { EnforcementState } from '../src/decide/state.js';
 import { startControlPlane } from '../test/integration/harness/control-plane.js';
 import { applyCrds } from '../test/integration/harness/crds.js';
-import { ReconnectBackoff, retryAfterDelay } from '../src/sidecar/control-plane/reconnect-backoff.js';
 import { apiServerPid, outagePhase } from './outage.js';
 import { cpuMicros, rssBytes } from './procfs.js';
 import {
@@ -66,7 +61,6 @@ import {
   createPods,
   percentile,
   podTokens,
-  pool,
   sleep,
   spawnCli,
   testBinaries,
@@ -74,6 +68,7 @@ import {
   type Spawned,
 } from './cluster-kit.js';
 import { freePort } from './processes.js';
+import { SimFleet } from './sim-fleet.js';
 
 /** The operator binary; TOKENWARDEN_OPERATOR_CLI runs another build's (e.g. a branch not merged yet). */
 const OPERATOR_CLI = process.env.TOKENWARDEN_OPERATOR_CLI ?? CLI;
@@ -84,125 +79,6 @@ const GROUP = { group: 'tokenwarden.dev', version: 'v1alpha1' } as const;
 const log = (m: string): void => void process.stderr.write(`[bench:propagation] ${m}\n`);
 
 /** Runs `fn` over `items` with at most `n` in flight. */
-
-// ---- simulated sidecars: the wire protocol only ---------------------------------------------
-
-interface SimClient {
-  /** Revocation name → epoch ms when a message holding it was received (its ack follows, paced). */
-  readonly acked: Map<string, number>;
-  snapshotAt: number | undefined;
-  reconnects: number;
-  close(): void;
-}
-
-function simClient(
-  bases: readonly URL[],
-  first: number,
-  caPem: string,
-  token: string,
-  onError: (e: string) => void,
-): SimClient {
-  let replica = first;
-  const acked = new Map<string, number>();
-  const state: SimClient = { acked, snapshotAt: undefined, reconnects: 0, close: () => undefined };
-  let session: string | undefined;
-  let generation = 0;
-  let version: string | undefined;
-  let closed = false;
-  let req: ClientRequest | undefined;
-  // As a real sidecar acks (control-plane/client.ts): a line on the stream's own request body.
-  const ack = (): void => {
-    if (session === undefined || version === undefined || req === undefined || req.destroyed) return;
-    if (!req.writableNeedDrain) req.write(encodeStreamAck({ generation, version }));
-  };
-  // Paced as a real sidecar paces them: a burst's acks folded into one per ACK_MIN_INTERVAL_MS.
-  const acks = new AckPacer({ minIntervalMs: ACK_MIN_INTERVAL_MS, now: Date.now, send: ack });
-  const timer = setInterval(() => acks.keepAlive(HEARTBEAT_INTERVAL_MS), HEARTBEAT_INTERVAL_MS);
-  // Like a real sidecar: a lost stream is reopened (after a short jittered pause) with ?version=.
-  const backoff = new ReconnectBackoff();
-  let retryAfterMs: number | undefined;
-  const reconnect = (why: string): void => {
-    session = undefined;
-    acks.reset();
-    if (closed) return;
-    onError(why);
-    state.reconnects++;
-    replica++;
-    const delay = backoff.next(retryAfterMs);
-    retryAfterMs = undefined;
-    setTimeout(connect, delay);
-  };
-  const connect = (): void => {
-    if (closed) return;
-    const url = new URL(STREAM_PATH, bases[replica % bases.length]);
-    if (version !== undefined) url.searchParams.set('version', version);
-    let ended = false;
-    const end = (why: string): void => {
-      if (ended) return;
-      ended = true;
-      stream.destroy();
-      reconnect(why);
-    };
-    const stream = https.request(url, {
-      method: 'POST',
-      ca: caPem,
-      agent: false,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: STREAM_CONTENT_TYPE,
-        'content-type': STREAM_CONTENT_TYPE,
-        'transfer-encoding': 'chunked',
-      },
-    });
-    req = stream;
-    stream.on('response', (res) => {
-      if (res.statusCode !== 200) {
-        const ra = res.headers['retry-after'];
-        retryAfterMs = retryAfterDelay(typeof ra === 'string' ? ra : undefined);
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => end(`stream refused ${res.statusCode}: ${body}`));
-        return;
-      }
-      const lines = new LineSplitter(256 * 1024 * 1024);
-      res.on('data', (chunk: Buffer) => {
-        const pushed = lines.push(chunk);
-        if (!pushed.ok) return end(pushed.error);
-        for (const line of pushed.lines) {
-          const m = parseServerMessage(line);
-          if (!m.ok) return end(m.error);
-          const msg = m.value;
-          if (msg.type === 'heartbeat') continue;
-          session = msg.session;
-          generation = msg.generation;
-          version = msg.version;
-          const now = Date.now();
-          if (msg.type === 'snapshot') {
-            state.snapshotAt ??= now;
-            for (const r of msg.config.revocations)
-              if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
-          } else {
-            for (const r of msg.revocationsUpserted ?? [])
-              if (!acked.has(r.metadata.name)) acked.set(r.metadata.name, now);
-          }
-          acks.request();
-        }
-      });
-      res.on('close', () => end('stream closed'));
-    });
-    stream.on('error', (e) => end(`stream: ${e.message}`));
-    // Headers out at once; the body stays open for the acks.
-    stream.flushHeaders();
-  };
-  connect();
-  state.close = () => {
-    closed = true;
-    clearInterval(timer);
-    acks.reset();
-    req?.destroy();
-  };
-  return state;
-}
 
 // ---- the cluster side ------------------------------------------------------------------------
 
@@ -283,10 +159,13 @@ async function main(): Promise<void> {
       'operator-arg': { type: 'string', multiple: true, default: [] },
       outage: { type: 'boolean', default: false },
       replicas: { type: 'string', default: '1' },
+      'sim-workers': { type: 'string', default: '2' },
     },
   });
   const M = Number(values.replicas);
   if (!Number.isInteger(M) || M < 1) throw new Error('--replicas: must be an integer >= 1');
+  const W = Number(values['sim-workers']);
+  if (!Number.isInteger(W) || W < 1) throw new Error('--sim-workers: must be an integer >= 1');
   const N = Number(values.sidecars);
   const R = Number(values.revocations);
   const rate = Number(values.rate);
@@ -379,18 +258,13 @@ async function main(): Promise<void> {
     await sleep(1_000);
     const rssIdle = sumOf(pids(), rssBytes);
 
-    // N simulated sidecars.
-    const errors: string[] = [];
+    // N simulated sidecars over W worker threads (sim-fleet.ts).
     t0 = Date.now();
-    const clients = await pool(tokens.slice(0, N), 50, async (token, i) => {
-      const c = simClient(bases, i, caPem, token, (e) => {
-        if (errors.length < 20) errors.push(e);
-      });
-      await until('a snapshot', () => (c.snapshotAt !== undefined ? true : undefined), 60_000);
-      return c;
-    });
-    cleanups.push(() => clients.forEach((c) => c.close()));
-    log(`${N} simulated sidecars connected and holding a snapshot in ${Date.now() - t0} ms`);
+    const fleet = await SimFleet.start({ bases, caPem, tokens: tokens.slice(0, N), workers: W });
+    cleanups.push(() => fleet.close());
+    log(
+      `${N} simulated sidecars (${W} worker threads) connected and holding a snapshot in ${Date.now() - t0} ms`,
+    );
     await sleep(2_000);
     const rssConnected = sumOf(pids(), rssBytes);
 
@@ -490,17 +364,17 @@ async function main(): Promise<void> {
     // Wait for every simulated client to hold every revocation (or 30 s after the last write).
     const last = Date.now();
     while (Date.now() - last < 30_000) {
-      if (clients.every((c) => c.acked.size >= R)) break;
+      if (await fleet.holding(R)) break;
       await sleep(50);
     }
     const cpuS = (sumOf(pids(), cpuMicros) - cpuBefore) / 1e6;
     const rssEnd = sumOf(pids(), rssBytes);
     let missed = 0;
     const lastAck: number[] = [];
+    const received = await fleet.times(Array.from({ length: R }, (_, i) => `bench-${i}`));
     for (let i = 0; i < R; i++) {
       let worst = 0;
-      for (const c of clients) {
-        const at = c.acked.get(`bench-${i}`);
+      for (const at of received[i] ?? []) {
         if (at === undefined) missed++;
         else worst = Math.max(worst, at - (written[i] as number));
       }
@@ -572,12 +446,13 @@ async function main(): Promise<void> {
             await servesStreams(first.base);
             return { pid: first.spawned.child.pid as number, servingAt: Date.now() };
           },
-          ackedAt: (name) => clients.map((c) => c.acked.get(name)),
+          ackedAt: async (name) => (await fleet.times([name]))[0] ?? [],
           tokenReviews: () => tokenReviews(first.metricsPort),
           apiServer: apiServerPid(cp.server),
           sleep,
         })
       : undefined;
+    const stats = await fleet.stats();
     const delivered = N * R - missed;
     const result: PropagationResult = {
       sidecars: N,
@@ -599,7 +474,7 @@ async function main(): Promise<void> {
       operator_cpu_per_delivery_us: delivered > 0 ? Math.round((cpuS * 1e6) / delivered) : 0,
       tokenreviews: reviews,
       missed_acks: missed,
-      client_reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
+      client_reconnects: stats.reconnects,
       ...outage,
     };
     console.log(
@@ -610,7 +485,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     if (outage !== undefined) log(`outage: ${JSON.stringify(outage)}`);
-    if (errors.length > 0) log(`client errors (first ${errors.length}): ${errors.join('; ')}`);
+    if (stats.errors.length > 0)
+      log(`client errors (first ${stats.errors.length}): ${stats.errors.join('; ')}`);
     if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await cleanup();
