@@ -15,11 +15,14 @@
  *
  * Usage: npm run bench:propagation -- --sidecars N [--revocations R] [--rate PER_S]
  *          [--real-sidecars K] [--replicas M] [--sim-workers W] [--json FILE]
- *          [--operator-arg ARG]... [--outage]
+ *          [--operator-arg ARG]... [--outage] [--full-proofs]
  *
  * --sim-workers W (default 2, this machine's cores) spreads the simulated clients over W
  * worker threads; with 1, reading every stream is one event loop's queue and its latency is
  * counted as propagation.
+ *
+ * --full-proofs: the simulated clients do not ask for compact proofs (every line carries the
+ * operator's certificate chain, as for a sidecar that predates them); for comparison.
  *
  * --replicas M runs M operator processes (one Deployment's replicas: their own POD_NAME, one
  * lease); simulated client i streams from replica i mod M and, when its stream is lost, tries
@@ -130,6 +133,8 @@ export interface PropagationResult {
   missed_acks: number;
   client_reconnects: number;
   outage_p99_ms?: number;
+  /** What the simulated clients asked for (--full-proofs). */
+  proofs: 'compact' | 'full';
   /** From the create request sent to the API server's answer, per revocation. */
   api_write_p50_ms: number;
   api_write_p99_ms: number;
@@ -163,6 +168,7 @@ async function main(): Promise<void> {
       outage: { type: 'boolean', default: false },
       replicas: { type: 'string', default: '1' },
       'sim-workers': { type: 'string', default: '2' },
+      'full-proofs': { type: 'boolean', default: false },
     },
   });
   const M = Number(values.replicas);
@@ -263,7 +269,13 @@ async function main(): Promise<void> {
 
     // N simulated sidecars over W worker threads (sim-fleet.ts).
     t0 = Date.now();
-    const fleet = await SimFleet.start({ bases, caPem, tokens: tokens.slice(0, N), workers: W });
+    const fleet = await SimFleet.start({
+      bases,
+      caPem,
+      tokens: tokens.slice(0, N),
+      workers: W,
+      compactProofs: !values['full-proofs'],
+    });
     cleanups.push(() => fleet.close());
     log(
       `${N} simulated sidecars (${W} worker threads) connected and holding a snapshot in ${Date.now() - t0} ms`,
@@ -465,6 +477,7 @@ async function main(): Promise<void> {
       sidecars: N,
       replicas: M,
       revocations: R,
+      proofs: values['full-proofs'] ? 'full' : 'compact',
       p50_ms: percentile(lastAck, 50),
       p99_ms: percentile(lastAck, 99),
       api_write_p50_ms: percentile(

@@ -18,6 +18,7 @@ import {
   ACK_MIN_INTERVAL_MS,
   HEARTBEAT_INTERVAL_MS,
   STREAM_CONTENT_TYPE,
+  PROOFS_HEADER,
   STREAM_PATH,
   encodeStreamAck,
   parseServerMessage,
@@ -41,6 +42,7 @@ export function simClient(
   caPem: string,
   token: string,
   onError: (e: string) => void,
+  compactProofs = true,
 ): SimClient {
   let replica = first;
   const acked = new Map<string, number>();
@@ -92,6 +94,8 @@ export function simClient(
         accept: STREAM_CONTENT_TYPE,
         'content-type': STREAM_CONTENT_TYPE,
         'transfer-encoding': 'chunked',
+        // As a real sidecar asks (control-plane/client.ts), unless the bench is told otherwise.
+        ...(compactProofs ? { [PROOFS_HEADER]: 'compact' } : {}),
       },
     });
     req = stream;
@@ -152,6 +156,7 @@ interface Slice {
   readonly tokens: string[];
   /** Global index of this slice's first client (the replica it starts on). */
   readonly offset: number;
+  readonly compactProofs: boolean;
 }
 
 type Ask =
@@ -173,6 +178,8 @@ export interface FleetOptions {
   readonly caPem: string;
   readonly tokens: readonly string[];
   readonly workers: number;
+  /** Ask for compact proofs as a real sidecar does (default); false: every proof in full. */
+  readonly compactProofs?: boolean;
 }
 
 export class SimFleet {
@@ -190,6 +197,7 @@ export class SimFleet {
         caPem: o.caPem,
         tokens: o.tokens.slice(i * per, (i + 1) * per),
         offset: i * per,
+        compactProofs: o.compactProofs ?? true,
       };
       const worker = new Worker(new URL(import.meta.url), { workerData: slice });
       workers.push(worker);
@@ -259,9 +267,16 @@ async function runSlice(slice: Slice): Promise<void> {
   let clients: SimClient[] = [];
   try {
     clients = await pool(slice.tokens, 50, async (token, i) => {
-      const c = simClient(bases, slice.offset + i, slice.caPem, token, (e) => {
-        if (errors.length < 20) errors.push(e);
-      });
+      const c = simClient(
+        bases,
+        slice.offset + i,
+        slice.caPem,
+        token,
+        (e) => {
+          if (errors.length < 20) errors.push(e);
+        },
+        slice.compactProofs,
+      );
       await until('a snapshot', () => (c.snapshotAt !== undefined ? true : undefined), 60_000);
       return c;
     });

@@ -10,7 +10,7 @@
  * against the control-plane host, the validity at `signedAt`, and the signature. Whoever can
  * write the state directory but not the operator's key cannot make a file that passes.
  */
-import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { canonicalJson } from './version.js';
 
@@ -26,6 +26,49 @@ export interface Proof {
   readonly signature: string;
   /** The signer's certificate chain, leaf first, each base64 DER. */
   readonly chain: readonly string[];
+}
+
+/**
+ * A proof as a stream line may carry it to a sidecar that asked for compact proofs: the chain is
+ * named by its hash instead of sent again, because that session was already sent it (in its
+ * first message, or after the operator's certificate changed). The sidecar puts the chain it
+ * holds back in place before checking anything (`withChain`); a snapshot file always holds a
+ * full `Proof`.
+ */
+export interface CompactProof {
+  readonly signedAt: string;
+  readonly signature: string;
+  /** `chainIdOf` of the chain left out. */
+  readonly chainId: string;
+}
+
+export type WireProof = Proof | CompactProof;
+
+const chainIds = new WeakMap<readonly string[], string>();
+
+/** sha256 (base64url) of a chain: the name a compact proof gives it. Memoised per array. */
+export function chainIdOf(chain: readonly string[]): string {
+  let id = chainIds.get(chain);
+  if (id === undefined) {
+    id = createHash('sha256').update(chain.join('\n')).digest('base64url');
+    chainIds.set(chain, id);
+  }
+  return id;
+}
+
+/** `proof` with its chain named instead of carried. */
+export function compactOf(proof: Proof): CompactProof {
+  return { signedAt: proof.signedAt, signature: proof.signature, chainId: chainIdOf(proof.chain) };
+}
+
+/**
+ * The full proof of a wire proof, given the chain last received on the stream: undefined when a
+ * compact proof names another chain (nothing to check it with; never trusted as checked).
+ */
+export function withChain(proof: WireProof, known: readonly string[] | undefined): Proof | undefined {
+  if ('chain' in proof) return proof;
+  if (known === undefined || chainIdOf(known) !== proof.chainId) return undefined;
+  return { signedAt: proof.signedAt, signature: proof.signature, chain: known };
 }
 
 export interface Attested {
@@ -138,13 +181,22 @@ export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Chec
     : { ok: false, error: 'proof.signature: does not verify for this policy and version' };
 }
 
-/** Envelope check of a proof from the wire or a file; the error names the field. */
-export function checkProofShape(v: unknown, field: string): string | undefined {
+/**
+ * Envelope check of a proof from the wire or a file; the error names the field. `compact`
+ * admits a `CompactProof` (the stream, never a file): exactly one of `chain` and `chainId`.
+ */
+export function checkProofShape(v: unknown, field: string, compact = false): string | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${field}: must be an object`;
   const p = v as Record<string, unknown>;
   if (typeof p.signedAt !== 'string') return `${field}.signedAt: must be a string`;
   if (typeof p.signature !== 'string' || p.signature === '')
     return `${field}.signature: must be a non-empty string`;
+  if (compact && p.chain === undefined) {
+    if (typeof p.chainId !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(p.chainId))
+      return `${field}.chainId: must be a sha256 in base64url (43 characters) when chain is absent`;
+    return undefined;
+  }
+  if (compact && p.chainId !== undefined) return `${field}: chain and chainId are exclusive`;
   if (!Array.isArray(p.chain) || !p.chain.every((c) => typeof c === 'string'))
     return `${field}.chain: must be an array of strings`;
   return undefined;

@@ -9,11 +9,17 @@
  */
 import type { JWK } from 'jose';
 import type { TokenPolicy, TokenRevocation } from '../policy/types.js';
-import { checkProofShape, type Proof } from './attestation.js';
+import { checkProofShape, type WireProof } from './attestation.js';
 
 export const STREAM_PATH = '/v1/config';
 export const ACK_PATH = '/v1/ack';
 export const KEYS_REFRESH_PATH = '/v1/keys/refresh';
+/**
+ * Request header of a stream: `compact` asks for proofs whose certificate chain is sent once per
+ * session and then named by its hash (about 1.2 KB less per line). Without it, every proof
+ * carries its chain (what sidecars that predate compact proofs read).
+ */
+export const PROOFS_HEADER = 'tokenwarden-proofs';
 export const STREAM_CONTENT_TYPE = 'application/x-ndjson';
 /** The audience of the projected ServiceAccount token a sidecar presents. */
 export const TOKEN_AUDIENCE = 'tokenwarden';
@@ -43,8 +49,11 @@ export interface SnapshotMessage {
   generation: number;
   version: string;
   config: PolicyBundle;
-  /** The operator's signature over `version` (attestation.ts); what a snapshot file keeps. */
-  proof?: Proof;
+  /**
+   * The operator's signature over `version` (attestation.ts); what a snapshot file keeps. Compact
+   * (the chain named, not carried) only on a session that asked for it and was sent that chain.
+   */
+  proof?: WireProof;
 }
 
 export interface DeltaMessage {
@@ -54,8 +63,8 @@ export interface DeltaMessage {
   version: string;
   /** The version this delta applies on top of. */
   base: string;
-  /** The operator's signature over `version` (the whole bundle after this delta). */
-  proof?: Proof;
+  /** The operator's signature over `version` (the whole bundle after this delta); see above. */
+  proof?: WireProof;
   policy?: TokenPolicy;
   keys?: Record<string, { keys: JWK[] }>;
   revocationsUpserted?: TokenRevocation[];
@@ -254,7 +263,7 @@ function checkHead(value: Record<string, unknown>): string | undefined {
   if (!isNonEmptyString(value.session)) return 'session: must be a non-empty string';
   if (!isGeneration(value.generation)) return 'generation: must be a non-negative integer';
   if (!isNonEmptyString(value.version)) return 'version: must be a non-empty string';
-  if (value.proof !== undefined) return checkProofShape(value.proof, 'proof');
+  if (value.proof !== undefined) return checkProofShape(value.proof, 'proof', true);
   return undefined;
 }
 

@@ -20,44 +20,61 @@ function tail(fields: object): Buffer {
   return Buffer.from(`${json.slice(1)}\n`, 'utf8');
 }
 
+/**
+ * The bodies of one owner (a change, a policy's config state) at one generation, by spelling:
+ * the proof they carry differs (none, full with the chain, compact naming it; and the chain of
+ * the certificate in force), never the rest. A handful per version, whatever the sessions.
+ */
 interface Cached {
   readonly generation: number;
-  readonly body: Buffer;
+  readonly bodies: Map<string, Buffer>;
 }
 
 const deltas = new WeakMap<BundleChange, Cached>();
 const snapshots = new WeakMap<object, Cached>();
 
-/**
- * The shared tail of a delta line for `change` at `generation`; `extra` (the operator's proof,
- * which depends only on the policy and the version) is only read on a miss.
- */
-export function deltaBody(
-  change: BundleChange,
+function cached(
+  cache: WeakMap<object, Cached>,
+  owner: object,
   generation: number,
-  extra: () => object = () => ({}),
+  spelling: string,
+  build: () => Buffer,
 ): Buffer {
-  const hit = deltas.get(change);
-  if (hit !== undefined && hit.generation === generation) return hit.body;
-  const body = tail({ generation, ...change, ...extra() });
-  deltas.set(change, { generation, body });
+  let hit = cache.get(owner);
+  if (hit === undefined || hit.generation !== generation)
+    cache.set(owner, (hit = { generation, bodies: new Map() }));
+  let body = hit.bodies.get(spelling);
+  if (body === undefined) hit.bodies.set(spelling, (body = build()));
   return body;
 }
 
 /**
+ * The shared tail of a delta line for `change` at `generation`; `extra` (the operator's proof,
+ * which depends only on the policy, the version and the certificate, in the form `spelling`
+ * names) is only read on a miss.
+ */
+export function deltaBody(
+  change: BundleChange,
+  generation: number,
+  spelling = '',
+  extra: () => object = () => ({}),
+): Buffer {
+  return cached(deltas, change, generation, spelling, () => tail({ generation, ...change, ...extra() }));
+}
+
+/**
  * The shared tail of a snapshot line of `owner` (the policy's config state) at `generation`;
- * `config` is only called on a miss (once per version).
+ * `config` is only called on a miss (once per version and spelling).
  */
 export function snapshotBody(
   owner: object,
   generation: number,
   version: string,
   config: () => PolicyBundle,
+  spelling = '',
   extra: () => object = () => ({}),
 ): Buffer {
-  const hit = snapshots.get(owner);
-  if (hit !== undefined && hit.generation === generation) return hit.body;
-  const body = tail({ generation, version, config: config(), ...extra() });
-  snapshots.set(owner, { generation, body });
-  return body;
+  return cached(snapshots, owner, generation, spelling, () =>
+    tail({ generation, version, config: config(), ...extra() }),
+  );
 }

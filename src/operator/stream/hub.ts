@@ -29,7 +29,14 @@ import { policySelector, resolvePod, type Refusal, type Resolved, type SelectPol
 import { heartbeatLine, sendChange, sendSnapshot } from './send.js';
 import { wasSent } from './sent.js';
 import type { VersionSigner } from './signer.js';
-import { SessionTable, type CloseReason, type PodRef, type Session, type SessionIo } from './sessions.js';
+import {
+  SessionTable,
+  type CloseReason,
+  type PodRef,
+  type Session,
+  type SessionIo,
+  type SessionOptions,
+} from './sessions.js';
 import { ConfigUpdates } from './updates.js';
 
 export type { Refusal, Resolved } from './resolve.js';
@@ -124,7 +131,13 @@ export class StreamHub {
    * Opens a session on `policy` and sends its first message: a delta from `sinceVersion`
    * when this replica still knows that version, else a snapshot.
    */
-  connect(pod: PodRef, policy: string, io: SessionIo, sinceVersion: string | undefined): Session | Refusal {
+  connect(
+    pod: PodRef,
+    policy: string,
+    io: SessionIo,
+    sinceVersion: string | undefined,
+    options: SessionOptions = {},
+  ): Session | Refusal {
     const state = this.configs.open(policy);
     if (state === undefined) {
       const problem = this.configs.problem(policy);
@@ -134,7 +147,7 @@ export class StreamHub {
         message: `TokenPolicy ${policy} has no valid config yet: ${problem}`,
       };
     }
-    const session = this.sessions.open(pod, policy, io, this.now());
+    const session = this.sessions.open(pod, policy, io, this.now(), options);
     const change = sinceVersion === undefined ? undefined : state.changeFrom(sinceVersion);
     if (change !== undefined) sendChange(session, state, change);
     else sendSnapshot(session, state);

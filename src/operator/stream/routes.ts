@@ -22,6 +22,7 @@ import {
   type KeysRefreshRequest,
   type StreamRefusalReason,
 } from '../../distribution/protocol.js';
+import { PROOFS_HEADER } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
 import type { OperatorMetrics } from '../../metrics/operator.js';
 import { AckGuard } from './ack-auth.js';
@@ -163,7 +164,9 @@ function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
     const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
     if (capped !== undefined) return shed(reply, capped);
     const socket = new StreamSocket(reply.raw, maxBuffered);
-    const opened = o.hub.connect(who.pod, resolved.policy, socket.io, req.query.version);
+    const opened = o.hub.connect(who.pod, resolved.policy, socket.io, req.query.version, {
+      compactProofs: req.headers[PROOFS_HEADER] === 'compact',
+    });
     if (!('id' in opened)) return refuse(reply, opened.status, opened.reason, opened.message);
     const s: Session = opened;
     guard.bind(s, token);

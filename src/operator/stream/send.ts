@@ -3,8 +3,13 @@
  * session is not at the delta's base), a heartbeat. The body of each is serialised once per
  * version and shared by every session (encoded.ts); only the head naming the session is per
  * session. Each send records what the session was given, so an ack can be judged against it.
+ *
+ * The operator's proof of a version carries its certificate chain (about 1.2 KB of a 2 KB
+ * delta). A session that asked for compact proofs (protocol.ts `PROOFS_HEADER`) is sent the
+ * chain once, in full, and from then on proofs naming it by hash, until the certificate
+ * changes: then the next proof goes out in full again.
  */
-import type { Proof } from '../../distribution/attestation.js';
+import { chainIdOf, compactOf, type Proof } from '../../distribution/attestation.js';
 import { encodeServerMessage } from '../../distribution/protocol.js';
 import type { BundleChange, PolicyFeed } from './policy-feed.js';
 import { deltaBody, lineHead, snapshotBody } from './encoded.js';
@@ -12,21 +17,36 @@ import { recordSent } from './sent.js';
 import type { Session } from './sessions.js';
 
 /** The operator's signature, when the change leads to the version the state holds now. */
-function proofOf(state: PolicyFeed, version: string): { proof?: Proof } {
-  const proof = version === state.version ? state.proof() : undefined;
-  return proof === undefined ? {} : { proof };
+function proofOf(state: PolicyFeed, version: string): Proof | undefined {
+  return version === state.version ? state.proof() : undefined;
+}
+
+/** The proof fields of a body and the key of that spelling in the body caches. */
+interface Spelled {
+  readonly spelling: string;
+  readonly fields: () => object;
+}
+
+/**
+ * How `proof` goes to `s`: compact when it asked and was already sent this chain, else in full
+ * (which records the chain as sent).
+ */
+function spell(s: Session, proof: Proof | undefined): Spelled {
+  if (proof === undefined) return { spelling: '', fields: () => ({}) };
+  const id = chainIdOf(proof.chain);
+  if (s.compactProofs && s.chainSent === id)
+    return { spelling: `compact:${id}`, fields: () => ({ proof: compactOf(proof) }) };
+  s.chainSent = id;
+  return { spelling: `full:${id}`, fields: () => ({ proof }) };
 }
 
 export function sendSnapshot(s: Session, state: PolicyFeed): void {
+  // A snapshot starts (or restarts) a session: always the full chain.
+  s.chainSent = '';
+  const { spelling, fields } = spell(s, proofOf(state, state.version));
   s.io.write(
     lineHead('snapshot', s.id),
-    snapshotBody(
-      state,
-      state.seq,
-      state.version,
-      () => state.snapshot(),
-      () => proofOf(state, state.version),
-    ),
+    snapshotBody(state, state.seq, state.version, () => state.snapshot(), spelling, fields),
   );
   recordSent(s, state.seq, state.version);
 }
@@ -37,10 +57,8 @@ export function sendChange(s: Session, state: PolicyFeed, change: BundleChange):
     sendSnapshot(s, state);
     return;
   }
-  s.io.write(
-    lineHead('delta', s.id),
-    deltaBody(change, state.seq, () => proofOf(state, change.version)),
-  );
+  const { spelling, fields } = spell(s, proofOf(state, change.version));
+  s.io.write(lineHead('delta', s.id), deltaBody(change, state.seq, spelling, fields));
   recordSent(s, state.seq, change.version);
 }
 

@@ -61,6 +61,14 @@ export interface Session {
    * this tick sends it no heartbeat (between two lines: at most two intervals, 10 s).
    */
   wroteSinceTick: boolean;
+  /** The sidecar asked for compact proofs (protocol.ts `PROOFS_HEADER`). */
+  readonly compactProofs: boolean;
+  /** `chainIdOf` the certificate chain last sent in full on this session ('' before any). */
+  chainSent: string;
+}
+
+export interface SessionOptions {
+  readonly compactProofs?: boolean;
 }
 
 export type AckOutcome = 'ok' | 'unknown_session' | 'future_generation';
@@ -72,7 +80,7 @@ export class SessionTable {
   /** Per policy: acked version → sessions whose last ack names it (counts() in O(1) per ack). */
   private readonly ackedBy = new Map<string, Map<string, number>>();
 
-  open(pod: PodRef, policy: string, io: SessionIo, now: number): Session {
+  open(pod: PodRef, policy: string, io: SessionIo, now: number, options: SessionOptions = {}): Session {
     const s: Session = {
       id: randomBytes(16).toString('base64url'),
       pod,
@@ -87,6 +95,8 @@ export class SessionTable {
       ackedVersion: '',
       ackedGeneration: 0,
       wroteSinceTick: false,
+      compactProofs: options.compactProofs ?? false,
+      chainSent: '',
     };
     this.byId.set(s.id, s);
     let set = this.byPolicy.get(policy);

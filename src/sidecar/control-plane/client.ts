@@ -23,12 +23,13 @@ import {
   STREAM_PATH,
   encodeStreamAck,
   parseServerMessage,
+  PROOFS_HEADER,
   type AckRequest,
   type KeysRefreshRequest,
   type ServerMessage,
 } from '../../distribution/protocol.js';
 import type { Logger } from '../../log/logger.js';
-import type { Proof } from '../../distribution/attestation.js';
+import type { WireProof } from '../../distribution/attestation.js';
 import type { StreamApplier, ApplyResult } from './apply.js';
 import { AckPacer } from './ack-pacer.js';
 import { AckRoute, isOlderOperator } from './ack-route.js';
@@ -64,7 +65,7 @@ export interface StreamClientOptions {
   applier: StreamApplier;
   log: Logger;
   /** After each applied message (the snapshot writer, metrics), with the operator's proof. */
-  onApplied: (result: Extract<ApplyResult, { ok: true }>, proof: Proof | undefined) => void;
+  onApplied: (result: Extract<ApplyResult, { ok: true }>, proof: WireProof | undefined) => void;
   /** A message the validators refused (the old configuration stays). */
   onRefused: (error: string) => void;
   onConnectedChange: (connected: boolean) => void;
@@ -181,7 +182,12 @@ export class StreamClient {
     const url = new URL(STREAM_PATH, this.#o.url);
     if (held !== undefined && !this.#wantSnapshot) url.searchParams.set('version', held.version);
     const acksOnStream = this.#ackRoute.onStream();
-    const headers = { authorization: `Bearer ${token}`, accept: STREAM_CONTENT_TYPE };
+    const headers = {
+      authorization: `Bearer ${token}`,
+      accept: STREAM_CONTENT_TYPE,
+      // The certificate chain once per session, then named by hash (vouch.ts puts it back).
+      [PROOFS_HEADER]: 'compact',
+    };
     const req = https.request(url, {
       method: acksOnStream ? 'POST' : 'GET',
       // The request body stays open for the session's acks, one line each.

@@ -10,8 +10,10 @@ import {
   certificatesOf,
   verifyAttestation,
   type Checked,
+  withChain,
   type Proof,
   type Trust,
+  type WireProof,
 } from '../../distribution/attestation.js';
 import { policyKeyOf, type Expect } from '../../distribution/snapshot.js';
 import { contentVersion } from '../../distribution/version.js';
@@ -55,6 +57,8 @@ export class Vouched {
   readonly #o: VouchOptions;
   readonly #trust: Trust | undefined;
   #proof: { version: string; proof: Proof } | undefined;
+  /** The certificate chain of the last full proof received: what a compact proof names. */
+  #chain: readonly string[] | undefined;
   #refused: string | undefined;
   #warnedFor: string | undefined;
 
@@ -68,15 +72,23 @@ export class Vouched {
     return { trust: this.#trust, namespace: this.#o.namespace };
   }
 
-  /** A message applied with `held` as the result: keep its proof if it verifies. */
-  accept(held: HeldBundle, proof: Proof | undefined): void {
+  /**
+   * A message applied with `held` as the result: keep its proof if it verifies. A compact proof
+   * gets back the chain it names, from the last full proof received, before any check; the
+   * chain is checked with every proof all the same, so holding it trusts nothing.
+   */
+  accept(held: HeldBundle, wire: WireProof | undefined): void {
     const version = held.version;
+    if (wire !== undefined && 'chain' in wire) this.#chain = wire.chain;
+    const proof = wire === undefined ? undefined : withChain(wire, this.#chain);
     const checked: Checked =
-      proof === undefined
+      wire === undefined
         ? { ok: false, error: 'the operator sent no proof' }
-        : this.#trust === undefined
-          ? { ok: false, error: 'no pinned control-plane CA to check it with' }
-          : verifyAttestation(proof, { policy: policyKey(held), version }, this.#trust);
+        : proof === undefined
+          ? { ok: false, error: 'proof.chainId: names a certificate chain this sidecar was not sent' }
+          : this.#trust === undefined
+            ? { ok: false, error: 'no pinned control-plane CA to check it with' }
+            : verifyAttestation(proof, { policy: policyKey(held), version }, this.#trust);
     if (checked.ok) {
       if (proof !== undefined) this.#proof = { version, proof };
       return;

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chainOf, verifyAttestation, type Proof } from '../../../src/distribution/attestation.js';
+import {
+  chainOf,
+  checkProofShape,
+  verifyAttestation,
+  type Proof,
+} from '../../../src/distribution/attestation.js';
 import type { PolicyBundle } from '../../../src/distribution/protocol.js';
 import { SNAPSHOT_FORMAT, decodeSnapshot, encodeSnapshot } from '../../../src/distribution/snapshot.js';
 import { contentVersion } from '../../../src/distribution/version.js';
@@ -155,5 +160,19 @@ describe('a signed snapshot file (property)', () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('checkProofShape', () => {
+  const base = { signedAt: '2026-01-01T00:00:00.000Z', signature: 'c2ln' };
+  const id = 'A'.repeat(43);
+  it('admits a compact proof on the stream only, with exactly one of chain and chainId', () => {
+    expect(checkProofShape({ ...base, chainId: id }, 'proof', true)).toBeUndefined();
+    expect(checkProofShape({ ...base, chain: ['x'] }, 'proof', true)).toBeUndefined();
+    // A file (snapshot.ts) never takes a named chain: it must be checkable alone.
+    expect(checkProofShape({ ...base, chainId: id }, 'proof')).toMatch(/^proof\.chain:/);
+    expect(checkProofShape({ ...base, chain: ['x'], chainId: id }, 'proof', true)).toMatch(/exclusive/);
+    expect(checkProofShape({ ...base, chainId: 'short' }, 'proof', true)).toMatch(/^proof\.chainId:/);
+    expect(checkProofShape({ ...base }, 'proof', true)).toMatch(/^proof\.chainId:/);
   });
 });

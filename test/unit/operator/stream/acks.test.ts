@@ -1,19 +1,12 @@
-import type { V1Pod } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAttestation, type Proof } from '../../../../src/distribution/attestation.js';
 import { contentVersion } from '../../../../src/distribution/version.js';
 import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
-import type { RawObject } from '../../../../src/operator/runtime/informers.js';
-import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
-import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import { AckGuard } from '../../../../src/operator/stream/ack-auth.js';
 import type { Authenticated } from '../../../../src/operator/stream/auth.js';
-import { StreamHub } from '../../../../src/operator/stream/hub.js';
 import type { Session } from '../../../../src/operator/stream/sessions.js';
-import { VersionSigner } from '../../../../src/operator/stream/signer.js';
 import { makeSigner, type TestSigner } from '../../../support/attestation.js';
-import { cache, rawPolicy, revokeIn } from './fixtures.js';
+import { signedHub } from './fixtures.js';
 
 const POD = { namespace: 'shop', name: 'a', uid: 'u-a' };
 
@@ -22,37 +15,7 @@ beforeAll(async () => {
   tls = await makeSigner();
 });
 
-async function setup() {
-  const index = cache<RawObject>([]);
-  const keys = new SharedKeys();
-  const signer = new VersionSigner();
-  signer.use(tls);
-  const hub = new StreamHub({
-    catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
-    pods: cache<V1Pod>([
-      {
-        metadata: { name: 'a', namespace: 'shop', uid: 'u-a', labels: { app: 'orders' } },
-        status: { phase: 'Running' },
-      },
-    ]),
-    revocations: index,
-    keys,
-    log: pino({ level: 'silent' }),
-    signer,
-  });
-  await keys.ensure('shop/orders', []);
-  hub.start();
-  const lines: Record<string, unknown>[] = [];
-  const io = {
-    write: (l: string, body?: Buffer) => (
-      lines.push(JSON.parse(l + (body?.toString('utf8') ?? '')) as Record<string, unknown>),
-      true
-    ),
-    end: () => undefined,
-  };
-  const revoke = (name: string): Promise<void> => revokeIn(hub, index, name);
-  return { hub, lines, io, revoke };
-}
+const setup = () => signedHub(tls);
 
 describe('acks count only for an exact (generation, version) the session was sent', () => {
   it('refuses a wrong hash, the old version at the new generation and a generation never sent; none counts', async () => {

@@ -1,7 +1,12 @@
-import type { ObjectCache } from '@kubernetes/client-node';
+import type { ObjectCache, V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import type { PolicyBundle } from '../../../../src/distribution/protocol.js';
+import { PolicyCatalog } from '../../../../src/operator/policy/catalog.js';
+import { SharedKeys } from '../../../../src/operator/policy/keys.js';
 import type { RawObject } from '../../../../src/operator/runtime/informers.js';
-import type { StreamHub } from '../../../../src/operator/stream/hub.js';
+import { StreamHub } from '../../../../src/operator/stream/hub.js';
+import type { SessionIo } from '../../../../src/operator/stream/sessions.js';
+import { VersionSigner, type SigningMaterial } from '../../../../src/operator/stream/signer.js';
 import type { TokenPolicy, TokenRevocation } from '../../../../src/policy/types.js';
 
 export function policy(generation = 1, audience = 'orders-api'): TokenPolicy {
@@ -82,4 +87,42 @@ export async function revokeIn(hub: StreamHub, index: { items: RawObject[] }, na
   index.items.push({ ...rev, metadata });
   hub.updates.revocationChanged(false, { kind: rev.kind, metadata, spec: rev.spec }, undefined);
   await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * A started hub serving shop/orders to pod shop/a, signing with `tls`; `io` records every line
+ * written (head and shared body joined, parsed), `revoke` writes a revocation.
+ */
+export async function signedHub(tls: SigningMaterial) {
+  const index = cache<RawObject>([]);
+  const keys = new SharedKeys();
+  const signer = new VersionSigner();
+  signer.use(tls);
+  const hub = new StreamHub({
+    catalog: new PolicyCatalog(cache<RawObject>([rawPolicy])),
+    pods: cache<V1Pod>([
+      {
+        metadata: { name: 'a', namespace: 'shop', uid: 'u-a', labels: { app: 'orders' } },
+        status: { phase: 'Running' },
+      },
+    ]),
+    revocations: index,
+    keys,
+    log: pino({ level: 'silent' }),
+    signer,
+  });
+  await keys.ensure('shop/orders', []);
+  hub.start();
+  const lines: Record<string, unknown>[] = [];
+  const bodies: Buffer[] = [];
+  const io: SessionIo = {
+    write: (l: string, body?: Buffer) => {
+      if (body !== undefined) bodies.push(body);
+      lines.push(JSON.parse(l + (body?.toString('utf8') ?? '')) as Record<string, unknown>);
+      return true;
+    },
+    end: () => undefined,
+  };
+  const revoke = (name: string): Promise<void> => revokeIn(hub, index, name);
+  return { hub, lines, bodies, io, revoke, signer };
 }
