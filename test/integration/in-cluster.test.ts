@@ -168,6 +168,11 @@ describe('in cluster: the real operator and real sidecars', () => {
     const valid = await userToken('jti-valid');
     const a = await userToken('jti-a');
     const b = await userToken('jti-b');
+    // A delta on the live session (its proof compact: the chain came with the session's first
+    // message): the snapshot file must hold it, so the sidecar put the chain back and checked it.
+    const e = await userToken('jti-e');
+    await createRevocation('rev-e', 'jti-e');
+    await untilEvery(world.sidecars, '/orders', e, 401, Date.now(), 30_000);
     await stop(world.operator, 'SIGKILL');
 
     // Restart sidecar 0 on its state dir (SIGTERM: a clean stop).
@@ -183,6 +188,7 @@ describe('in cluster: the real operator and real sidecars', () => {
     );
     expect(await statuses('/orders', a, [restarted])).toEqual([401]);
     expect(await statuses('/orders', b, [restarted])).toEqual([401]);
+    expect(await statuses('/orders', e, [restarted])).toEqual([401]);
     expect(await statuses('/orders', undefined, [restarted])).toEqual([401]);
     expect(await statuses('/admin/users', valid, [restarted])).toEqual([403]);
     expect(restarted.proc.output()).toContain('snapshot loaded');
