@@ -250,8 +250,17 @@ export class SimFleet {
       this.workers.map(
         (w) =>
           new Promise<T>((ok, fail) => {
-            w.once('message', (m: T) => ok(m));
-            w.once('error', fail);
+            // One question at a time per worker; both listeners go once it is answered.
+            const answered = (m: T): void => {
+              w.off('error', failed);
+              ok(m);
+            };
+            const failed = (e: Error): void => {
+              w.off('message', answered);
+              fail(e);
+            };
+            w.once('message', answered);
+            w.once('error', failed);
             w.postMessage(q);
           }),
       ),

@@ -28,6 +28,8 @@ const WRITERS: readonly Writer[] = ['node-chunked', 'framed'];
 interface Round {
   readonly writes: number;
   readonly cpuUs: number;
+  /** The kernel's share (system time): the socket write and, on loopback, the peer's receive path. */
+  readonly systemUs: number;
 }
 
 function next<T>(child: ChildProcess): Promise<T> {
@@ -83,7 +85,11 @@ async function serve(dir: string, lineBytes: number): Promise<void> {
       // Let the last writes' completions run before reading the clock.
       await new Promise((ok) => setTimeout(ok, 200));
       const used = process.cpuUsage(before);
-      process.send?.({ writes: held.length * m.rounds, cpuUs: used.user + used.system } satisfies Round);
+      process.send?.({
+        writes: held.length * m.rounds,
+        cpuUs: used.user + used.system,
+        systemUs: used.system,
+      } satisfies Round);
     })();
   });
   process.send?.((app.server.address() as { port: number }).port);
@@ -165,10 +171,11 @@ async function main(): Promise<void> {
         const r = await next<Round>(server);
         const us = r.cpuUs / r.writes;
         perWrite.set(writer, Math.min(perWrite.get(writer) ?? Infinity, us));
-        rows.push(`| ${writer} | ${rep + 1} | ${r.writes} | ${us.toFixed(1)} |`);
+        const sys = r.systemUs / r.writes;
+        rows.push(`| ${writer} | ${rep + 1} | ${r.writes} | ${us.toFixed(1)} | ${sys.toFixed(1)} |`);
       }
     console.log(
-      `| writer | round | lines written | server CPU µs per line |\n|---|---:|---:|---:|\n${rows.join('\n')}`,
+      `| writer | round | lines written | server CPU µs per line | of which system |\n|---|---:|---:|---:|---:|\n${rows.join('\n')}`,
     );
     const chunked = perWrite.get('node-chunked') ?? NaN;
     const framed = perWrite.get('framed') ?? NaN;
