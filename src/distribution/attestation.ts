@@ -125,22 +125,48 @@ function canonical(text: string, encoding: 'base64' | 'base64url'): Buffer {
   return bytes;
 }
 
-const validAt = (c: X509Certificate, at: number): boolean =>
-  Date.parse(c.validFrom) <= at && at <= Date.parse(c.validTo);
-
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
-/** Checks `proof` for `a` against `trust`; the error names what failed. */
-export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Checked {
-  const at = Date.parse(proof.signedAt);
-  if (Number.isNaN(at)) return { ok: false, error: 'proof.signedAt: not a time' };
-  if (proof.chain.length === 0 || proof.chain.length > MAX_CHAIN)
-    return { ok: false, error: `proof.chain: must hold 1 to ${MAX_CHAIN} certificates` };
-  let chain: X509Certificate[];
+/** A chain found to lead from a leaf named for the host to a pinned CA. */
+interface CheckedChain {
+  readonly leaf: X509Certificate;
+  /** When every certificate of it is valid: the latest notBefore, the earliest notAfter. */
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Chains already checked against one `Trust` (that very object: used with any other, it is
+ * ignored), by `chainIdOf`: a sidecar sees the same chain on every message until the operator's
+ * certificate changes, so only a proof's time and signature need checking after the first. A
+ * few chains are held at most (a renewal makes two).
+ */
+export class CheckedChains {
+  readonly #byId = new Map<string, CheckedChain>();
+  constructor(
+    readonly trust: Trust,
+    private readonly max = 4,
+  ) {}
+
+  get(id: string): CheckedChain | undefined {
+    return this.#byId.get(id);
+  }
+
+  set(id: string, c: CheckedChain): void {
+    if (this.#byId.size >= this.max) this.#byId.delete(this.#byId.keys().next().value as string);
+    this.#byId.set(id, c);
+  }
+}
+
+/** The chain's certificates, its issuance up to a pinned CA and the leaf's name; not time. */
+function checkChain(chain: readonly string[], trust: Trust): CheckedChain | { error: string } {
+  if (chain.length === 0 || chain.length > MAX_CHAIN)
+    return { error: `proof.chain: must hold 1 to ${MAX_CHAIN} certificates` };
+  let certs: X509Certificate[];
   try {
-    chain = proof.chain.map((b64) => {
+    certs = chain.map((b64) => {
       if (b64.length > MAX_CERT_BASE64) throw new Error('certificate too large');
       const der = canonical(b64, 'base64');
       const cert = new X509Certificate(der);
@@ -149,28 +175,51 @@ export function verifyAttestation(proof: Proof, a: Attested, trust: Trust): Chec
       return cert;
     });
   } catch (err) {
-    return { ok: false, error: `proof.chain: not a certificate (${(err as Error).message})` };
+    return { error: `proof.chain: not a certificate (${(err as Error).message})` };
   }
-  const leaf = chain[0] as X509Certificate;
-  for (let i = 0; i < chain.length; i++) {
-    const c = chain[i] as X509Certificate;
-    if (!validAt(c, at)) return { ok: false, error: `proof.chain[${i}]: not valid at signedAt` };
-    const parent = chain[i + 1];
+  const leaf = certs[0] as X509Certificate;
+  let from = Number.NEGATIVE_INFINITY;
+  let to = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < certs.length; i++) {
+    const c = certs[i] as X509Certificate;
+    from = Math.max(from, Date.parse(c.validFrom));
+    to = Math.min(to, Date.parse(c.validTo));
+    const parent = certs[i + 1];
     if (parent !== undefined && !(parent.ca && issuedBy(c, parent)))
-      return { ok: false, error: `proof.chain[${i}]: not issued by the next certificate` };
+      return { error: `proof.chain[${i}]: not issued by the next certificate` };
   }
-  const top = chain[chain.length - 1] as X509Certificate;
+  const top = certs[certs.length - 1] as X509Certificate;
   if (!trust.anchors.some((ca) => ca.fingerprint256 === top.fingerprint256 || issuedBy(top, ca)))
-    return { ok: false, error: 'proof.chain: not issued by the pinned control-plane CA' };
+    return { error: 'proof.chain: not issued by the pinned control-plane CA' };
   const named = isIP(trust.host) === 0 ? leaf.checkHost(trust.host) : leaf.checkIP(trust.host);
-  if (named === undefined) return { ok: false, error: `proof.chain[0]: not a certificate for ${trust.host}` };
+  if (named === undefined) return { error: `proof.chain[0]: not a certificate for ${trust.host}` };
+  return { leaf, from, to };
+}
+
+/**
+ * Checks `proof` for `a` against `trust`; the error names what failed. With `checked` (kept for
+ * this `trust`), a chain seen before is not parsed and walked again.
+ */
+export function verifyAttestation(proof: Proof, a: Attested, trust: Trust, checked?: CheckedChains): Checked {
+  const at = Date.parse(proof.signedAt);
+  if (Number.isNaN(at)) return { ok: false, error: 'proof.signedAt: not a time' };
+  const memo = checked?.trust === trust ? checked : undefined;
+  const id = memo === undefined ? undefined : chainIdOf(proof.chain);
+  let chain = id === undefined ? undefined : memo?.get(id);
+  if (chain === undefined) {
+    const c = checkChain(proof.chain, trust);
+    if ('error' in c) return { ok: false, error: c.error };
+    chain = c;
+    if (id !== undefined) memo?.set(id, c);
+  }
+  if (at < chain.from || at > chain.to) return { ok: false, error: 'proof.chain: not valid at signedAt' };
   let good = false;
   try {
     const signature = canonical(proof.signature, 'base64url');
     good = verify(
-      algorithmFor(leaf.publicKey),
+      algorithmFor(chain.leaf.publicKey),
       attestationPayload(a, proof.signedAt),
-      leaf.publicKey,
+      chain.leaf.publicKey,
       signature,
     );
   } catch {

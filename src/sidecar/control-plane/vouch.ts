@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import {
+  CheckedChains,
   certificatesOf,
   verifyAttestation,
   type Checked,
@@ -59,12 +60,15 @@ export class Vouched {
   #proof: { version: string; proof: Proof } | undefined;
   /** The certificate chain of the last full proof received: what a compact proof names. */
   #chain: readonly string[] | undefined;
+  /** Chains already checked against the pinned CA and host: each message checks time and signature. */
+  readonly #checked: CheckedChains | undefined;
   #refused: string | undefined;
   #warnedFor: string | undefined;
 
   constructor(o: VouchOptions) {
     this.#o = o;
     this.#trust = trustOf(o.caPem, o.url, o.log);
+    this.#checked = this.#trust === undefined ? undefined : new CheckedChains(this.#trust);
   }
 
   /** What a snapshot file is checked against. */
@@ -88,7 +92,7 @@ export class Vouched {
           ? { ok: false, error: 'proof.chainId: names a certificate chain this sidecar was not sent' }
           : this.#trust === undefined
             ? { ok: false, error: 'no pinned control-plane CA to check it with' }
-            : verifyAttestation(proof, { policy: policyKey(held), version }, this.#trust);
+            : verifyAttestation(proof, { policy: policyKey(held), version }, this.#trust, this.#checked);
     if (checked.ok) {
       if (proof !== undefined) this.#proof = { version, proof };
       return;

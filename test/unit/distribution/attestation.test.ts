@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  CheckedChains,
   chainOf,
   checkProofShape,
   verifyAttestation,
@@ -119,6 +120,31 @@ describe('verifyAttestation', () => {
     });
     expect(checked.ok).toBe(false);
     if (!checked.ok) expect(checked.error).toMatch(c.error);
+  });
+
+  it.each(cases)('refuses $name with the good chain already checked (CheckedChains)', (c) => {
+    const trust = { ...signer.trust, host: HOST };
+    const memo = new CheckedChains(trust);
+    expect(verifyAttestation(signer.proof(CONFIG), ATTESTED, trust, memo)).toEqual({ ok: true });
+    // The same memo, offered with the trust of the case (another object when the host differs).
+    const caseTrust = c.host === undefined ? trust : { ...trust, host: c.host };
+    const checked = verifyAttestation(c.proof(), c.attested ?? ATTESTED, caseTrust, memo);
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.error).toMatch(c.error);
+  });
+
+  it('checks a chain once per CheckedChains: later proofs of it only for time and signature', () => {
+    const trust = { ...signer.trust, host: HOST };
+    const memo = new CheckedChains(trust);
+    const first = signer.proof(CONFIG);
+    expect(verifyAttestation(first, ATTESTED, trust, memo)).toEqual({ ok: true });
+    // A chain that no longer parses but has the same name would only pass if it was never re-read:
+    // the name is the hash of the chain, so a different chain is a different entry.
+    const other = { ...first, chain: ['AAAA'] };
+    expect(verifyAttestation(other, ATTESTED, trust, memo).ok).toBe(false);
+    const later = signer.proof(CONFIG, ATTESTED.version, new Date(Date.now() + 1000));
+    expect(verifyAttestation(later, ATTESTED, trust, memo)).toEqual({ ok: true });
+    expect(verifyAttestation({ ...later, signature: first.signature }, ATTESTED, trust, memo).ok).toBe(false);
   });
 });
 
