@@ -8,12 +8,13 @@
  *
  * Usage: npm run bench:stream-memory -- [--connections N]
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedP256 } from './self-signed.js';
 import { parseArgs } from 'node:util';
 
 type Kind = 'http' | 'https' | 'fastify-https';
@@ -102,27 +103,7 @@ async function main(): Promise<void> {
   const n = Number(values.connections);
   const dir = mkdtempSync(join(tmpdir(), 'tw-stream-memory-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedP256(dir);
     const rows: string[] = [];
     for (const kind of ['http', 'https', 'fastify-https'] as const) {
       const r = await measure(kind, n, dir);

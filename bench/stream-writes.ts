@@ -14,12 +14,13 @@
  *
  * Usage: npm run bench:stream-writes -- [--connections N] [--rounds R] [--line-bytes B]
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedP256 } from './self-signed.js';
 import { parseArgs } from 'node:util';
 
 type Writer = 'node-chunked' | 'framed';
@@ -131,27 +132,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tw-stream-writes-'));
   const children: ChildProcess[] = [];
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedP256(dir);
     const server = fork(new URL(import.meta.url), ['--serve', dir, '--line-bytes', String(lineBytes)], {
       execArgv: [],
     });
