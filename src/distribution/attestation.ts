@@ -46,11 +46,15 @@ export type WireProof = Proof | CompactProof;
 
 const chainIds = new WeakMap<readonly string[], string>();
 
-/** sha256 (base64url) of a chain: the name a compact proof gives it. Memoised per array. */
+/**
+ * sha256 (base64url) of a chain's JSON array: the name a compact proof gives it, and the key of
+ * `CheckedChains`. JSON, not a joined string: two different chains never share a spelling.
+ * Memoised per array.
+ */
 export function chainIdOf(chain: readonly string[]): string {
   let id = chainIds.get(chain);
   if (id === undefined) {
-    id = createHash('sha256').update(chain.join('\n')).digest('base64url');
+    id = createHash('sha256').update(JSON.stringify(chain)).digest('base64url');
     chainIds.set(chain, id);
   }
   return id;

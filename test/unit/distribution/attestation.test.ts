@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CheckedChains,
+  chainIdOf,
   chainOf,
   checkProofShape,
   verifyAttestation,
@@ -131,6 +132,31 @@ describe('verifyAttestation', () => {
     const checked = verifyAttestation(c.proof(), c.attested ?? ATTESTED, caseTrust, memo);
     expect(checked.ok).toBe(false);
     if (!checked.ok) expect(checked.error).toMatch(c.error);
+  });
+
+  it('names two different chains differently, whatever their entries hold', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string(), { maxLength: 4 }),
+        fc.array(fc.string(), { maxLength: 4 }),
+        (a, b) => {
+          fc.pre(JSON.stringify(a) !== JSON.stringify(b));
+          expect(chainIdOf(a)).not.toBe(chainIdOf(b));
+        },
+      ),
+    );
+    // A joined spelling would make these one chain.
+    expect(chainIdOf(['a\nb'])).not.toBe(chainIdOf(['a', 'b']));
+  });
+
+  it('never takes a chain that merely looks like a checked one (an entry holding two)', () => {
+    const trust = { ...signer.trust, host: HOST };
+    const memo = new CheckedChains(trust);
+    const good = signer.proof(CONFIG);
+    const withCa: Proof = { ...good, chain: [...chainOf(signer.certPem), ...chainOf(signer.caPem)] };
+    expect(verifyAttestation(withCa, ATTESTED, trust, memo)).toEqual({ ok: true });
+    const fused: Proof = { ...withCa, chain: [withCa.chain.join('\n')] };
+    expect(verifyAttestation(fused, ATTESTED, trust, memo)).toMatchObject({ ok: false });
   });
 
   it('checks a chain once per CheckedChains: later proofs of it only for time and signature', () => {
