@@ -84,4 +84,9 @@ export class StreamGate {
   get retryAfterSeconds(): number {
     return this.admission.o.retryAfterSeconds;
   }
+
+  /** The replica's session cap (also the most requests that wait for the caches at once). */
+  get maxSessions(): number {
+    return this.admission.o.maxSessions;
+  }
 }

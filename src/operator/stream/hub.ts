@@ -76,6 +76,7 @@ export class StreamHub {
   private readonly select: SelectPolicy;
   /** Policies whose gauges moved this event-loop turn (published once, after the turn's I/O). */
   private readonly gaugesDue = new Set<string>();
+  private readonly readyWaiters = new Set<() => void>();
 
   constructor(private readonly d: HubDeps) {
     const now = (this.now = d.now ?? Date.now);
@@ -106,15 +107,48 @@ export class StreamHub {
     });
   }
 
-  /** Streams are served once the caches are complete; before that: 503 not_ready. */
+  /**
+   * Streams are served once the caches are complete; before that a request may wait for it
+   * (`whenReady`), else it is a 503 not_ready.
+   */
   start(): void {
     this.ready = true;
     this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
     this.heartbeat.unref();
+    this.wakeReadyWaiters();
   }
 
   isReady(): boolean {
     return this.ready && !this.closed;
+  }
+
+  /**
+   * True once streams are served, false after `ms` or when the hub closes first. An operator
+   * that just started (every replica was down) holds the sidecars' first attempts this way
+   * instead of sending each away for a second or two of Retry-After: they are served the
+   * moment the caches are complete.
+   */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.ready || this.closed) return Promise.resolve(this.isReady());
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        resolve(this.isReady());
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.readyWaiters.add(done);
+    });
+  }
+
+  /** Requests waiting in `whenReady`. */
+  get waitingForReady(): number {
+    return this.readyWaiters.size;
+  }
+
+  private wakeReadyWaiters(): void {
+    for (const done of [...this.readyWaiters]) done();
   }
 
   /**
@@ -228,6 +262,7 @@ export class StreamHub {
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.wakeReadyWaiters();
     for (const s of this.sessions.all()) this.end(s, 'shutdown');
   }
 

@@ -46,7 +46,15 @@ export interface StreamRoutesOptions {
   readonly admission?: AdmissionOptions;
   /** Unsent bytes after which a session is dropped as slow_consumer. */
   readonly maxBufferedBytes?: number;
+  /**
+   * How long an authenticated stream request waits for the caches to be synced before it is a
+   * 503 not_ready (default `READY_WAIT_MS`); at most the replica's session cap wait at once.
+   */
+  readonly readyWaitMs?: number;
 }
+
+/** Well inside the 15 s a sidecar waits for its first line. */
+export const READY_WAIT_MS = 5_000;
 
 type Refused = {
   readonly status: number;
@@ -156,6 +164,10 @@ function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
       o.log.info({ reason: who.reason, why: who.message }, 'stream refused');
       return refuse(reply, who.status, who.reason, who.message);
     }
+    if (!o.hub.isReady() && o.hub.waitingForReady < gate.maxSessions) {
+      // Just started: serve it the moment the caches are complete rather than send it away.
+      await o.hub.whenReady(o.readyWaitMs ?? READY_WAIT_MS);
+    }
     const resolved = o.hub.resolve(who.pod, who.serviceAccount);
     if (!resolved.ok) {
       o.log.info({ pod: `${who.pod.namespace}/${who.pod.name}`, reason: resolved.reason }, 'stream refused');
@@ -163,6 +175,9 @@ function serveStream({ o, gate, guard, maxBuffered, refuse, shed }: Door) {
     }
     const capped = gate.session(o.hub.sessions.size, o.hub.sessions.countForPod(who.pod.uid));
     if (capped !== undefined) return shed(reply, capped);
+    // The peer may have gone during the awaits above (a TokenReview, the wait for the caches):
+    // a session on a closed socket would never hear its 'close'.
+    if (req.raw.socket.destroyed) return reply.hijack();
     const socket = new StreamSocket(reply.raw, maxBuffered);
     const opened = o.hub.connect(who.pod, resolved.policy, socket.io, req.query.version, {
       compactProofs: req.headers[PROOFS_HEADER] === 'compact',
