@@ -52,6 +52,7 @@ export function simClient(
   let version: string | undefined;
   let closed = false;
   let req: ClientRequest | undefined;
+  let tls: Buffer | undefined;
   // As a real sidecar acks (control-plane/client.ts): a line on the stream's own request body.
   const ack = (): void => {
     if (session === undefined || version === undefined || req === undefined || req.destroyed) return;
@@ -89,6 +90,7 @@ export function simClient(
       method: 'POST',
       ca: caPem,
       agent: false,
+      ...(tls === undefined ? {} : { session: tls }),
       headers: {
         authorization: `Bearer ${token}`,
         accept: STREAM_CONTENT_TYPE,
@@ -99,6 +101,8 @@ export function simClient(
       },
     });
     req = stream;
+    // As a real sidecar does (control-plane/client.ts): the next connect resumes this TLS session.
+    stream.on('socket', (socket) => socket.on('session', (ticket: Buffer) => (tls = ticket)));
     stream.on('response', (res) => {
       if (res.statusCode !== 200) {
         const ra = res.headers['retry-after'];

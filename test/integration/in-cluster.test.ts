@@ -162,6 +162,8 @@ describe('in cluster: the real operator and real sidecars', () => {
     );
     expect(await statuses('/orders', a)).toEqual([401, 401]);
     expect(await statuses('/orders', valid)).toEqual([200, 200]);
+    // The new operator serves with the same Secret's key: the sidecars resumed their TLS sessions.
+    for (const s of world.sidecars) expect(s.proc.output()).toContain('"tlsResumed":true');
   });
 
   it('5. with the operator down: a restarted sidecar serves from its snapshot; no snapshot → 503; a truncated snapshot is refused', async () => {

@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import {
   ACK_MIN_INTERVAL_MS,
   ACK_PATH,
@@ -104,6 +105,11 @@ export class StreamClient {
   /** Messages are applied strictly in order, one at a time. */
   #chain: Promise<void> = Promise.resolve();
   #session: string | undefined;
+  /**
+   * The TLS session of the last stream (its ticket): the next connect resumes it, skipping the
+   * certificate signature and chain check; the operator's replicas share the ticket keys.
+   */
+  #tls: Buffer | undefined;
   #generation = 0;
   /** Set by a base mismatch: the next connect asks for a snapshot (no ?version=). */
   #wantSnapshot = false;
@@ -196,7 +202,9 @@ export class StreamClient {
         : headers,
       ca: this.#o.caPem,
       agent: false,
+      ...(this.#tls === undefined ? {} : { session: this.#tls }),
     });
+    req.on('socket', (socket) => socket.on('session', (ticket: Buffer) => (this.#tls = ticket)));
     const conn: Connection = {
       req,
       acksOnStream,
@@ -241,7 +249,12 @@ export class StreamClient {
     conn.healthySince = this.#now();
     this.#o.onConnectedChange(true);
     this.#o.log.info(
-      { url: this.#o.url.origin, version: held ?? null, acksOnStream: conn.acksOnStream },
+      {
+        url: this.#o.url.origin,
+        version: held ?? null,
+        acksOnStream: conn.acksOnStream,
+        tlsResumed: (res.socket as TLSSocket).isSessionReused(),
+      },
       'control plane connected',
     );
     this.#startAcks();
