@@ -25,6 +25,20 @@ afterEach(async () => {
   server = undefined;
 });
 
+/**
+ * A raw TCP peer that sends `requestText` and keeps every byte it reads (as `encoding`); it
+ * resolves once the server's handler has its StreamSocket.
+ */
+async function rawPeer(s: Served, requestText: string, encoding: BufferEncoding) {
+  const { port } = new URL(s.url);
+  const raw = connect(Number(port), '127.0.0.1');
+  const peer = { raw, wire: '', ended: new Promise((r) => raw.on('end', r)) };
+  raw.on('data', (c: Buffer) => (peer.wire += c.toString(encoding)));
+  raw.write(requestText);
+  await until('the handler ran', () => s.sockets.length === 1);
+  return { ...peer, io: (s.sockets[0] as StreamSocket).io, wire: () => peer.wire };
+}
+
 /** Each request: `early` lines written before goLive, then the socket handed to the test. */
 async function serve(
   maxBuffered: number,
@@ -88,38 +102,25 @@ describe('StreamSocket', () => {
 
   it('on the wire: one chunk per line, sized in bytes, then the last chunk', async () => {
     const s = await serve(1 << 20);
-    const { port } = new URL(s.url);
-    const raw = connect(Number(port), '127.0.0.1');
-    let wire = '';
-    raw.on('data', (c: Buffer) => (wire += c.toString('latin1')));
-    raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until('the handler ran', () => s.sockets.length === 1);
-    const io = (s.sockets[0] as StreamSocket).io;
+    const { raw, io, wire } = await rawPeer(s, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
     const body = Buffer.from('"é":1}\n', 'utf8');
     io.write('{"h":"a",', body);
     io.end('shutdown');
-    await until('the last chunk', () => wire.endsWith('0\r\n\r\n'));
+    await until('the last chunk', () => wire().endsWith('0\r\n\r\n'));
     raw.destroy();
-    const chunks = wire.slice(wire.indexOf('\r\n\r\n') + 4);
+    const chunks = wire().slice(wire().indexOf('\r\n\r\n') + 4);
     const size = Buffer.byteLength('{"h":"a",') + body.length;
     expect(chunks).toBe(`${size.toString(16)}\r\n{"h":"a",${body.toString('latin1')}\r\n0\r\n\r\n`);
   });
 
   it('an HTTP/1.0 peer gets the bare lines (Node does not chunk for it)', async () => {
     const s = await serve(1 << 20);
-    const { port } = new URL(s.url);
-    const raw = connect(Number(port), '127.0.0.1');
-    let wire = '';
-    raw.on('data', (c: Buffer) => (wire += c.toString('utf8')));
-    const ended = new Promise((r) => raw.on('end', r));
-    raw.write('GET / HTTP/1.0\r\n\r\n');
-    await until('the handler ran', () => s.sockets.length === 1);
-    const io = (s.sockets[0] as StreamSocket).io;
+    const { io, wire, ended } = await rawPeer(s, 'GET / HTTP/1.0\r\n\r\n', 'utf8');
     io.write('{"a":', Buffer.from('1}\n'));
     io.write('{"type":"heartbeat","at":2}\n');
     io.end('shutdown');
     await ended;
-    expect(wire.slice(wire.indexOf('\r\n\r\n') + 4)).toBe('{"a":1}\n{"type":"heartbeat","at":2}\n');
+    expect(wire().slice(wire().indexOf('\r\n\r\n') + 4)).toBe('{"a":1}\n{"type":"heartbeat","at":2}\n');
   });
 
   it('a peer that never reads is dropped once its unsent bytes pass the bound', async () => {
